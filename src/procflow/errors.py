@@ -1,0 +1,233 @@
+"""Typed errors: every refusal procflow makes is one of these.
+
+::
+
+    ProcflowError
+    ├── DefinitionError (ValueError)        a procedure definition is malformed; .problems lists each one
+    ├── JurisdictionError (LookupError)
+    │   └── UnknownAgency                   an agency / province / commune code that does not exist
+    ├── TransitionNotAllowed                the trigger cannot fire from the dossier's state
+    │   └── GuardRejected                   a named guard said no
+    ├── NotCustodian (PermissionError)      the acting agency does not hold the dossier, or wrong level/role
+    ├── AccessDenied (PermissionError)      a read by an agency off the dossier's custody path
+    ├── ConcurrencyConflict                 the dossier changed since it was read (optimistic version check)
+    ├── DossierNotFound (KeyError)
+    ├── StoreError                          the store refused (schema mismatch, definition conflict, ...)
+    ├── CalendarError (ValueError)          a date the working calendar cannot count
+    ├── PluginError                         a plugin failed to load or implements a hook wrongly
+    ├── AdapterError                        an adapter failed to deliver
+    │   ├── RetryableAdapterError
+    │   └── PermanentAdapterError
+    └── EnvelopeRejected (ValueError)       an XML envelope failed a check; .reason is a stable code
+
+Messages name what was wrong and where. Third-party errors are converted at the boundary with
+``raise ... from exc`` so callers only need to catch ``ProcflowError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+__all__ = [
+    "AccessDenied",
+    "AdapterError",
+    "CalendarError",
+    "CalendarWarning",
+    "ConcurrencyConflict",
+    "DefinitionError",
+    "DossierNotFound",
+    "EnvelopeRejected",
+    "GuardRejected",
+    "JurisdictionError",
+    "NotCustodian",
+    "PermanentAdapterError",
+    "PluginError",
+    "Problem",
+    "ProcflowError",
+    "RetryableAdapterError",
+    "StoreError",
+    "TransitionNotAllowed",
+    "UnknownAgency",
+]
+
+
+class ProcflowError(Exception):
+    """Root of every error procflow raises on purpose."""
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong in a definition, located by file and key path (e.g. ``transitions[2].dest``)."""
+
+    path: str
+    message: str
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        return f"{where}{self.path}: {self.message}"
+
+
+class DefinitionError(ProcflowError, ValueError):
+    """A procedure definition is malformed. ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem] | Problem | str, *, file: str | None = None) -> None:
+        if isinstance(problems, str):
+            problems = [Problem("", problems, file)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.file = file
+        head = f"{len(self.problems)} problem(s) in procedure definition"
+        if file:
+            head += f" {file}"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class JurisdictionError(ProcflowError, LookupError):
+    """An administrative division or agency question that has no answer."""
+
+
+class UnknownAgency(JurisdictionError):
+    """A code that names no known agency, province or commune."""
+
+    def __init__(self, code: str, *, kind: str = "agency", hint: str | None = None) -> None:
+        self.code = code
+        self.kind = kind
+        msg = f"unknown {kind} code {code!r}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+
+class TransitionNotAllowed(ProcflowError):
+    """The trigger cannot fire from the dossier's current state."""
+
+    def __init__(
+        self,
+        *,
+        dossier_id: str,
+        state: str,
+        trigger: str,
+        allowed: Iterable[str] = (),
+        reason: str | None = None,
+    ) -> None:
+        self.dossier_id = dossier_id
+        self.state = state
+        self.trigger = trigger
+        self.allowed = tuple(sorted(allowed))
+        msg = reason or (
+            f"dossier {dossier_id}: trigger {trigger!r} is not allowed in state {state!r}; "
+            f"allowed here: {', '.join(self.allowed) or '(none — final state)'}"
+        )
+        super().__init__(msg)
+
+
+class GuardRejected(TransitionNotAllowed):
+    """A named guard refused the transition."""
+
+    def __init__(self, *, dossier_id: str, state: str, trigger: str, guard: str, detail: str = "") -> None:
+        self.guard = guard
+        msg = f"dossier {dossier_id}: guard {guard!r} refused trigger {trigger!r} in state {state!r}"
+        if detail:
+            msg += f": {detail}"
+        super().__init__(dossier_id=dossier_id, state=state, trigger=trigger, reason=msg)
+
+
+class NotCustodian(ProcflowError, PermissionError):
+    """Only the agency holding the dossier (at the allowed level, with an allowed role) may act on it."""
+
+    def __init__(
+        self,
+        *,
+        dossier_id: str,
+        agency: str,
+        custodian: str,
+        trigger: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.dossier_id = dossier_id
+        self.agency = agency
+        self.custodian = custodian
+        self.trigger = trigger
+        msg = reason or (
+            f"dossier {dossier_id} is held by {custodian}; agency {agency} may not fire "
+            f"{trigger!r} (one custodian at a time — 1 cửa, 1 đầu mối)"
+        )
+        super().__init__(msg)
+
+
+class AccessDenied(ProcflowError, PermissionError):
+    """A read refused: the agency is not on the dossier's custody path and has no oversight role."""
+
+    def __init__(self, *, dossier_id: str, actor: str, agency: str, reason: str = "") -> None:
+        self.dossier_id = dossier_id
+        self.actor = actor
+        self.agency = agency
+        super().__init__(
+            f"{actor} ({agency}) may not read dossier {dossier_id}" + (f": {reason}" if reason else "")
+        )
+
+
+class ConcurrencyConflict(ProcflowError):
+    """The dossier was changed by someone else since it was read; re-read and retry."""
+
+    def __init__(self, *, dossier_id: str, expected_version: int, actual_version: int | None) -> None:
+        self.dossier_id = dossier_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"dossier {dossier_id}: expected version {expected_version}, store has {actual_version}"
+        )
+
+
+class DossierNotFound(ProcflowError, KeyError):
+    def __init__(self, dossier_id: str) -> None:
+        self.dossier_id = dossier_id
+        super().__init__(f"no dossier {dossier_id!r} in this store")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class StoreError(ProcflowError):
+    """The store refused an operation (schema version, conflicting definition registration, ...)."""
+
+
+class CalendarError(ProcflowError, ValueError):
+    """A date or duration the working calendar cannot count."""
+
+
+class CalendarWarning(UserWarning):
+    """A date outside the years whose substituted days off the holiday data knows."""
+
+
+class PluginError(ProcflowError):
+    """A plugin failed to import, or implements a hook with the wrong signature."""
+
+
+class AdapterError(ProcflowError):
+    """An adapter could not deliver a message. Subclasses say whether retrying can help."""
+
+    retryable: bool = True
+
+
+class RetryableAdapterError(AdapterError):
+    retryable = True
+
+
+class PermanentAdapterError(AdapterError):
+    retryable = False
+
+
+class EnvelopeRejected(ProcflowError, ValueError):
+    """An inter-agency XML envelope was refused before anything was stored. ``reason`` is a stable code."""
+
+    reason: str = "rejected"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        if reason is not None:
+            self.reason = reason
+        super().__init__(f"[{self.reason}] {message}")

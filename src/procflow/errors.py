@@ -4,6 +4,7 @@
 
     ProcflowError
     ├── DefinitionError (ValueError)        a procedure definition is malformed; .problems lists each one
+    ├── InvalidData (ValueError)            dossier data the procedure does not declare / a missing field
     ├── JurisdictionError (LookupError)
     │   └── UnknownAgency                   an agency / province / commune code that does not exist
     ├── TransitionNotAllowed                the trigger cannot fire from the dossier's state
@@ -40,6 +41,7 @@ __all__ = [
     "DossierNotFound",
     "EnvelopeRejected",
     "GuardRejected",
+    "InvalidData",
     "JurisdictionError",
     "NotCustodian",
     "PermanentAdapterError",
@@ -84,6 +86,15 @@ class DefinitionError(ProcflowError, ValueError):
         if file:
             head += f" {file}"
         super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class InvalidData(ProcflowError, ValueError):
+    """Dossier data that the procedure does not declare, or a required field that is missing."""
+
+    def __init__(self, message: str, *, dossier_id: str | None = None, field: str | None = None) -> None:
+        self.dossier_id = dossier_id
+        self.field = field
+        super().__init__(message)
 
 
 class JurisdictionError(ProcflowError, LookupError):

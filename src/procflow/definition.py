@@ -1,0 +1,399 @@
+"""Procedures as data: a TOML file declares the steps, who may move a dossier between them, and the SLA.
+
+A definition is validated in full when it is loaded, and every problem is reported with the file and the
+key path (``transitions[2].dest``), so an author fixes them all in one pass. Definitions are versioned by
+``(code, version)``; a running dossier keeps the version it started with.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import tomllib
+from collections.abc import Collection, Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from procflow.errors import DefinitionError, Problem
+
+__all__ = [
+    "ClockMode",
+    "FieldSpec",
+    "ProcedureDefinition",
+    "Step",
+    "Transition",
+    "bundled_definitions",
+    "load_definition",
+    "parse_definition",
+]
+
+PORTAL_STATUS = {
+    1: "newly registered (mới đăng ký)",
+    2: "received (được tiếp nhận)",
+    3: "not received (không được tiếp nhận)",
+    4: "processing (đang xử lý)",
+    5: "supplement requested (yêu cầu bổ sung giấy tờ)",
+    6: "financial obligation requested (yêu cầu thực hiện nghĩa vụ tài chính)",
+    7: "withdrawn at the citizen's request (công dân yêu cầu rút hồ sơ)",
+    8: "processing stopped (dừng xử lý)",
+    9: "processed (đã xử lý xong)",
+    10: "result returned (đã trả kết quả)",
+}
+
+LEVELS = ("commune", "province", "ministry")
+FIELD_TYPES = ("string", "int", "decimal", "bool", "date", "datetime")
+PERSONAL_KINDS = ("national_id", "phone", "address", "date_of_birth", "name", "email", "other")
+BUILTIN_ROLES = ("receiving", "competent", "location")
+
+
+class ClockMode(enum.StrEnum):
+    """What the SLA clock does while a dossier sits in a step."""
+
+    RUNNING = "running"  # the agency is working: time counts
+    CITIZEN = "citizen"  # waiting on the citizen (supplement, payment): paused; resumes per supplement_policy
+    EXCLUDED = "excluded"  # does not count towards the limit (e.g. a 15-day public posting); resumes, extended
+    STOPPED = "stopped"  # final or stopped: the clock stops
+
+
+@attrs.frozen
+class Step:
+    name: str
+    portal_status: int
+    holder: str = "competent"
+    clock: ClockMode = ClockMode.RUNNING
+    final: bool = False
+    sla_days: int | None = None
+    resume_policy: str | None = None
+    label_vi: str = ""
+    label_en: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.label_en and self.label_vi:
+            return f"{self.label_en} ({self.label_vi})"
+        return self.label_en or self.label_vi or self.name
+
+
+@attrs.frozen
+class Transition:
+    trigger: str
+    source: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...] = ()
+    level: str | None = None
+    guards: tuple[str, ...] = ()
+    label_vi: str = ""
+    label_en: str = ""
+
+
+@attrs.frozen
+class FieldSpec:
+    name: str
+    type: str = "string"
+    required: bool = False
+    personal: str | None = None
+    label_vi: str = ""
+    label_en: str = ""
+
+
+@attrs.frozen
+class ProcedureDefinition:
+    """One version of one procedure. Frozen: a new version is a new object, never an edit."""
+
+    code: str
+    version: int
+    name_vi: str
+    name_en: str
+    level: str
+    competent_kind: str
+    initial: str
+    states: tuple[Step, ...]
+    transitions: tuple[Transition, ...]
+    sla_days: int
+    supplement_policy: str = "restart"
+    roles: Mapping[str, str] = attrs.field(factory=dict)
+    fields: tuple[FieldSpec, ...] = ()
+    legal_basis: tuple[str, ...] = ()
+    source: str = ""
+    file: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.code, self.version)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the TOML text: registering the same (code, version) with other content is refused."""
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+    def step(self, name: str) -> Step:
+        for s in self.states:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def name(self) -> str:
+        return f"{self.name_en} ({self.name_vi})" if self.name_en else self.name_vi
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+class _Reader:
+    """Collects problems while reading raw TOML data into the frozen model."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message, self.file))
+
+    def get(self, table: Mapping[str, Any], key: str, path: str, typ: type | tuple[type, ...], *,
+            required: bool = True, default: Any = None) -> Any:
+        if key not in table:
+            if required:
+                self.problem(f"{path}{key}", "missing required key")
+            return default
+        value = table[key]
+        if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
+            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            self.problem(f"{path}{key}", f"expected {names}, got {type(value).__name__} {value!r}")
+            return default
+        return value
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: Iterable[str], path: str) -> None:
+        allowed = set(allowed)
+        for key in table:
+            if key not in allowed:
+                self.problem(f"{path}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+_TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
+             "sla", "roles", "fields", "states", "transitions")
+
+
+def parse_definition(text: str, *, file: str | None = None,
+                     known_guards: Collection[str] | None = None) -> ProcedureDefinition:
+    """Parse and validate TOML text. ``known_guards`` (when given) is the set of guard names that exist."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError([Problem("", f"not valid TOML: {exc}", file)], file=file) from exc
+    r = _Reader(file)
+    r.unknown_keys(raw, _TOP_KEYS, "")
+    code = r.get(raw, "code", "", str, default="")
+    version = r.get(raw, "version", "", int, default=0)
+    if isinstance(version, int) and version < 1 and "version" in raw:
+        r.problem("version", "must be >= 1")
+    name_vi = r.get(raw, "name_vi", "", str, default="")
+    name_en = r.get(raw, "name_en", "", str, required=False, default="")
+    level = r.get(raw, "level", "", str, default="commune")
+    if level not in LEVELS:
+        r.problem("level", f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
+    competent_kind = r.get(raw, "competent_kind", "", str, required=False, default=level)
+    legal_basis = tuple(r.get(raw, "legal_basis", "", list, required=False, default=[]))
+    sla = r.get(raw, "sla", "", dict, default={})
+    r.unknown_keys(sla, ("working_days", "supplement_policy"), "sla.")
+    sla_days = r.get(sla, "working_days", "sla.", int, default=0)
+    if isinstance(sla_days, int) and sla_days < 0:
+        r.problem("sla.working_days", "must be >= 0 (0 means the same working day)")
+    policy = r.get(sla, "supplement_policy", "sla.", str, required=False, default="restart")
+    if policy not in ("restart", "pause"):
+        r.problem("sla.supplement_policy", f"must be 'restart' or 'pause', got {policy!r}")
+    roles = r.get(raw, "roles", "", dict, required=False, default={})
+    for role, kind in roles.items():
+        if role in BUILTIN_ROLES:
+            r.problem(f"roles.{role}", f"{role!r} is built in and cannot be redefined")
+        if not isinstance(kind, str):
+            r.problem(f"roles.{role}", f"expected an agency kind (string), got {kind!r}")
+    fields = _read_fields(r, raw)
+    states = _read_states(r, raw, set(BUILTIN_ROLES) | set(roles))
+    transitions = _read_transitions(r, raw)
+    initial = r.get(raw, "initial", "", str, default="")
+    if r.problems:
+        raise DefinitionError(r.problems, file=file)
+    defn = ProcedureDefinition(
+        code=code, version=version, name_vi=name_vi, name_en=name_en, level=level,
+        competent_kind=competent_kind, initial=initial, states=tuple(states),
+        transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
+        roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, source=text, file=file,
+    )
+    _check_graph(r, defn, known_guards)
+    if r.problems:
+        raise DefinitionError(r.problems, file=file)
+    return defn
+
+
+def _read_fields(r: _Reader, raw: Mapping[str, Any]) -> list[FieldSpec]:
+    out: list[FieldSpec] = []
+    seen: set[str] = set()
+    for i, f in enumerate(r.get(raw, "fields", "", list, required=False, default=[])):
+        p = f"fields[{i}]."
+        if not isinstance(f, dict):
+            r.problem(p[:-1], "expected a table")
+            continue
+        r.unknown_keys(f, ("name", "type", "required", "personal", "label_vi", "label_en"), p)
+        name = r.get(f, "name", p, str, default="")
+        if name in seen:
+            r.problem(f"{p}name", f"duplicate field {name!r}")
+        seen.add(name)
+        typ = r.get(f, "type", p, str, required=False, default="string")
+        if typ not in FIELD_TYPES:
+            r.problem(f"{p}type", f"unknown type {typ!r} (expected one of {', '.join(FIELD_TYPES)})")
+        personal = r.get(f, "personal", p, (str, bool), required=False, default=None)
+        if personal is True:
+            personal = "other"
+        elif personal is False:
+            personal = None
+        if personal is not None and personal not in PERSONAL_KINDS:
+            r.problem(f"{p}personal", f"unknown personal-data kind {personal!r} "
+                                       f"(expected one of {', '.join(PERSONAL_KINDS)})")
+        out.append(FieldSpec(name=name, type=typ, required=r.get(f, "required", p, bool, required=False,
+                                                                      default=False),
+                             personal=personal, label_vi=r.get(f, "label_vi", p, str, required=False, default=""),
+                             label_en=r.get(f, "label_en", p, str, required=False, default="")))
+    return out
+
+
+def _read_states(r: _Reader, raw: Mapping[str, Any], roles: set[str]) -> list[Step]:
+    out: list[Step] = []
+    seen: set[str] = set()
+    states_raw = r.get(raw, "states", "", list, default=[])
+    if "states" in raw and not states_raw:
+        r.problem("states", "a procedure needs at least one state")
+    for i, s in enumerate(states_raw):
+        p = f"states[{i}]."
+        if not isinstance(s, dict):
+            r.problem(p[:-1], "expected a table")
+            continue
+        r.unknown_keys(s, ("name", "portal_status", "holder", "clock", "final", "sla_days", "resume_policy",
+                           "label_vi", "label_en"), p)
+        name = r.get(s, "name", p, str, default="")
+        if name in seen:
+            r.problem(f"{p}name", f"duplicate state {name!r}")
+        seen.add(name)
+        status = r.get(s, "portal_status", p, int, default=0)
+        if "portal_status" not in s:
+            r.problems[-1] = Problem(f"{p}portal_status",
+                                     f"state {name!r} has no national-portal status mapping (1–10)", r.file)
+        elif status not in PORTAL_STATUS:
+            r.problem(f"{p}portal_status", f"must be a national-portal status code 1–10, got {status!r}")
+        holder = r.get(s, "holder", p, str, required=False, default="competent")
+        if holder not in roles:
+            r.problem(f"{p}holder", f"unknown role {holder!r} (known: {', '.join(sorted(roles))})")
+        clock = r.get(s, "clock", p, str, required=False, default="running")
+        if clock not in ClockMode.__members__.values():
+            r.problem(f"{p}clock", f"unknown clock mode {clock!r} "
+                                   f"(expected one of {', '.join(m.value for m in ClockMode)})")
+            clock = "running"
+        sla_days = r.get(s, "sla_days", p, int, required=False, default=None)
+        if sla_days is not None and sla_days < 0:
+            r.problem(f"{p}sla_days", "must be >= 0")
+        resume_policy = r.get(s, "resume_policy", p, str, required=False, default=None)
+        if resume_policy not in (None, "pause", "restart"):
+            r.problem(f"{p}resume_policy", f"must be 'pause' or 'restart', got {resume_policy!r}")
+        out.append(Step(name=name, portal_status=status, holder=holder, clock=ClockMode(clock),
+                        resume_policy=resume_policy,
+                        final=r.get(s, "final", p, bool, required=False, default=False), sla_days=sla_days,
+                        label_vi=r.get(s, "label_vi", p, str, required=False, default=""),
+                        label_en=r.get(s, "label_en", p, str, required=False, default="")))
+    return out
+
+
+def _read_transitions(r: _Reader, raw: Mapping[str, Any]) -> list[Transition]:
+    out: list[Transition] = []
+    for i, t in enumerate(r.get(raw, "transitions", "", list, default=[])):
+        p = f"transitions[{i}]."
+        if not isinstance(t, dict):
+            r.problem(p[:-1], "expected a table")
+            continue
+        r.unknown_keys(t, ("trigger", "source", "dest", "roles", "level", "guards", "label_vi", "label_en"), p)
+        source = r.get(t, "source", p, (str, list), default=[])
+        level = r.get(t, "level", p, str, required=False, default=None)
+        if level is not None and level not in LEVELS:
+            r.problem(f"{p}level", f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
+        out.append(Transition(
+            trigger=r.get(t, "trigger", p, str, default=""),
+            source=tuple(_as_list(source)),
+            dest=r.get(t, "dest", p, str, default=""),
+            roles=tuple(r.get(t, "roles", p, list, required=False, default=[])),
+            level=level,
+            guards=tuple(r.get(t, "guards", p, list, required=False, default=[])),
+            label_vi=r.get(t, "label_vi", p, str, required=False, default=""),
+            label_en=r.get(t, "label_en", p, str, required=False, default=""),
+        ))
+    return out
+
+
+def _check_graph(r: _Reader, d: ProcedureDefinition, known_guards: Collection[str] | None) -> None:
+    names = {s.name for s in d.states}
+    if d.initial not in names:
+        r.problem("initial", f"unknown state {d.initial!r} (states: {', '.join(sorted(names))})")
+    seen_pairs: dict[tuple[str, str], int] = {}
+    for i, t in enumerate(d.transitions):
+        if not t.trigger.isidentifier():
+            r.problem(f"transitions[{i}].trigger", f"{t.trigger!r} is not a valid trigger name "
+                                                   "(letters, digits and underscores)")
+        for j, src in enumerate(t.source):
+            if src not in names:
+                r.problem(f"transitions[{i}].source[{j}]", f"unknown state {src!r}")
+            pair = (t.trigger, src)
+            if pair in seen_pairs:
+                r.problem(f"transitions[{i}].trigger", f"duplicate trigger {t.trigger!r} from state {src!r} "
+                                                       f"(also transitions[{seen_pairs[pair]}])")
+            seen_pairs[pair] = i
+        if not t.source:
+            r.problem(f"transitions[{i}].source", "needs at least one source state")
+        if t.dest not in names:
+            r.problem(f"transitions[{i}].dest", f"unknown state {t.dest!r}")
+        for j, g in enumerate(t.guards):
+            if known_guards is not None and g not in known_guards:
+                r.problem(f"transitions[{i}].guards[{j}]", f"unknown guard {g!r} (known: "
+                                                           f"{', '.join(sorted(known_guards)) or 'none'})")
+    outgoing = {s: [t for t in d.transitions if s in t.source] for s in names}
+    for i, s in enumerate(d.states):
+        if s.final and outgoing[s.name]:
+            r.problem(f"states[{i}].final", f"final state {s.name!r} has outgoing transitions")
+        if not s.final and not outgoing[s.name]:
+            r.problem(f"states[{i}]", f"state {s.name!r} is a dead end but not marked final = true")
+    if d.initial in names:
+        reached = {d.initial}
+        frontier = [d.initial]
+        while frontier:
+            cur = frontier.pop()
+            for t in outgoing[cur]:
+                if t.dest not in reached and t.dest in names:
+                    reached.add(t.dest)
+                    frontier.append(t.dest)
+        for i, s in enumerate(d.states):
+            if s.name not in reached:
+                r.problem(f"states[{i}]", f"state {s.name!r} is unreachable from the initial state "
+                                          f"{d.initial!r}")
+    if not any(s.final for s in d.states):
+        r.problem("states", "no final state: every dossier must be able to finish")
+
+
+def load_definition(path: str | Path, *, known_guards: Collection[str] | None = None) -> ProcedureDefinition:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"cannot read {path}: {exc}", file=str(path)) from exc
+    return parse_definition(text, file=str(path), known_guards=known_guards)
+
+
+def bundled_definitions() -> list[ProcedureDefinition]:
+    """The procedures shipped with procflow (package data under ``procflow/procedures``)."""
+    out = []
+    for entry in sorted(resources.files("procflow").joinpath("procedures").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            out.append(parse_definition(entry.read_text(encoding="utf-8"), file=f"procflow/procedures/{entry.name}"))
+    return out

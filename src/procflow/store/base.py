@@ -1,0 +1,108 @@
+"""The store contract every backend honours (SQLite by default; PostgreSQL when one machine is not enough)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+import attrs
+
+from procflow.dossier import Dossier, DossierEvent
+
+__all__ = ["AuditEntry", "OutboxMessage", "Store", "open_store"]
+
+
+@attrs.frozen
+class OutboxMessage:
+    """An external effect to deliver after the transition commits. ``key`` is the idempotency key."""
+
+    topic: str
+    key: str
+    dossier_id: str
+    payload: dict[str, Any]
+
+
+@attrs.frozen
+class AuditEntry:
+    at: datetime
+    actor: str
+    agency: str
+    dossier_id: str | None
+    action: str
+    outcome: str
+    detail: str = ""
+
+
+class Store(Protocol):
+    """What the engine needs from a backend. Every write method is atomic on its own; ``batch`` groups many."""
+
+    def register_definition(self, code: str, version: int, content_hash: str, source: str) -> None:
+        """Remember a definition version; refuse the same (code, version) with different content."""
+        ...
+
+    def definition_sources(self) -> list[tuple[str, int, str]]: ...
+
+    def next_sequence(self, agency: str, day: str) -> int:
+        """The next receipt number for an agency on a day (part of the dossier code)."""
+        ...
+
+    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage]) -> None: ...
+
+    def apply(
+        self,
+        dossier: Dossier,
+        expected_revision: int,
+        event: DossierEvent,
+        outbox: Sequence[OutboxMessage],
+        changed: frozenset[str],
+    ) -> None:
+        """Write the new snapshot if the stored revision is still ``expected_revision``, with its event and
+        outbox rows, in one transaction; otherwise raise ``ConcurrencyConflict`` and write nothing.
+        ``changed`` names the optional columns that changed (sla, step_due_at, data, agencies)."""
+        ...
+
+    def get(self, dossier_id: str) -> Dossier: ...
+
+    def events(self, dossier_id: str) -> list[DossierEvent]: ...
+
+    def dossier_ids(self) -> list[str]: ...
+
+    def iter_dossiers(self) -> Iterator[Dossier]: ...
+
+    def count_dossiers(self) -> int: ...
+
+    def outbox(self, *, status: str | None = None) -> list[dict[str, Any]]: ...
+
+    def record_audit(self, entry: AuditEntry) -> None:
+        """Audit a refusal (or a read) in its own transaction: the dossier itself is never touched."""
+        ...
+
+    def audit(self, *, dossier_id: str | None = None, actor: str | None = None) -> list[AuditEntry]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group commit: everything inside commits together (or not at all). Durability is unchanged
+        for the batch as a whole; use it for bulk work and simulation."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str | None = None, **options: Any) -> Store:
+    """Open a store from a URL: a bare path or ``sqlite:///path`` (default ``:memory:``), or
+    ``postgresql://…`` (needs the ``postgres`` extra)."""
+    url = url or ":memory:"
+    if url.startswith(("postgresql://", "postgres://")):
+        from procflow.store.postgres import PostgresStore
+
+        return PostgresStore(url, **options)
+    if url.startswith("sqlite:///"):
+        url = url[len("sqlite:///"):] or ":memory:"
+    elif url.startswith("sqlite://"):
+        url = url[len("sqlite://"):] or ":memory:"
+    from procflow.store.sqlite import SQLiteStore
+
+    return SQLiteStore(url, **options)

@@ -1,0 +1,279 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+"Durable" means committed with ``synchronous=NORMAL`` in WAL mode: a committed transition survives a
+process crash; a power loss may lose the last moments. ``synchronous="FULL"`` is one argument away.
+The hot path is one ``UPDATE … WHERE id=? AND revision=?`` that updates only what changed, one event
+insert and (only for subscribed hooks) outbox inserts, with statements reused from sqlite3's cache.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
+from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
+from procflow.store.base import AuditEntry, OutboxMessage
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS definitions (
+    code TEXT NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (code, version));
+CREATE TABLE IF NOT EXISTS sequences (
+    agency TEXT NOT NULL, day TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (agency, day));
+CREATE TABLE IF NOT EXISTS dossiers (
+    id TEXT PRIMARY KEY, procedure TEXT NOT NULL, definition_version INTEGER NOT NULL,
+    state TEXT NOT NULL, status INTEGER NOT NULL, custodian TEXT NOT NULL, agencies TEXT NOT NULL,
+    location_independent INTEGER NOT NULL, received_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    sla TEXT NOT NULL, step_due_at TEXT, data TEXT NOT NULL, revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    dossier_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, trigger TEXT,
+    from_state TEXT, to_state TEXT NOT NULL, status INTEGER NOT NULL, actor TEXT NOT NULL,
+    agency TEXT NOT NULL, custodian TEXT NOT NULL, definition_version INTEGER NOT NULL, effects TEXT,
+    note TEXT, PRIMARY KEY (dossier_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL UNIQUE,
+    dossier_id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    available_at TEXT NOT NULL, claimed_by TEXT, lease_until TEXT, last_error TEXT, delivered_at TEXT);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, available_at);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, agency TEXT NOT NULL,
+    dossier_id TEXT, action TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS audit_dossier ON audit (dossier_id);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
+"""
+
+_DOSSIER_COLS = ("id, procedure, definition_version, state, status, custodian, agencies, location_independent,"
+                 " received_at, updated_at, sla, step_due_at, data, revision")
+_EVENT_COLS = ("dossier_id, seq, at, kind, trigger, from_state, to_state, status, actor, agency, custodian,"
+               " definition_version, effects, note")
+_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_OUTBOX = ("INSERT INTO outbox (topic, key, dossier_id, payload, created_at, available_at)"
+                  " VALUES (?,?,?,?,?,?)")
+_OPTIONAL = ("sla", "step_due_at", "data", "agencies")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class SQLiteStore:
+    """A SQLite file (or ``:memory:``). One connection, used from one thread at a time."""
+
+    def __init__(self, path: str = ":memory:", *, synchronous: str = "NORMAL", cache_mb: int = 64,
+                 timeout: float = 30.0) -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise StoreError(f"synchronous must be NORMAL or FULL (or OFF/EXTRA), got {synchronous!r}")
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False,
+                                   cached_statements=256)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        self._depth = 0
+        self._update_sql: dict[frozenset[str], str] = {}
+        self._migrate()
+
+    # -- schema -----------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self.transaction():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: schema version {row[0]} is newer than this procflow "
+                                 f"understands ({SCHEMA_VERSION}); upgrade procflow")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- transactions -----------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._db.execute("COMMIT")
+
+    batch = transaction
+
+    # -- definitions ------------------------------------------------------------------------------------
+    def register_definition(self, code: str, version: int, content_hash: str, source: str) -> None:
+        with self.transaction():
+            row = self._db.execute("SELECT content_hash FROM definitions WHERE code=? AND version=?",
+                                   (code, version)).fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO definitions VALUES (?,?,?,?)", (code, version, content_hash, source))
+            elif row[0] != content_hash:
+                raise StoreError(f"procedure {code} version {version} is already registered with different "
+                                 f"content (hash {row[0][:12]}… vs {content_hash[:12]}…); give the new "
+                                 "content a new version number")
+
+    def definition_sources(self) -> list[tuple[str, int, str]]:
+        return list(self._db.execute("SELECT code, version, source FROM definitions ORDER BY code, version"))
+
+    # -- dossiers ---------------------------------------------------------------------------------------
+    def next_sequence(self, agency: str, day: str) -> int:
+        with self.transaction():
+            return int(self._db.execute(
+                "INSERT INTO sequences VALUES (?,?,1) ON CONFLICT (agency, day) DO UPDATE SET last=last+1 "
+                "RETURNING last", (agency, day)).fetchone()[0])
+
+    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage]) -> None:
+        d = dossier
+        with self.transaction():
+            try:
+                self._db.execute(
+                    f"INSERT INTO dossiers ({_DOSSIER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (d.id, d.procedure, d.definition_version, d.state, d.status, d.custodian,
+                     _dumps(d.agencies), int(d.location_independent), d.received_at.isoformat(),
+                     d.updated_at.isoformat(), _dumps(sla_to_dict(d.sla)), _iso(d.step_due_at),
+                     _dumps(d.data), d.revision))
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"dossier {d.id} already exists") from exc
+            self._write_event(event, outbox)
+
+    def _write_event(self, e: DossierEvent, outbox: Sequence[OutboxMessage]) -> None:
+        at = e.at.isoformat()
+        self._db.execute(_INSERT_EVENT, (e.dossier_id, e.seq, at, e.kind, e.trigger, e.from_state, e.to_state,
+                                         e.status, e.actor, e.agency, e.custodian, e.definition_version,
+                                         e.effects_json(), e.note))
+        for m in outbox:
+            self._db.execute(_INSERT_OUTBOX, (m.topic, m.key, m.dossier_id, _dumps(m.payload), at, at))
+
+    def _update_statement(self, changed: frozenset[str]) -> str:
+        sql = self._update_sql.get(changed)
+        if sql is None:
+            sets = ["state=?", "status=?", "custodian=?", "definition_version=?", "updated_at=?", "revision=?"]
+            sets += [f"{c}=?" for c in _OPTIONAL if c in changed]
+            sql = f"UPDATE dossiers SET {', '.join(sets)} WHERE id=? AND revision=?"
+            self._update_sql[changed] = sql
+        return sql
+
+    def apply(self, dossier: Dossier, expected_revision: int, event: DossierEvent,
+              outbox: Sequence[OutboxMessage], changed: frozenset[str]) -> None:
+        d = dossier
+        params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, event.at.isoformat(),
+                             d.revision]
+        if changed:
+            if "sla" in changed:
+                params.append(_dumps(sla_to_dict(d.sla)))
+            if "step_due_at" in changed:
+                params.append(_iso(d.step_due_at))
+            if "data" in changed:
+                params.append(_dumps(d.data))
+            if "agencies" in changed:
+                params.append(_dumps(d.agencies))
+        params += (d.id, expected_revision)
+        with self.transaction():
+            if self._db.execute(self._update_statement(changed), params).rowcount != 1:
+                row = self._db.execute("SELECT revision FROM dossiers WHERE id=?", (d.id,)).fetchone()
+                if row is None:
+                    raise DossierNotFound(d.id)
+                raise ConcurrencyConflict(dossier_id=d.id, expected_version=expected_revision,
+                                          actual_version=row[0])
+            self._write_event(event, outbox)
+
+    def get(self, dossier_id: str) -> Dossier:
+        row = self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE id=?", (dossier_id,)).fetchone()
+        if row is None:
+            raise DossierNotFound(dossier_id)
+        return _dossier(row)
+
+    def iter_dossiers(self) -> Iterator[Dossier]:
+        for row in self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers ORDER BY id"):
+            yield _dossier(row)
+
+    def dossier_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM dossiers ORDER BY id")]
+
+    def count_dossiers(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM dossiers").fetchone()[0])
+
+    def events(self, dossier_id: str) -> list[DossierEvent]:
+        rows = self._db.execute(f"SELECT {_EVENT_COLS} FROM events WHERE dossier_id=? ORDER BY seq",
+                                (dossier_id,))
+        return [_event(r) for r in rows]
+
+    def outbox(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM outbox" + (" WHERE status=?" if status else "") + " ORDER BY id"
+        cur = self._db.execute(sql, (status,) if status else ())
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur]
+
+    # -- audit ------------------------------------------------------------------------------------------
+    def record_audit(self, entry: AuditEntry) -> None:
+        with self.transaction():
+            self._db.execute("INSERT INTO audit (at, actor, agency, dossier_id, action, outcome, detail) "
+                             "VALUES (?,?,?,?,?,?,?)",
+                             (entry.at.isoformat(), entry.actor, entry.agency, entry.dossier_id, entry.action,
+                              entry.outcome, entry.detail))
+
+    def audit(self, *, dossier_id: str | None = None, actor: str | None = None) -> list[AuditEntry]:
+        where, params = [], []
+        if dossier_id is not None:
+            where.append("dossier_id=?")
+            params.append(dossier_id)
+        if actor is not None:
+            where.append("actor=?")
+            params.append(actor)
+        sql = "SELECT at, actor, agency, dossier_id, action, outcome, detail FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [AuditEntry(datetime.fromisoformat(r[0]), *r[1:]) for r in self._db.execute(sql + " ORDER BY id",
+                                                                                          params)]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read-only escape hatch for reports."""
+        return list(self._db.execute(sql, params))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _dossier(r: Sequence[Any]) -> Dossier:
+    return Dossier(id=r[0], procedure=r[1], definition_version=r[2], state=r[3], status=r[4], custodian=r[5],
+                   agencies=json.loads(r[6]), location_independent=bool(r[7]),
+                   received_at=datetime.fromisoformat(r[8]), updated_at=datetime.fromisoformat(r[9]),
+                   sla=sla_from_dict(json.loads(r[10])),
+                   step_due_at=None if r[11] is None else datetime.fromisoformat(r[11]),
+                   data=json.loads(r[12]), revision=r[13])
+
+
+def _event(r: Sequence[Any]) -> DossierEvent:
+    return DossierEvent(dossier_id=r[0], seq=r[1], at=datetime.fromisoformat(r[2]), kind=r[3], trigger=r[4],
+                        from_state=r[5], to_state=r[6], status=r[7], actor=r[8], agency=r[9], custodian=r[10],
+                        definition_version=r[11], effects=None if r[12] is None else json.loads(r[12]),
+                        note=r[13])

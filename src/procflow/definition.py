@@ -218,8 +218,6 @@ def parse_definition(text: str, *, file: str | None = None,
     states = _read_states(r, raw, set(BUILTIN_ROLES) | set(roles))
     transitions = _read_transitions(r, raw)
     initial = r.get(raw, "initial", "", str, default="")
-    if r.problems:
-        raise DefinitionError(r.problems, file=file)
     defn = ProcedureDefinition(
         code=code, version=version, name_vi=name_vi, name_en=name_en, level=level,
         competent_kind=competent_kind, initial=initial, states=tuple(states),

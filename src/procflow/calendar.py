@@ -1,0 +1,451 @@
+"""Working calendar and SLA clock: the one place procflow turns "N working days" into a moment.
+
+The incumbent systems spread due-date logic over many classes that disagree; here it lives in one
+module. Which days are worked comes from ``holidays.country_holidays("VN")`` (Tết, Hùng Kings, observed
+and substituted days off, Saturdays worked in exchange); procflow adds only what the library cannot
+know: office hours, the daily receipt cut-off, a province's own days off, and pauses.
+
+Holiday objects are slow per lookup and the simulator asks about ~100k dossiers, so each calendar
+year is asked once, then kept as a sorted list of working-day ordinals: adding or counting working
+days is a ``bisect``. Office time is counted in integer microseconds of wall-clock time so that
+extending a deadline and measuring it again agree exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from bisect import bisect_left
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+import attrs
+import holidays
+
+from procflow.errors import CalendarError, CalendarWarning
+
+__all__ = ["VN_TZ", "ClockPolicy", "OfficeHours", "SlaClock", "WorkingCalendar"]
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+_COUNTRY = "VN"
+_US_PER_S = 1_000_000
+
+
+class ClockPolicy(enum.StrEnum):
+    """What a paused clock does when it resumes; named so definitions never carry magic integers."""
+
+    PAUSE = "pause"
+    """The deadline moves later by the office time spent paused (the limit keeps its progress)."""
+    RESTART = "restart"
+    """The full limit counts again from the resume moment; the default for supplement requests."""
+
+
+def _us_of_day(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * _US_PER_S + t.microsecond
+
+
+def _time_of_us(us: int) -> time:
+    s, micro = divmod(us, _US_PER_S)
+    m, sec = divmod(s, 60)
+    h, minute = divmod(m, 60)
+    return time(h, minute, sec, micro)
+
+
+def _check_sessions(instance: OfficeHours, attribute: attrs.Attribute, value: object) -> None:
+    # Overlapping or unordered sessions would make office time count twice; refuse them up front.
+    if not isinstance(value, tuple) or not value:
+        raise CalendarError("office_hours.sessions must be a non-empty tuple of (start, end) times")
+    previous_end: time | None = None
+    for i, session in enumerate(value):
+        if (
+            not isinstance(session, tuple)
+            or len(session) != 2
+            or not all(isinstance(t, time) and t.tzinfo is None for t in session)
+        ):
+            raise CalendarError(f"office_hours.sessions[{i}] must be a pair of naive times, got {session!r}")
+        start, end = session
+        if start >= end:
+            raise CalendarError(f"office_hours.sessions[{i}]: start {start} is not before end {end}")
+        if previous_end is not None and start < previous_end:
+            raise CalendarError(f"office_hours.sessions[{i}] starts before the previous session ends")
+        previous_end = end
+
+
+def _check_cutoff(instance: OfficeHours, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, time) or value.tzinfo is not None:
+        raise CalendarError(f"office_hours.cutoff must be a naive time, got {value!r}")
+
+
+@attrs.frozen
+class OfficeHours:
+    """When the desk is open, and the cut-off after which a receipt counts from the next working day.
+
+    Localities set these themselves, so they are data, not constants. Times are wall-clock times in
+    the calendar's time zone.
+    """
+
+    sessions: tuple[tuple[time, time], ...] = attrs.field(
+        default=((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0))), validator=_check_sessions
+    )
+    cutoff: time = attrs.field(default=time(15, 0), validator=_check_cutoff)
+
+
+def _aware(value: object, name: str) -> datetime:
+    # A naive time is ambiguous by hours in a country whose servers often run on UTC: refuse it.
+    if not isinstance(value, datetime):
+        raise CalendarError(f"{name} must be a timezone-aware datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise CalendarError(f"{name} is a naive datetime; pass a timezone-aware one (e.g. tz=VN_TZ)")
+    return value
+
+
+def _plain_date(value: object, name: str) -> date:
+    # A datetime is a date subclass; taking its .date() silently would ignore its time zone.
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise CalendarError(f"{name} must be a date, got {type(value).__name__}")
+    return value
+
+
+def _supported_years(h: holidays.HolidayBase) -> range:
+    """The span of years the installed holiday data names substituted days for, read from the data.
+
+    Outside it the library still knows fixed holidays, but not which days the Government swapped,
+    so counts there are a guess worth a warning.
+    """
+    years: set[int] = set()
+    for year, entries in getattr(h, "special_public_holidays", {}).items():
+        for entry in entries if entries and isinstance(entries[0], tuple) else (entries,):
+            if len(entry) >= 4:  # (to_month, to_day, from_month, from_day[, from_year]) = a substitution
+                years.add(year)
+                if len(entry) == 5:
+                    years.add(entry[4])
+    return range(min(years), max(years) + 1) if years else range(0)
+
+
+@attrs.frozen
+class _Year:
+    ordinals: list[int]  # sorted ordinals of the working days of the year
+    working: frozenset[int]
+
+
+class WorkingCalendar:
+    """Working days, office hours and cut-off for one jurisdiction, with per-year precomputed tables.
+
+    ``extra_days_off`` is the seam for a province's own days off (and for swaps the holiday data does
+    not know yet); ``extra_working_days`` makes a day worked (e.g. a Saturday swap announced late).
+    """
+
+    def __init__(
+        self,
+        *,
+        office_hours: OfficeHours | None = None,
+        extra_days_off: Iterable[date] = (),
+        extra_working_days: Iterable[date] = (),
+        tz: tzinfo = VN_TZ,
+    ) -> None:
+        self.tz = tz
+        self.office_hours = office_hours if office_hours is not None else OfficeHours()
+        self._days_off = frozenset(_plain_date(d, "extra_days_off").toordinal() for d in extra_days_off)
+        self._days_on = frozenset(
+            _plain_date(d, "extra_working_days").toordinal() for d in extra_working_days
+        )
+        if both := self._days_off & self._days_on:
+            clash = ", ".join(sorted(date.fromordinal(o).isoformat() for o in both))
+            raise CalendarError(f"dates both in extra_days_off and extra_working_days: {clash}")
+        self._years: dict[int, _Year] = {}
+        self._sessions_us = tuple((_us_of_day(a), _us_of_day(b)) for a, b in self.office_hours.sessions)
+        self._day_us = sum(b - a for a, b in self._sessions_us)
+        self._close = self.office_hours.sessions[-1][1]
+        self._close_us = self._sessions_us[-1][1]
+        self._cutoff = self.office_hours.cutoff
+        self.supported_years: range = _supported_years(holidays.country_holidays(_COUNTRY))
+
+    def __repr__(self) -> str:
+        return f"WorkingCalendar(office_hours={self.office_hours!r}, tz={self.tz!r})"
+
+    # -- per-year tables -------------------------------------------------------------------------
+
+    def _year(self, year: int) -> _Year:
+        table = self._years.get(year)
+        if table is None:
+            table = self._years[year] = self._build_year(year)
+        return table
+
+    def _build_year(self, year: int) -> _Year:
+        if not 1 <= year <= 9999:
+            raise CalendarError(f"year {year} is outside the range of dates Python can represent")
+        if year not in self.supported_years:
+            span = self.supported_years
+            known = f"{span.start}–{span.stop - 1}" if span else "none"
+            warnings.warn(
+                CalendarWarning(
+                    f"{year} is outside the years whose substituted days off the installed `holidays` "
+                    f"data knows ({known}); working days in {year} may be wrong"
+                ),
+                stacklevel=4,
+            )
+        # years= is explicit: weekend workdays of a year only appear once that year is populated.
+        h = holidays.country_holidays(_COUNTRY, years=year)
+        first = date(year, 1, 1).toordinal()
+        last = date(year, 12, 31).toordinal()
+        ordinals = []
+        for o in range(first, last + 1):
+            if o in self._days_on or (o not in self._days_off and h.is_working_day(date.fromordinal(o))):
+                ordinals.append(o)
+        return _Year(ordinals, frozenset(ordinals))
+
+    def _first_working_on_or_after(self, o: int, skip: int = 0) -> int:
+        """Ordinal of the working day ``skip`` working days after the first one on or after ``o``."""
+        year = date.fromordinal(o).year
+        while True:
+            ords = self._year(year).ordinals
+            i = bisect_left(ords, o) + skip
+            if i < len(ords):
+                return ords[i]
+            skip = i - len(ords)
+            year += 1
+            if year > 9999:
+                raise CalendarError("working-day arithmetic ran past year 9999")
+            o = date(year, 1, 1).toordinal()
+
+    def _count_before(self, o: int) -> tuple[int, int]:
+        """(year, working days of that year before ordinal ``o``), the unit of counting."""
+        year = date.fromordinal(o).year
+        return year, bisect_left(self._year(year).ordinals, o)
+
+    # -- days ------------------------------------------------------------------------------------
+
+    def is_working_day(self, d: date) -> bool:
+        _plain_date(d, "d")
+        return d.toordinal() in self._year(d.year).working
+
+    def next_working_day(self, d: date) -> date:
+        _plain_date(d, "d")
+        return date.fromordinal(self._first_working_on_or_after(d.toordinal() + 1))
+
+    def add_working_days(self, d: date, n: int) -> date:
+        """The n-th working day counting ``d`` as day 1 when it is worked; n == 0 means "d or next".
+
+        So n=0 and n=1 agree: a limit of one working day ends on the day counting starts.
+        """
+        _plain_date(d, "d")
+        if n < 0:
+            raise CalendarError(f"n must be >= 0 working days, got {n}")
+        return date.fromordinal(self._first_working_on_or_after(d.toordinal(), n - 1 if n else 0))
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days in [start, end); 0 when end is not after start."""
+        _plain_date(start, "start")
+        _plain_date(end, "end")
+        if end <= start:
+            return 0
+        y0, before_start = self._count_before(start.toordinal())
+        y1, before_end = self._count_before(end.toordinal())
+        return sum(len(self._year(y).ordinals) for y in range(y0, y1)) + before_end - before_start
+
+    # -- moments ---------------------------------------------------------------------------------
+
+    def _local(self, value: object, name: str) -> datetime:
+        dt = _aware(value, name)
+        return dt if dt.tzinfo is self.tz else dt.astimezone(self.tz)
+
+    def close_of(self, d: date) -> datetime:
+        """The end of the last office session on ``d``: deadlines fall due then, not at midnight."""
+        _plain_date(d, "d")
+        return datetime.combine(d, self._close, self.tz)
+
+    def counting_start(self, received_at: datetime) -> date:
+        """First day that counts: the receipt day if worked and strictly before the cut-off."""
+        local = self._local(received_at, "received_at")
+        o = local.toordinal()
+        if local.time() < self._cutoff and o in self._year(local.year).working:
+            return date.fromordinal(o)
+        return date.fromordinal(self._first_working_on_or_after(o + 1))
+
+    def due_at(self, received_at: datetime, working_days: int) -> datetime:
+        """Close of the last day of the limit; 0 means "trong ngày", due the day counting starts."""
+        if working_days < 0:
+            raise CalendarError(f"working_days must be >= 0, got {working_days}")
+        local = self._local(received_at, "received_at")
+        o = local.toordinal()
+        if not (local.time() < self._cutoff and o in self._year(local.year).working):
+            o += 1
+        last = self._first_working_on_or_after(o, working_days - 1 if working_days else 0)
+        return datetime.combine(date.fromordinal(last), self._close, self.tz)
+
+    def _office_us_before(self, t: time) -> int:
+        """Office microseconds of a working day that have elapsed by wall-clock time ``t``."""
+        us = _us_of_day(t)
+        return sum(max(0, min(us, b) - a) for a, b in self._sessions_us)
+
+    def _time_at_office_us(self, offset: int) -> time:
+        """Earliest time of day by which ``offset`` office microseconds have elapsed (0 < offset <= day)."""
+        for a, b in self._sessions_us:
+            if offset <= b - a:
+                return _time_of_us(a + offset)
+            offset -= b - a
+        return self._close
+
+    def _office_us_between(self, a: datetime, b: datetime, names: tuple[str, str] = ("a", "b")) -> int:
+        a, b = self._local(a, names[0]), self._local(b, names[1])
+        if b <= a:
+            return 0
+        da, db = a.date(), b.date()
+        fa = self._office_us_before(a.time()) if self.is_working_day(da) else None
+        fb = self._office_us_before(b.time()) if self.is_working_day(db) else None
+        if da == db:
+            return 0 if fa is None or fb is None else fb - fa
+        first = 0 if fa is None else self._day_us - fa
+        last = 0 if fb is None else fb
+        return first + self.working_days_between(da + timedelta(days=1), db) * self._day_us + last
+
+    def working_seconds_between(self, a: datetime, b: datetime) -> float:
+        """Office time (office sessions of working days) elapsed from ``a`` to ``b``; 0 if b <= a."""
+        return self._office_us_between(a, b) / _US_PER_S
+
+    def extend(self, due_at: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:
+        """Push ``due_at`` later by the office time between pause and resume (the PAUSE policy).
+
+        A pause over a weekend, a holiday or a night costs the agency nothing, so it earns nothing.
+        """
+        _aware(due_at, "due_at")
+        spent = self._office_us_between(paused_at, resumed_at, ("paused_at", "resumed_at"))
+        if spent == 0:
+            return due_at
+        local = self._local(due_at, "due_at")
+        o = local.toordinal()
+        if o in self._year(local.year).working:
+            left_today = self._day_us - self._office_us_before(local.time())
+            if spent <= left_today:
+                moment = self._time_at_office_us(self._office_us_before(local.time()) + spent)
+                return datetime.combine(local.date(), moment, self.tz)
+            spent -= left_today
+        whole_days, offset = divmod(spent, self._day_us)
+        if offset == 0:  # ends exactly at a close: stay on that day rather than the next opening
+            whole_days, offset = whole_days - 1, self._day_us
+        day = self._first_working_on_or_after(o + 1, whole_days)
+        return datetime.combine(date.fromordinal(day), self._time_at_office_us(offset), self.tz)
+
+    def working_days_late(self, due_at: datetime, at: datetime) -> int:
+        """Working days after the due day up to the day of ``at``; any lateness counts at least 1."""
+        due, now = self._local(due_at, "due_at"), self._local(at, "at")
+        if now <= due:
+            return 0
+        late = self.working_days_between(due.date() + timedelta(days=1), now.date() + timedelta(days=1))
+        return max(late, 1)
+
+    def remaining_working_days(self, due_at: datetime, at: datetime) -> int:
+        """Working days left up to and including the due day (today counts until it closes).
+
+        Negative when late: minus the working days late, so one number sorts a queue.
+        """
+        due, now = self._local(due_at, "due_at"), self._local(at, "at")
+        if now > due:
+            return -self.working_days_late(due, now)
+        today = now.date()
+        if _us_of_day(now.time()) >= self._close_us:
+            today += timedelta(days=1)
+        return self.working_days_between(today, due.date() + timedelta(days=1))
+
+
+def _non_negative(instance: SlaClock, attribute: attrs.Attribute, value: int) -> None:
+    if not isinstance(value, int) or value < 0:
+        raise CalendarError(f"working_days must be a non-negative int, got {value!r}")
+
+
+def _optional_aware(instance: SlaClock, attribute: attrs.Attribute, value: datetime | None) -> None:
+    if value is not None:
+        _aware(value, attribute.name)
+
+
+@attrs.frozen
+class SlaClock:
+    """The SLA clock of one dossier (or one step). Pure value: every method returns a new clock.
+
+    Being a value lets the engine store it in the dossier snapshot and rebuild it by replaying events.
+    """
+
+    working_days: int = attrs.field(validator=_non_negative)
+    started_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
+    due_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
+    paused_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
+    stopped_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
+
+    @classmethod
+    def start(cls, cal: WorkingCalendar, at: datetime, working_days: int) -> SlaClock:
+        return cls(working_days, started_at=at, due_at=cal.due_at(at, working_days))
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_at is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None and self.stopped_at is None
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None and self.paused_at is None and self.stopped_at is None
+
+    def _not_before(self, at: datetime, name: str, earlier: datetime | None, what: str) -> None:
+        _aware(at, name)
+        if earlier is not None and at < earlier:
+            raise CalendarError(
+                f"{name} {at.isoformat()} is before the clock {what} at {earlier.isoformat()}"
+            )
+
+    def pause(self, at: datetime) -> SlaClock:
+        """Stop counting while the dossier waits on the citizen; pausing twice keeps the first pause."""
+        if self.stopped:
+            raise CalendarError("cannot pause a stopped SLA clock")
+        if self.paused:
+            _aware(at, "at")
+            return self
+        self._not_before(at, "at", self.started_at, "started")
+        return attrs.evolve(self, paused_at=at)
+
+    def resume(self, cal: WorkingCalendar, at: datetime, policy: ClockPolicy) -> SlaClock:
+        """Count again. Resuming a running clock is a no-op, so replaying events is harmless."""
+        if self.stopped:
+            raise CalendarError("cannot resume a stopped SLA clock")
+        if not self.paused:
+            _aware(at, "at")
+            return self
+        assert self.paused_at is not None and self.due_at is not None
+        self._not_before(at, "at", self.paused_at, "paused")
+        policy = ClockPolicy(policy)
+        if policy is ClockPolicy.RESTART:
+            return attrs.evolve(self, started_at=at, due_at=cal.due_at(at, self.working_days), paused_at=None)
+        return attrs.evolve(self, due_at=cal.extend(self.due_at, self.paused_at, at), paused_at=None)
+
+    def stop(self, at: datetime) -> SlaClock:
+        """Stop for good (result ready, withdrawn, refused). Stopping twice keeps the first stop."""
+        if self.stopped:
+            _aware(at, "at")
+            return self
+        self._not_before(at, "at", self.started_at, "started")
+        return attrs.evolve(self, stopped_at=at)
+
+    def _frozen_at(self, at: datetime) -> datetime:
+        """The moment the clock's reading is taken: a paused or stopped clock reads as when it froze."""
+        moments = [m for m in (at, self.paused_at, self.stopped_at) if m is not None]
+        return min(moments)
+
+    def is_overdue(self, at: datetime) -> bool:
+        """Late now? A paused clock is never overdue while paused; a stopped one iff it stopped late."""
+        _aware(at, "at")
+        if self.due_at is None or self.paused:
+            return False
+        return self._frozen_at(at) > self.due_at
+
+    def remaining_working_days(self, cal: WorkingCalendar, at: datetime) -> int:
+        """Working days left as of ``at`` (as of the pause or stop, if frozen); negative when late.
+
+        While paused the figure is the one at the pause: under RESTART the resume will reset it anyway.
+        """
+        _aware(at, "at")
+        if self.due_at is None:
+            return self.working_days
+        return cal.remaining_working_days(self.due_at, self._frozen_at(at))

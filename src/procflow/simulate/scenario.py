@@ -1,0 +1,112 @@
+"""What a simulation run assumes: the province, the period, the citizens' demand and officials' behaviour.
+
+Defaults follow public figures (see DESIGN.md "Scale"): ~6 officials per commune centre, tens of dossiers
+per commune per working day, ~40 % filed online, a few % location-independent. Every number is a field,
+so a province can tune the scenario to its own statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+import attrs
+
+from procflow.dossier import Dossier
+
+__all__ = ["DEFAULT_PROFILES", "Choice", "Scenario"]
+
+
+@attrs.frozen
+class Choice:
+    """One thing an official (or the citizen) may do with a dossier in a state.
+
+    ``delay`` says what must happen before the trigger fires:
+    ``work`` — an official of the custodian agency spends ``minutes`` of office time;
+    ``citizen`` — the citizen comes back after 1..``days`` working days (supplement, payment), then a
+    short desk task; ``wait`` — ``days`` calendar days pass (a public posting), then a short task;
+    ``pickup`` — the citizen collects the result after 0..``days`` working days (0 when filed online).
+    """
+
+    trigger: str
+    weight: float = 1.0
+    delay: str = "work"
+    minutes: float = 20.0
+    days: int = 0
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    when: Callable[[Dossier], bool] | None = None
+
+
+_OK = {"documents_complete": True}
+
+
+def _paid(d: Dossier) -> bool:
+    return d.data.get("obligation_paid") is True
+
+
+def _unpaid(d: Dossier) -> bool:
+    return not _paid(d)
+
+
+_SUPPLEMENT = (Choice("resubmit", 0.92, "citizen", minutes=10, days=6),
+               Choice("withdraw", 0.08, "citizen", minutes=5, days=8))
+_RETURN = (Choice("return_result", 1.0, "pickup", minutes=5, days=3),)
+
+DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
+    # birth registration (đăng ký khai sinh)
+    "1.001193": {
+        "received": (Choice("accept", 0.99, minutes=8), Choice("refuse_receipt", 0.01, minutes=5)),
+        "processing": (Choice("approve", 0.90, minutes=25, data=_OK),
+                       Choice("request_supplement", 0.095, minutes=10),
+                       Choice("stop_processing", 0.005, minutes=10)),
+        "supplement_requested": _SUPPLEMENT,
+        "processed": _RETURN,
+    },
+    # household business registration (đăng ký hộ kinh doanh)
+    "2.000575": {
+        "received": (Choice("accept", 1.0, minutes=10),),
+        "reviewing": (Choice("approve", 0.85, minutes=45, data=_OK),
+                      Choice("request_supplement", 0.12, minutes=15),
+                      Choice("refuse", 0.03, minutes=20)),
+        "supplement_requested": _SUPPLEMENT,
+        "processed": _RETURN,
+    },
+    # first land registration (đăng ký đất đai lần đầu)
+    "1.012751": {
+        "received": (Choice("forward_to_commune", 1.0, minutes=15),),
+        "commune_verification": (Choice("post_publicly", 0.60, minutes=90),
+                                 Choice("request_survey", 0.30, minutes=30),
+                                 Choice("request_supplement", 0.08, minutes=20),
+                                 Choice("stop_processing", 0.02, minutes=20)),
+        "cadastral_survey": (Choice("survey_done", 1.0, "citizen", minutes=240, days=4),),
+        "public_posting": (Choice("posting_complete", 1.0, "wait", minutes=20, days=15),),
+        "office_processing": (Choice("send_to_tax", 0.93, minutes=90, data=_OK, when=_unpaid),
+                              Choice("request_supplement", 0.07, minutes=20, when=_unpaid),
+                              Choice("issue_certificate", 1.0, minutes=120, data=_OK, when=_paid)),
+        "tax_assessment": (Choice("notify_obligation", 1.0, minutes=60),),
+        "awaiting_payment": (Choice("confirm_payment", 1.0, "citizen", minutes=10, days=8,
+                                    data={"obligation_paid": True}),),
+        "supplement_requested": (Choice("resubmit", 0.9, "citizen", minutes=10, days=8),
+                                 Choice("withdraw", 0.1, "citizen", minutes=5, days=10)),
+        "processed": _RETURN,
+    },
+}
+
+
+@attrs.frozen(kw_only=True)
+class Scenario:
+    province: str = "Cần Thơ"
+    days: int = 30
+    seed: int = 1
+    start: date = date(2026, 4, 20)  # spans Hùng Kings' day, 30/4 and 1/5: the calendar matters
+    dossiers_per_commune_day: float = 12.0
+    busiest_commune_factor: float = 3.0  # urban wards receive several times more than rural communes
+    online_share: float = 0.40
+    location_independent_share: float = 0.04
+    officials_per_commune: int = 6
+    officials_per_agency: int = 25  # a provincial office (land registration, tax) and its branches
+    procedure_mix: Mapping[str, float] = attrs.field(factory=lambda: {
+        "1.001193": 0.62, "2.000575": 0.30, "1.012751": 0.08})
+    profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]] = DEFAULT_PROFILES
+    commit_every: int = 500  # group-commit size (events per transaction) for the simulated run

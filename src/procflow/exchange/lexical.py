@@ -9,7 +9,7 @@ caller turns it into a located :class:`SchemaInvalid`.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from procflow.exchange.errors import EncodingError
@@ -63,7 +63,7 @@ def format_datetime(value: datetime, where: str) -> str:
         local = value.astimezone(VN_TZ)
         offset = local.utcoffset() or timedelta(0)
         if offset.seconds % 60 or offset.microseconds:
-            local = value.astimezone(timezone.utc)
+            local = value.astimezone(UTC)
         return local.isoformat()
     except (OverflowError, ValueError) as exc:
         raise EncodingError(f"{where}: datetime {value!r} cannot be written: {exc}") from exc

@@ -1,0 +1,236 @@
+"""The ``procflow`` command: simulate, validate, diagram, inspect (and the subcommands of other modules)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from procflow.definition import PORTAL_STATUS, ProcedureDefinition, load_definition
+from procflow.errors import DefinitionError, ProcflowError
+
+app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+out = Console(width=None if sys.stdout.isatty() else 132)
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+@app.command()
+def simulate(
+    province: Annotated[str, typer.Option(help="Province name or code (e.g. 'Cần Thơ', 'can-tho', '92').")] = "Cần Thơ",
+    days: Annotated[int, typer.Option(min=1, max=366, help="Simulated calendar days.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same numbers.")] = 1,
+    db: Annotated[str, typer.Option(help="Store: a SQLite path (replaced if it is an earlier procflow store), "
+                                         "or ':memory:'.")] = "procflow-sim.db",
+    start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")] = "2026-04-20",
+    rate: Annotated[float, typer.Option(help="Mean dossiers per commune per working day.")] = 12.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace --db even if it is not a procflow store.")] = False,
+) -> None:
+    """Simulate one province's one-stop offices (bộ phận một cửa) and report SLA figures."""
+    from procflow.simulate import Scenario, run_simulation
+
+    try:
+        scenario = Scenario(province=province, days=days, seed=seed, start=date.fromisoformat(start),
+                            dossiers_per_commune_day=rate)
+    except ValueError as exc:
+        _fail(f"--start: {exc}")
+    t0 = time.perf_counter()
+    try:
+        with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task(f"{province}, {days} days", total=1.0)
+            result, report, engine = run_simulation(scenario, db, overwrite=overwrite,
+                                                    progress=lambda f: bar.update(task, completed=min(f, 1.0)))
+    except ProcflowError as exc:
+        _fail(str(exc))
+    engine.store.close()
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_report(report, elapsed=time.perf_counter() - t0, db=db)
+
+
+def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[no-untyped-def]
+    sim = report.extra.get("simulation", {})
+    out.print(f"[bold]procflow simulation[/] — {sim.get('province', '')} ({sim.get('province_code', '')}), "
+              f"{sim.get('days')} days from {sim.get('start')}, seed {sim.get('seed')}")
+    out.print(f"dossiers received (tiếp nhận): {sim.get('filed'):,}  ·  filed online: {sim.get('online'):,}  ·  "
+              f"transitions: {sim.get('transitions'):,}  ·  location-independent (phi địa giới): "
+              f"{report.location_independent:,} ({report.location_independent_share:.1%})")
+    table = Table(title="By level and procedure", title_justify="left")
+    for col in ("", "received", "completed", "on time", "on-time rate", "overdue open", "open",
+                "paused", "median w-days"):
+        table.add_column(col, justify="left" if not col else "right")
+
+    def row(label: str, f) -> None:  # type: ignore[no-untyped-def]
+        median = f.median_working_days
+        table.add_row(label, f"{f.received:,}", f"{f.completed:,}", f"{f.on_time:,}", _pct(f.on_time_rate),
+                      f"{f.overdue_open:,}", f"{f.open:,}", f"{f.paused:,}", "—" if median is None else f"{median:g}")
+
+    row("[bold]all[/]", report.total)
+    for level in ("ministry", "province", "commune"):
+        if level in report.by_level:
+            row(f"{level} level", report.by_level[level])
+    for code, f in sorted(report.by_procedure.items()):
+        row(f"{code} {report.procedure_names.get(code, '').split(' (')[0]}", f)
+    out.print(table)
+    st = Table(title="National-portal status (TrangThaiHoSo)", title_justify="left")
+    st.add_column("code", justify="right")
+    st.add_column("status")
+    st.add_column("dossiers", justify="right")
+    for code, n in sorted(report.statuses.items()):
+        st.add_row(str(code), PORTAL_STATUS[code], f"{n:,}")
+    out.print(st)
+    bt = Table(title="Top communes by backlog (hồ sơ tồn)", title_justify="left")
+    for col in ("agency code", "commune", "open", "overdue"):
+        bt.add_column(col, justify="right" if col in ("open", "overdue") else "left")
+    for r in report.top_backlog:
+        bt.add_row(r.agency, r.name, f"{r.open:,}", f"{r.overdue:,}")
+    out.print(bt)
+    out.print(f"[dim]store: {db} · {elapsed:.1f} s · same --seed gives the same figures[/]")
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="Procedure definition TOML files.")]) -> None:
+    """Lint procedure definitions; exit non-zero when any has problems."""
+    from procflow.guards import BUILTIN_GUARDS
+
+    bad = 0
+    for path in files:
+        try:
+            d = load_definition(path, known_guards=set(BUILTIN_GUARDS))
+        except DefinitionError as exc:
+            bad += 1
+            err.print(f"[red]✗[/] {path}: {len(exc.problems)} problem(s)", highlight=False)
+            for p in exc.problems:
+                err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
+        else:
+            out.print(f"[green]✓[/] {path}: {d.code} v{d.version} {d.name} — {len(d.states)} states, "
+                      f"{len(d.transitions)} transitions", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+def mermaid(d: ProcedureDefinition) -> str:
+    """A mermaid state diagram: each transition labelled with its trigger, each state with its portal status."""
+    lines = ["stateDiagram-v2", f"    %% {d.code} v{d.version} {d.name}", f"    [*] --> {d.initial}"]
+    for s in d.states:
+        lines.append(f'    {s.name} : {s.label} [{s.portal_status}] · {s.holder}')
+    for t in d.transitions:
+        for src in t.source:
+            lines.append(f"    {src} --> {t.dest} : {t.trigger}")
+    for s in d.states:
+        if s.final:
+            lines.append(f"    {s.name} --> [*]")
+    return "\n".join(lines) + "\n"
+
+
+@app.command()
+def diagram(file: Annotated[Path, typer.Argument(help="Procedure definition TOML file.")]) -> None:
+    """Print the procedure's state machine as mermaid text."""
+    try:
+        d = load_definition(file)
+    except DefinitionError as exc:
+        _fail(str(exc))
+    sys.stdout.write(mermaid(d))
+
+
+@app.command()
+def inspect(
+    dossier_id: Annotated[str, typer.Argument(help="Dossier code, e.g. 311.20.99.H92-260420-0001.")],
+    db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+) -> None:
+    """Show a dossier's timeline: custodians, hand-offs, statuses and the SLA clock (personal data masked)."""
+    from procflow.calendar import WorkingCalendar
+    from procflow.dossier import replay
+    from procflow.jurisdiction import Registry
+    from procflow.masking import mask_record
+    from procflow.store.base import open_store
+
+    if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
+        _fail(f"no store at {db}")
+    store = open_store(db)
+    try:
+        d = store.get(dossier_id)
+        events = store.events(dossier_id)
+    except ProcflowError as exc:
+        _fail(str(exc))
+    defs = {(c, v): src for c, v, src in store.definition_sources()}
+    from procflow.definition import parse_definition
+
+    defn = parse_definition(defs[(d.procedure, d.definition_version)])
+    reg = Registry.default()
+    cal = WorkingCalendar()
+
+    def name(code: str) -> str:
+        try:
+            return reg.agency(code).name
+        except ProcflowError:
+            return code
+
+    step = defn.step(d.state)
+    out.print(f"[bold]{d.id}[/] — {defn.name} v{d.definition_version}")
+    out.print(f"state: {step.label} · portal status {d.status} {PORTAL_STATUS[d.status]}")
+    out.print(f"custodian (đầu mối đang giữ hồ sơ): {name(d.custodian)} ({d.custodian})")
+    out.print(f"received at (tiếp nhận): {name(d.receiving)}"
+              + ("  [yellow]location-independent (phi địa giới)[/]" if d.location_independent else ""))
+    clock_state = "stopped" if d.sla.stopped else "paused" if d.sla.paused else "running"
+    due = d.sla.due_at.strftime("%Y-%m-%d %H:%M") if d.sla.due_at else "—"
+    late = cal.working_days_late(d.sla.due_at, d.sla.stopped_at or store_now(events)) if d.sla.due_at else 0
+    out.print(f"SLA: {d.sla.working_days} working day(s), due {due}, clock {clock_state}"
+              + (f", [red]{late} working day(s) late[/]" if late else ""))
+    out.print(f"data: {mask_record(d.data, defn)}", highlight=False)
+    t = Table(title="Timeline (phiếu kiểm soát quá trình giải quyết)", title_justify="left")
+    for col in ("#", "at", "event", "from → to", "status", "by", "custodian after", "SLA"):
+        t.add_column(col)
+    for e in events:
+        fx = e.effects or {}
+        sla = ""
+        if "sla" in fx:
+            s = fx["sla"]
+            sla = "stopped" if s["stopped_at"] else "paused" if s["paused_at"] else f"due {s['due_at'][:16]}"
+        handoff = " [cyan](hand-off)[/]" if "custodian_from" in fx else ""
+        t.add_row(str(e.seq), e.at.strftime("%Y-%m-%d %H:%M"), e.trigger or e.kind,
+                  f"{e.from_state or '∅'} → {e.to_state}", str(e.status), e.actor,
+                  f"{name(e.custodian)}{handoff}", sla)
+    out.print(t)
+    ok = replay(events) == d
+    out.print(f"replay of {len(events)} event(s) reproduces the snapshot: {'yes' if ok else '[red]NO[/]'}")
+    store.close()
+
+
+def store_now(events):  # type: ignore[no-untyped-def]
+    return events[-1].at
+
+
+def _mount_optional() -> None:
+    try:
+        from procflow.exchange.cli import app as exchange_app
+    except ImportError:  # pragma: no cover - the exchange package ships with procflow
+        return
+    app.add_typer(exchange_app, name="exchange", help="Inter-agency XML envelopes (edXML).")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()

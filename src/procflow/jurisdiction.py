@@ -6,17 +6,19 @@ Sector agencies (police, social insurance, tax, land registration, departments) 
 administrative divisions; they come from the shipped ``data/agencies.csv``, which users copy and edit
 (:meth:`Registry.from_csv`) to put in their real agency codes.
 
-Agency codes follow the mã định danh shape of Decision 20/2020/QĐ-TTg (``000.00.00.H92``: level-4 to
+Agency codes follow the mã định danh shape of Decision 20/2020/QĐ-TTg (``000.00.00.H29``: level-4 to
 level-1 segments, provinces carry an H segment, ministries a G segment). The ministry G codes in the CSV are
-the published ones (``synthetic=false``). Every other code is made up by procflow (``synthetic=true``) and
-derived only from GSO division codes, so it is the same on every run and every release:
+the published ones (``synthetic=false``; Agriculture and Environment keeps the G10 of the ministry it grew
+from). Every other code is made up by procflow (``synthetic=true``), derived only from GSO division codes
+(the same on every run and release), and kept out of the ranges real tables use (level-4 ``999``, or
+level-2 ``99`` for communes), so real codes a user types in do not collide with the synthetic ones left:
 
 ====================================  ===========================  =================================
-province People's Committee           ``000.00.00.H{pp}``          pp = province code (``92``)
+province People's Committee           ``999.00.00.H{pp}``          pp = province code (``92``)
+province department (Sở)              ``999.00.{mm}.H{pp}``        mm = its ministry's G number
+land registration office / branch     ``999.01.10.H{pp}`` / ``999.11.10.H{pp}``
+central-sector unit in a province     ``999.{pp}.{uu}.G{mm}``      police ``00.G01``, tax ``18.G12``
 commune People's Committee            ``{www}.{ww}.99.H{pp}``      wwwww = ward code (``311.35``)
-province department (Sở)              ``000.00.{mm}.H{pp}``        mm = its ministry's G number
-land registration office / branch     ``000.01.10.H{pp}`` / ``001.01.10.H{pp}``
-central-sector unit in a province     ``000.{pp}.{uu}.G{mm}``      police ``00.G01``, tax ``18.G12``
 ====================================  ===========================  =================================
 
 CSV rows of kind ``province`` (keyed by ``province_code``) or ``commune`` (optional ``division_code``
@@ -48,7 +50,7 @@ from procflow.errors import JurisdictionError, UnknownAgency
 
 __all__ = ["Agency", "Level", "Registry", "Routing"]
 
-REFORM_DATE = "2025-07-01"
+_REFORM_DATE = "2025-07-01"
 _REQUIRED_COLUMNS = ("code", "name", "level", "kind", "province_code", "synthetic")
 _LEVEL_ORDER = {"ministry": 0, "province": 1, "commune": 2}
 _COMMUNE_EN = {"phường": "Ward", "xã": "Commune", "đặc khu": "Special Zone"}
@@ -121,7 +123,7 @@ def _province_agency(p: Mapping[str, Any]) -> Agency:
         bare = p["name"].removeprefix("Thành phố ")
         name, name_en = f"thành phố {bare}", f"{_ENGLISH.get(bare, _ascii(bare))} City"
     return Agency(
-        code=f"000.00.00.H{pp}",
+        code=f"999.00.00.H{pp}",
         name=f"Ủy ban nhân dân {name}",
         name_en=f"{name_en} People's Committee",
         level=Level.PROVINCE,
@@ -284,7 +286,7 @@ class Registry:
         if key.isdigit():
             hint = "that looks like a division code: use commune() or province()"
         else:
-            hint = "agency codes look like 000.00.00.H92 (province) or 311.35.99.H92 (commune)"
+            hint = "agency codes look like 000.00.00.H29; synthetic ones 999.00.00.H92 or 311.35.99.H92"
         raise UnknownAgency(key, kind="agency", hint=hint)
 
     def commune(self, code: str) -> Agency:
@@ -405,7 +407,7 @@ class Registry:
             near = [self._communes[f"{c:05d}"] for c in self._ward_ints[max(i - 1, 0) : i + 1]]
             where = ", ".join(self._where(a) for a in near)
             hint = (
-                f"not a ward code since the two-level reform of {REFORM_DATE} "
+                f"not a ward code since the two-level reform of {_REFORM_DATE} "
                 f"(vietnam-provinces data {self.data_version}); nearest existing codes: {where}"
             )
             if len({a.province_code for a in near}) == 1 and len(near) == 2:
@@ -430,18 +432,18 @@ class Registry:
         if other is not None:
             return f"that code is {other}; use province_of() for the province of any agency"
         if key.isdigit():
-            return f"the {len(self._provinces)} provinces since {REFORM_DATE} have codes " + ", ".join(
+            return f"the {len(self._provinces)} provinces since {_REFORM_DATE} have codes " + ", ".join(
                 sorted(self._provinces)
             )
         folded = re.sub(r"^(tinh|thanh pho|tp) ", "", _fold(key))
         if folded in _MERGED_INTO and _MERGED_INTO[folded] in self._provinces:
             into = self._provinces[_MERGED_INTO[folded]]
-            return f"merged into {_place(into)} ({into.province_code}) on {REFORM_DATE}"
+            return f"merged into {_place(into)} ({into.province_code}) on {_REFORM_DATE}"
         close = difflib.get_close_matches(folded, self._province_keys, n=1, cutoff=0.75)
         if close:
             return f"did you mean {_place(self._provinces[self._province_keys[close[0]]])}?"
         return (
-            f"{len(self._provinces)} provinces remain after the merger of {REFORM_DATE}; a pre-reform "
+            f"{len(self._provinces)} provinces remain after the merger of {_REFORM_DATE}; a pre-reform "
             "province name is not one of them: look up one of its communes with find()"
         )
 

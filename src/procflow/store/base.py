@@ -75,6 +75,27 @@ class Store(Protocol):
 
     def outbox(self, *, status: str | None = None) -> list[dict[str, Any]]: ...
 
+    # -- outbox claim/lease (delivery workers; implemented by every backend) ------------------------------
+    # Rows are dicts with the outbox columns: id, topic, key, dossier_id, payload (dict), created_at,
+    # status ('pending' | 'delivered' | 'dead'), attempts, available_at, claimed_by, lease_until, last_error,
+    # delivered_at. A claim takes due, pending rows whose lease is absent or expired, sets claimed_by and
+    # lease_until, and returns them (PostgreSQL: FOR UPDATE SKIP LOCKED). A worker killed mid-claim loses
+    # its lease when lease_until passes, and another worker takes the row.
+
+    def claim_outbox(self, worker: str, *, now: datetime, limit: int = 100, lease_seconds: float = 60.0,
+                     topics: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+
+    def complete_outbox(self, message_id: int, worker: str, *, now: datetime) -> bool:
+        """Mark delivered iff still claimed by ``worker``; False means the lease was lost."""
+        ...
+
+    def fail_outbox(self, message_id: int, worker: str, *, now: datetime, error: str,
+                    retry_at: datetime | None) -> bool:
+        """Record a failed attempt: back to pending at ``retry_at``, or dead (``retry_at`` None)."""
+        ...
+
+    def requeue_dead(self, message_ids: Sequence[int] | None, *, now: datetime) -> int: ...
+
     def record_audit(self, entry: AuditEntry) -> None:
         """Audit a refusal (or a read) in its own transaction: the dossier itself is never touched."""
         ...

@@ -43,15 +43,6 @@ OutboxRule = Callable[[Dossier, DossierEvent, ProcedureDefinition], Iterable[Out
 """Called inside the transition to decide which external effects the event causes (hooks that subscribe)."""
 
 
-class _Cursor:
-    """The only thing the compiled machine touches: a record with a ``state`` attribute."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: str) -> None:
-        self.state = state
-
-
 @attrs.frozen
 class CompiledDefinition:
     definition: ProcedureDefinition
@@ -71,7 +62,15 @@ class CompiledDefinition:
             auto_transitions=False,
             ignore_invalid_triggers=False,
         )
-        table = {(src, t.trigger): t for t in defn.transitions for src in t.source}
+        # The hot path reads the machine's compiled event table directly (DESIGN invariant 1): the
+        # destinations come from transitions' own Event/Transition objects, so the machine stays the
+        # single source of truth, without paying its callback machinery on every fire.
+        table = {}
+        for t in defn.transitions:
+            event = machine.events[t.trigger]
+            for src in t.source:
+                compiled_dest = event.transitions[src][0].dest
+                table[(src, t.trigger)] = attrs.evolve(t, dest=compiled_dest) if compiled_dest != t.dest else t
         allowed = {s.name: tuple(sorted(t.trigger for t in defn.transitions if s.name in t.source))
                    for s in defn.states}
         return cls(definition=defn, machine=machine, table=table, steps={s.name: s for s in defn.states},
@@ -248,9 +247,7 @@ class Engine:
                 if not self.guards[g](d, view):
                     self._refuse(actor, d, trigger, GuardRejected(dossier_id=d.id, state=d.state, trigger=trigger,
                                                                   guard=g))
-        cursor = _Cursor(d.state)
-        compiled.machine.events[trigger].trigger(cursor)
-        dest = compiled.steps[cursor.state]
+        dest = compiled.steps[t.dest]
         now = self.clock.now()
         changed: set[str] = set()
         effects: dict[str, Any] = {}

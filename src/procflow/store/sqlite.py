@@ -165,8 +165,8 @@ class SQLiteStore:
                 raise StoreError(f"dossier {d.id} already exists") from exc
             self._write_event(event, outbox)
 
-    def _write_event(self, e: DossierEvent, outbox: Sequence[OutboxMessage]) -> None:
-        at = e.at.isoformat()
+    def _write_event(self, e: DossierEvent, outbox: Sequence[OutboxMessage], at: str | None = None) -> None:
+        at = at or e.at.isoformat()
         self._db.execute(_INSERT_EVENT, (e.dossier_id, e.seq, at, e.kind, e.trigger, e.from_state, e.to_state,
                                          e.status, e.actor, e.agency, e.custodian, e.definition_version,
                                          e.effects_json(), e.note))
@@ -185,8 +185,8 @@ class SQLiteStore:
     def apply(self, dossier: Dossier, expected_revision: int, event: DossierEvent,
               outbox: Sequence[OutboxMessage], changed: frozenset[str]) -> None:
         d = dossier
-        params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, event.at.isoformat(),
-                             d.revision]
+        at = event.at.isoformat()
+        params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, at, d.revision]
         if changed:
             if "sla" in changed:
                 params.append(_dumps(sla_to_dict(d.sla)))
@@ -197,14 +197,27 @@ class SQLiteStore:
             if "agencies" in changed:
                 params.append(_dumps(d.agencies))
         params += (d.id, expected_revision)
-        with self.transaction():
-            if self._db.execute(self._update_statement(changed), params).rowcount != 1:
-                row = self._db.execute("SELECT revision FROM dossiers WHERE id=?", (d.id,)).fetchone()
+        db = self._db
+        own = not self._depth  # inlined transaction(): this is the hot path
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+        try:
+            if db.execute(self._update_statement(changed), params).rowcount != 1:
+                row = db.execute("SELECT revision FROM dossiers WHERE id=?", (d.id,)).fetchone()
                 if row is None:
                     raise DossierNotFound(d.id)
                 raise ConcurrencyConflict(dossier_id=d.id, expected_version=expected_revision,
                                           actual_version=row[0])
-            self._write_event(event, outbox)
+            self._write_event(event, outbox, at)
+        except BaseException:
+            if own:
+                self._depth = 0
+                db.execute("ROLLBACK")
+            raise
+        if own:
+            self._depth = 0
+            db.execute("COMMIT")
 
     def get(self, dossier_id: str) -> Dossier:
         row = self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE id=?", (dossier_id,)).fetchone()

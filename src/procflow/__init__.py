@@ -1,36 +1,101 @@
-"""procflow: durable, auditable workflows for Vietnam's one-stop administrative procedures."""
+"""procflow: durable, auditable workflows for Vietnam's one-stop (một cửa) administrative procedures.
 
+Procedures are versioned data (TOML), executed on plain dossier records by an engine that keeps one
+custodian at a time, counts deadlines in Vietnamese working days and writes every change to an event log
+with a transactional outbox (SQLite by default, PostgreSQL to scale out).
+"""
+
+from procflow.calendar import ClockPolicy, OfficeHours, SlaClock, WorkingCalendar
+from procflow.clock import Clock, FakeClock, SystemClock
+from procflow.definition import (
+    ClockMode,
+    FieldSpec,
+    ProcedureDefinition,
+    Step,
+    Transition,
+    bundled_definitions,
+    load_definition,
+    parse_definition,
+)
+from procflow.dossier import Actor, Dossier, DossierEvent, replay
+from procflow.engine import Engine
 from procflow.errors import (
     AccessDenied,
     AdapterError,
+    CalendarError,
     ConcurrencyConflict,
     DefinitionError,
     DossierNotFound,
     EnvelopeRejected,
     GuardRejected,
+    InvalidData,
     JurisdictionError,
     NotCustodian,
+    PermanentAdapterError,
+    PluginError,
     ProcflowError,
+    RetryableAdapterError,
     StoreError,
     TransitionNotAllowed,
     UnknownAgency,
 )
+from procflow.jurisdiction import Agency, Level, Registry, Routing
+from procflow.masking import mask_record, mask_text, mask_value
+from procflow.statistics import Report, build_report
+from procflow.store import OutboxMessage, Store, open_store
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccessDenied",
+    "Actor",
     "AdapterError",
+    "Agency",
+    "CalendarError",
+    "Clock",
+    "ClockMode",
+    "ClockPolicy",
     "ConcurrencyConflict",
     "DefinitionError",
+    "Dossier",
+    "DossierEvent",
     "DossierNotFound",
+    "Engine",
     "EnvelopeRejected",
+    "FakeClock",
+    "FieldSpec",
     "GuardRejected",
+    "InvalidData",
     "JurisdictionError",
+    "Level",
     "NotCustodian",
+    "OfficeHours",
+    "OutboxMessage",
+    "PermanentAdapterError",
+    "PluginError",
+    "ProcedureDefinition",
     "ProcflowError",
+    "Registry",
+    "Report",
+    "RetryableAdapterError",
+    "Routing",
+    "SlaClock",
+    "Step",
+    "Store",
     "StoreError",
+    "SystemClock",
+    "Transition",
     "TransitionNotAllowed",
     "UnknownAgency",
+    "WorkingCalendar",
     "__version__",
+    "build_report",
+    "bundled_definitions",
+    "load_definition",
+    "mask_record",
+    "mask_text",
+    "mask_value",
+    "open_store",
+    "parse_definition",
+    "replay",
 ]

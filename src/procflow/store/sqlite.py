@@ -171,7 +171,11 @@ class SQLiteStore:
                                          e.status, e.actor, e.agency, e.custodian, e.definition_version,
                                          e.effects_json(), e.note))
         for m in outbox:
-            self._db.execute(_INSERT_OUTBOX, (m.topic, m.key, m.dossier_id, _dumps(m.payload), at, at))
+            try:
+                self._db.execute(_INSERT_OUTBOX, (m.topic, m.key, m.dossier_id, _dumps(m.payload), at, at))
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"dossier {e.dossier_id} event {e.seq}: outbox key {m.key!r} already exists "
+                                 "(idempotency keys must be unique per effect)") from exc
 
     def _update_statement(self, changed: frozenset[str]) -> str:
         sql = self._update_sql.get(changed)

@@ -1,0 +1,89 @@
+"""SQLite specifics: WAL, :memory:, outbox rows written with the transition, atomic failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from procflow.dossier import Actor
+from procflow.engine import Engine
+from procflow.errors import StoreError
+from procflow.store import OutboxMessage, open_store
+from procflow.store.sqlite import SQLiteStore
+
+CHILD = {"child_name": "Lê Văn C", "child_birth_date": "2026-04-01", "parent_national_id": "092000111222"}
+
+
+def portal_rule(dossier, event, definition):
+    yield OutboxMessage("portal.status", f"portal.status:{dossier.id}:{event.seq}", dossier.id,
+                        {"status": event.status, "state": event.to_state})
+
+
+def test_wal_mode_and_synchronous_setting(tmp_path):
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    assert store.execute("PRAGMA journal_mode")[0][0] == "wal"
+    assert store.execute("PRAGMA synchronous")[0][0] == 1  # NORMAL
+    full = SQLiteStore(str(tmp_path / "b.db"), synchronous="FULL")
+    assert full.execute("PRAGMA synchronous")[0][0] == 2
+    with pytest.raises(StoreError):
+        SQLiteStore(str(tmp_path / "c.db"), synchronous="SOMETIMES")
+
+
+def test_open_store_urls(tmp_path):
+    assert isinstance(open_store(), SQLiteStore)
+    assert open_store(f"sqlite:///{tmp_path}/x.db").path == f"{tmp_path}/x.db"
+    assert open_store(str(tmp_path / "y.db")).path == str(tmp_path / "y.db")
+
+
+def test_in_memory_store_runs_the_engine(registry, clock):
+    engine = Engine(open_store(":memory:"), registry=registry, clock=clock, outbox_rules=[portal_rule])
+    from procflow.definition import bundled_definitions
+
+    for d in bundled_definitions():
+        engine.register(d)
+    a = registry.communes_of("92")[5].code
+    d = engine.file("1.001193", filed_at=a, actor=Actor("x", a, {"one_stop_officer"}), data=CHILD)
+    engine.fire(d, "accept", Actor("x", a, {"one_stop_officer"}))
+    rows = engine.store.outbox()
+    assert [r["key"] for r in rows] == [f"portal.status:{d.id}:1", f"portal.status:{d.id}:2"]
+    assert all(r["status"] == "pending" for r in rows)
+
+
+def test_failing_outbox_rule_writes_nothing(engine, registry):
+    a = registry.communes_of("92")[0].code
+    desk = Actor("x", a, {"one_stop_officer"})
+    d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
+
+    def broken(dossier, event, definition):
+        raise RuntimeError("adapter rule bug")
+
+    engine.outbox_rules.append(broken)
+    with pytest.raises(RuntimeError):
+        engine.fire(d, "accept", desk)
+    assert engine.get(d.id).state == "received" and len(engine.history(d.id)) == 1
+    assert d.state == "received"
+
+
+def test_duplicate_outbox_key_rolls_back_the_whole_transition(engine, registry):
+    a = registry.communes_of("92")[0].code
+    desk = Actor("x", a, {"one_stop_officer"})
+    d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
+
+    def same_key(dossier, event, definition):
+        yield OutboxMessage("t", "always-the-same", dossier.id, {})
+
+    engine.outbox_rules.append(same_key)
+    engine.fire(d, "accept", desk)
+    before = (engine.get(d.id), engine.history(d.id), engine.store.outbox())
+    with pytest.raises(StoreError, match="outbox key 'always-the-same' already exists"):
+        engine.fire(d, "approve", Actor("y", a, {"civil_status_officer"}), data={"documents_complete": True})
+    assert (engine.get(d.id), engine.history(d.id), engine.store.outbox()) == before
+    assert d.state == "processing"
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = str(tmp_path / "s.db")
+    store = SQLiteStore(path)
+    store.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    store.close()
+    with pytest.raises(StoreError, match="newer than this procflow understands"):
+        SQLiteStore(path)

@@ -255,3 +255,85 @@ def test_replay_equals_snapshot_for_random_histories(engine, registry, clock, st
         assert engine.get(d.id) == d
         assert d.custodian in d.agencies.values()
     assert replay(engine.history(d.id)) == engine.get(d.id)
+
+
+def test_overdue_dossier_gets_an_extension_letter(engine, registry, clock):
+    from procflow.overdue import extension_letter, find_overdue
+
+    a = communes(registry)[0].code
+    d = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
+    engine.fire(d, "accept", desk(a))
+    on_time = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
+    engine.fire(on_time, "accept", desk(a))
+    engine.fire(on_time, "approve", civil(a), data={"documents_complete": True})
+    clock.advance(days=2)  # Wednesday: the same-day limit (Monday 17:00) has passed
+    late = list(find_overdue(engine.store.iter_dossiers(), clock.now()))
+    assert [x.id for x in late] == [d.id]
+    letter = extension_letter(engine.get(d.id), engine.definition(BIRTH), engine.calendar, clock.now())
+    assert letter.working_days_late == 2 and letter.responsible_agency == a
+    assert letter.original_due_at == d.sla.due_at and letter.new_due_at > clock.now()
+    assert engine.calendar.is_working_day(letter.new_due_at.date())
+    with pytest.raises(ValueError, match="not overdue"):
+        extension_letter(engine.get(on_time.id), engine.definition(BIRTH), engine.calendar, clock.now())
+
+
+MINISTRY_APPEAL = """
+code = "9.900"
+version = 1
+name_vi = "Thủ tục thử chuyển bộ"
+level = "province"
+competent_kind = "department_justice"
+initial = "received"
+[sla]
+working_days = 10
+[roles]
+ministry = "ministry:justice"
+[[states]]
+name = "received"
+portal_status = 2
+holder = "receiving"
+[[states]]
+name = "province_review"
+portal_status = 4
+[[states]]
+name = "ministry_review"
+portal_status = 4
+holder = "ministry"
+[[states]]
+name = "done"
+portal_status = 9
+holder = "receiving"
+clock = "stopped"
+final = true
+[[transitions]]
+trigger = "forward"
+source = "received"
+dest = "province_review"
+[[transitions]]
+trigger = "escalate"
+source = "province_review"
+dest = "ministry_review"
+level = "province"
+[[transitions]]
+trigger = "decide"
+source = "ministry_review"
+dest = "done"
+level = "ministry"
+"""
+
+
+def test_province_to_ministry_handoff_and_level_checks(engine, registry):
+    engine.register(parse_definition(MINISTRY_APPEAL))
+    a = communes(registry)[0].code
+    d = engine.file("9.900", filed_at=a, actor=desk(a))
+    engine.fire(d, "forward", desk(a))
+    dept = d.custodian
+    assert registry.agency(dept).kind == "department_justice"
+    engine.fire(d, "escalate", Actor("sotp", dept))
+    ministry = d.custodian
+    assert registry.agency(ministry).level == "ministry" and d.agencies["ministry"] == ministry
+    with pytest.raises(NotCustodian):
+        engine.fire(d, "decide", Actor("sotp", dept))
+    engine.fire(d, "decide", Actor("botp", ministry))
+    assert d.custodian == a and d.status == 9
+    assert [e.custodian for e in engine.history(d.id)] == [a, dept, ministry, a]

@@ -20,7 +20,7 @@ from procflow.errors import DefinitionError, ProcflowError
 app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 out = Console(width=None if sys.stdout.isatty() else 132)
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -112,11 +112,13 @@ def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[n
 def validate(files: Annotated[list[Path], typer.Argument(help="Procedure definition TOML files.")]) -> None:
     """Lint procedure definitions; exit non-zero when any has problems."""
     from procflow.guards import BUILTIN_GUARDS
+    from procflow.plugins import make_plugin_manager, plugin_guards
 
+    known = set(BUILTIN_GUARDS) | set(plugin_guards(make_plugin_manager()))
     bad = 0
     for path in files:
         try:
-            d = load_definition(path, known_guards=set(BUILTIN_GUARDS))
+            d = load_definition(path, known_guards=known)
         except DefinitionError as exc:
             bad += 1
             err.print(f"[red]✗[/] {path}: {len(exc.problems)} problem(s)", highlight=False)
@@ -222,6 +224,12 @@ def store_now(events):  # type: ignore[no-untyped-def]
 
 
 def _mount_optional() -> None:
+    from procflow.cli_db import register as register_db
+
+    register_db(app)
+    from procflow.cli_adapters import register as register_adapters
+
+    register_adapters(app)
     try:
         from procflow.exchange.cli import app as exchange_app
     except ImportError:  # pragma: no cover - the exchange package ships with procflow

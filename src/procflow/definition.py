@@ -11,6 +11,7 @@ import enum
 import hashlib
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ __all__ = [
     "FieldSpec",
     "ProcedureDefinition",
     "Step",
+    "TimerAction",
+    "TimerAnchor",
+    "TimerSpec",
     "Transition",
     "bundled_definitions",
     "load_definition",
@@ -60,6 +64,9 @@ class ClockMode(enum.StrEnum):
 
 @attrs.frozen
 class Step:
+    """A state of the procedure: who holds the dossier there (``holder`` role), what the national portal
+    shows (``portal_status``), and what the SLA clock does while the dossier sits in it."""
+
     name: str
     portal_status: int
     holder: str = "competent"
@@ -79,6 +86,9 @@ class Step:
 
 @attrs.frozen
 class Transition:
+    """A trigger that moves a dossier from one of ``source`` to ``dest``. Only the custodian may fire it,
+    with one of ``roles`` (when given), at ``level`` (when given), and only if every named guard agrees."""
+
     trigger: str
     source: tuple[str, ...]
     dest: str
@@ -89,8 +99,56 @@ class Transition:
     label_en: str = ""
 
 
+class TimerAnchor(enum.StrEnum):
+    """What a timer counts from."""
+
+    DUE = "due"  # the SLA due date (moves with pauses; re-armed when the clock restarts)
+    STATE = "state"  # entering one of the timer's states
+    CUSTODY = "custody"  # the current custodian agency receiving the dossier
+    ABSOLUTE = "absolute"  # a fixed moment (``at``)
+
+
+class TimerAction(enum.StrEnum):
+    """What a timer does when it falls due (``procflow.timers`` gives the meaning)."""
+
+    NOTIFY = "notify"  # send notices (citizen, handling official, head of unit)
+    FIRE = "fire"  # fire ``trigger`` through the engine as the custodian's system actor
+    ESCALATE = "escalate"  # record an escalation, notify the head of unit, optionally name a new handler
+    OVERDUE = "overdue"  # record the overdue dossier, produce form 04 (apology + new date), notify
+
+
+TIMER_RECIPIENTS = ("citizen", "official", "head")
+
+
+@attrs.frozen
+class TimerSpec:
+    """A timer declared by a procedure (``[[timers]]``): when it falls due and what it then does.
+
+    ``states`` are where it is live: leaving them cancels it. Offsets are signed for ``anchor = "due"``
+    (negative: before the due date); exactly one of ``working_days``, ``calendar_days``, ``hours``.
+    """
+
+    name: str
+    anchor: TimerAnchor
+    action: TimerAction
+    states: tuple[str, ...]
+    working_days: int | None = None
+    calendar_days: int | None = None
+    hours: float | None = None
+    at: datetime | None = None
+    trigger: str | None = None
+    notify: tuple[str, ...] = ()
+    reassign_to: str | None = None
+    extension_working_days: int = 1
+    text_vi: str = ""
+    text_en: str = ""
+
+
 @attrs.frozen
 class FieldSpec:
+    """A declared item of dossier data. ``personal`` marks citizens' personal data by kind, so it is
+    masked wherever it leaves the engine for human eyes."""
+
     name: str
     type: str = "string"
     required: bool = False
@@ -117,6 +175,7 @@ class ProcedureDefinition:
     roles: Mapping[str, str] = attrs.field(factory=dict)
     fields: tuple[FieldSpec, ...] = ()
     legal_basis: tuple[str, ...] = ()
+    timers: tuple[TimerSpec, ...] = ()
     source: str = ""
     file: str | None = None
 
@@ -177,7 +236,7 @@ class _Reader:
 
 
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
-             "sla", "roles", "fields", "states", "transitions")
+             "sla", "roles", "fields", "states", "transitions", "timers")
 
 
 def parse_definition(text: str, *, file: str | None = None,
@@ -217,12 +276,14 @@ def parse_definition(text: str, *, file: str | None = None,
     fields = _read_fields(r, raw)
     states = _read_states(r, raw, set(BUILTIN_ROLES) | set(roles))
     transitions = _read_transitions(r, raw)
+    timers = _read_timers(r, raw, states, transitions)
     initial = r.get(raw, "initial", "", str, default="")
     defn = ProcedureDefinition(
         code=code, version=version, name_vi=name_vi, name_en=name_en, level=level,
         competent_kind=competent_kind, initial=initial, states=tuple(states),
         transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
-        roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, source=text, file=file,
+        roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, timers=tuple(timers),
+        source=text, file=file,
     )
     _check_graph(r, defn, known_guards)
     if r.problems:
@@ -329,6 +390,124 @@ def _read_transitions(r: _Reader, raw: Mapping[str, Any]) -> list[Transition]:
             label_en=r.get(t, "label_en", p, str, required=False, default=""),
         ))
     return out
+
+
+_TIMER_KEYS = ("name", "anchor", "states", "working_days", "calendar_days", "hours", "at", "action", "trigger",
+               "notify", "reassign_to", "extension_working_days", "text_vi", "text_en")
+_OFFSETS = ("working_days", "calendar_days", "hours")
+
+
+def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
+                 transitions: list[Transition]) -> list[TimerSpec]:
+    out: list[TimerSpec] = []
+    seen: set[str] = set()
+    names = [s.name for s in states]
+    finals = {s.name for s in states if s.final}
+    allowed: dict[str, set[str]] = {}
+    for t in transitions:
+        for src in t.source:
+            allowed.setdefault(src, set()).add(t.trigger)
+    for i, t in enumerate(r.get(raw, "timers", "", list, required=False, default=[])):
+        p = f"timers[{i}]."
+        if not isinstance(t, dict):
+            r.problem(p[:-1], "expected a table")
+            continue
+        r.unknown_keys(t, _TIMER_KEYS, p)
+        name = r.get(t, "name", p, str, default="")
+        if name in seen:
+            r.problem(f"{p}name", f"duplicate timer {name!r}")
+        elif name and not name.isidentifier():
+            r.problem(f"{p}name", f"{name!r} is not a valid timer name (letters, digits and underscores)")
+        seen.add(name)
+        anchor = _enum(r, t, "anchor", p, TimerAnchor, TimerAnchor.STATE)
+        action = _enum(r, t, "action", p, TimerAction, TimerAction.NOTIFY)
+        listed = [str(x) for x in _as_list(r.get(t, "states", p, (str, list), required=False, default=[]))]
+        for j, s in enumerate(listed):
+            if s not in names:
+                r.problem(f"{p}states[{j}]", f"unknown state {s!r} (states: {', '.join(sorted(names))})")
+            elif s in finals:
+                r.problem(f"{p}states[{j}]", f"{s!r} is a final state: a finished dossier has no timers")
+        if anchor is TimerAnchor.STATE and not listed and "states" not in t:
+            r.problem(f"{p}states", "a timer with anchor = 'state' names the state(s) it counts from")
+        live = tuple(listed) if listed else tuple(n for n in names if n not in finals)
+        offsets = {k: r.get(t, k, p, int if k != "hours" else (int, float), required=False) for k in _OFFSETS
+                   if k in t}
+        at = r.get(t, "at", p, datetime, required=False)
+        if anchor is TimerAnchor.ABSOLUTE:
+            if at is None and "at" not in t:
+                r.problem(f"{p}at", "a timer with anchor = 'absolute' needs at = <date-time with UTC offset>")
+            elif at is not None and at.utcoffset() is None:
+                r.problem(f"{p}at", "needs a UTC offset (e.g. 2026-12-31T17:00:00+07:00)")
+            for k in offsets:
+                r.problem(f"{p}{k}", "an absolute timer has no offset; it fires at 'at'")
+        else:
+            if "at" in t:
+                r.problem(f"{p}at", f"only anchor = 'absolute' takes 'at' (this timer counts from {anchor.value})")
+            if len(offsets) > 1:
+                r.problem(f"{p}{sorted(offsets)[1]}", f"give one of {', '.join(_OFFSETS)}, not several")
+            elif not offsets and action is not TimerAction.OVERDUE:
+                r.problem(p[:-1], f"needs an offset: one of {', '.join(_OFFSETS)}")
+            for k, v in offsets.items():
+                if v is None:
+                    continue
+                if anchor is not TimerAnchor.DUE and v <= 0:
+                    r.problem(f"{p}{k}", f"must be > 0: the timer fires after the dossier entered its "
+                                         f"{anchor.value} (only anchor = 'due' counts backwards)")
+                elif action is TimerAction.OVERDUE and v < 0:
+                    r.problem(f"{p}{k}", "an overdue timer fires once the due date has passed: use >= 0")
+        if action is TimerAction.OVERDUE and anchor is not TimerAnchor.DUE:
+            r.problem(f"{p}anchor", "action = 'overdue' counts from the due date: use anchor = 'due'")
+        trigger = r.get(t, "trigger", p, str, required=False)
+        if action is TimerAction.FIRE:
+            known = {x.trigger for x in transitions}
+            if trigger is None and "trigger" not in t:
+                r.problem(f"{p}trigger", "action = 'fire' names the trigger to fire")
+            elif trigger is not None and trigger not in known:
+                r.problem(f"{p}trigger", f"unknown trigger {trigger!r} (triggers: {', '.join(sorted(known))})")
+            elif trigger is not None:
+                for s in live:
+                    if s in names and trigger not in allowed.get(s, set()):
+                        r.problem(f"{p}trigger", f"trigger {trigger!r} cannot be fired from state {s!r}, where "
+                                                 "this timer is live (narrow 'states' or add the transition)")
+        elif "trigger" in t:
+            r.problem(f"{p}trigger", "only action = 'fire' fires a trigger")
+        notify = tuple(str(x) for x in _as_list(r.get(t, "notify", p, (str, list), required=False, default=[])))
+        for j, who in enumerate(notify):
+            if who not in TIMER_RECIPIENTS:
+                r.problem(f"{p}notify" + (f"[{j}]" if isinstance(t.get("notify"), list) else ""),
+                          f"unknown recipient {who!r} (expected one of {', '.join(TIMER_RECIPIENTS)})")
+        if action is TimerAction.NOTIFY and not notify and "notify" not in t:
+            r.problem(f"{p}notify", "action = 'notify' names who is notified "
+                                    f"({', '.join(TIMER_RECIPIENTS)})")
+        notify = notify or {TimerAction.OVERDUE: ("citizen",), TimerAction.ESCALATE: ("head",)}.get(action, ())
+        reassign = r.get(t, "reassign_to", p, str, required=False)
+        if reassign is not None and action is not TimerAction.ESCALATE:
+            r.problem(f"{p}reassign_to", "only action = 'escalate' reassigns")
+        extension = r.get(t, "extension_working_days", p, int, required=False, default=1)
+        if "extension_working_days" in t and action is not TimerAction.OVERDUE:
+            r.problem(f"{p}extension_working_days", "only action = 'overdue' proposes a new date")
+        elif isinstance(extension, int) and extension < 1:
+            r.problem(f"{p}extension_working_days", "must be >= 1")
+        hours = offsets.get("hours")
+        out.append(TimerSpec(
+            name=name, anchor=anchor, action=action, states=live, working_days=offsets.get("working_days"),
+            calendar_days=offsets.get("calendar_days"), hours=None if hours is None else float(hours), at=at,
+            trigger=trigger, notify=notify, reassign_to=reassign, extension_working_days=extension,
+            text_vi=r.get(t, "text_vi", p, str, required=False, default=""),
+            text_en=r.get(t, "text_en", p, str, required=False, default="")))
+    return out
+
+
+def _enum(r: _Reader, table: Mapping[str, Any], key: str, p: str, kind: type[enum.StrEnum],
+          default: Any) -> Any:
+    value = r.get(table, key, p, str, default=None)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        r.problem(f"{p}{key}", f"unknown {key} {value!r} (expected one of {', '.join(m.value for m in kind)})")
+        return default
 
 
 def _check_graph(r: _Reader, d: ProcedureDefinition, known_guards: Collection[str] | None) -> None:

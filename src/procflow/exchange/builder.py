@@ -23,7 +23,7 @@ from procflow.exchange.lexical import (
     format_value,
 )
 from procflow.exchange.model import Attachment, DossierPayload, Envelope, Field, Party, PayloadEvent
-from procflow.exchange.schema import EDXML_NS, PF_NS, XLINK_NS, edxml, pf
+from procflow.exchange.schema import EDXML_NS, ENVELOPE_ID, PF_NS, XLINK_NS, edxml, pf
 
 __all__ = ["build_envelope", "content_id", "envelope_tree"]
 
@@ -150,12 +150,10 @@ def _encoded(parent: etree._Element, index: int, attachment: Attachment) -> None
 def envelope_tree(env: Envelope) -> etree._Element:
     """The envelope as an lxml tree (root ``<edXML>``), for callers that sign without re-parsing."""
     if not isinstance(env.message_id, str) or not _MESSAGE_ID.fullmatch(env.message_id):
-        raise EncodingError(
-            f"message_id {env.message_id!r}: use 1-128 of A-Z a-z 0-9 . _ : - (starting alphanumeric)"
-        )
+        raise EncodingError(f"message_id {env.message_id!r}: use 1-128 of A-Z a-z 0-9 . _ : - (starting alphanumeric)")
     root = etree.Element(edxml("edXML"), nsmap={None: EDXML_NS})
     envelope = etree.SubElement(
-        root, edxml("edXMLEnvelope"), nsmap={"edXML": EDXML_NS, "pf": PF_NS, "xlink": XLINK_NS}
+        root, edxml("edXMLEnvelope"), {"Id": ENVELOPE_ID}, nsmap={"edXML": EDXML_NS, "pf": PF_NS, "xlink": XLINK_NS}
     )
     header = _sub(envelope, edxml("edXMLHeader"))
     message_header = _sub(header, edxml("MessageHeader"))

@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from procflow.exchange.edxml import envelope_from_edxml_tree, is_procflow_profile
+from procflow.exchange.edxml import envelope_from_edxml_tree
 from procflow.exchange.errors import EnvelopeRejected
 from procflow.exchange.model import VN_TZ, Envelope
-from procflow.exchange.parser import Limits, check_root, envelope_from_tree, parse_xml
+from procflow.exchange.parser import Limits, check_root, envelope_from_tree, is_procflow_profile, parse_xml
 from procflow.exchange.schema import DS_NS, validate_tree
 from procflow.exchange.signing import TrustStore
 from procflow.exchange.verifier import MemoryReplayGuard, Verifier
@@ -73,9 +73,7 @@ def validate(
         typer.Option(help="Directory of {agency}.cert.pem files: also verify the signature and checks."),
     ] = None,
     me: Annotated[str | None, typer.Option(help="This node's agency code (required with --trust).")] = None,
-    allow_unsigned_foreign: Annotated[
-        bool, typer.Option(help="With --trust: accept unsigned foreign edXML.")
-    ] = False,
+    allow_unsigned_foreign: Annotated[bool, typer.Option(help="With --trust: accept unsigned foreign edXML.")] = False,
     max_bytes: Annotated[int, typer.Option(help="Size limit in bytes.")] = Limits().max_bytes,
     max_depth: Annotated[int, typer.Option(help="Nesting depth limit.")] = Limits().max_depth,
 ) -> None:

@@ -38,11 +38,12 @@ from procflow.exchange.parser import (
     Limits,
     check_root,
     envelope_from_tree,
+    is_procflow_profile,
     parse_xml,
 )
-from procflow.exchange.schema import EDXML_NS, XLINK_NS, edxml, pf, validate_tree
+from procflow.exchange.schema import EDXML_NS, XLINK_NS, edxml, validate_tree
 
-__all__ = ["envelope_from_edxml_tree", "is_procflow_profile", "read_edxml", "write_edxml"]
+__all__ = ["envelope_from_edxml_tree", "read_edxml", "write_edxml"]
 
 _XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -58,12 +59,6 @@ def _envelope_element(root: etree._Element, source: str) -> etree._Element:
         if envelope is not None:
             return envelope
     raise SchemaInvalid(f"{source}: expected edXML/edXMLEnvelope, found {etree.QName(root).localname}")
-
-
-def is_procflow_profile(root: etree._Element) -> bool:
-    """True when the header carries procflow's pf:Message, i.e. the strict profile applies."""
-    envelope = root.find(edxml("edXMLEnvelope")) if root.tag == edxml("edXML") else None
-    return envelope is not None and envelope.find(f"{edxml('edXMLHeader')}/{pf('Message')}") is not None
 
 
 def _text(parent: etree._Element | None, path: str) -> str:

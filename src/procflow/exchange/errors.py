@@ -19,7 +19,7 @@
     ├── SignerMismatch               "signer-mismatch"      signed by another agency than the sender
     ├── WrongRecipient               "wrong-recipient"
     ├── StaleMessage                 "stale"                created-at outside the accepted window
-    ├── AttachmentDigestMismatch     "attachment-digest-mismatch"
+    ├── AttachmentDigestMismatch     "attachment-digest-mismatch"  content ≠ its signed manifest SHA-256
     ├── ReplayedMessage              "replayed"             message id seen before
     └── UnsignedForeignEnvelope      "unsigned"             foreign edXML without signature, policy says no
 

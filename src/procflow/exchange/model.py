@@ -180,9 +180,7 @@ class Attachment:
         return cls(name=name, media_type=media_type, sha256=digest, content=content, description=description)
 
     @classmethod
-    def external(
-        cls, name: str, media_type: str, uri: str, sha256: str, *, description: str = ""
-    ) -> Attachment:
+    def external(cls, name: str, media_type: str, uri: str, sha256: str, *, description: str = "") -> Attachment:
         return cls(name=name, media_type=media_type, sha256=sha256, uri=uri, description=description)
 
     def digest_matches(self, content: bytes | None = None) -> bool:
@@ -207,9 +205,7 @@ class DocumentInfo:
     due_date: date | None = None
 
     @classmethod
-    def for_message(
-        cls, sender_code: str, on: date, number: str, notation: str, **kwargs: Any
-    ) -> DocumentInfo:
+    def for_message(cls, sender_code: str, on: date, number: str, notation: str, **kwargs: Any) -> DocumentInfo:
         """Compose the DocumentId the way edXML systems do: ``{sender},{YYYY/MM/DD},{number}/{notation}``."""
         document_id = f"{sender_code},{on:%Y/%m/%d},{number}/{notation}"
         return cls(

@@ -46,7 +46,15 @@ from procflow.exchange.model import (
 )
 from procflow.exchange.schema import EDXML_NS, PF_NS, PF_NS_PREFIX, XLINK_NS, edxml, pf, validate_tree
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "check_root", "envelope_from_tree", "parse_envelope", "parse_xml"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "check_root",
+    "envelope_from_tree",
+    "is_procflow_profile",
+    "parse_envelope",
+    "parse_xml",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +70,9 @@ DEFAULT_LIMITS = Limits()
 
 _DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)[\"']")
 _VALUE_TAGS = {pf(tag): tag for tag in VALUE_TAGS.values()}
+_WHITESPACE = re.compile(rb"[ \t\r\n]*")
+_PROLOG_ITEMS = 64
+_ELEMENT_START = re.compile(rb"<[A-Za-z_:]")
 
 
 def _parser() -> etree.XMLParser:
@@ -79,25 +90,26 @@ def _parser() -> etree.XMLParser:
 
 
 def _prolog_has_doctype(data: bytes) -> bool:
-    """True if a DOCTYPE appears before the root element (the only place one can appear)."""
+    """True if a DOCTYPE follows the XML declaration, comments and PIs of the prolog.
+
+    A fast pre-check so DTD text never reaches libxml2; bounded (a prolog of thousands of comments is
+    not worth scanning in Python), which is safe because the parsed tree's docinfo is checked as well.
+    """
     i = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    n = len(data)
-    while i < n:
-        if data[i] in b" \t\r\n":
-            i += 1
-        elif data.startswith(b"<?", i):
+    for _ in range(_PROLOG_ITEMS):
+        i = _WHITESPACE.match(data, i).end()  # type: ignore[union-attr]
+        if data.startswith(b"<?", i):
             end = data.find(b"?>", i + 2)
-            if end < 0:
-                return False
-            i = end + 2
         elif data.startswith(b"<!--", i):
             end = data.find(b"-->", i + 4)
-            if end < 0:
-                return False
-            i = end + 3
         else:
             return data.startswith(b"<!DOCTYPE", i)
-    return False
+        if end < 0:
+            return False
+        i = end + 2 if data[i + 1 : i + 2] == b"?" else end + 3
+    doctype = data.find(b"<!DOCTYPE", i)  # an absurdly long prolog: fall back to a plain search
+    element = _ELEMENT_START.search(data, i)
+    return doctype >= 0 and (element is None or doctype < element.start())
 
 
 @lru_cache(maxsize=8)
@@ -113,6 +125,8 @@ def _syntax_error(data: bytes, exc: etree.XMLSyntaxError, source: str) -> Envelo
         if bad.reason == "unexpected end of data" and bad.end == len(data):
             return XmlTruncated(f"{source}: ends inside a UTF-8 character at byte {bad.start}")
         return XmlBadEncoding(f"{source}: byte {bad.start} is not valid UTF-8 ({bad.reason})")
+    if "entity" in message.lower() and b"<!ENTITY" in data:
+        return XmlForbiddenConstruct(f"{source}: declares entities ({message}); DTDs are never accepted")
     if "Excessive depth" in message:
         return XmlTooDeep(f"{source}: {message}")
     if "huge" in message.lower():
@@ -140,9 +154,7 @@ def parse_xml(data: bytes, *, limits: Limits = DEFAULT_LIMITS, source: str = "en
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise XmlBadEncoding(f"{source}: starts with a UTF-16 byte-order mark; envelopes must be UTF-8")
     if _prolog_has_doctype(data):
-        raise XmlForbiddenConstruct(
-            f"{source}: contains a DOCTYPE declaration; DTDs and entities are never accepted"
-        )
+        raise XmlForbiddenConstruct(f"{source}: contains a DOCTYPE declaration; DTDs and entities are never accepted")
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
@@ -155,24 +167,26 @@ def parse_xml(data: bytes, *, limits: Limits = DEFAULT_LIMITS, source: str = "en
     return root
 
 
-_OTHER_PAYLOAD_VERSION = etree.XPath(
-    "//*[starts-with(namespace-uri(), $prefix) and namespace-uri() != $current][1]"
-)
+_OTHER_PAYLOAD_VERSION = etree.XPath("//*[starts-with(namespace-uri(), $prefix) and namespace-uri() != $current][1]")
 
 
 def check_root(root: etree._Element, *, source: str = "envelope") -> None:
     """Refuse documents that are not edXML, or that carry a procflow payload version we do not read."""
     namespace = etree.QName(root).namespace or ""
     if namespace != EDXML_NS:
-        raise WrongNamespace(
-            f"{source}: root element {root.tag!r} is not in the edXML namespace {EDXML_NS}"
-        )
+        raise WrongNamespace(f"{source}: root element {root.tag!r} is not in the edXML namespace {EDXML_NS}")
     other = _OTHER_PAYLOAD_VERSION(root, prefix=PF_NS_PREFIX, current=PF_NS)
     if other:
         element = etree.QName(other[0])
         raise WrongNamespace(
             f"{source}: element {element.localname} is in {element.namespace}; this node reads {PF_NS}"
         )
+
+
+def is_procflow_profile(root: etree._Element) -> bool:
+    """True when the header carries procflow's pf:Message, i.e. the strict profile applies."""
+    envelope = root.find(edxml("edXMLEnvelope")) if root.tag == edxml("edXML") else None
+    return envelope is not None and envelope.find(f"{edxml('edXMLHeader')}/{pf('Message')}") is not None
 
 
 def parse_envelope(data: bytes, *, limits: Limits = DEFAULT_LIMITS, source: str = "envelope") -> Envelope:

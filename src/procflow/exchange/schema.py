@@ -18,6 +18,7 @@ from procflow.exchange.errors import SchemaInvalid
 __all__ = [
     "DS_NS",
     "EDXML_NS",
+    "ENVELOPE_ID",
     "PF_NS",
     "PF_NS_PREFIX",
     "SCHEMA_FILES",
@@ -33,6 +34,7 @@ PF_NS = "urn:procflow:exchange:1"
 PF_NS_PREFIX = "urn:procflow:exchange:"  # any version; used to tell "other version" from "not ours"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+ENVELOPE_ID = "envelope"  # Id of the procflow-profile edXMLEnvelope: what its signature references
 
 MAIN_SCHEMA = "edxml-procflow-1.xsd"
 SCHEMA_FILES = (MAIN_SCHEMA, "procflow-exchange-1.xsd", "xlink.xsd")

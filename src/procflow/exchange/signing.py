@@ -3,11 +3,20 @@
 Keys are parsed once, when a node starts (:meth:`NodeKeys.load`), and handed to signxml as key objects:
 given PEM text signxml re-parses the RSA key on every call (~30 ms, against ~0.4 ms per signature).
 
-The signature is enveloped, RSA-SHA256 over exclusive-c14n, with a single reference to the whole document
-(``URI=""``), so the attachments outside ``edXMLEnvelope`` are covered too. It sits in ``edXMLHeader``
-(inside ``edXML:DigitalSignature`` when the header has one, as foreign systems place it). A receiver
-verifies against the certificate its trust store holds for the *claimed sender*; a certificate embedded
-in the message is never trusted, only used to explain a refusal.
+The signature is enveloped, RSA-SHA256 over exclusive c14n, with exactly one reference:
+
+* procflow profile: ``URI="#envelope"``, the ``edXMLEnvelope`` element (header, trace, payload and the
+  manifest). Attachments in ``AttachmentEncoded`` are bound by the SHA-256 in their signed manifest entry,
+  as edXML manifests intend, so a 100 KB scan is hashed once instead of being canonicalized and copied by
+  the signature code on both sides. Exclusive c14n makes the envelope's digest independent of its place in
+  the document, so signxml is handed just the envelope: a standard verifier given the whole document
+  resolves ``#envelope`` to the same bytes.
+* foreign edXML (written by :func:`write_edxml`, no digests in its manifest): ``URI=""``, the whole
+  document, attachments included.
+
+The signature sits in ``edXMLHeader`` (inside ``edXML:DigitalSignature`` when the header has one, as
+foreign systems place it). A receiver verifies against the certificate its trust store holds for the
+*claimed sender*; a certificate embedded in the message is never trusted, only used to explain a refusal.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from pathlib import Path
 
 import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from signxml import (
@@ -43,8 +52,8 @@ from procflow.exchange.errors import (
     SignerMismatch,
     UntrustedSender,
 )
-from procflow.exchange.parser import DEFAULT_LIMITS, Limits, parse_xml
-from procflow.exchange.schema import DS_NS, edxml
+from procflow.exchange.parser import DEFAULT_LIMITS, Limits, is_procflow_profile, parse_xml
+from procflow.exchange.schema import DS_NS, ENVELOPE_ID, edxml
 
 __all__ = ["NodeKeys", "TrustStore", "sign_envelope", "verify_signature"]
 
@@ -63,7 +72,7 @@ _ACCEPTED_METHODS = frozenset(
 _ACCEPTED_DIGESTS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512})
 _C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 _DS_SIGNATURE = f"{{{DS_NS}}}Signature"
-_HEADER_PATH = f"./{edxml('edXMLEnvelope')}/{edxml('edXMLHeader')}/"
+_SPLICE_MARKER = "\ue000procflow-signed-envelope\ue000"  # private-use text; never leaves _splice
 
 
 @attrs.frozen
@@ -85,9 +94,7 @@ class NodeKeys:
             raise ValueError(f"node {self.agency}: the private key does not match the certificate")
 
     @classmethod
-    def from_pem(
-        cls, agency: str, key_pem: bytes, cert_pem: bytes, *, password: bytes | None = None
-    ) -> NodeKeys:
+    def from_pem(cls, agency: str, key_pem: bytes, cert_pem: bytes, *, password: bytes | None = None) -> NodeKeys:
         key = serialization.load_pem_private_key(key_pem, password=password)
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError(f"node {agency}: only RSA and EC keys can sign envelopes")
@@ -116,6 +123,9 @@ class TrustStore:
 
     def __init__(self, certificates: Mapping[str, x509.Certificate]) -> None:
         self._certificates = dict(certificates)
+        self._by_fingerprint = {
+            cert.fingerprint(hashes.SHA256()): agency for agency, cert in self._certificates.items()
+        }
 
     @classmethod
     def load(cls, directory: str | Path) -> TrustStore:
@@ -128,6 +138,10 @@ class TrustStore:
 
     def certificate(self, agency: str) -> x509.Certificate | None:
         return self._certificates.get(agency)
+
+    def agency_of(self, certificate: x509.Certificate) -> str | None:
+        """Which trusted agency this exact certificate belongs to, if any."""
+        return self._by_fingerprint.get(certificate.fingerprint(hashes.SHA256()))
 
     def __contains__(self, agency: object) -> bool:
         return agency in self._certificates
@@ -147,13 +161,21 @@ def _header(root: etree._Element) -> etree._Element:
     return header
 
 
-def sign_envelope(
-    data: bytes | etree._Element, keys: NodeKeys, *, limits: Limits = DEFAULT_LIMITS
-) -> bytes:
+def _scope(root: etree._Element) -> tuple[etree._Element, str]:
+    """The element a signature covers and the Reference URI that names it (see the module docstring)."""
+    if is_procflow_profile(root):
+        envelope = root.find(edxml("edXMLEnvelope"))
+        assert envelope is not None
+        return envelope, f"#{ENVELOPE_ID}"
+    return root, ""
+
+
+def sign_envelope(data: bytes | etree._Element, keys: NodeKeys, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """Sign an envelope as ``keys.agency``; returns the signed document's bytes.
 
     Accepts the bytes :func:`build_envelope` produced or the tree from :func:`envelope_tree` (which saves
-    one parse). A node signs only what it sends: an envelope from another sender is refused.
+    one parse; the tree is left as it was). A node signs only what it sends: an envelope from another
+    sender is refused.
     """
     root = parse_xml(data, limits=limits, source="envelope to sign") if isinstance(data, bytes) else data
     header = _header(root)
@@ -162,6 +184,9 @@ def sign_envelope(
     sender = header.findtext(f"{edxml('MessageHeader')}/{edxml('From')}/{edxml('OrganId')}")
     if sender != keys.agency:
         raise SignerMismatch(f"node {keys.agency} cannot sign an envelope whose sender is {sender!r}")
+    covered, uri = _scope(root)
+    if uri and covered.get("Id") != uri[1:]:
+        raise EncodingError(f"edXMLEnvelope must carry Id={uri[1:]!r} to be signed in the procflow profile")
     holder = header.find(edxml("DigitalSignature"))
     placeholder = etree.SubElement(
         header if holder is None else holder, _DS_SIGNATURE, Id="placeholder", nsmap={"ds": DS_NS}
@@ -173,10 +198,44 @@ def sign_envelope(
             digest_algorithm=DigestAlgorithm.SHA256,
             c14n_algorithm=_C14N,
         )
-        signed = signer.sign(root, key=keys.private_key, cert=[keys.certificate], key_name=keys.agency)
+        signed = signer.sign(
+            covered,
+            key=keys.private_key,
+            cert=[keys.certificate],
+            key_name=keys.agency,
+            reference_uri=uri or None,
+        )
     finally:
         placeholder.getparent().remove(placeholder)
-    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+    if covered is root:
+        return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+    return _splice(root, covered, etree.tostring(signed, encoding="UTF-8", xml_declaration=False))
+
+
+def _splice(root: etree._Element, covered: etree._Element, signed_envelope: bytes) -> bytes:
+    """Serialize ``root`` with the signed envelope's bytes in place of ``covered``, leaving the tree as is.
+
+    Bytes, not a tree move: moving an element between documents lets lxml re-declare its namespaces
+    (``edXML:`` prefixes become the root's default namespace), and prefixes are part of the canonical form
+    the digest was computed over.
+    """
+    shell = etree.Element(root.tag, dict(root.attrib), nsmap=root.nsmap)
+    shell.text = _SPLICE_MARKER
+    head, marker, tail = etree.tostring(shell, xml_declaration=True, encoding="UTF-8").partition(
+        _SPLICE_MARKER.encode()
+    )
+    if not marker:
+        raise EncodingError("cannot place the signed envelope in its document")
+    if (root.text or "").strip():
+        raise EncodingError("the edXML root must not carry text of its own")
+    parts = [head, (root.text or "").encode()]
+    for child in root:
+        if child is covered:
+            parts.append(signed_envelope + (child.tail or "").encode())
+        else:
+            parts.append(etree.tostring(child, encoding="UTF-8", xml_declaration=False, with_tail=True))
+    parts.append(tail)
+    return b"".join(parts)
 
 
 def find_signature(root: etree._Element, *, source: str = "envelope") -> etree._Element | None:
@@ -195,30 +254,30 @@ def find_signature(root: etree._Element, *, source: str = "envelope") -> etree._
     return signature
 
 
-def _location(root: etree._Element, signature: etree._Element) -> str:
-    header_path = _HEADER_PATH if root.tag == edxml("edXML") else f"./{edxml('edXMLHeader')}/"
+def _location(covered: etree._Element, signature: etree._Element) -> str:
+    """Where signxml must find the signature, relative to the element it verifies."""
+    header_path = f"./{edxml('edXMLHeader')}/"
+    if covered.tag == edxml("edXML"):
+        header_path = f"./{edxml('edXMLEnvelope')}/{edxml('edXMLHeader')}/"
     parent = signature.getparent()
     if parent is not None and parent.tag == edxml("DigitalSignature"):
         return f"{header_path}{edxml('DigitalSignature')}/"
     return header_path
 
 
-def _check_shape(signature: etree._Element, source: str) -> None:
+def _check_shape(signature: etree._Element, uri: str, source: str) -> None:
     references = signature.findall(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")
-    if len(references) != 1 or references[0].get("URI") != "":
-        raise SignatureInvalid(f"{source}: the signature must have one reference covering the whole document")
+    if len(references) != 1 or references[0].get("URI") != uri:
+        what = "the whole document" if not uri else f"the envelope ({uri})"
+        raise SignatureInvalid(f"{source}: the signature must have exactly one reference, covering {what}")
 
 
 def _signxml_parser() -> etree.XMLParser:
     # Same hardening as parse_xml, but comments and PIs stay: signxml must see the bytes as signed.
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, collect_ids=False
-    )
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, collect_ids=False)
 
 
-def _verifies(
-    signed: bytes | etree._Element, cert: x509.Certificate, location: str, at: datetime
-) -> None:
+def _verifies(signed: bytes | etree._Element, cert: x509.Certificate, location: str, at: datetime) -> None:
     config = SignatureConfiguration(
         location=location,
         expect_references=1,
@@ -227,6 +286,45 @@ def _verifies(
         verification_time=at,
     )
     XMLVerifier().verify(signed, x509_cert=cert, expect_config=config, parser=_signxml_parser())
+
+
+def _actual_signer(
+    signature: etree._Element,
+    signed: bytes | etree._Element,
+    *,
+    trust: TrustStore,
+    sender: str,
+    location: str,
+    at: datetime,
+) -> str | None:
+    """Explain a failed signature: was it made by *another* trusted agency? Never used to accept.
+
+    Candidates come from the message (KeyName, the embedded certificate) but are only tried with the
+    trust store's own certificates, and at most two are tried, so this costs nothing an attacker can grow.
+    """
+    candidates: list[str] = []
+    key_name = signature.findtext(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}KeyName")
+    if key_name:
+        candidates.append(key_name)
+    embedded = signature.findtext(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate")
+    if embedded:
+        try:
+            pem = b"-----BEGIN CERTIFICATE-----\n" + embedded.strip().encode() + b"\n-----END CERTIFICATE-----\n"
+            agency = trust.agency_of(x509.load_pem_x509_certificate(pem))
+        except ValueError:
+            agency = None
+        if agency is not None and agency not in candidates:
+            candidates.append(agency)
+    for agency in candidates:
+        certificate = trust.certificate(agency)
+        if agency == sender or certificate is None:
+            continue
+        try:
+            _verifies(signed, certificate, location, at)
+        except (InvalidSignature, InvalidInput):
+            continue
+        return agency
+    return None
 
 
 def verify_signature(
@@ -240,9 +338,10 @@ def verify_signature(
 ) -> None:
     """Check the envelope was signed by ``sender``'s trusted certificate and not changed since.
 
-    ``root`` is the tree from :func:`parse_xml`; pass the original ``data`` too when you have it: signxml
-    then parses the bytes once instead of serializing and re-parsing the tree (about 100 µs per 100 KB).
-    The bytes have already passed the hardened parser, so they are safe to hand on.
+    ``root`` is the tree from :func:`parse_xml`. For whole-document signatures (foreign edXML) pass the
+    original ``data`` too: signxml then parses the bytes once instead of serializing and re-parsing the
+    tree. They have already passed the hardened parser, so they are safe to hand on. This checks the
+    signature only; attachment digests are the caller's next step (the :class:`Verifier` does it).
     """
     signature = find_signature(root, source=source)
     if signature is None:
@@ -250,29 +349,23 @@ def verify_signature(
     certificate = trust.certificate(sender)
     if certificate is None:
         raise UntrustedSender(f"{source}: sender {sender!r} has no certificate in this node's trust store")
-    _check_shape(signature, source)
-    location = _location(root, signature)
-    signed = root if data is None else data
+    covered, uri = _scope(root)
+    _check_shape(signature, uri, source)
+    location = _location(covered, signature)
+    if covered is not root:
+        signed: bytes | etree._Element = etree.tostring(covered)  # a few KB: the attachments stay outside
+    else:
+        signed = root if data is None else data
     try:
         _verifies(signed, certificate, location, at)
     except InvalidDigest as exc:
-        raise SignedContentTampered(
-            f"{source}: content signed by {sender} was changed after signing ({exc})"
-        ) from exc
+        raise SignedContentTampered(f"{source}: content signed by {sender} was changed after signing ({exc})") from exc
     except InvalidCertificate as exc:
         raise SignatureInvalid(f"{source}: {sender}'s certificate is not valid: {exc}") from exc
     except InvalidSignature as exc:
-        claimed = signature.findtext(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}KeyName")
-        other = trust.certificate(claimed) if claimed and claimed != sender else None
-        if other is not None:
-            try:
-                _verifies(signed, other, location, at)
-            except (InvalidSignature, InvalidInput):
-                pass
-            else:
-                raise SignerMismatch(
-                    f"{source}: signed by {claimed}, but the envelope says it comes from {sender}"
-                ) from exc
+        actual = _actual_signer(signature, signed, trust=trust, sender=sender, location=location, at=at)
+        if actual is not None:
+            raise SignerMismatch(f"{source}: signed by {actual}, but the envelope says it comes from {sender}") from exc
         raise SignatureInvalid(f"{source}: signature does not verify with {sender}'s certificate") from exc
     except InvalidInput as exc:
         raise SignatureInvalid(f"{source}: unusable signature: {exc}") from exc

@@ -15,18 +15,24 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from procflow.exchange.edxml import envelope_from_edxml_tree, is_procflow_profile
+from procflow.exchange.edxml import envelope_from_edxml_tree
 from procflow.exchange.errors import (
     AttachmentDigestMismatch,
     ReplayedMessage,
-    SchemaInvalid,
     StaleMessage,
     UnsignedForeignEnvelope,
     WrongRecipient,
 )
 from procflow.exchange.model import VN_TZ, Envelope
-from procflow.exchange.parser import DEFAULT_LIMITS, Limits, check_root, envelope_from_tree, parse_xml
-from procflow.exchange.schema import edxml, validate_tree
+from procflow.exchange.parser import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_root,
+    envelope_from_tree,
+    is_procflow_profile,
+    parse_xml,
+)
+from procflow.exchange.schema import validate_tree
 from procflow.exchange.signing import TrustStore, find_signature, verify_signature
 
 __all__ = ["Clock", "MemoryReplayGuard", "ReplayGuard", "Verifier"]
@@ -107,17 +113,11 @@ class Verifier:
         if is_procflow_profile(root):
             validate_tree(root, source=source)
             envelope = envelope_from_tree(root, source=source)
-            verify_signature(
-                root, trust=self.trust, sender=envelope.sender.code, at=now, data=data, source=source
-            )
+            verify_signature(root, trust=self.trust, sender=envelope.sender.code, at=now, data=data, source=source)
         else:
-            if root.tag == edxml("edXML") and root.find(edxml("edXMLEnvelope")) is None:
-                raise SchemaInvalid(f"{source}: edXML root without an edXMLEnvelope")
             envelope = envelope_from_edxml_tree(root, source=source)
             if find_signature(root, source=source) is not None:
-                verify_signature(
-                    root, trust=self.trust, sender=envelope.sender.code, at=now, data=data, source=source
-                )
+                verify_signature(root, trust=self.trust, sender=envelope.sender.code, at=now, data=data, source=source)
             elif not self.allow_unsigned_foreign:
                 raise UnsignedForeignEnvelope(
                     f"{source}: edXML document {envelope.message_id!r} from {envelope.sender.code} is not "

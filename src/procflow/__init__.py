@@ -17,6 +17,7 @@ from procflow.definition import (
     load_definition,
     parse_definition,
 )
+from procflow.delivery import DeliveryWorker
 from procflow.dossier import Actor, Dossier, DossierEvent, replay
 from procflow.engine import Engine
 from procflow.errors import (
@@ -39,8 +40,11 @@ from procflow.errors import (
     TransitionNotAllowed,
     UnknownAgency,
 )
+from procflow.hookspecs import hookimpl
 from procflow.jurisdiction import Agency, Level, Registry, Routing
 from procflow.masking import mask_record, mask_text, mask_value
+from procflow.outbox import Delivery, OutboxTopic
+from procflow.plugins import build_engine, make_plugin_manager
 from procflow.statistics import Report, build_report
 from procflow.store import OutboxMessage, Store, open_store
 
@@ -57,6 +61,8 @@ __all__ = [
     "ClockPolicy",
     "ConcurrencyConflict",
     "DefinitionError",
+    "Delivery",
+    "DeliveryWorker",
     "Dossier",
     "DossierEvent",
     "DossierNotFound",
@@ -71,6 +77,7 @@ __all__ = [
     "NotCustodian",
     "OfficeHours",
     "OutboxMessage",
+    "OutboxTopic",
     "PermanentAdapterError",
     "PluginError",
     "ProcedureDefinition",
@@ -89,9 +96,12 @@ __all__ = [
     "UnknownAgency",
     "WorkingCalendar",
     "__version__",
+    "build_engine",
     "build_report",
     "bundled_definitions",
+    "hookimpl",
     "load_definition",
+    "make_plugin_manager",
     "mask_record",
     "mask_text",
     "mask_value",

@@ -11,7 +11,7 @@ import attrs
 
 from procflow.dossier import Dossier, DossierEvent
 
-__all__ = ["AuditEntry", "OutboxMessage", "Store", "open_store"]
+__all__ = ["AuditEntry", "OutboxMessage", "Store", "TimerRecord", "open_store"]
 
 
 @attrs.frozen
@@ -33,6 +33,24 @@ class AuditEntry:
     action: str
     outcome: str
     detail: str = ""
+    purpose: str = ""  # why a dossier was read (access audit); empty for refusals of writes
+
+
+@attrs.frozen
+class TimerRecord:
+    """One armed (or paused, fired, discarded) timer of one dossier: the row the scheduler works from.
+
+    ``armed_seq`` is the dossier revision whose event armed it: a re-armed timer is a new arming, so the
+    idempotency keys of its effects differ from the previous one's.
+    """
+
+    dossier_id: str
+    name: str
+    fire_at: datetime
+    armed_seq: int
+    state: str
+    status: str = "armed"  # armed | paused (due timer, SLA clock paused) | fired | discarded | failed
+    fired_at: datetime | None = None
 
 
 class Store(Protocol):
@@ -95,6 +113,51 @@ class Store(Protocol):
         ...
 
     def requeue_dead(self, message_ids: Sequence[int] | None, *, now: datetime) -> int: ...
+
+    def release_outbox(self, worker: str, message_ids: Sequence[int] | None = None) -> int:
+        """Give back claimed, undelivered rows at once (graceful shutdown) instead of waiting out the lease."""
+        ...
+
+    def enqueue_outbox(self, messages: Sequence[OutboxMessage], *, now: datetime) -> int:
+        """Insert messages no state change caused (reconciliation corrections); a key already present is
+        skipped, so enqueueing the same correction twice never delivers it twice. ``attempts`` counts
+        failed attempts."""
+        ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+    # -- timers (procflow.timers gives the meaning; procflow.scheduler fires them) -------------------------
+    def save_timers(self, dossier_id: str, *, seq: int, state: str,
+                    arm: Sequence[tuple[str, datetime, bool]] = (), cancel: Sequence[str] = (),
+                    pause: Sequence[str] = ()) -> None:
+        """Write a state change's timer changes (called inside the state change's transaction): delete
+        ``cancel``; set armed ``pause`` timers to paused; upsert each ``(name, fire_at, keep_fired)`` of
+        ``arm`` as armed by event ``seq`` in ``state`` (``keep_fired``: leave a fired row alone)."""
+        ...
+
+    def due_timers(self, *, now: datetime, limit: int = 500) -> list[TimerRecord]:
+        """Inside the caller's transaction, take up to ``limit`` armed timers with ``fire_at <= now`` in due
+        order. PostgreSQL locks each with its dossier (``FOR UPDATE … SKIP LOCKED``): concurrent schedulers
+        take disjoint timers and a killed one's locks vanish with its connection; SQLite's write lock
+        serialises schedulers. The caller records each outcome with ``finish_timer`` before committing."""
+        ...
+
+    def finish_timer(self, timer: TimerRecord, *, outcome: str, action: str, at: datetime, worker: str,
+                     detail: str = "") -> None:
+        """Set the timer's status to ``outcome`` (fired | discarded | failed) if it is still that arming, and
+        append the outcome to the timer log (the record that it fired, once)."""
+        ...
+
+    def timers(self, *, dossier_id: str | None = None, statuses: Sequence[str] | None = ("armed", "paused"),
+               due_before: datetime | None = None, limit: int | None = None) -> list[TimerRecord]:
+        """Timers in due order, for ``procflow inspect`` / ``procflow timers``."""
+        ...
+
+    def timer_log(self, *, dossier_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    def timer_counts(self) -> dict[tuple[str, str, str], int]:
+        """Outcomes so far: ``(timer name, action, outcome) -> count`` from the timer log."""
+        ...
 
     def record_audit(self, entry: AuditEntry) -> None:
         """Audit a refusal (or a read) in its own transaction: the dossier itself is never touched."""

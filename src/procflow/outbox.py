@@ -1,0 +1,233 @@
+"""Outbox topics: which external effects a state change causes, and the message an adapter receives.
+
+A topic turns an event into zero or more payloads while the transition's transaction is open, so the
+messages commit with the snapshot and the event or not at all (invariant 2). Payloads are plain JSON in
+procflow's own vocabulary; each adapter translates them into its receiver's format when it delivers,
+outside any transaction (invariant 5). The idempotency key is derived from the dossier and the event
+sequence number, so it is the same on every retry and unique per effect.
+
+The standard topics (status sync, citizen notification, payment request, result document) are built
+here; a plugin subscribes to one by returning it from ``procflow_register_outbox_topics``. Without a
+subscriber no rows are written: the hot path pays only for effects someone delivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from procflow.definition import PORTAL_STATUS, ProcedureDefinition
+from procflow.dossier import Dossier, DossierEvent
+from procflow.store.base import OutboxMessage, Store
+
+__all__ = [
+    "DOCUMENTS_FILE",
+    "EXCHANGE_HANDOFF",
+    "NOTIFY_CITIZEN",
+    "PAYMENT_REQUEST",
+    "STATUS_SYNC",
+    "Delivery",
+    "OutboxTopic",
+    "document_topic",
+    "message_key",
+    "notification_topic",
+    "payment_topic",
+    "status_payload",
+    "status_sync_topic",
+    "topic_rule",
+]
+
+STATUS_SYNC = "portal.status"
+EXCHANGE_HANDOFF = "exchange.handoff"
+PAYMENT_REQUEST = "payment.request"
+NOTIFY_CITIZEN = "notify.citizen"
+DOCUMENTS_FILE = "documents.file"
+
+Payloads = Callable[[Dossier, DossierEvent, ProcedureDefinition], Iterable[Mapping[str, Any]]]
+
+
+@attrs.frozen
+class OutboxTopic:
+    """A named kind of external effect and the rule that decides, per event, which payloads it causes.
+
+    ``payloads`` runs inside the state transaction: it must be fast, pure and deterministic (no I/O,
+    no wall clock). It may read the store through a closure (the same connection, same transaction).
+    """
+
+    name: str
+    payloads: Payloads = attrs.field(eq=False)
+    description: str = ""
+
+
+@attrs.frozen
+class Delivery:
+    """What an adapter receives: one claimed outbox row. ``key`` is the idempotency key: send it to the
+    receiver so a retry of an effect that already landed is recognised and not applied twice."""
+
+    id: int
+    topic: str
+    key: str
+    dossier_id: str
+    payload: Mapping[str, Any]
+    attempt: int = 1
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Delivery:
+        created = row.get("created_at")
+        return cls(id=row["id"], topic=row["topic"], key=row["key"], dossier_id=row["dossier_id"],
+                   payload=row["payload"], attempt=int(row.get("attempts") or 0) + 1,
+                   created_at=datetime.fromisoformat(created) if isinstance(created, str) else created)
+
+
+def message_key(topic: str, dossier_id: str, seq: int, index: int = 0) -> str:
+    """``topic:dossier:seq`` (``:index`` for the second and later payloads of one event)."""
+    return f"{topic}:{dossier_id}:{seq}" + (f":{index}" if index else "")
+
+
+def topic_rule(topics: Sequence[OutboxTopic]) -> Callable[[Dossier, DossierEvent, ProcedureDefinition],
+                                                           list[OutboxMessage]]:
+    """Combine subscribed topics into one engine outbox rule."""
+    frozen = tuple(topics)
+
+    def rule(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> list[OutboxMessage]:
+        out: list[OutboxMessage] = []
+        for t in frozen:
+            for i, payload in enumerate(t.payloads(d, e, defn)):
+                out.append(OutboxMessage(t.name, message_key(t.name, d.id, e.seq, i), d.id, dict(payload)))
+        return out
+
+    return rule
+
+
+# -- helpers shared by the standard topics ---------------------------------------------------------------
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _previous_status(e: DossierEvent, defn: ProcedureDefinition) -> int | None:
+    return None if e.from_state is None else defn.step(e.from_state).portal_status
+
+
+def _first(d: Dossier, defn: ProcedureDefinition, kind: str) -> Any:
+    for f in defn.fields:
+        if f.personal == kind and d.data.get(f.name) not in (None, ""):
+            return d.data[f.name]
+    return None
+
+
+def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent | None = None,
+                   reason: str = "event", supplement: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The dossier as the national portal needs to see it, in procflow's words (the adapter maps them to
+    the portal's fields). ``event`` is None for a reconciliation snapshot that no event caused."""
+    step = defn.step(d.state)
+    payload: dict[str, Any] = {
+        "reason": reason,
+        "dossier_id": d.id,
+        "revision": d.revision,
+        "procedure": defn.code,
+        "procedure_name": defn.name_vi,
+        "procedure_version": defn.version,
+        "status": d.status,
+        "status_label": PORTAL_STATUS.get(d.status, ""),
+        "state": d.state,
+        "state_label": step.label_vi or step.label,
+        "received_at": _iso(d.received_at),
+        "due_at": _iso(d.sla.due_at),
+        "step_due_at": _iso(d.step_due_at),
+        "returned_at": _iso(d.updated_at) if d.status == 10 else None,
+        "receiving_agency": d.agencies.get("receiving"),
+        "competent_agency": d.agencies.get("competent"),
+        "custodian": d.custodian,
+        "location_independent": d.location_independent,
+        "applicant": _first(d, defn, "name"),
+        "event": None,
+        "supplement": dict(supplement) if supplement else None,
+    }
+    if event is not None:
+        payload["event"] = {"seq": event.seq, "at": _iso(event.at), "kind": event.kind, "trigger": event.trigger,
+                            "actor": event.actor, "agency": event.agency, "from_status": _previous_status(event, defn)}
+    return payload
+
+
+def _supplement(store: Store | None, d: Dossier, e: DossierEvent) -> dict[str, Any] | None:
+    """When a supplemented dossier comes back, the portal wants the old and the new due date
+    (NgayHenTraTruoc / NgayHenTraMoi). The old one is in the event that paused the clock."""
+    if store is None:
+        return None
+    for past in reversed(store.events(d.id)):
+        if past.seq >= e.seq:
+            continue
+        sla = (past.effects or {}).get("sla")
+        if sla and sla.get("paused_at"):
+            return {"requested_at": sla["paused_at"], "previous_due_at": sla["due_at"],
+                    "new_due_at": _iso(d.sla.due_at), "resubmitted_at": _iso(e.at)}
+    return None
+
+
+def status_sync_topic(store: Store | None = None) -> OutboxTopic:
+    """``portal.status``: every filing, national-portal status change and hand-off is synced. With the
+    store, a return from a supplement request carries the previous and new due dates."""
+
+    def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
+        before = _previous_status(e, defn)
+        if before is not None and before == e.status and not e.handoff:
+            return
+        supplement = _supplement(store, d, e) if before == 5 and e.status != 5 else None
+        yield status_payload(d, defn, event=e, supplement=supplement)
+
+    return OutboxTopic(STATUS_SYNC, payloads, "dossier status and progress for the national portal")
+
+
+_NOTICES = {
+    2: ("Hồ sơ {id} đã được tiếp nhận; hẹn trả kết quả {due}.", "Dossier {id} was received; result due {due}."),
+    3: ("Hồ sơ {id} không được tiếp nhận.", "Dossier {id} was not received."),
+    5: ("Hồ sơ {id} cần bổ sung giấy tờ; vui lòng liên hệ bộ phận một cửa.",
+        "Dossier {id} needs more documents; please contact the one-stop desk."),
+    6: ("Hồ sơ {id}: vui lòng thực hiện nghĩa vụ tài chính.", "Dossier {id}: please pay the financial obligation."),
+    8: ("Hồ sơ {id} đã dừng xử lý.", "Processing of dossier {id} was stopped."),
+    9: ("Hồ sơ {id} đã có kết quả tại bộ phận một cửa.", "The result of dossier {id} is ready at the one-stop desk."),
+}
+
+
+def notification_topic() -> OutboxTopic:
+    """``notify.citizen``: the texts a citizen gets when their dossier needs them or is done."""
+
+    def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
+        if e.status not in _NOTICES or _previous_status(e, defn) == e.status:
+            return
+        due = d.sla.due_at.strftime("%d/%m/%Y") if d.sla.due_at else "—"
+        vi, en = _NOTICES[e.status]
+        yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": f"status-{e.status}",
+               "text_vi": vi.format(id=d.id, due=due), "text_en": en.format(id=d.id, due=due),
+               "recipient": {"phone": _first(d, defn, "phone"), "email": _first(d, defn, "email")}}
+
+    return OutboxTopic(NOTIFY_CITIZEN, payloads, "SMS / e-mail / app notices to the citizen (content only)")
+
+
+def payment_topic() -> OutboxTopic:
+    """``payment.request``: entering status 6 asks the payment platform to bill the obligation."""
+
+    def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
+        if e.status != 6 or _previous_status(e, defn) == 6:
+            return
+        yield {"dossier_id": d.id, "procedure": defn.code, "procedure_name": defn.name_vi,
+               "payer": _first(d, defn, "name"), "requested_at": _iso(e.at), "agency": e.agency,
+               "amount": d.data.get("obligation_amount")}
+
+    return OutboxTopic(PAYMENT_REQUEST, payloads, "fee / financial-obligation requests to a payment platform")
+
+
+def document_topic() -> OutboxTopic:
+    """``documents.file``: a processed dossier (status 9) files its result document."""
+
+    def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
+        if e.status != 9 or _previous_status(e, defn) == 9:
+            return
+        yield {"dossier_id": d.id, "procedure": defn.code, "title": f"Kết quả giải quyết: {defn.name_vi}",
+               "issued_at": _iso(e.at), "issued_by": e.agency, "signed_by": e.actor}
+
+    return OutboxTopic(DOCUMENTS_FILE, payloads, "result documents to the document-management system")

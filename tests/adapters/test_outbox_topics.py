@@ -1,0 +1,96 @@
+"""The standard outbox topics: which events cause which messages, with which payloads and keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from adapter_support import CHILD, birth, desk, officer
+
+from procflow.dossier import Actor
+from procflow.engine import Engine
+from procflow.outbox import (
+    Delivery,
+    document_topic,
+    notification_topic,
+    payment_topic,
+    status_sync_topic,
+    topic_rule,
+)
+
+
+def engine_with(store, registry, clock, *topics) -> Engine:
+    from procflow.definition import bundled_definitions
+
+    engine = Engine(store, registry=registry, clock=clock, outbox_rules=[topic_rule(list(topics))])
+    for d in bundled_definitions():
+        engine.register(d)
+    return engine
+
+
+def test_status_sync_follows_a_birth_registration_through_a_supplement(sqlite_store, registry, clock, commune):
+    engine = engine_with(sqlite_store, registry, clock, status_sync_topic(sqlite_store))
+    d = birth(engine, commune, clock, through=("accept", "request_supplement"))
+    paused = engine.get(d.id)
+    clock.advance(timedelta(days=2))
+    for trigger in ("resubmit", "approve", "return_result"):
+        clock.advance(timedelta(hours=1))
+        who = officer(commune) if trigger == "approve" else desk(commune)
+        engine.fire(d, trigger, who, data={"documents_complete": True} if trigger == "approve" else None)
+    rows = sqlite_store.outbox()
+    assert [r["key"] for r in rows] == [f"portal.status:{d.id}:{n}" for n in range(1, 7)]
+    assert [r["payload"]["status"] for r in rows] == [2, 4, 5, 4, 9, 10]
+    assert [r["payload"]["event"]["from_status"] for r in rows] == [None, 2, 4, 5, 4, 9]
+    resubmitted = rows[3]["payload"]
+    assert resubmitted["supplement"]["previous_due_at"] == paused.sla.due_at.isoformat()
+    assert resubmitted["supplement"]["new_due_at"] == resubmitted["due_at"] != resubmitted["supplement"][
+        "previous_due_at"]
+    assert [r["payload"]["supplement"] is None for r in rows] == [True, True, True, False, True, True]
+    assert rows[-1]["payload"]["returned_at"] == clock.now().isoformat() and rows[-2]["payload"]["returned_at"] is None
+    assert rows[0]["payload"]["applicant"] == CHILD["child_name"] and rows[0]["payload"]["procedure"] == "1.001193"
+    m = Delivery.from_row(rows[0])
+    assert (m.attempt, m.key, m.payload["dossier_id"]) == (1, rows[0]["key"], d.id)
+
+
+def test_status_sync_skips_events_that_change_neither_status_nor_custodian_but_not_hand_offs(
+        sqlite_store, registry, clock, commune):
+    engine = engine_with(sqlite_store, registry, clock, status_sync_topic(sqlite_store))
+    d = engine.file("1.012751", filed_at=commune, actor=desk(commune),
+                    data={"applicant_name": "Lê Văn Tám", "applicant_national_id": "092123456780", "parcel": "12/3",
+                          "land_address": "ấp 3", "area_m2": 120.5})
+    land = Actor("land", "", {"land_officer", "registration_officer", "one_stop_officer"})
+    for trigger in ("forward_to_commune", "post_publicly", "posting_complete"):
+        clock.advance(timedelta(hours=2))
+        engine.fire(d, trigger, Actor(land.id, engine.get(d.id).custodian, land.roles))
+    events = engine.history(d.id)
+    statuses = [(e.seq, e.status, e.handoff) for e in events]
+    keys = [r["key"].rsplit(":", 1)[1] for r in sqlite_store.outbox()]
+    expected = [str(seq) for seq, status, handoff in statuses
+                if seq == 1 or handoff or status != events[seq - 2].status]
+    assert keys == expected == ["1", "2", "4"]  # post_publicly (3): same status, same holder
+
+
+def test_citizen_notices_payment_requests_and_result_documents(sqlite_store, registry, clock, commune):
+    engine = engine_with(sqlite_store, registry, clock, notification_topic(), payment_topic(), document_topic())
+    d = birth(engine, commune, clock, through=("accept", "request_supplement", "resubmit", "approve"))
+    rows = sqlite_store.outbox()
+    notices = [r["payload"] for r in rows if r["topic"] == "notify.citizen"]
+    assert [n["status"] for n in notices] == [2, 5, 9]
+    assert notices[0]["recipient"]["phone"] == CHILD["parent_phone"] and d.id in notices[1]["text_vi"]
+    [doc] = [r for r in rows if r["topic"] == "documents.file"]
+    assert doc["payload"]["title"] == "Kết quả giải quyết: Đăng ký khai sinh" and doc["key"].endswith(":5")
+    assert not [r for r in rows if r["topic"] == "payment.request"]  # birth registration is free
+
+
+def test_the_land_procedure_requests_payment_once_it_awaits_it(sqlite_store, registry, clock, commune):
+    engine = engine_with(sqlite_store, registry, clock, payment_topic())
+    d = engine.file("1.012751", filed_at=commune, actor=desk(commune),
+                    data={"applicant_name": "Lê Văn Tám", "applicant_national_id": "092123456780", "parcel": "12/3",
+                          "land_address": "ấp 3", "area_m2": 120.5})
+    roles = {"land_officer", "registration_officer", "one_stop_officer", "tax_officer"}
+    for trigger, data in (("forward_to_commune", None), ("post_publicly", None), ("posting_complete", None),
+                          ("send_to_tax", {"documents_complete": True}), ("notify_obligation", None)):
+        clock.advance(timedelta(hours=2))
+        engine.fire(d, trigger, Actor("x", engine.get(d.id).custodian, roles), data=data)
+    [row] = sqlite_store.outbox()
+    assert row["topic"] == "payment.request" and row["payload"]["payer"] == "Lê Văn Tám"
+    assert engine.get(d.id).status == 6

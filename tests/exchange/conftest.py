@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from exchange_support import AGENCIES, PROVINCE, T0, Inbox, make_inbox
+from handoff_support import Federation, make_federation
 
 from procflow.exchange import NodeKeys, TrustStore, generate_test_pki
 
@@ -36,3 +37,11 @@ def inbox_factory(trust: TrustStore) -> Callable[..., Inbox]:
         return make_inbox(trust, me, **kwargs)  # type: ignore[arg-type]
 
     return factory
+
+
+@pytest.fixture
+def federation(tmp_path: Path, registry: object) -> Iterator[Federation]:
+    """Two nodes on two SQLite files: a commune in Cần Thơ and the provincial land registration office."""
+    fed = make_federation(tmp_path, registry)  # type: ignore[arg-type]
+    yield fed
+    fed.close()

@@ -62,13 +62,21 @@ decimals = st.one_of(
     st.decimals(min_value=-(10**15), max_value=10**15, places=2),
     st.decimals(allow_nan=False, allow_infinity=False).filter(lambda d: abs(d.as_tuple().exponent) <= 60),
 )
-field_values = st.one_of(
+scalar_values = st.one_of(
     texts,
     st.integers(-(2**63), 2**63 - 1),
     decimals,
     st.booleans(),
     dates,
     aware_datetimes,
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.none(),
+)
+# What engine events record is JSON: maps with unique names, lists, nulls, doubles, nested a few levels.
+field_values = st.recursive(
+    scalar_values,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)),
+    max_leaves=6,
 )
 fields = st.builds(Field.of, texts, field_values)
 
@@ -86,6 +94,8 @@ def payload_events(draw: st.DrawFn) -> PayloadEvent:
         agency=draw(agency_codes),
         custodian=draw(st.none() | agency_codes),
         definition_version=draw(st.integers(0, 2**32 - 1)),
+        status=draw(st.none() | st.integers(0, 2**16 - 1)),
+        note=draw(st.none() | texts),
         data=draw(st.lists(fields, max_size=3)),
     )
 
@@ -98,6 +108,7 @@ payloads = st.builds(
     state=non_empty_texts,
     custodian=agency_codes,
     receiving_agency=agency_codes,
+    definition_hash=st.none() | st.binary(min_size=4, max_size=4).map(lambda b: hashlib.sha256(b).hexdigest()),
     fields=st.lists(fields, max_size=5),
     events=st.lists(payload_events(), max_size=3),
 )

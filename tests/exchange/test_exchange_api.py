@@ -13,31 +13,46 @@ PUBLIC = [
     "VN_TZ",
     "Attachment",
     "AttachmentDigestMismatch",
+    "DefinitionMismatch",
     "DocumentInfo",
     "DossierPayload",
     "EncodingError",
     "Envelope",
     "EnvelopeRejected",
+    "ExchangeNode",
     "Field",
     "FieldType",
+    "HandoffAdapter",
+    "HandoffError",
+    "HandoffRefused",
+    "HandoffTransport",
+    "HistoryConflict",
+    "InconsistentPayload",
     "Limits",
+    "LocalTransport",
     "MemoryReplayGuard",
     "NodeKeys",
+    "NotAHandoff",
     "Party",
     "PayloadEvent",
+    "Received",
     "ReplayGuard",
     "ReplayedMessage",
     "SchemaInvalid",
+    "SenderNotCustodian",
     "SignatureInvalid",
     "SignatureMissing",
     "SignedContentTampered",
     "SignerMismatch",
     "StaleMessage",
+    "StoreReplayGuard",
     "TraceHop",
     "TrustStore",
+    "UnknownProcedure",
     "UnsignedForeignEnvelope",
     "UntrustedSender",
     "Verifier",
+    "WrongCustodian",
     "WrongNamespace",
     "WrongRecipient",
     "XmlBadEncoding",
@@ -47,11 +62,15 @@ PUBLIC = [
     "XmlTooLarge",
     "XmlTruncated",
     "build_envelope",
+    "dossier_event",
+    "dossier_payload",
     "envelope_schema",
     "envelope_tree",
     "generate_test_keys",
     "generate_test_pki",
+    "handoff_message_id",
     "parse_envelope",
+    "payload_event",
     "read_edxml",
     "sign_envelope",
     "validate_tree",
@@ -78,7 +97,16 @@ REASONS = {
     "AttachmentDigestMismatch": "attachment-digest-mismatch",
     "ReplayedMessage": "replayed",
     "UnsignedForeignEnvelope": "unsigned",
+    "HandoffRefused": "handoff-refused",
+    "NotAHandoff": "no-payload",
+    "WrongCustodian": "wrong-custodian",
+    "SenderNotCustodian": "sender-not-custodian",
+    "UnknownProcedure": "unknown-procedure",
+    "DefinitionMismatch": "definition-mismatch",
+    "InconsistentPayload": "inconsistent-payload",
+    "HistoryConflict": "history-conflict",
 }
+SENDER_SIDE = {"HandoffError"}  # raised while sending: not a refusal of something received
 
 
 def test_public_names_are_pinned():
@@ -96,7 +124,11 @@ def test_reason_codes_are_pinned_and_unique():
         codes.setdefault(reason, name)
     assert len(codes) == len(REASONS)
     defined = {n for n in errors.__all__ if n != "EnvelopeRejected"}
-    assert defined == set(REASONS)
+    assert defined == set(REASONS) | SENDER_SIDE
+    assert not issubclass(errors.HandoffError, EnvelopeRejected) and issubclass(errors.HandoffError, ValueError)
+    for name in ("NotAHandoff", "WrongCustodian", "SenderNotCustodian", "UnknownProcedure", "DefinitionMismatch",
+                 "InconsistentPayload", "HistoryConflict"):
+        assert issubclass(getattr(errors, name), errors.HandoffRefused)
 
 
 def test_errors_carry_reason_in_message_and_are_value_errors():

@@ -13,23 +13,41 @@ and the receiving node lets nothing in except through the verifier::
 Foreign edXML from document-management systems is read with :func:`read_edxml` (and verified by the same
 :class:`Verifier`, which refuses it unsigned unless the node allows that); :func:`write_edxml` writes what
 those systems read.
+
+Between procflow nodes, an :class:`ExchangeNode` bound to each node's engine does all of that for
+hand-offs: a transition that gives custody to an agency hosted elsewhere enqueues the signed envelope,
+:class:`HandoffAdapter` delivers it over a :class:`HandoffTransport`, and the receiving node's
+:meth:`ExchangeNode.receive` verifies and imports it in one transaction::
+
+    node = ExchangeNode(engine, "000.00.01.H22", keys=keys, trust=trust, hosts=["000.00.02.H22"])
+    node.attach()                                   # hand-offs to other nodes go through the outbox
+    pm = make_plugin_manager(plugins=[HandoffAdapter(transport)])
 """
 
 from procflow.exchange.builder import build_envelope, envelope_tree
 from procflow.exchange.edxml import read_edxml, write_edxml
 from procflow.exchange.errors import (
     AttachmentDigestMismatch,
+    DefinitionMismatch,
     EncodingError,
     EnvelopeRejected,
+    HandoffError,
+    HandoffRefused,
+    HistoryConflict,
+    InconsistentPayload,
+    NotAHandoff,
     ReplayedMessage,
     SchemaInvalid,
+    SenderNotCustodian,
     SignatureInvalid,
     SignatureMissing,
     SignedContentTampered,
     SignerMismatch,
     StaleMessage,
+    UnknownProcedure,
     UnsignedForeignEnvelope,
     UntrustedSender,
+    WrongCustodian,
     WrongNamespace,
     WrongRecipient,
     XmlBadEncoding,
@@ -55,6 +73,16 @@ from procflow.exchange.model import (
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits, parse_envelope
 from procflow.exchange.schema import EDXML_NS, PF_NS, envelope_schema, validate_tree
 from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
+from procflow.exchange.transfer import (
+    ExchangeNode,
+    Received,
+    StoreReplayGuard,
+    dossier_event,
+    dossier_payload,
+    handoff_message_id,
+    payload_event,
+)
+from procflow.exchange.transport import HandoffAdapter, HandoffTransport, LocalTransport
 from procflow.exchange.verifier import MemoryReplayGuard, ReplayGuard, Verifier
 
 __all__ = [
@@ -64,31 +92,46 @@ __all__ = [
     "VN_TZ",
     "Attachment",
     "AttachmentDigestMismatch",
+    "DefinitionMismatch",
     "DocumentInfo",
     "DossierPayload",
     "EncodingError",
     "Envelope",
     "EnvelopeRejected",
+    "ExchangeNode",
     "Field",
     "FieldType",
+    "HandoffAdapter",
+    "HandoffError",
+    "HandoffRefused",
+    "HandoffTransport",
+    "HistoryConflict",
+    "InconsistentPayload",
     "Limits",
+    "LocalTransport",
     "MemoryReplayGuard",
     "NodeKeys",
+    "NotAHandoff",
     "Party",
     "PayloadEvent",
+    "Received",
     "ReplayGuard",
     "ReplayedMessage",
     "SchemaInvalid",
+    "SenderNotCustodian",
     "SignatureInvalid",
     "SignatureMissing",
     "SignedContentTampered",
     "SignerMismatch",
     "StaleMessage",
+    "StoreReplayGuard",
     "TraceHop",
     "TrustStore",
+    "UnknownProcedure",
     "UnsignedForeignEnvelope",
     "UntrustedSender",
     "Verifier",
+    "WrongCustodian",
     "WrongNamespace",
     "WrongRecipient",
     "XmlBadEncoding",
@@ -98,11 +141,15 @@ __all__ = [
     "XmlTooLarge",
     "XmlTruncated",
     "build_envelope",
+    "dossier_event",
+    "dossier_payload",
     "envelope_schema",
     "envelope_tree",
     "generate_test_keys",
     "generate_test_pki",
+    "handoff_message_id",
     "parse_envelope",
+    "payload_event",
     "read_edxml",
     "sign_envelope",
     "validate_tree",

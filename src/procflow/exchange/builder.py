@@ -9,20 +9,22 @@ document the receiver would reject.
 
 from __future__ import annotations
 
-import base64
 import re
 
 from lxml import etree
 
 from procflow.exchange.errors import AttachmentDigestMismatch, EncodingError
 from procflow.exchange.lexical import (
+    CONTAINER_TYPES,
+    VALUE_TAGS,
     check_text,
+    encode_base64,
     format_datetime,
     format_edxml_date,
     format_trace_timestamp,
     format_value,
 )
-from procflow.exchange.model import Attachment, DossierPayload, Envelope, Field, Party, PayloadEvent
+from procflow.exchange.model import Attachment, DossierPayload, Envelope, Field, FieldType, Party, PayloadEvent
 from procflow.exchange.schema import EDXML_NS, ENVELOPE_ID, PF_NS, XLINK_NS, edxml, pf
 
 __all__ = ["build_envelope", "content_id", "envelope_tree"]
@@ -30,6 +32,10 @@ __all__ = ["build_envelope", "content_id", "envelope_tree"]
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _CODE = re.compile(r"\S{1,128}")
 _UINT_MAX = 2**32 - 1
+_USHORT_MAX = 2**16 - 1
+MAX_NESTING = 16
+"""Maps and lists nest at most this deep: with the envelope's own levels it stays inside a receiver's depth
+limit (``Limits.max_depth``, 32 by default), so a value is refused here rather than there."""
 
 _HREF = f"{{{XLINK_NS}}}href"
 _XLINK_TYPE = f"{{{XLINK_NS}}}type"
@@ -52,9 +58,9 @@ def _non_empty(value: str, where: str) -> str:
     return check_text(value, where)
 
 
-def _uint(value: int, where: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _UINT_MAX:
-        raise EncodingError(f"{where}: {value!r} is not an integer in 0..{_UINT_MAX}")
+def _uint(value: int, where: str, maximum: int = _UINT_MAX) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise EncodingError(f"{where}: {value!r} is not an integer in 0..{maximum}")
     return str(value)
 
 
@@ -72,11 +78,18 @@ def _organization(parent: etree._Element, tag: str, party: Party, where: str) ->
         _sub(org, edxml("OrganName"), check_text(party.name, f"{where}.name"))
 
 
-def _values(parent: etree._Element, fields: tuple[Field, ...], where: str) -> None:
+def _values(parent: etree._Element, fields: tuple[Field, ...], where: str, depth: int = 0) -> None:
     for i, field in enumerate(fields):
         at = f"{where}[{i}]"
+        if field.type in CONTAINER_TYPES:
+            if depth >= MAX_NESTING:
+                raise EncodingError(f"{at}: maps and lists nest deeper than {MAX_NESTING} levels")
+            element = _sub(parent, pf(VALUE_TAGS[field.type]))
+            element.set("name", check_text(field.name, f"{at}.name"))
+            _values(element, field.value, f"{at}.value", depth + 1)  # type: ignore[arg-type]
+            continue
         tag, text = format_value(field, f"{at}.value")
-        element = _sub(parent, pf(tag), text)
+        element = _sub(parent, pf(tag), None if field.type is FieldType.NULL else text)
         element.set("name", check_text(field.name, f"{at}.name"))
 
 
@@ -96,6 +109,10 @@ def _event(parent: etree._Element, event: PayloadEvent, where: str) -> None:
     if event.custodian is not None:
         element.set("custodian", _code(event.custodian, f"{where}.custodian"))
     element.set("definitionVersion", _uint(event.definition_version, f"{where}.definition_version"))
+    if event.status is not None:
+        element.set("status", _uint(event.status, f"{where}.status", _USHORT_MAX))
+    if event.note is not None:
+        element.set("note", check_text(event.note, f"{where}.note"))
     _values(element, event.data, f"{where}.data")
 
 
@@ -108,6 +125,8 @@ def _dossier(parent: etree._Element, payload: DossierPayload) -> None:
     element.set("state", _non_empty(payload.state, f"{where}.state"))
     element.set("custodian", _code(payload.custodian, f"{where}.custodian"))
     element.set("receivingAgency", _code(payload.receiving_agency, f"{where}.receiving_agency"))
+    if payload.definition_hash is not None:
+        element.set("definitionHash", payload.definition_hash)
     _values(_sub(element, pf("Fields")), payload.fields, f"{where}.fields")
     events = _sub(element, pf("Events"))
     for i, event in enumerate(payload.events):
@@ -143,7 +162,7 @@ def _encoded(parent: etree._Element, index: int, attachment: Attachment) -> None
     _sub(element, edxml("ContentId"), content_id(index))
     if attachment.description:
         _sub(element, edxml("Description"), attachment.description)
-    _sub(element, edxml("ContentTransferEncoded"), base64.b64encode(attachment.content).decode("ascii"))
+    _sub(element, edxml("ContentTransferEncoded"), encode_base64(attachment.content))
     _sub(element, edxml("AttachmentName"), attachment.name)
 
 

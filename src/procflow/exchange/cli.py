@@ -1,28 +1,51 @@
-"""``procflow exchange ...``: check envelope files by hand, with the same code a node runs.
+"""``procflow exchange ...``: envelopes by hand, with the same code a node runs.
 
-Mounted by the main CLI as ``procflow exchange``. Exit status 0 means accepted; 1 means rejected, with
-``rejected [reason-code] message`` on stderr, so scripts can branch on the stable reason code.
+Mounted by the main CLI as ``procflow exchange``:
+
+* ``validate FILE`` checks an envelope (``--trust``/``--me``: everything a receiving node checks);
+* ``export DOSSIER_ID --db … --keys DIR --to AGENCY`` writes the signed hand-off envelope of a dossier
+  this node handed to an agency hosted elsewhere (the same message id as the outbox sends, so a receiver
+  that gets both applies it once);
+* ``import FILE --db … --trust DIR --me AGENCY`` verifies and imports a hand-off;
+* ``keys generate AGENCY… --dir DIR`` writes a test PKI (a self-signed key and certificate per agency).
+
+Exit status 0 means accepted; 1 means rejected, with ``rejected [reason-code] message`` on stderr, so
+scripts can branch on the stable reason code.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from procflow.errors import ProcflowError
 from procflow.exchange.edxml import envelope_from_edxml_tree
 from procflow.exchange.errors import EnvelopeRejected
 from procflow.exchange.model import VN_TZ, Envelope
 from procflow.exchange.parser import Limits, check_root, envelope_from_tree, is_procflow_profile, parse_xml
 from procflow.exchange.schema import DS_NS, validate_tree
-from procflow.exchange.signing import TrustStore
+from procflow.exchange.signing import NodeKeys, TrustStore
 from procflow.exchange.verifier import MemoryReplayGuard, Verifier
+
+if TYPE_CHECKING:
+    from procflow.engine import Engine
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Inter-agency XML envelopes (edXML, QCVN 102:2016): validate, inspect.")
+app = typer.Typer(help="Inter-agency XML envelopes (edXML, QCVN 102:2016): validate, export, import.")
+keys_app = typer.Typer(help="Test PKI for exchange nodes (a key and certificate per agency).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+DbOption = Annotated[str, typer.Option("--db", help="Store: a SQLite path, sqlite:///path or postgresql://…")]
+VaultKeysOption = Annotated[
+    str | None, typer.Option("--vault-keys", help="Personal-data vault keyring (default: beside the store).")
+]
 
 
 @app.callback()
@@ -103,3 +126,124 @@ def validate(
     except EnvelopeRejected as exc:
         typer.echo(f"rejected {exc}", err=True)
         raise typer.Exit(code=1) from exc
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def _engine(db: str, vault_keys: str | None, *, create: bool = False) -> Iterator[Engine]:
+    """The node's engine on ``db``: its definitions, plus any bundled one the store does not hold yet.
+    ``create``: a node receiving its first hand-off may start from an empty store."""
+    from procflow.definition import bundled_definitions
+    from procflow.engine import Engine
+    from procflow.keys import FileKeyProvider
+    from procflow.store.base import open_store
+    from procflow.vault import Vault
+
+    path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
+    remote = db.startswith(("postgresql://", "postgres://"))
+    if not create and not remote and path != ":memory:" and not Path(path).exists():
+        _fail(f"no store at {db}")
+    try:
+        store = open_store(db)
+    except ProcflowError as exc:
+        _fail(str(exc))
+    try:
+        vault = Vault(store, FileKeyProvider(vault_keys, create=False) if vault_keys else None, location=db)
+        engine = Engine(store, vault=vault)
+        known = {(c, v) for c, v, _ in store.definition_sources()}
+        for definition in bundled_definitions():
+            if definition.key not in known:
+                engine.register(definition)
+        yield engine
+    finally:
+        store.close()
+
+
+@app.command()
+def export(
+    dossier_id: Annotated[str, typer.Argument(help="The dossier to hand off, e.g. 311.20.99.H92-260420-0001.")],
+    db: DbOption,
+    keys: Annotated[Path, typer.Option(help="Directory of {agency}.key.pem / .cert.pem (this node's key).")],
+    to: Annotated[str, typer.Option(help="Agency code of the receiving node.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")] = None,
+    me: Annotated[str | None, typer.Option(help="This node's agency code (default: whoever handed the "
+                                                "dossier over, when its key is in --keys).")] = None,
+    trust: Annotated[Path | None, typer.Option(help="Member certificates (default: --keys).")] = None,
+    vault_keys: VaultKeysOption = None,
+) -> None:
+    """Write the signed hand-off envelope of DOSSIER_ID for the node --to (personal values included)."""
+    from procflow.exchange.transfer import ExchangeNode, handed_over_by
+
+    with _engine(db, vault_keys) as engine:
+        try:
+            history = engine.history(dossier_id)
+            if not history:
+                _fail(f"dossier {dossier_id} has no events")
+            sender = me or handed_over_by(history)
+            key_file, cert_file = keys / f"{sender}.key.pem", keys / f"{sender}.cert.pem"
+            if not key_file.exists() or not cert_file.exists():
+                _fail(f"no key for {sender} in {keys} (pass --me with the agency code of this node)")
+            node_keys = NodeKeys.load(sender, key_file, cert_file)
+            custodian = engine.get(dossier_id).custodian
+            node = ExchangeNode(engine, sender, keys=node_keys, trust=TrustStore.load(trust or keys),
+                                directory={custodian: to} if custodian != sender else None)
+            signed = node.export(dossier_id, to=to)
+        except EnvelopeRejected as exc:  # an envelope we would build is refused (text XML cannot carry)
+            typer.echo(f"rejected {exc}", err=True)
+            raise typer.Exit(code=1) from exc
+        except ProcflowError as exc:
+            _fail(str(exc))
+    if output is None:
+        sys.stdout.buffer.write(signed)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(signed)
+        typer.echo(f"wrote {output} ({len(signed):,} bytes): dossier {dossier_id} from {sender} to {to}", err=True)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Envelope file.")],
+    db: DbOption,
+    trust: Annotated[Path, typer.Option(help="Directory of {agency}.cert.pem files of member nodes.")],
+    me: Annotated[str, typer.Option(help="This node's agency code (envelopes must be addressed to it).")],
+    host: Annotated[list[str] | None, typer.Option(help="Another agency this node hosts (repeatable).")] = None,
+    vault_keys: VaultKeysOption = None,
+) -> None:
+    """Verify FILE and import the hand-off it carries into --db (once: a second import is "replayed")."""
+    from procflow.exchange.transfer import ExchangeNode
+
+    with _engine(db, vault_keys, create=True) as engine:
+        node = ExchangeNode(engine, me, trust=TrustStore.load(trust), hosts=host or ())
+        try:
+            received = node.receive(file.read_bytes(), source=str(file))
+        except EnvelopeRejected as exc:
+            typer.echo(f"rejected {exc}", err=True)
+            raise typer.Exit(code=1) from exc
+        except ProcflowError as exc:
+            _fail(str(exc))
+    d = received.dossier
+    first, last = received.new_events[0].seq, received.new_events[-1].seq
+    typer.echo(f"imported {received.envelope.message_id} from {received.envelope.sender.code}: dossier {d.id} "
+               f"({'new to this node' if received.created else 'known here'}), events {first}-{last}, "
+               f"state {d.state}, held by {d.custodian}")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    agencies: Annotated[list[str], typer.Argument(help="Agency codes, one key pair and certificate each.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write {agency}.key.pem / .cert.pem.")],
+) -> None:
+    """Self-signed RSA-2048 test keys and certificates (real nodes use certificates issued to the agency)."""
+    from procflow.exchange.keys import generate_test_pki
+
+    try:
+        generate_test_pki(agencies, directory)
+    except ValueError as exc:
+        _fail(str(exc))
+    for code in agencies:
+        typer.echo(f"{directory / (code + '.key.pem')}  {directory / (code + '.cert.pem')}")

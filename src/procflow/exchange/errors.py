@@ -21,29 +21,49 @@
     ├── StaleMessage                 "stale"                created-at outside the accepted window
     ├── AttachmentDigestMismatch     "attachment-digest-mismatch"  content ≠ its signed manifest SHA-256
     ├── ReplayedMessage              "replayed"             message id seen before
-    └── UnsignedForeignEnvelope      "unsigned"             foreign edXML without signature, policy says no
+    ├── UnsignedForeignEnvelope      "unsigned"             foreign edXML without signature, policy says no
+    └── HandoffRefused                                      a verified envelope this node cannot import:
+        ├── NotAHandoff              "no-payload"           no procflow dossier in it (a foreign document)
+        ├── WrongCustodian           "wrong-custodian"      the dossier goes to an agency this node does not host
+        ├── SenderNotCustodian       "sender-not-custodian" the sending node did not hold the dossier it hands on
+        ├── UnknownProcedure         "unknown-procedure"    the procedure version is not registered here
+        ├── DefinitionMismatch       "definition-mismatch"  registered here with other content (hash differs)
+        ├── InconsistentPayload      "inconsistent-payload" the history does not replay to the snapshot sent
+        └── HistoryConflict          "history-conflict"     the history disagrees with this node's copy
+
+    HandoffError (procflow.errors.ProcflowError; ValueError)  the sending side cannot export a hand-off
 
 Reason codes are part of the public contract (logs, dead letters and tests match on them); messages are
-for people and may change. Every refusal happens before the replay guard records anything.
+for people and may change. Every refusal happens before the replay guard records anything, and an import
+that is refused rolls the guard's record back with everything else.
 """
 
 from __future__ import annotations
 
-from procflow.errors import EnvelopeRejected
+from procflow.errors import EnvelopeRejected, ProcflowError
 
 __all__ = [
     "AttachmentDigestMismatch",
+    "DefinitionMismatch",
     "EncodingError",
     "EnvelopeRejected",
+    "HandoffError",
+    "HandoffRefused",
+    "HistoryConflict",
+    "InconsistentPayload",
+    "NotAHandoff",
     "ReplayedMessage",
     "SchemaInvalid",
+    "SenderNotCustodian",
     "SignatureInvalid",
     "SignatureMissing",
     "SignedContentTampered",
     "SignerMismatch",
     "StaleMessage",
+    "UnknownProcedure",
     "UnsignedForeignEnvelope",
     "UntrustedSender",
+    "WrongCustodian",
     "WrongNamespace",
     "WrongRecipient",
     "XmlBadEncoding",
@@ -137,3 +157,47 @@ class ReplayedMessage(EnvelopeRejected):
 
 class UnsignedForeignEnvelope(EnvelopeRejected):
     reason = "unsigned"
+
+
+class HandoffRefused(EnvelopeRejected):
+    """The envelope is authentic and addressed to us, but importing it would break custody or history."""
+
+    reason = "handoff-refused"
+
+
+class NotAHandoff(HandoffRefused):
+    reason = "no-payload"
+
+
+class WrongCustodian(HandoffRefused):
+    """One custodian at a time: a node imports only dossiers handed to an agency it hosts."""
+
+    reason = "wrong-custodian"
+
+
+class SenderNotCustodian(HandoffRefused):
+    """A node may hand on only what it held: trust in its key does not extend to other nodes' dossiers."""
+
+    reason = "sender-not-custodian"
+
+
+class UnknownProcedure(HandoffRefused):
+    reason = "unknown-procedure"
+
+
+class DefinitionMismatch(HandoffRefused):
+    reason = "definition-mismatch"
+
+
+class InconsistentPayload(HandoffRefused):
+    reason = "inconsistent-payload"
+
+
+class HistoryConflict(HandoffRefused):
+    """The sender's history disagrees with ours (diverged, older, or we hold the dossier ourselves)."""
+
+    reason = "history-conflict"
+
+
+class HandoffError(ProcflowError, ValueError):
+    """The sending node cannot export this hand-off (unknown or untrusted recipient, dossier not theirs)."""

@@ -8,6 +8,8 @@ caller turns it into a located :class:`SchemaInvalid`.
 
 from __future__ import annotations
 
+import binascii
+import math
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,8 +18,11 @@ from procflow.exchange.errors import EncodingError
 from procflow.exchange.model import VN_TZ, Field, FieldType
 
 __all__ = [
+    "CONTAINER_TYPES",
     "VALUE_TAGS",
     "check_text",
+    "decode_base64",
+    "encode_base64",
     "format_datetime",
     "format_edxml_date",
     "format_trace_timestamp",
@@ -27,6 +32,33 @@ __all__ = [
     "parse_trace_timestamp",
     "parse_value",
 ]
+
+try:  # the "fast" extra: SIMD base64, ~10-40x the stdlib on a 100 KB scan (the biggest cost of a receive)
+    import pybase64 as _pybase64
+except ImportError:  # pragma: no cover - depends on the environment
+    _pybase64 = None  # type: ignore[assignment]
+
+
+def decode_base64(text: str) -> bytes:
+    """Attachment content from base64 text (``xs:base64Binary``: line breaks and spaces allowed).
+
+    Characters outside the alphabet are skipped, as the stdlib does by default; the signed SHA-256 of the
+    content, not the base64 text, is what the receiver checks.
+    """
+    if _pybase64 is not None:
+        try:
+            return _pybase64.b64decode(text, validate=True)  # the common case: one unbroken line
+        except (binascii.Error, ValueError):
+            return _pybase64.b64decode(text)
+    return binascii.a2b_base64(text)
+
+
+def encode_base64(content: bytes) -> str:
+    """One unbroken line of base64 (what the profile writes)."""
+    if _pybase64 is not None:
+        return _pybase64.b64encode(content).decode("ascii")
+    return binascii.b2a_base64(content, newline=False).decode("ascii")
+
 
 # XML 1.0 Char production, negated. Lone surrogates land here too (they are outside every range).
 _ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -41,7 +73,12 @@ VALUE_TAGS: dict[FieldType, str] = {
     FieldType.BOOL: "Bool",
     FieldType.DATE: "Date",
     FieldType.DATETIME: "DateTime",
+    FieldType.FLOAT: "Float",
+    FieldType.NULL: "Null",
+    FieldType.MAP: "Map",
+    FieldType.LIST: "List",
 }
+CONTAINER_TYPES = frozenset({FieldType.MAP, FieldType.LIST})  # elements holding values, not text
 _TYPES_BY_TAG = {tag: kind for kind, tag in VALUE_TAGS.items()}
 
 
@@ -128,9 +165,16 @@ def format_value(field: Field, where: str) -> tuple[str, str]:
     elif kind is FieldType.DATE:
         assert isinstance(value, date)
         text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-    else:
+    elif kind is FieldType.DATETIME:
         assert isinstance(value, datetime)
         text = format_datetime(value, where)
+    elif kind is FieldType.FLOAT:
+        assert isinstance(value, float)
+        text = repr(value)  # the shortest text that reads back as the same double
+    elif kind is FieldType.NULL:
+        text = ""
+    else:
+        raise EncodingError(f"{where}: a {kind.value} holds values, not text")
     return VALUE_TAGS[kind], text
 
 
@@ -147,6 +191,14 @@ def parse_value(tag: str, name: str, text: str) -> Field:
         value = Decimal(text.strip())
     elif kind is FieldType.DATE:
         value = date.fromisoformat(text.strip())
-    else:
+    elif kind is FieldType.FLOAT:
+        value = float(text.strip())
+        if not math.isfinite(value):
+            raise ValueError(f"float {text.strip()!r} is out of range")
+    elif kind is FieldType.NULL:
+        value = None
+    elif kind is FieldType.DATETIME:
         value = parse_datetime(text)
+    else:
+        raise ValueError(f"{tag} holds values, not text")
     return Field(name, kind, value)  # type: ignore[arg-type]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -34,7 +36,7 @@ __all__ = [
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-FieldValue = str | int | Decimal | bool | date | datetime
+FieldValue = str | int | Decimal | float | bool | date | datetime | None | tuple["Field", ...]
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -45,7 +47,12 @@ def _aware(_instance: Any, attribute: attrs.Attribute[Any], value: datetime) -> 
 
 
 class FieldType(enum.Enum):
-    """The typed-element vocabulary of the payload; each maps to one XSD simple type."""
+    """The typed-element vocabulary of the payload; each maps to one XSD type.
+
+    The first six are what procedure definitions declare. ``FLOAT``, ``NULL``, ``MAP`` and ``LIST`` exist so
+    that everything an engine event records (JSON: nested objects, lists, nulls, binary floats) travels as
+    typed elements and comes back *equal*, which is what keeps both nodes' event logs identical.
+    """
 
     STRING = "string"
     INT = "int"
@@ -53,6 +60,10 @@ class FieldType(enum.Enum):
     BOOL = "bool"
     DATE = "date"
     DATETIME = "datetime"
+    FLOAT = "float"
+    NULL = "null"
+    MAP = "map"
+    LIST = "list"
 
 
 def _value_matches(kind: FieldType, value: object) -> bool:
@@ -67,7 +78,13 @@ def _value_matches(kind: FieldType, value: object) -> bool:
         return isinstance(value, bool)
     if kind is FieldType.DATE:
         return isinstance(value, date) and not isinstance(value, datetime)
-    return isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None
+    if kind is FieldType.DATETIME:
+        return isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None
+    if kind is FieldType.FLOAT:
+        return type(value) is float and math.isfinite(value)
+    if kind is FieldType.NULL:
+        return value is None
+    return isinstance(value, tuple) and all(isinstance(item, Field) for item in value)
 
 
 @attrs.frozen
@@ -82,10 +99,32 @@ class Field:
     def _check_value(self, _attribute: attrs.Attribute[Any], value: object) -> None:
         if not _value_matches(self.type, value):
             raise TypeError(f"field {self.name!r}: {value!r} is not a valid {self.type.value} value")
+        if self.type is FieldType.MAP:
+            names = [item.name for item in value]  # type: ignore[union-attr]
+            if len(set(names)) != len(names):
+                raise ValueError(f"field {self.name!r}: a map cannot hold two entries with the same name")
 
     @classmethod
-    def of(cls, name: str, value: FieldValue) -> Field:
-        """Infer the type from the Python value, so callers rarely spell it out."""
+    def of(cls, name: str, value: object) -> Field:
+        """Infer the type from the Python value, so callers rarely spell it out.
+
+        A mapping (string keys) becomes a ``MAP`` and a list or tuple a ``LIST`` of unnamed items, so any
+        JSON value can be carried; :meth:`to_python` turns it back into the same value.
+        """
+        if value is None:
+            return cls(name, FieldType.NULL, None)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise TypeError(f"field {name!r}: {value!r} is not a finite number")
+            return cls(name, FieldType.FLOAT, value)
+        if isinstance(value, Mapping):
+            for key in value:
+                if not isinstance(key, str):
+                    raise TypeError(f"field {name!r}: map key {key!r} is not a string")
+            return cls(name, FieldType.MAP, tuple(cls.of(k, v) for k, v in value.items()))
+        if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
+            return cls(name, FieldType.LIST, tuple(cls.of("", v) for v in value))
+        kind: FieldType
         if isinstance(value, bool):
             kind = FieldType.BOOL
         elif isinstance(value, int):
@@ -100,7 +139,15 @@ class Field:
             kind = FieldType.STRING
         else:
             raise TypeError(f"field {name!r}: no payload type for {type(value).__name__}")
-        return cls(name, kind, value)
+        return cls(name, kind, value)  # type: ignore[arg-type]
+
+    def to_python(self) -> object:
+        """The plain value: maps become dicts and lists lists, recursively (the inverse of :meth:`of`)."""
+        if self.type is FieldType.MAP:
+            return {item.name: item.to_python() for item in self.value}  # type: ignore[union-attr]
+        if self.type is FieldType.LIST:
+            return [item.to_python() for item in self.value]  # type: ignore[union-attr]
+        return self.value
 
 
 @attrs.frozen(kw_only=True)
@@ -117,12 +164,18 @@ class PayloadEvent:
     from_state: str | None = None
     to_state: str | None = None
     custodian: str | None = None
+    status: int | None = None  # national-portal status (TrangThaiHoSo) after the event
+    note: str | None = None
     data: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen(kw_only=True)
 class DossierPayload:
-    """The dossier as it leaves the sender: snapshot plus full history, in procflow's namespace."""
+    """The dossier as it leaves the sender: snapshot plus full history, in procflow's namespace.
+
+    ``definition_hash`` is the SHA-256 of the procedure definition's text: a receiver refuses a dossier
+    whose (code, version) it knows with other content, since replaying the history there would diverge.
+    """
 
     dossier_id: str
     procedure_code: str
@@ -130,8 +183,14 @@ class DossierPayload:
     state: str
     custodian: str
     receiving_agency: str
+    definition_hash: str | None = attrs.field(default=None)
     fields: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
     events: tuple[PayloadEvent, ...] = attrs.field(default=(), converter=tuple)
+
+    @definition_hash.validator
+    def _check_hash(self, _attribute: attrs.Attribute[Any], value: str | None) -> None:
+        if value is not None and not _SHA256_HEX.fullmatch(value):
+            raise ValueError(f"dossier {self.dossier_id}: definition_hash must be 64 lowercase hex digits")
 
 
 @attrs.frozen

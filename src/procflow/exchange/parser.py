@@ -9,7 +9,6 @@ the root namespace, the XSD, and only then the mapping into the neutral model. E
 
 from __future__ import annotations
 
-import base64
 import re
 from functools import lru_cache
 
@@ -28,7 +27,9 @@ from procflow.exchange.errors import (
     XmlTruncated,
 )
 from procflow.exchange.lexical import (
+    CONTAINER_TYPES,
     VALUE_TAGS,
+    decode_base64,
     parse_datetime,
     parse_edxml_date,
     parse_trace_timestamp,
@@ -70,6 +71,7 @@ DEFAULT_LIMITS = Limits()
 
 _DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)[\"']")
 _VALUE_TAGS = {pf(tag): tag for tag in VALUE_TAGS.values()}
+_CONTAINER_TAGS = {pf(VALUE_TAGS[kind]): kind for kind in CONTAINER_TYPES}
 _WHITESPACE = re.compile(rb"[ \t\r\n]*")
 _PROLOG_ITEMS = 64
 _ELEMENT_START = re.compile(rb"<[A-Za-z_:]")
@@ -222,11 +224,14 @@ def _party(element: etree._Element) -> Party:
 
 
 def _fields(parent: etree._Element) -> tuple[Field, ...]:
-    return tuple(
-        parse_value(_VALUE_TAGS[child.tag], child.get("name", ""), _text(child))
-        for child in parent
-        if child.tag in _VALUE_TAGS
-    )
+    out = []
+    for child in parent:
+        kind = _CONTAINER_TAGS.get(child.tag)
+        if kind is not None:
+            out.append(Field(child.get("name", ""), kind, _fields(child)))
+        elif child.tag in _VALUE_TAGS:
+            out.append(parse_value(_VALUE_TAGS[child.tag], child.get("name", ""), _text(child)))
+    return tuple(out)
 
 
 def _int_attr(element: etree._Element, name: str) -> int:
@@ -245,6 +250,8 @@ def _event(element: etree._Element) -> PayloadEvent:
         agency=element.get("agency", ""),
         custodian=element.get("custodian"),
         definition_version=_int_attr(element, "definitionVersion"),
+        status=_int_attr(element, "status") if element.get("status") is not None else None,
+        note=element.get("note"),
         data=_fields(element),
     )
 
@@ -257,6 +264,7 @@ def _dossier(element: etree._Element) -> DossierPayload:
         state=element.get("state", ""),
         custodian=element.get("custodian", ""),
         receiving_agency=element.get("receivingAgency", ""),
+        definition_hash=element.get("definitionHash"),
         fields=_fields(element.find(pf("Fields"))),
         events=tuple(_event(e) for e in element.iterfind(f"{pf('Events')}/{pf('Event')}")),
     )
@@ -285,7 +293,7 @@ def _attachments(root: etree._Element, manifest: etree._Element, source: str) ->
         for local, expected in (("ContentType", media_type), ("AttachmentName", name), ("Description", description)):
             if _text(item.find(edxml(local))) != expected:
                 raise SchemaInvalid(f"{source}: attachment {href}: {local} disagrees with its manifest Reference")
-        content = base64.b64decode(_text(item.find(edxml("ContentTransferEncoded"))))
+        content = decode_base64(_text(item.find(edxml("ContentTransferEncoded"))))
         result.append(
             Attachment(name=name, media_type=media_type, sha256=digest, content=content, description=description)
         )

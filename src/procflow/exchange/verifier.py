@@ -106,6 +106,20 @@ class Verifier:
 
     def verify(self, data: bytes, *, source: str = "envelope") -> Envelope:
         """Return the envelope if every check passes; otherwise raise the specific EnvelopeRejected."""
+        envelope = self.check(data, source=source)
+        if self.replay.seen_or_record(envelope.message_id):
+            raise ReplayedMessage(
+                f"{source}: message {envelope.message_id} from {envelope.sender.code} was already received"
+            )
+        return envelope
+
+    def check(self, data: bytes, *, source: str = "envelope") -> Envelope:
+        """Every check except the replay record, which changes state.
+
+        For a receiver that records the message id itself, in the same transaction as what it does with
+        the message (``procflow.exchange.transfer`` imports a hand-off that way), so a refused or failed
+        import leaves the id unrecorded and a retry of the same message can still succeed.
+        """
         now = self.clock()
         data = bytes(data)
         root = parse_xml(data, limits=self.limits, source=source)
@@ -126,10 +140,6 @@ class Verifier:
         self._check_recipient(envelope, source)
         self._check_time(envelope, now, source)
         self._check_digests(envelope, source)
-        if self.replay.seen_or_record(envelope.message_id):
-            raise ReplayedMessage(
-                f"{source}: message {envelope.message_id} from {envelope.sender.code} was already received"
-            )
         return envelope
 
     def _check_recipient(self, envelope: Envelope, source: str) -> None:

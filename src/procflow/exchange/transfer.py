@@ -1,0 +1,468 @@
+"""Hand-offs between procflow nodes: a dossier leaves one node's store as a signed envelope and enters another's.
+
+The country shards itself (DESIGN, "Scale-out story"): each province or ministry runs its own node, and a
+hand-off to an agency hosted elsewhere is an outbox message carrying a signed envelope to that node. An
+:class:`ExchangeNode` is one node's side of that, bound to its engine:
+
+* **sending** — :meth:`~ExchangeNode.attach` subscribes the ``exchange.handoff`` outbox topic: a transition
+  whose new custodian lives on another node writes, in the transition's own transaction, one outbox row
+  holding the envelope *already signed* (keys are loaded once per node), so every retry resends identical
+  bytes. :meth:`~ExchangeNode.export` makes the same envelope by hand (``procflow exchange export``).
+* **receiving** — :meth:`~ExchangeNode.receive` verifies (signature, signer, recipient, time window,
+  digests) outside any transaction, then in ONE transaction records the message id (the replay guard is
+  the ``exchange_received`` table) and imports the dossier: new to this node with its whole history, or
+  the events it has not seen appended. Anything refused raises an :class:`EnvelopeRejected` subclass and
+  rolls back everything, the message id included.
+
+Both sides' event logs end up identical: the envelope carries every event with its seq, time, actor,
+agency, custodian, status, note and effects, and the receiver stores them as they are (sealing personal
+values in its own vault and chaining hashes as its engine does; vault references name (dossier, seq,
+field), so even the stored rows agree). Envelopes carry personal values in clear to the receiving node,
+which must be a member of the trust store; nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from procflow.access import record_disclosure
+from procflow.definition import ProcedureDefinition
+from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, replay
+from procflow.engine import Engine
+from procflow.errors import DefinitionError, DossierNotFound, ProcflowError
+from procflow.exchange.builder import envelope_tree
+from procflow.exchange.errors import (
+    DefinitionMismatch,
+    EnvelopeRejected,
+    HandoffError,
+    HistoryConflict,
+    InconsistentPayload,
+    NotAHandoff,
+    ReplayedMessage,
+    SenderNotCustodian,
+    UnknownProcedure,
+    WrongCustodian,
+)
+from procflow.exchange.model import (
+    Attachment,
+    DocumentInfo,
+    DossierPayload,
+    Envelope,
+    Field,
+    Party,
+    PayloadEvent,
+    TraceHop,
+)
+from procflow.exchange.parser import DEFAULT_LIMITS, Limits
+from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
+from procflow.exchange.verifier import Verifier
+from procflow.hashchain import GENESIS, chain_event
+from procflow.outbox import EXCHANGE_HANDOFF, OutboxTopic, topic_rule
+
+__all__ = [
+    "ExchangeNode",
+    "Received",
+    "StoreReplayGuard",
+    "dossier_event",
+    "dossier_payload",
+    "handed_over_by",
+    "handoff_message_id",
+    "payload_event",
+]
+
+log = logging.getLogger("procflow.exchange")
+
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+_ALL_COLUMNS = frozenset({"sla", "step_due_at", "data", "agencies"})
+_COMPARED = ("seq", "at", "kind", "trigger", "from_state", "to_state", "status", "actor", "agency", "custodian",
+             "definition_version", "effects", "note")
+
+
+# -- the mapping between the engine's records and the envelope's payload ------------------------------------
+def payload_event(e: DossierEvent) -> PayloadEvent:
+    """An engine event as the envelope carries it: every field, effects as typed values."""
+    return PayloadEvent(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor, agency=e.agency,
+                        definition_version=e.definition_version, trigger=e.trigger, from_state=e.from_state,
+                        to_state=e.to_state, custodian=e.custodian, status=e.status, note=e.note,
+                        data=tuple(Field.of(k, v) for k, v in (e.effects or {}).items()))
+
+
+def dossier_event(dossier_id: str, p: PayloadEvent) -> DossierEvent:
+    """The inverse of :func:`payload_event`; ``ValueError`` when the payload lacks what the engine needs."""
+    missing = [name for name in ("to_state", "custodian", "status") if getattr(p, name) is None]
+    if missing:
+        raise ValueError(f"event {p.seq} has no {', '.join(missing)}")
+    effects = {f.name: f.to_python() for f in p.data}
+    if len(effects) != len(p.data):
+        raise ValueError(f"event {p.seq} names an effect twice")
+    return DossierEvent(dossier_id=dossier_id, seq=p.seq, at=p.at, kind=p.kind, trigger=p.trigger,
+                        from_state=p.from_state, to_state=p.to_state, status=p.status,  # type: ignore[arg-type]
+                        actor=p.actor, agency=p.agency, custodian=p.custodian,  # type: ignore[arg-type]
+                        definition_version=p.definition_version, effects=effects or None, note=p.note)
+
+
+def dossier_payload(d: Dossier, events: Sequence[DossierEvent], defn: ProcedureDefinition | None = None
+                    ) -> DossierPayload:
+    """Snapshot plus full history. ``d`` and ``events`` must hold real values (``Engine.get``/``history``)."""
+    return DossierPayload(dossier_id=d.id, procedure_code=d.procedure, procedure_version=d.definition_version,
+                          state=d.state, custodian=d.custodian, receiving_agency=d.receiving,
+                          definition_hash=defn.content_hash if defn is not None else None,
+                          fields=tuple(Field.of(k, v) for k, v in d.data.items()),
+                          events=tuple(payload_event(e) for e in events))
+
+
+def handoff_message_id(dossier_id: str, seq: int) -> str:
+    """``{dossier}:{seq}``: one message per hand-off event, the same however often it is sent or exported,
+    so a receiver applies it once. Dossier ids that cannot be message ids are hashed."""
+    candidate = f"{dossier_id}:{seq}"
+    if _MESSAGE_ID.fullmatch(candidate):
+        return candidate
+    return f"h{hashlib.sha256(dossier_id.encode()).hexdigest()[:40]}:{seq}"
+
+
+def handed_over_by(events: Sequence[DossierEvent]) -> str:
+    """The agency that gave the dossier to its current custodian (the filing agency if custody never moved)."""
+    return _last_handoff(events).previous
+
+
+def _last_handoff(events: Sequence[DossierEvent]) -> _Handoff:
+    """The event that gave the dossier to its current custodian, and who held it before."""
+    for i in range(len(events) - 1, 0, -1):
+        if events[i].custodian != events[i - 1].custodian:
+            return _Handoff(events[i], events[i - 1].custodian)
+    first = events[0]
+    return _Handoff(first, first.agency)
+
+
+def _comparable(e: DossierEvent) -> tuple[Any, ...]:
+    return tuple(getattr(e, name) for name in _COMPARED)
+
+
+# -- the replay guard, in the store -------------------------------------------------------------------------
+class StoreReplayGuard:
+    """Message ids a node has imported, in the store's ``exchange_received`` table.
+
+    :meth:`record` runs inside the import's transaction (it uses the store's own connection), so the id
+    commits with the dossier it brought, or neither does.
+    """
+
+    def __init__(self, store: Any, *, clock: Any = None) -> None:
+        self.store = store
+        self.clock = clock
+        self._pg = type(store).__module__.endswith("postgres")
+        self._mark = "%s" if self._pg else "?"
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self._mark)
+
+    def record(self, message_id: str, *, sender: str | None = None, dossier_id: str | None = None,
+               at: datetime | None = None) -> bool:
+        """True if ``message_id`` is new (and now recorded); False if it was recorded before."""
+        when = at or (self.clock.now() if self.clock is not None else datetime.now().astimezone())
+        rows = self.store.execute(self._sql(
+            "INSERT INTO exchange_received (message_id, received_at, sender, dossier_id) VALUES (?,?,?,?) "
+            "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"),
+            (message_id, when if self._pg else when.isoformat(), sender, dossier_id))
+        return bool(rows)
+
+    def seen_or_record(self, message_id: str) -> bool:
+        """The :class:`~procflow.exchange.verifier.ReplayGuard` protocol."""
+        return not self.record(message_id)
+
+    def __contains__(self, message_id: object) -> bool:
+        return bool(self.store.execute(self._sql("SELECT 1 FROM exchange_received WHERE message_id=?"),
+                                       (message_id,)))
+
+    def received(self, dossier_id: str | None = None) -> list[tuple[str, str | None, str | None]]:
+        """(message id, sender, dossier id) in id order, for inspection and tests."""
+        sql = "SELECT message_id, sender, dossier_id FROM exchange_received"
+        params: tuple[Any, ...] = ()
+        if dossier_id is not None:
+            sql, params = sql + " WHERE dossier_id=?", (dossier_id,)
+        return [tuple(r) for r in self.store.execute(self._sql(sql + " ORDER BY message_id"), params)]  # type: ignore[misc]
+
+    def forget_before(self, when: datetime) -> int:
+        """Drop ids received before ``when``. Safe once ``when`` is older than the verifier's window plus its
+        future skew: an envelope that old is refused as stale before its id is looked at."""
+        rows = self.store.execute(self._sql(
+            "DELETE FROM exchange_received WHERE received_at < ? RETURNING message_id"),
+            (when if self._pg else when.isoformat(),))
+        return len(rows)
+
+
+@attrs.frozen
+class Received:
+    """What an import did: the verified envelope, the dossier as this node now holds it, the new events."""
+
+    envelope: Envelope
+    dossier: Dossier
+    new_events: tuple[DossierEvent, ...]
+    created: bool
+
+
+@attrs.frozen
+class _Plan:
+    envelope: Envelope
+    definition: ProcedureDefinition
+    events: tuple[DossierEvent, ...]
+    known: int  # events this node already has
+
+
+class ExchangeNode:
+    """One procflow node's end of the federation, bound to its engine.
+
+    ``agency`` is the node's identity: the agency code its key signs as and other nodes address it by.
+    ``hosts`` are further agencies whose dossiers this node holds (a provincial node hosts the province's
+    departments); ``directory`` maps agencies hosted elsewhere to their node, where the node's code is not
+    the agency's own. ``keys`` (loaded once, at start-up) are needed to send; receiving needs only ``trust``.
+    """
+
+    def __init__(self, engine: Engine, agency: str, *, trust: TrustStore, keys: NodeKeys | None = None,
+                 hosts: Iterable[str] = (), directory: Mapping[str, str] | None = None,
+                 window: timedelta = timedelta(hours=24), future_skew: timedelta = timedelta(minutes=5),
+                 limits: Limits = DEFAULT_LIMITS) -> None:
+        if keys is not None and keys.agency != agency:
+            raise ValueError(f"node {agency}: its keys are {keys.agency}'s")
+        self.engine = engine
+        self.agency = agency
+        self.keys = keys
+        self.trust = trust
+        self.hosts = frozenset({agency, *hosts})
+        self.directory = dict(directory or {})
+        self.replay = StoreReplayGuard(engine.store, clock=engine.clock)
+        self.verifier = Verifier(trust, agency, self.replay, window=window, future_skew=future_skew,
+                                 clock=engine.clock.now, limits=limits)
+
+    def node_of(self, agency: str) -> str:
+        """The node holding ``agency``'s dossiers."""
+        return self.agency if agency in self.hosts else self.directory.get(agency, agency)
+
+    # -- sending -----------------------------------------------------------------------------------------
+    def handoff_topic(self) -> OutboxTopic:
+        """``exchange.handoff``: an event that gives custody to an agency hosted elsewhere sends the dossier."""
+
+        def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
+            if e.custodian in self.hosts or not (e.handoff or e.kind == EventKind.FILED):
+                return
+            to = self.node_of(e.custodian)
+            stored = [x for x in self.engine.store.events(d.id) if x.seq < e.seq]
+            history = self._open([*stored, e])
+            envelope = self._envelope(replay(history), history, defn, to=to, created_at=e.at,
+                                      trigger=e.trigger, message_id=handoff_message_id(d.id, e.seq))
+            signed = self._sign(envelope)
+            self._disclosed(d.id, defn, to)
+            log.info("hand-off %s of dossier %s to node %s enqueued", envelope.message_id, d.id, to)
+            yield {"to_agency": to, "message_id": envelope.message_id, "dossier_id": d.id, "seq": e.seq,
+                   "envelope": signed.decode("utf-8")}
+
+        return OutboxTopic(EXCHANGE_HANDOFF, payloads, "signed hand-off envelopes to other agencies' nodes")
+
+    def attach(self) -> None:
+        """Subscribe this node's engine to :meth:`handoff_topic` (its rows go to ``procflow_deliver_handoff``)."""
+        self.engine.outbox_rules.append(topic_rule([self.handoff_topic()]))
+
+    def envelope_for(self, dossier_id: str, *, to: str | None = None, message_id: str | None = None,
+                     created_at: datetime | None = None, trigger: str | None = None,
+                     attachments: Sequence[Attachment] = ()) -> Envelope:
+        """The hand-off envelope of a dossier this node handed to an agency hosted elsewhere (unsigned)."""
+        d = self.engine.get(dossier_id)
+        history = self.engine.history(dossier_id)
+        node = self.node_of(d.custodian) if to is None else to
+        if d.custodian in self.directory and self.directory[d.custodian] != node:
+            raise HandoffError(f"dossier {dossier_id} is held by {d.custodian}, which node "
+                               f"{self.directory[d.custodian]} hosts, not {node}")
+        if d.custodian in self.hosts:
+            raise HandoffError(f"dossier {dossier_id} is held here ({d.custodian}): only a transition that gives "
+                               "custody to another agency hands it off")
+        last = _last_handoff(history)
+        if self.node_of(last.previous) != self.agency:
+            raise HandoffError(f"dossier {dossier_id} was handed to {d.custodian} by {last.previous}, "
+                               f"which is not hosted by this node ({self.agency})")
+        return self._envelope(d, history, self.engine.definition(d.procedure, d.definition_version), to=node,
+                              created_at=created_at or self.engine.clock.now(),
+                              trigger=trigger if trigger is not None else last.event.trigger,
+                              message_id=message_id or handoff_message_id(d.id, last.event.seq),
+                              attachments=attachments)
+
+    def export(self, dossier_id: str, **options: Any) -> bytes:
+        """The signed hand-off envelope (see :meth:`envelope_for` for ``options``); audited as a disclosure."""
+        envelope = self.envelope_for(dossier_id, **options)
+        signed = self._sign(envelope)
+        assert envelope.payload is not None
+        defn = self.engine.definition(envelope.payload.procedure_code, envelope.payload.procedure_version)
+        self._disclosed(dossier_id, defn, envelope.recipient_codes[0])
+        return signed
+
+    def _disclosed(self, dossier_id: str, defn: ProcedureDefinition, to: str) -> None:
+        """Personal values leave in clear to another node: the access audit records it (not the values)."""
+        fields = [f.name for f in defn.fields if f.personal is not None]
+        if fields:
+            record_disclosure(self.engine, Actor.system(self.agency, "exchange"), dossier_id, channel="exchange",
+                              purpose="inter-agency hand-off (liên thông)", fields=fields, recipient=to)
+
+    def _sign(self, envelope: Envelope) -> bytes:
+        if self.keys is None:
+            raise HandoffError(f"node {self.agency} has no signing keys: it can receive, not send")
+        if envelope.recipient_codes[0] not in self.trust:
+            raise HandoffError(f"node {envelope.recipient_codes[0]} is not in this node's trust store: dossiers "
+                               "(with their personal data) go only to member nodes")
+        return sign_envelope(envelope_tree(envelope), self.keys)
+
+    def _open(self, events: Sequence[DossierEvent]) -> list[DossierEvent]:
+        opener = getattr(self.engine, "open_events", None)  # personal values from the vault (system path)
+        return list(opener(events)) if opener is not None else list(events)
+
+    def _party(self, code: str) -> Party:
+        try:
+            return Party(code, self.engine.registry.agency(code).name)
+        except ProcflowError:
+            return Party(code)
+
+    def _envelope(self, d: Dossier, history: Sequence[DossierEvent], defn: ProcedureDefinition, *, to: str,
+                  created_at: datetime, trigger: str | None, message_id: str,
+                  attachments: Sequence[Attachment] = ()) -> Envelope:
+        return Envelope(
+            message_id=message_id,
+            sender=self._party(self.agency),
+            recipients=(self._party(to),),
+            created_at=created_at,
+            subject=f"Liên thông hồ sơ {d.id}: {defn.name_vi}",
+            document=DocumentInfo.for_message(self.agency, created_at.date(), str(d.revision), "LT"),
+            trigger=trigger,
+            trace=(TraceHop(self.agency, created_at.replace(microsecond=0)),),
+            payload=dossier_payload(d, history, defn),
+            attachments=tuple(attachments),
+        )
+
+    # -- receiving ---------------------------------------------------------------------------------------
+    def receive(self, data: bytes, *, source: str = "envelope") -> Received:
+        """Verify ``data`` and import the hand-off it carries; raise an EnvelopeRejected subclass otherwise.
+
+        A message id imported before raises :class:`ReplayedMessage` and changes nothing: for a sender
+        retrying at least once, that answer means "delivered".
+        """
+        try:
+            envelope = self.verifier.check(data, source=source)  # crypto and parsing outside the lock
+            store = self.engine.store
+            with store.transaction():
+                payload = envelope.payload
+                if not self.replay.record(envelope.message_id, sender=envelope.sender.code,
+                                          dossier_id=payload.dossier_id if payload is not None else None):
+                    raise ReplayedMessage(f"{source}: message {envelope.message_id} from {envelope.sender.code} "
+                                          "was already received")
+                plan = self._plan(envelope, source)
+                new_events = self._apply(plan)
+        except EnvelopeRejected as exc:
+            log.info("refused envelope (%s) [%s]", source, exc.reason)  # the message may quote values: not logged
+            raise
+        dossier_id = plan.events[0].dossier_id
+        log.info("imported hand-off %s from %s: dossier %s, events %d-%d", envelope.message_id,
+                 envelope.sender.code, dossier_id, new_events[0].seq, new_events[-1].seq)
+        return Received(envelope=envelope, dossier=self.engine.get(dossier_id), new_events=tuple(new_events),
+                        created=plan.known == 0)
+
+    def _plan(self, envelope: Envelope, source: str) -> _Plan:
+        """Every refusal, before anything is written (the caller's transaction rolls back the replay record)."""
+        p = envelope.payload
+        if p is None:
+            raise NotAHandoff(f"{source}: message {envelope.message_id} carries no procflow dossier; a foreign "
+                              "document is attached to a dossier, not imported as one")
+        if p.custodian not in self.hosts:
+            raise WrongCustodian(f"{source}: dossier {p.dossier_id} is handed to {p.custodian}, which this node "
+                                 f"({self.agency}) does not host")
+        try:
+            defn = self.engine.definition(p.procedure_code, p.procedure_version)
+        except DefinitionError as exc:
+            raise UnknownProcedure(f"{source}: procedure {p.procedure_code} v{p.procedure_version} is not "
+                                   "registered on this node") from exc
+        if p.definition_hash is not None and p.definition_hash != defn.content_hash:
+            raise DefinitionMismatch(f"{source}: procedure {p.procedure_code} v{p.procedure_version} is registered "
+                                     "here with other content; both nodes must run the same definition")
+        events = self._payload_events(p, source)
+        last = _last_handoff(events)
+        if self.node_of(last.previous) != envelope.sender.code:
+            raise SenderNotCustodian(f"{source}: dossier {p.dossier_id} was handed to {p.custodian} by "
+                                     f"{last.previous}, which node {envelope.sender.code} does not host")
+        try:
+            local = self.engine.store.get(p.dossier_id)
+        except DossierNotFound:
+            return _Plan(envelope, defn, events, 0)
+        if local.custodian in self.hosts:
+            raise HistoryConflict(f"{source}: dossier {p.dossier_id} is held here ({local.custodian}); "
+                                  f"{envelope.sender.code} cannot hand it on")
+        mine = self.engine.history(p.dossier_id)  # personal values opened, as the envelope carries them
+        if len(mine) >= len(events):
+            raise HistoryConflict(f"{source}: dossier {p.dossier_id}: the envelope has {len(events)} events, this "
+                                  f"node already has {len(mine)}")
+        for ours, theirs in zip(mine, events, strict=False):
+            if _comparable(ours) != _comparable(theirs):
+                raise HistoryConflict(f"{source}: dossier {p.dossier_id}: event {ours.seq} differs from this "
+                                      "node's copy; the histories diverged")
+        return _Plan(envelope, defn, events, len(mine))
+
+    @staticmethod
+    def _payload_events(p: DossierPayload, source: str) -> tuple[DossierEvent, ...]:
+        try:
+            events = tuple(dossier_event(p.dossier_id, pe) for pe in p.events)
+            if not events or events[0].kind != EventKind.FILED:
+                raise ValueError("the history does not start with the filing")
+            if [e.seq for e in events] != list(range(1, len(events) + 1)):
+                raise ValueError("event numbers are not 1, 2, 3, ...")
+            snapshot = replay(events)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: {exc}") from exc
+        expected = {"procedure": p.procedure_code, "definition_version": p.procedure_version, "state": p.state,
+                    "custodian": p.custodian, "receiving": p.receiving_agency,
+                    "data": {f.name: f.to_python() for f in p.fields}}
+        for name, value in expected.items():
+            if getattr(snapshot, name) != value:
+                raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: replaying its events gives another "
+                                          f"{name} than the snapshot sent")
+        return events
+
+    def _apply(self, plan: _Plan) -> list[DossierEvent]:
+        """Write the new events as the sender's engine wrote them (inside the caller's transaction)."""
+        engine, store = self.engine, self.engine.store
+        defn = plan.definition
+        did = plan.events[0].dossier_id
+        vault = getattr(engine, "vault", None)
+        personal = {f.name: f.personal for f in defn.fields if f.personal is not None} if vault is not None else {}
+        timers = engine.timer_table(defn.code, defn.version)
+        rows = store.events(did) if plan.known else []
+        prev_hash = (rows[-1].hash or GENESIS) if rows else GENESIS
+        before = replay(rows) if rows else None
+        written = []
+        for e in plan.events[plan.known:]:
+            fx = e.effects
+            if personal and fx and isinstance(fx.get("data"), Mapping):
+                e = attrs.evolve(e, effects={**fx, "data": vault.seal(did, e.seq, fx["data"], personal)})  # type: ignore[union-attr]
+            if getattr(engine, "hash_chain", False):
+                prev_hash = chain_event(e, prev_hash)
+            rows.append(e)
+            after = replay(rows)
+            if e.seq == 1:
+                store.insert_dossier(after, e, ())
+            else:
+                store.apply(after, e.seq - 1, e, (), _ALL_COLUMNS)
+            if timers is not None:
+                changes = (timers.on_file(after, engine.calendar, e.at) if before is None
+                           else timers.on_fire(before, after, engine.calendar, e.at))
+                if changes:
+                    store.save_timers(did, seq=e.seq, state=after.state, arm=changes.arm, cancel=changes.cancel,
+                                      pause=changes.pause)
+            before = after
+            written.append(e)
+        return written
+
+
+@attrs.frozen
+class _Handoff:
+    event: DossierEvent
+    previous: str  # the custodian before ``event``

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from procflow.cli import app
 from procflow.definition import bundled_definitions
+from procflow.engine import Engine
+from procflow.store.sqlite import SQLiteStore
 
 runner = CliRunner()
 
@@ -86,14 +88,18 @@ def test_inspect_shows_timeline_masked(tmp_path):
     db = tmp_path / "i.db"
     assert simulate(tmp_path, "i.db").exit_code == 0
     conn = sqlite3.connect(db)
-    dossier_id, data = conn.execute(
-        "SELECT id, data FROM dossiers WHERE procedure='1.012751' ORDER BY revision DESC LIMIT 1").fetchone()
-    national_id = json.loads(data)["applicant_national_id"]
-    result = runner.invoke(app, ["inspect", dossier_id, "--db", str(db)])
+    dossier_id, agencies = conn.execute(
+        "SELECT id, agencies FROM dossiers WHERE procedure='1.012751' ORDER BY revision DESC LIMIT 1").fetchone()
+    conn.close()
+    store = SQLiteStore(str(db))  # personal values live in the vault: the system path opens them
+    national_id = Engine(store).get(dossier_id).data["applicant_national_id"]
+    store.close()
+    reader = f"desk-officer@{json.loads(agencies)['receiving']}"  # the receiving desk may read it
+    result = runner.invoke(app, ["inspect", dossier_id, "--db", str(db), "--actor", reader])
     assert result.exit_code == 0, result.output
     assert dossier_id in result.stdout and "custodian" in result.stdout
     assert "replay of" in result.stdout and "reproduces the snapshot: yes" in result.stdout
     assert national_id not in result.stdout
     assert national_id[:4] + "******" + national_id[-2:] in result.stdout
-    missing = runner.invoke(app, ["inspect", "nope", "--db", str(db)])
+    missing = runner.invoke(app, ["inspect", "nope", "--db", str(db), "--actor", reader])
     assert missing.exit_code == 1 and "no dossier 'nope'" in missing.output

@@ -15,6 +15,9 @@ EXAMPLES = ROOT / "examples"
 
 # What each example's run.py must print (a line containing each fragment).
 EXPECTED = {
+    "lien_thong_child_under_6": ["status 2 (received), due 2026-04-22 17:00 (3 working days)", "started in parallel",
+                                 "refused: NotCustodian", "members: birth 10, residence 10, health_insurance 10",
+                                 "bundle replay reproduces the record: True"],
     "birth_registration": ["status 2, due 2026-04-20 17:00", "supplement requested: status 5, clock paused: True",
                            "refused: NotCustodian", "returned (trả kết quả): status 10, on time: True",
                            "replay reproduces the snapshot: True"],

@@ -12,6 +12,9 @@ from procflow.definition import (
     FieldSpec,
     ProcedureDefinition,
     Step,
+    TimerAction,
+    TimerAnchor,
+    TimerSpec,
     Transition,
     bundled_definitions,
     load_definition,
@@ -44,7 +47,9 @@ from procflow.hookspecs import hookimpl
 from procflow.jurisdiction import Agency, Level, Registry, Routing
 from procflow.masking import mask_record, mask_text, mask_value
 from procflow.outbox import Delivery, OutboxTopic
+from procflow.overdue import ExtensionLetter, extension_letter
 from procflow.plugins import build_engine, make_plugin_manager
+from procflow.scheduler import Scheduler, SchedulerStats, armed_timers
 from procflow.statistics import Report, build_report
 from procflow.store import OutboxMessage, Store, open_store
 
@@ -68,6 +73,7 @@ __all__ = [
     "DossierNotFound",
     "Engine",
     "EnvelopeRejected",
+    "ExtensionLetter",
     "FakeClock",
     "FieldSpec",
     "GuardRejected",
@@ -86,19 +92,26 @@ __all__ = [
     "Report",
     "RetryableAdapterError",
     "Routing",
+    "Scheduler",
+    "SchedulerStats",
     "SlaClock",
     "Step",
     "Store",
     "StoreError",
     "SystemClock",
+    "TimerAction",
+    "TimerAnchor",
+    "TimerSpec",
     "Transition",
     "TransitionNotAllowed",
     "UnknownAgency",
     "WorkingCalendar",
     "__version__",
+    "armed_timers",
     "build_engine",
     "build_report",
     "bundled_definitions",
+    "extension_letter",
     "hookimpl",
     "load_definition",
     "make_plugin_manager",

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition, load_definition
@@ -24,48 +20,14 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    from procflow.masking import mask_text  # exception messages leave the engine for human eyes too
+
+    err.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
     raise typer.Exit(code)
 
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
-
-
-@app.command()
-def simulate(
-    province: Annotated[str, typer.Option(help="Province name or code (e.g. 'Cần Thơ', 'can-tho', '92').")] = "Cần Thơ",
-    days: Annotated[int, typer.Option(min=1, max=366, help="Simulated calendar days.")] = 30,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same numbers.")] = 1,
-    db: Annotated[str, typer.Option(help="Store: a SQLite path (replaced if it is an earlier procflow store), "
-                                         "or ':memory:'.")] = "procflow-sim.db",
-    start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")] = "2026-04-20",
-    rate: Annotated[float, typer.Option(help="Mean dossiers per commune per working day.")] = 12.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace --db even if it is not a procflow store.")] = False,
-) -> None:
-    """Simulate one province's one-stop offices (bộ phận một cửa) and report SLA figures."""
-    from procflow.simulate import Scenario, run_simulation
-
-    try:
-        scenario = Scenario(province=province, days=days, seed=seed, start=date.fromisoformat(start),
-                            dossiers_per_commune_day=rate)
-    except ValueError as exc:
-        _fail(f"--start: {exc}")
-    t0 = time.perf_counter()
-    try:
-        with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
-            task = bar.add_task(f"{province}, {days} days", total=1.0)
-            result, report, engine = run_simulation(scenario, db, overwrite=overwrite,
-                                                    progress=lambda f: bar.update(task, completed=min(f, 1.0)))
-    except ProcflowError as exc:
-        _fail(str(exc))
-    engine.store.close()
-    if as_json:
-        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
-        return
-    _print_report(report, elapsed=time.perf_counter() - t0, db=db)
 
 
 def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[no-untyped-def]
@@ -75,6 +37,11 @@ def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[n
     out.print(f"dossiers received (tiếp nhận): {sim.get('filed'):,}  ·  filed online: {sim.get('online'):,}  ·  "
               f"transitions: {sim.get('transitions'):,}  ·  location-independent (phi địa giới): "
               f"{report.location_independent:,} ({report.location_independent_share:.1%})")
+    tm = report.extra.get("timers")
+    if tm:
+        out.print(f"timers (hẹn giờ): reminders {tm['reminders']:,}  ·  overdue letters (form 04) "
+                  f"{tm['overdue_letters']:,}  ·  expired supplement requests {tm['supplements_expired']:,}  ·  "
+                  f"escalations {tm['escalations']:,}")
     table = Table(title="By level and procedure", title_justify="left")
     for col in ("", "received", "completed", "on time", "on-time rate", "overdue open", "open",
                 "paused", "median w-days"):
@@ -159,6 +126,11 @@ def diagram(file: Annotated[Path, typer.Argument(help="Procedure definition TOML
 def inspect(
     dossier_id: Annotated[str, typer.Argument(help="Dossier code, e.g. 311.20.99.H92-260420-0001.")],
     db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+    actor: Annotated[str | None, typer.Option(help="Who reads: OFFICIAL@AGENCY_CODE (default $PROCFLOW_ACTOR); "
+                                                    "checked against the custody path and audited.")] = None,
+    role: Annotated[list[str] | None, typer.Option(help="A role of the actor, e.g. oversight:92 (repeatable; "
+                                                         "default $PROCFLOW_ACTOR_ROLES).")] = None,
+    purpose: Annotated[str, typer.Option(help="Why the dossier is read (recorded in the access audit).")] = "inspect",
 ) -> None:
     """Show a dossier's timeline: custodians, hand-offs, statuses and the SLA clock (personal data masked)."""
     from procflow.calendar import WorkingCalendar
@@ -170,10 +142,15 @@ def inspect(
     if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
         _fail(f"no store at {db}")
     store = open_store(db)
-    try:
-        d = store.get(dossier_id)
-        events = store.events(dossier_id)
+    try:  # a read on behalf of a person: access-checked, audited, masked (procflow.access)
+        from procflow.access import actor_from_env
+        from procflow.engine import Engine
+
+        reader, engine = actor_from_env(actor, role), Engine(store)
+        d = engine.read(dossier_id, reader, purpose=purpose)
+        events = engine.read_history(dossier_id, reader, purpose=purpose)
     except ProcflowError as exc:
+        store.close()
         _fail(str(exc))
     defs = {(c, v): src for c, v, src in store.definition_sources()}
     from procflow.definition import parse_definition
@@ -216,6 +193,11 @@ def inspect(
     out.print(t)
     ok = replay(events) == d
     out.print(f"replay of {len(events)} event(s) reproduces the snapshot: {'yes' if ok else '[red]NO[/]'}")
+    from procflow.cli_timers import dossier_timers, timers_table
+
+    armed = dossier_timers(engine, d.id)
+    if armed:
+        out.print(timers_table(armed, title="Timers (hẹn giờ)"))
     store.close()
 
 
@@ -224,12 +206,23 @@ def store_now(events):  # type: ignore[no-untyped-def]
 
 
 def _mount_optional() -> None:
+    from procflow.cli_simulate_extras import register as register_migrate
+    from procflow.simulate.command import simulate as simulate_command
+
+    app.command(name="simulate")(simulate_command)
+    register_migrate(app)
     from procflow.cli_db import register as register_db
 
     register_db(app)
+    from procflow.cli_privacy import register as register_privacy
+
+    register_privacy(app)
     from procflow.cli_adapters import register as register_adapters
 
     register_adapters(app)
+    from procflow.cli_timers import register as register_timers
+
+    register_timers(app)
     try:
         from procflow.exchange.cli import app as exchange_app
     except ImportError:  # pragma: no cover - the exchange package ships with procflow

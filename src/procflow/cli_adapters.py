@@ -87,6 +87,7 @@ def worker_cmd(
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds to wait when nothing is due.")] = 1.0,
     topic: Annotated[list[str] | None, typer.Option(help="Only these topics (repeatable).")] = None,
     worker_id: Annotated[str | None, typer.Option(help="Name in claimed_by (default host:pid:random).")] = None,
+    no_timers: Annotated[bool, typer.Option("--no-timers", help="Do not fire due timers in this worker.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deliver outbox messages through the installed adapters, retrying with backoff; SIGTERM stops it
@@ -101,20 +102,46 @@ def worker_cmd(
                            poll_interval=poll)
     except ValueError as exc:
         _fail(str(exc))
-    previous = {sig: signal.signal(sig, lambda *_: w.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    import threading
+
+    from procflow.plugins import build_engine
+    from procflow.scheduler import Scheduler
+
+    # Due timers fire in the same worker, on their own connection (timers are the scheduler's, delivery is ours).
+    timers = None if no_timers else Scheduler(build_engine(_open(db), pm=_plugin_manager(),
+                                                           register_procedures=False))
+    timer_thread: threading.Thread | None = None
+
+    def stop(*_: object) -> None:
+        w.stop()
+        if timers is not None:
+            timers.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     err.print(f"procflow worker {w.worker_id} on {db}" + (" (once)" if once else " — SIGTERM or Ctrl-C stops"),
               highlight=False)
     try:
         if once:
             try:
+                if timers is not None:
+                    timers.run_due()
                 stats = w.drain()
             finally:
                 w.close()
         else:
+            if timers is not None:
+                timer_thread = threading.Thread(target=timers.run, kwargs={"idle_sleep": poll},
+                                                name="procflow-timers", daemon=True)
+                timer_thread.start()
             stats = w.run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if timers is not None:
+            timers.stop()
+            if timer_thread is not None:
+                timer_thread.join(timeout=30)
+            timers.engine.store.close()
         store.close()
     if as_json:
         _emit_json(stats.to_dict())

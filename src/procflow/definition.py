@@ -178,6 +178,7 @@ class ProcedureDefinition:
     timers: tuple[TimerSpec, ...] = ()
     source: str = ""
     file: str | None = None
+    retention_years: int | None = None  # personal data of a closed dossier is erased after this (None: kept)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -236,7 +237,7 @@ class _Reader:
 
 
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
-             "sla", "roles", "fields", "states", "transitions", "timers")
+             "sla", "roles", "fields", "states", "transitions", "timers", "retention_years")
 
 
 def parse_definition(text: str, *, file: str | None = None,
@@ -259,6 +260,9 @@ def parse_definition(text: str, *, file: str | None = None,
         r.problem("level", f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
     competent_kind = r.get(raw, "competent_kind", "", str, required=False, default=level)
     legal_basis = tuple(r.get(raw, "legal_basis", "", list, required=False, default=[]))
+    retention_years = r.get(raw, "retention_years", "", int, required=False, default=None)
+    if retention_years is not None and retention_years < 0:
+        r.problem("retention_years", "must be >= 0 (years the personal data of a closed dossier is kept)")
     sla = r.get(raw, "sla", "", dict, default={})
     r.unknown_keys(sla, ("working_days", "supplement_policy"), "sla.")
     sla_days = r.get(sla, "working_days", "sla.", int, default=0)
@@ -283,7 +287,7 @@ def parse_definition(text: str, *, file: str | None = None,
         competent_kind=competent_kind, initial=initial, states=tuple(states),
         transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
         roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, timers=tuple(timers),
-        source=text, file=file,
+        source=text, file=file, retention_years=retention_years,
     )
     _check_graph(r, defn, known_guards)
     if r.problems:
@@ -465,10 +469,11 @@ def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
             elif trigger is not None and trigger not in known:
                 r.problem(f"{p}trigger", f"unknown trigger {trigger!r} (triggers: {', '.join(sorted(known))})")
             elif trigger is not None:
-                for s in live:
-                    if s in names and trigger not in allowed.get(s, set()):
-                        r.problem(f"{p}trigger", f"trigger {trigger!r} cannot be fired from state {s!r}, where "
-                                                 "this timer is live (narrow 'states' or add the transition)")
+                bad = [s for s in live if s in names and s not in finals and trigger not in allowed.get(s, set())]
+                if bad:
+                    r.problem(f"{p}trigger", f"trigger {trigger!r} cannot be fired from state(s) "
+                                             f"{', '.join(map(repr, bad))}, where this timer is live (narrow "
+                                             "'states' or add the transition)")
         elif "trigger" in t:
             r.problem(f"{p}trigger", "only action = 'fire' fires a trigger")
         notify = tuple(str(x) for x in _as_list(r.get(t, "notify", p, (str, list), required=False, default=[])))

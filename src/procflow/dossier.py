@@ -22,6 +22,8 @@ class EventKind:
     FILED = "filed"
     FIRED = "fired"
     MIGRATED = "migrated"
+    ESCALATED = "escalated"  # a timer escalated the dossier to the head of the unit (state unchanged)
+    OVERDUE = "overdue"  # the due date passed: form 04 (apology and new date) was produced (state unchanged)
 
 
 @attrs.frozen
@@ -84,6 +86,10 @@ class Dossier:
     step_due_at: datetime | None = None
     data: dict[str, Any] = attrs.field(factory=dict)
     revision: int = 1
+    # Engine bookkeeping, not part of the record's value (eq=False): the vault references of the personal
+    # values in ``data`` as {field: (value, reference)}, and (revision, hash) of the dossier's last event.
+    sealed: dict[str, tuple[Any, Any]] | None = attrs.field(default=None, eq=False, repr=False)
+    chain: tuple[int, bytes] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def receiving(self) -> str:
@@ -116,16 +122,21 @@ class DossierEvent:
     definition_version: int
     effects: Mapping[str, Any] | None = None
     note: str | None = None
+    prev_hash: bytes | None = None  # hash of the dossier's previous event (procflow.hashchain)
+    hash: bytes | None = None  # SHA-256 over prev_hash and this event's content
+    effects_text: str | None = attrs.field(default=None, init=False, eq=False, repr=False)  # cached JSON
 
     @property
     def handoff(self) -> bool:
         return "custodian_from" in (self.effects or {})
 
     def effects_json(self) -> str | None:
+        if self.effects_text is not None:
+            return self.effects_text
         return None if not self.effects else json.dumps(self.effects, ensure_ascii=False, sort_keys=True)
 
 
-def filed_effects(d: Dossier) -> dict[str, Any]:
+def filed_effects(d: Dossier, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything a 'filed' event must carry for replay to rebuild the dossier."""
     return {
         "procedure": d.procedure,
@@ -134,7 +145,7 @@ def filed_effects(d: Dossier) -> dict[str, Any]:
         "received_at": _iso(d.received_at),
         "sla": sla_to_dict(d.sla),
         "step_due_at": _iso(d.step_due_at),
-        "data": dict(d.data),
+        "data": dict(d.data if data is None else data),
     }
 
 

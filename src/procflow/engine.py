@@ -5,18 +5,26 @@ O(models) and would make each transition slower as the number of live dossiers g
 custody, roles and guards in memory, moves the state through the compiled machine, updates the SLA clock
 and writes snapshot + event + outbox in one store transaction guarded by an optimistic revision check.
 A refusal changes nothing on the dossier; it is recorded only in the audit table.
+
+Declared personal fields never reach the snapshot or the event log: their values are sealed in the vault
+(``procflow.vault``, encrypted by default) in the same transaction, and references take their place; every
+event carries the hash of the dossier's previous event (``procflow.hashchain``). Records the engine hands
+back (``file``, ``fire``, ``get``, ``history``, ``replay``) hold the real values — the system path; reads
+for people go through ``read`` / ``read_history`` (``procflow.access``: checked, audited, masked).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
 import attrs
 from transitions import Machine
 
+from procflow.access import AccessPolicy
 from procflow.calendar import ClockPolicy, SlaClock, WorkingCalendar
 from procflow.clock import Clock, SystemClock
 from procflow.definition import ClockMode, ProcedureDefinition, Step, Transition, parse_definition
@@ -31,8 +39,12 @@ from procflow.errors import (
     TransitionNotAllowed,
 )
 from procflow.guards import BUILTIN_GUARDS
+from procflow.hashchain import GENESIS, chain_event, head_of
 from procflow.jurisdiction import Registry
+from procflow.masking import mask_record
 from procflow.store.base import AuditEntry, OutboxMessage, Store
+from procflow.timers import TimerTable
+from procflow.vault import Vault, has_refs, is_ref
 
 __all__ = ["CompiledDefinition", "Engine", "Guard", "OutboxRule"]
 
@@ -42,6 +54,9 @@ Guard = Callable[[Dossier, Mapping[str, Any]], bool]
 OutboxRule = Callable[[Dossier, DossierEvent, ProcedureDefinition], Iterable[OutboxMessage]]
 """Called inside the transition to decide which external effects the event causes (hooks that subscribe)."""
 
+_log = logging.getLogger("procflow.engine")
+_NO_TX = nullcontext()
+
 
 @attrs.frozen
 class CompiledDefinition:
@@ -50,6 +65,8 @@ class CompiledDefinition:
     table: Mapping[tuple[str, str], Transition]
     steps: Mapping[str, Step]
     allowed: Mapping[str, tuple[str, ...]]
+    timers: TimerTable | None = None  # None: no timers declared, and the hot path skips them entirely
+    personal: Mapping[str, str] = attrs.field(factory=dict)  # {field: personal kind}: these go to the vault
 
     @classmethod
     def compile(cls, defn: ProcedureDefinition) -> CompiledDefinition:
@@ -74,7 +91,8 @@ class CompiledDefinition:
         allowed = {s.name: tuple(sorted(t.trigger for t in defn.transitions if s.name in t.source))
                    for s in defn.states}
         return cls(definition=defn, machine=machine, table=table, steps={s.name: s for s in defn.states},
-                   allowed=allowed)
+                   allowed=allowed, timers=TimerTable.compile(defn),
+                   personal={f.name: f.personal for f in defn.fields if f.personal is not None})
 
 
 class Engine:
@@ -90,7 +108,13 @@ class Engine:
         guards: Mapping[str, Guard] | None = None,
         outbox_rules: Sequence[OutboxRule] = (),
         audit_refusals: bool = True,
+        vault: Vault | None = None,
+        hash_chain: bool = True,
+        access_policy: AccessPolicy | None = None,
     ) -> None:
+        """``vault``: where declared personal fields go (default: encrypted, keys from
+        ``procflow.keys.default_key_provider``); ``hash_chain``: link each event to the previous one
+        (``procflow audit verify``); ``access_policy``: who may ``read`` a dossier (custody path + oversight)."""
         self.store = store
         self.registry = registry if registry is not None else Registry.default()
         self.calendar = calendar if calendar is not None else WorkingCalendar()
@@ -98,6 +122,9 @@ class Engine:
         self.guards: dict[str, Guard] = {**BUILTIN_GUARDS, **(guards or {})}
         self.outbox_rules = list(outbox_rules)
         self.audit_refusals = audit_refusals
+        self.vault = vault if vault is not None else Vault(store)
+        self.hash_chain = hash_chain
+        self.access_policy = access_policy if access_policy is not None else AccessPolicy(self.registry)
         self._compiled: dict[tuple[str, int], CompiledDefinition] = {}
         self._latest: dict[str, int] = {}
         for code, version, source in store.definition_sources():
@@ -200,11 +227,23 @@ class Engine:
                 step_due_at=self.calendar.due_at(now, step.sla_days) if step.sla_days is not None else None,
                 data=values, revision=1,
             )
+            row = dossier  # what the store gets: personal values sealed in the vault, references in their place
+            if compiled.personal:
+                dossier.data, stored = self._seal(dossier.id, 1, values, compiled.personal)
+                dossier.sealed = {k: (dossier.data[k], v) for k, v in stored.items() if is_ref(v)}
+                row = attrs.evolve(dossier, data=stored)
             event = DossierEvent(dossier_id=dossier.id, seq=1, at=now, kind=EventKind.FILED, trigger=None,
                                  from_state=None, to_state=dossier.state, status=dossier.status, actor=actor.id,
                                  agency=actor.agency, custodian=dossier.custodian,
-                                 definition_version=defn.version, effects=filed_effects(dossier))
-            self.store.insert_dossier(dossier, event, self._outbox(dossier, event, defn))
+                                 definition_version=defn.version, effects=filed_effects(row))
+            if self.hash_chain:
+                dossier.chain = (1, chain_event(event, GENESIS))
+            self.store.insert_dossier(row, event, self._outbox(dossier, event, defn))
+            if compiled.timers is not None and (armed := compiled.timers.on_file(dossier, self.calendar, now)).arm:
+                self.store.save_timers(dossier.id, seq=1, state=dossier.state, arm=armed.arm)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("filed %s (%s v%d) at %s by %s: %s", dossier.id, defn.code, defn.version, receiving, actor.id,
+                       mask_record(dossier.data, defn))
         return dossier
 
     # -- firing -----------------------------------------------------------------------------------------
@@ -267,6 +306,7 @@ class Engine:
         if custodian != d.custodian:
             effects["custodian_from"] = d.custodian
         new_data = d.data
+        personal = compiled.personal if values else None
         if values:
             new_data = {**d.data, **values}
             changed.add("data")
@@ -274,18 +314,110 @@ class Engine:
         new = Dossier(id=d.id, procedure=d.procedure, definition_version=d.definition_version, state=dest.name,
                       status=dest.portal_status, custodian=custodian, agencies=d.agencies,
                       location_independent=d.location_independent, received_at=d.received_at, updated_at=now,
-                      sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1)
-        event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=EventKind.FIRED, trigger=trigger,
-                             from_state=d.state, to_state=dest.name, status=dest.portal_status, actor=actor.id,
-                             agency=actor.agency, custodian=custodian, definition_version=d.definition_version,
-                             effects=effects or None, note=note)
-        self.store.apply(new, d.revision, event, self._outbox(new, event, defn) if self.outbox_rules else (),
-                         frozenset(changed))
+                      sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1, sealed=d.sealed)
+        # personal values written here go to the vault in the same transaction as the snapshot and event
+        with self.store.transaction() if personal and not personal.keys().isdisjoint(values) else _NO_TX:
+            row = self._sealed_row(d, new, values, personal, effects) if personal else new
+            event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=EventKind.FIRED, trigger=trigger,
+                                 from_state=d.state, to_state=dest.name, status=dest.portal_status, actor=actor.id,
+                                 agency=actor.agency, custodian=custodian, definition_version=d.definition_version,
+                                 effects=effects or None, note=note)
+            if self.hash_chain:
+                new.chain = (new.revision, chain_event(event, self._head(d)))
+            outbox = self._outbox(new, event, defn) if self.outbox_rules else ()
+            if compiled.timers is None or not (timers := compiled.timers.on_fire(d, new, self.calendar, now)).arm:
+                self.store.apply(row, d.revision, event, outbox, frozenset(changed))
+            else:  # armings are queued in the same transaction (cancelling writes nothing: the event says it)
+                with self.store.transaction():
+                    self.store.apply(row, d.revision, event, outbox, frozenset(changed))
+                    self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
+                                           cancel=timers.cancel, pause=timers.pause)
         if isinstance(dossier, Dossier):
-            for name in ("state", "status", "custodian", "updated_at", "sla", "step_due_at", "data", "revision"):
+            for name in ("state", "status", "custodian", "updated_at", "sla", "step_due_at", "data", "revision",
+                         "sealed", "chain"):
                 setattr(dossier, name, getattr(new, name))
             return dossier
         return new
+
+    # -- personal data and the hash chain (see procflow.vault, procflow.hashchain) --------------------------
+    def _seal(self, dossier_id: str, seq: int, values: Mapping[str, Any],
+              personal: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(real values, stored values): personal ones sealed in the vault as event ``seq``."""
+        if has_refs(values):  # values copied from a stored record: open them, then seal them anew
+            values = self.vault.resolve(values)
+        return dict(values), self.vault.seal(dossier_id, seq, values, personal)
+
+    def _sealed_row(self, d: Dossier, new: Dossier, values: Mapping[str, Any], personal: Mapping[str, str],
+                    effects: dict[str, Any]) -> Dossier:
+        """Seal the personal values among ``values``; ``new`` keeps real values, the returned row (for the
+        store) and ``effects`` carry references."""
+        if personal.keys().isdisjoint(values):
+            real, stored = dict(values), dict(values)
+        else:
+            real, stored = self._seal(d.id, new.revision, values, personal)
+        effects["data"] = stored
+        base = dict(d.data)
+        sealed = dict(d.sealed or {})
+        unknown = False
+        for k in personal:
+            v = base.get(k)
+            if is_ref(v):
+                continue
+            s = sealed.get(k)
+            if s is not None and s[0] == v:  # also None: a value retention erased keeps its reference
+                base[k] = s[1]
+            elif v is not None:
+                unknown = True
+        if unknown:  # a record built without its vault references (by hand, or replayed): the store has them
+            raw = self.store.get(d.id).data
+            for k in personal:
+                if is_ref(raw.get(k)) and not is_ref(base.get(k)):
+                    base[k] = raw[k]
+        new.data = {**d.data, **real}
+        row_data = {**base, **stored}
+        new.sealed = {k: (new.data[k], v) for k, v in row_data.items() if is_ref(v)}
+        return Dossier(id=new.id, procedure=new.procedure, definition_version=new.definition_version,
+                       state=new.state, status=new.status, custodian=new.custodian, agencies=new.agencies,
+                       location_independent=new.location_independent, received_at=new.received_at,
+                       updated_at=new.updated_at, sla=new.sla, step_due_at=new.step_due_at, data=row_data,
+                       revision=new.revision)
+
+    def seal_values(self, owner_id: str, seq: int, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Seal the personal values among ``values`` kept outside a dossier (a liên thông bundle's data for
+        members not filed yet) in the vault as entry ``(owner_id, seq)``; returns them with references in
+        their place. Kinds come from the registered definitions' fields of the same name. Passing the result
+        to ``file`` later opens and re-seals the values for the new dossier. Call inside the transaction
+        that stores the references."""
+        kinds = {f.name: f.personal for c in self._compiled.values() for f in c.definition.fields
+                 if f.personal is not None and f.name in values}
+        return self._seal(owner_id, seq, values, kinds)[1] if kinds else dict(values)
+
+    def _head(self, d: Dossier) -> bytes:
+        """The hash of the dossier's last event (from the record when it carries it, else from the store)."""
+        chain = d.chain
+        if chain is not None and chain[0] == d.revision:
+            return chain[1]
+        return head_of(self.store, d.id, d.revision)
+
+    def open_record(self, d: Dossier) -> Dossier:
+        """A stored record with its personal values opened from the vault (the system path: not audited)."""
+        if not has_refs(d.data):
+            return d
+        stored = d.data
+        d.data = self.vault.resolve(stored)
+        d.sealed = {k: (d.data[k], v) for k, v in stored.items() if is_ref(v)}
+        return d
+
+    def open_events(self, events: Sequence[DossierEvent]) -> list[DossierEvent]:
+        """Stored events with the personal values they carry opened from the vault (system path)."""
+        idx = [i for i, e in enumerate(events)
+               if e.effects and isinstance(e.effects.get("data"), Mapping) and has_refs(e.effects["data"])]
+        out = list(events)
+        if idx:
+            opened = self.vault.resolve_many([events[i].effects["data"] for i in idx])  # type: ignore[index]
+            for i, data in zip(idx, opened, strict=True):
+                out[i] = attrs.evolve(events[i], effects={**events[i].effects, "data": data})  # type: ignore[dict-item]
+        return out
 
     def _advance_clock(self, src: Step, dest: Step, sla: SlaClock, now: datetime,
                        defn: ProcedureDefinition) -> SlaClock:
@@ -300,6 +432,32 @@ class Engine:
                 return sla.resume(self.calendar, now, ClockPolicy(defn.supplement_policy))
             return sla.resume(self.calendar, now, ClockPolicy.PAUSE)
         return sla.pause(now) if sla.running else sla
+
+    def record(self, dossier: Dossier | str, kind: str, actor: Actor, *, effects: Mapping[str, Any] | None = None,
+               note: str | None = None, outbox: Sequence[OutboxMessage] = ()) -> Dossier:
+        """Append a fact that moves nothing (an escalation, an overdue letter): one event with ``outbox``,
+        under the same custody and revision checks as a fire. Replay keeps the snapshot as it was."""
+        d = self.store.get(dossier) if isinstance(dossier, str) else dossier
+        if actor.agency != d.custodian:
+            self._refuse(actor, d, kind, NotCustodian(dossier_id=d.id, agency=actor.agency, custodian=d.custodian,
+                                                      trigger=kind))
+        now = self.clock.now()
+        new = attrs.evolve(d, updated_at=now, revision=d.revision + 1)
+        event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=kind, trigger=None, from_state=d.state,
+                             to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
+                             custodian=d.custodian, definition_version=d.definition_version,
+                             effects=dict(effects) if effects else None, note=note)
+        if self.hash_chain:
+            new.chain = (new.revision, chain_event(event, self._head(d)))
+        self.store.apply(new, d.revision, event, outbox, frozenset())
+        if isinstance(dossier, Dossier):
+            dossier.updated_at, dossier.revision, dossier.chain = new.updated_at, new.revision, new.chain
+            return dossier
+        return new
+
+    def timer_table(self, procedure: str, version: int) -> TimerTable | None:
+        """The compiled timers of a definition version (None when it declares none)."""
+        return self._get_compiled(procedure, version).timers
 
     def allowed_triggers(self, dossier: Dossier) -> tuple[str, ...]:
         return self._get_compiled(dossier.procedure, dossier.definition_version).allowed.get(dossier.state, ())
@@ -331,17 +489,40 @@ class Engine:
                                                dossier_id=d.id if d is not None else None,
                                                action=action if ":" in action else f"fire:{action}",
                                                outcome=f"refused:{type(exc).__name__}", detail=str(exc)))
+        _log.info("refused %s by %s (%s) on %s: %s", action, actor.id, actor.agency, d.id if d is not None else "-",
+                  type(exc).__name__)
         raise exc
 
     # -- reading ----------------------------------------------------------------------------------------
+    # get / history / replay are the internal, system path: real values, no access check, no audit.
+    # Reads on behalf of a person go through read / read_history / find_dossiers (procflow.access).
     def get(self, dossier_id: str) -> Dossier:
-        return self.store.get(dossier_id)
+        return self.open_record(self.store.get(dossier_id))
 
     def history(self, dossier_id: str) -> list[DossierEvent]:
-        return self.store.events(dossier_id)
+        return self.open_events(self.store.events(dossier_id))
 
     def replay(self, dossier_id: str) -> Dossier:
-        return replay(self.store.events(dossier_id))
+        return replay(self.history(dossier_id))
+
+    def read(self, dossier_id: str, actor: Actor, *, purpose: str, unmask: bool = False) -> Dossier:
+        """The dossier as ``actor`` may see it: access-checked (``AccessDenied``), audited, masked unless
+        ``unmask`` (which needs the role ``personal_data:unmask``)."""
+        from procflow.access import read
+
+        return read(self, dossier_id, actor, purpose=purpose, unmask=unmask)
+
+    def read_history(self, dossier_id: str, actor: Actor, *, purpose: str, unmask: bool = False) -> list[DossierEvent]:
+        """The dossier's events as ``actor`` may see them (checked, audited, masked unless ``unmask``)."""
+        from procflow.access import read_history
+
+        return read_history(self, dossier_id, actor, purpose=purpose, unmask=unmask)
+
+    def find_dossiers(self, national_id: str, actor: Actor, *, purpose: str) -> list[str]:
+        """Dossiers whose national-ID fields hold ``national_id`` that ``actor`` may read (HMAC index; audited)."""
+        from procflow.access import find_dossiers
+
+        return find_dossiers(self, national_id, actor, purpose=purpose)
 
     def batch(self) -> AbstractContextManager[None]:
         """Group commit for bulk work and simulation: all fires inside commit together or not at all."""

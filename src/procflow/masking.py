@@ -3,20 +3,48 @@
 Declared personal fields (``personal = "national_id"`` etc. in a definition) are masked by kind; a final
 pattern pass masks anything that looks like a 12-digit national ID (CCCD) or a Vietnamese mobile number
 even where a field was not declared.
+
+This is the masking API adapters, reports and exports use:
+
+* :func:`mask_value` — one value of a known kind (``079212345667`` → ``0792******67``);
+* :func:`mask_record` — a data mapping, by the definition's declared kinds (+ the pattern pass);
+* :func:`mask_text` — free text (log lines, exception messages, notes): the pattern pass only;
+* :func:`mask_dossier` / :func:`mask_event` — a whole snapshot / event as people may see it;
+* :func:`mask_json` — any JSON-like structure (reports, exports, payload listings), recursively.
+
+Machine channels to authorised receivers (signed envelopes, portal sync, backups) carry real values and
+are audited instead (``procflow.access.record_disclosure``); they are never logged.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from procflow.definition import ProcedureDefinition
 
-__all__ = ["mask_record", "mask_text", "mask_value"]
+if TYPE_CHECKING:
+    from procflow.dossier import Dossier, DossierEvent
+
+__all__ = [
+    "mask_dossier",
+    "mask_event",
+    "mask_json",
+    "mask_record",
+    "mask_text",
+    "mask_value",
+    "personal_kinds",
+]
 
 _ID = re.compile(r"(?<!\d)(\d{4})\d{6}(\d{2})(?!\d)")
 _PHONE = re.compile(r"(?<!\d)(0\d{2})\d{5}(\d{2})(?!\d)")
+# +84 / 84 international form of a mobile number (9 digits after the country code)
+_PHONE_INTL = re.compile(r"(?<![\d+])(\+?84)(\d{2})\d{5}(\d{2})(?!\d)")
+# a number written in groups: 0912 345 678, 091.234.5678, 091-234-5678, 0921 2345 6789 (ID in groups)
+_GROUPED = re.compile(r"(?<![\d.-])(?:\+84|0)\d{1,3}(?:[ .-]\d{2,4}){2,3}(?![\d])")
 
 
 def mask_value(value: Any, kind: str | None) -> Any:
@@ -32,15 +60,68 @@ def mask_value(value: Any, kind: str | None) -> Any:
         return " ".join(w[:1] + "." for w in text.split())
     if kind == "date_of_birth":
         return text[:4] + "-**-**" if len(text) >= 4 else "****"
+    if kind == "email" and "@" in text:
+        local, _, domain = text.partition("@")
+        return local[:1] + "***@" + domain
     return "*" * min(len(text), 8)
 
 
+def personal_kinds(definition: ProcedureDefinition | None) -> dict[str, str]:
+    """``{field: kind}`` for the definition's declared personal fields."""
+    if definition is None:
+        return {}
+    return {f.name: f.personal for f in definition.fields if f.personal is not None}
+
+
+def _mask_field(v: Any, kind: str | None) -> Any:
+    if kind is None:
+        return mask_text(v) if isinstance(v, str) else v
+    return mask_value(v, kind)
+
+
 def mask_record(data: Mapping[str, Any], definition: ProcedureDefinition | None) -> dict[str, Any]:
-    kinds = {f.name: f.personal for f in definition.fields} if definition is not None else {}
-    return {k: mask_text(v) if kinds.get(k) is None and isinstance(v, str) else mask_value(v, kinds.get(k))
-            for k, v in data.items()}
+    kinds = personal_kinds(definition)
+    return {k: _mask_field(v, kinds.get(k)) for k, v in data.items()}
+
+
+def _grouped(m: re.Match[str]) -> str:
+    text = m.group(0)
+    digits = [i for i, c in enumerate(text) if c.isdigit()]
+    if len(digits) < 9:
+        return text
+    keep = set(digits[:3] + digits[-2:])
+    return "".join(c if (not c.isdigit() or i in keep) else "*" for i, c in enumerate(text))
 
 
 def mask_text(text: str) -> str:
     """Last line of defence: mask national IDs and phone numbers found by pattern in free text."""
-    return _PHONE.sub(r"\1*****\2", _ID.sub(r"\1******\2", text))
+    text = _ID.sub(r"\1******\2", text)
+    text = _PHONE.sub(r"\1*****\2", text)
+    text = _PHONE_INTL.sub(r"\1\2*****\3", text)
+    return _GROUPED.sub(_grouped, text)
+
+
+def mask_json(value: Any, kinds: Mapping[str, str] | None = None) -> Any:
+    """Mask a JSON-like structure: keys named in ``kinds`` by their kind, every other string by pattern."""
+    kinds = kinds or {}
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, Mapping):
+        return {k: (mask_value(v, kinds[k]) if k in kinds and not isinstance(v, Mapping | list)
+                    else mask_json(v, kinds)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_json(v, kinds) for v in value]
+    return value
+
+
+def mask_dossier(d: Dossier, definition: ProcedureDefinition | None) -> Dossier:
+    """A copy of the snapshot with its data masked (what a person sees by default)."""
+    return attrs.evolve(d, data=mask_record(d.data, definition))
+
+
+def mask_event(e: DossierEvent, definition: ProcedureDefinition | None) -> DossierEvent:
+    """A copy of the event with the data it carries masked (``effects.data``), and its note by pattern."""
+    fx = e.effects
+    if fx and isinstance(fx.get("data"), Mapping):
+        fx = {**fx, "data": mask_record(fx["data"], definition)}
+    return attrs.evolve(e, effects=fx, note=mask_text(e.note) if e.note else e.note)

@@ -16,7 +16,7 @@ from procflow.calendar import WorkingCalendar
 from procflow.definition import ProcedureDefinition
 from procflow.dossier import Dossier
 
-__all__ = ["ExtensionLetter", "extension_letter", "find_overdue"]
+__all__ = ["ExtensionLetter", "extension_letter", "find_overdue", "overdue_effects", "was_overdue"]
 
 
 @attrs.frozen
@@ -60,3 +60,15 @@ def find_overdue(dossiers: Iterable[Dossier], at: datetime) -> Iterator[Dossier]
     for d in dossiers:
         if not d.sla.stopped and d.sla.is_overdue(at):
             yield d
+
+
+def overdue_effects(letter: ExtensionLetter) -> dict[str, object]:
+    """What the ``overdue`` event records: the letter's data, so the processing-control slip (form 06) and
+    the province's ranking can show that, when and by how much the dossier ran late."""
+    return {"overdue": letter.to_dict()}
+
+
+def was_overdue(effects: Iterable[object]) -> bool:
+    """True when any of a dossier's event effects records an overdue letter (``overdue_effects``): a dossier
+    that ran late stays late in the ranking even if a restarted clock would make it look on time."""
+    return any(isinstance(fx, dict) and "overdue" in fx for fx in effects)

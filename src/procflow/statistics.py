@@ -19,7 +19,17 @@ from procflow.definition import PORTAL_STATUS, ProcedureDefinition
 from procflow.dossier import Dossier
 from procflow.jurisdiction import Registry
 
-__all__ = ["BacklogRow", "Figures", "Report", "build_report"]
+__all__ = [
+    "BacklogRow",
+    "CommuneRow",
+    "Figures",
+    "Report",
+    "backlog_series",
+    "build_report",
+    "bundle_summary",
+    "compare_runs",
+    "rank_communes",
+]
 
 COMPLETED = frozenset({9, 10})
 PAUSED = frozenset({5, 6, 8})
@@ -63,6 +73,71 @@ class BacklogRow:
     overdue: int
 
 
+@attrs.frozen
+class CommuneRow:
+    """One commune's figures for the province's ranking (xếp hạng xã).
+
+    Counted over the dossiers the commune received: its one-stop desk answers to the citizen for them,
+    whoever decides. ``li_share`` is the share it received location-independently (phi địa giới).
+    """
+
+    agency: str
+    name: str
+    received: int
+    location_independent: int
+    completed: int
+    on_time: int
+    overdue_open: int
+    rank: int = 0
+    score: float = 0.0
+
+    @property
+    def li_share(self) -> float:
+        return self.location_independent / self.received if self.received else 0.0
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.completed if self.completed else None
+
+    def to_dict(self) -> dict[str, Any]:
+        rate = self.on_time_rate
+        return {"rank": self.rank, "agency": self.agency, "name": self.name, "received": self.received,
+                "location_independent": self.location_independent, "li_share": round(self.li_share, 4),
+                "completed": self.completed, "on_time": self.on_time,
+                "on_time_rate": None if rate is None else round(rate, 4), "overdue_open": self.overdue_open,
+                "score": round(self.score, 4)}
+
+
+def _percentiles(values: list[float]) -> list[float]:
+    """Each value's mid-rank percentile in 0..1 (ties share their rank), so two scales can be averaged."""
+    order = sorted(values)
+    n = len(values)
+    if n < 2:
+        return [1.0] * n
+    first: dict[float, int] = {}
+    last: dict[float, int] = {}
+    for i, v in enumerate(order):
+        first.setdefault(v, i)
+        last[v] = i
+    return [((first[v] + last[v]) / 2) / (n - 1) for v in values]
+
+
+def rank_communes(rows: list[CommuneRow]) -> list[CommuneRow]:
+    """Rank by the average of two percentiles: on-time rate and location-independent share.
+
+    Percentiles rather than raw rates, because on-time rates sit near 100 % and shares near a few %: a
+    plain average would rank on the on-time rate alone. A commune that completed nothing has no on-time
+    rate and counts as the lowest on that scale.
+    """
+    if not rows:
+        return []
+    on_time = _percentiles([r.on_time_rate if r.on_time_rate is not None else -1.0 for r in rows])
+    li = _percentiles([r.li_share for r in rows])
+    scored = [attrs.evolve(r, score=(a + b) / 2) for r, a, b in zip(rows, on_time, li, strict=True)]
+    scored.sort(key=lambda r: (-r.score, -(r.on_time_rate or 0.0), -r.li_share, r.agency))
+    return [attrs.evolve(r, rank=i) for i, r in enumerate(scored, start=1)]
+
+
 @attrs.define
 class Report:
     at: datetime
@@ -74,6 +149,7 @@ class Report:
     location_independent: int
     top_backlog: list[BacklogRow]
     extra: dict[str, Any] = attrs.field(factory=dict)
+    communes: list[CommuneRow] = attrs.field(factory=list)
 
     @property
     def location_independent_share(self) -> float:
@@ -90,6 +166,7 @@ class Report:
             "location_independent": self.location_independent,
             "location_independent_share": round(self.location_independent_share, 4),
             "top_backlog": [attrs.asdict(r) for r in self.top_backlog],
+            "commune_ranking": [r.to_dict() for r in self.communes],
             **self.extra,
         }
 
@@ -103,6 +180,7 @@ def build_report(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, in
     backlog: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     names: dict[str, str] = {}
     li = 0
+    desks: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])  # received, li, completed, on time, overdue
     for d in dossiers:
         defn = definitions[(d.procedure, d.definition_version)]
         names[d.procedure] = defn.name
@@ -112,6 +190,9 @@ def build_report(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, in
         figs = (total, by_level[defn.level], by_proc[d.procedure])
         for f in figs:
             f.received += 1
+        desk = desks[d.agencies.get("receiving", d.custodian)]
+        desk[0] += 1
+        desk[1] += d.location_independent
         if d.status in COMPLETED:
             stop = d.sla.stopped_at or d.updated_at
             late = d.sla.due_at is not None and stop > d.sla.due_at
@@ -121,6 +202,8 @@ def build_report(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, in
                 f.on_time += not late
                 f.completed_late += late
                 f._durations.append(days)
+            desk[2] += 1
+            desk[3] += not late
         elif final:
             for f in figs:
                 f.closed_other += 1
@@ -133,11 +216,86 @@ def build_report(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, in
             row = backlog[d.custodian]
             row[0] += 1
             row[1] += overdue
+            desk[4] += overdue
     rows = []
     for code, (n_open, n_over) in backlog.items():
         agency = registry.agency(code)
         if agency.level == "commune":
             rows.append(BacklogRow(code, agency.name, n_open, n_over))
     rows.sort(key=lambda r: (-r.open, -r.overdue, r.agency))
+    communes = []
+    for code, (received, n_li, completed, on_time, overdue) in desks.items():
+        agency = registry.agency(code)
+        if agency.level == "commune":
+            communes.append(CommuneRow(code, agency.name, received, n_li, completed, on_time, overdue))
     return Report(at=at, total=total, by_level=dict(by_level), by_procedure=dict(by_proc), procedure_names=names,
-                  statuses=dict(statuses), location_independent=li, top_backlog=rows[:top])
+                  statuses=dict(statuses), location_independent=li, top_backlog=rows[:top],
+                  communes=rank_communes(communes))
+
+
+def backlog_series(samples: Iterable[tuple[str, str, int, int, int]], registry: Registry, *,
+                   top: int = 8) -> dict[str, Any]:
+    """Backlog over time from the simulator's day-close samples: the province and the ``top`` agencies
+    with the highest peak (an agency absent from a sample had nothing open then)."""
+    days: list[str] = []
+    by: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"open": [], "overdue": [], "paused": []})
+    for at, agency, n_open, overdue, paused in samples:
+        if not days or days[-1] != at:
+            days.append(at)
+        series = by[agency]
+        for key, value in (("open", n_open), ("overdue", overdue), ("paused", paused)):
+            series[key] += [0] * (len(days) - 1 - len(series[key])) + [value]
+    for series in by.values():
+        for values in series.values():
+            values += [0] * (len(days) - len(values))
+    province = by.pop("*", {"open": [0] * len(days), "overdue": [0] * len(days), "paused": [0] * len(days)})
+    peaks = sorted(by, key=lambda a: (-max(by[a]["open"], default=0), a))[:top]
+    agencies = []
+    for code in peaks:
+        agency = registry.agency(code)
+        agencies.append({"agency": code, "name": agency.name, "level": str(agency.level), "kind": agency.kind,
+                         "peak": max(by[code]["open"], default=0), **by[code]})
+    return {"days": days, "province": province, "agencies": agencies}
+
+
+def bundle_summary(bundles: Iterable[Any], calendar: WorkingCalendar, at: datetime) -> dict[str, Any]:
+    """Liên thông bundles as a province reports them: received, joined results, on time (bundle SLA)."""
+    f = Figures()
+    statuses: Counter[int] = Counter()
+    codes: Counter[str] = Counter()
+    for b in bundles:
+        f.received += 1
+        statuses[b.status] += 1
+        codes[b.code] += 1
+        if b.status in COMPLETED:
+            stop = b.sla.stopped_at or b.updated_at
+            late = b.sla.due_at is not None and stop > b.sla.due_at
+            f.completed += 1
+            f.on_time += not late
+            f.completed_late += late
+            f._durations.append(calendar.working_days_between(calendar.counting_start(b.received_at), stop.date()))
+        elif b.status in (3, 7, 8):
+            f.closed_other += 1
+        else:
+            f.open += 1
+            f.overdue_open += b.sla.is_overdue(at)
+            f.paused += b.status in PAUSED
+    return {**f.to_dict(), "bundles": dict(sorted(codes.items())),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())}}
+
+
+def compare_runs(faulted: Report, baseline: Report, faulted_backlog: dict[str, Any],
+                 baseline_backlog: dict[str, Any]) -> dict[str, Any]:
+    """What the faults cost: on-time rate and backlog of the faulted run against the same seed without them."""
+    def figures(r: Report, series: dict[str, Any]) -> dict[str, Any]:
+        open_ = series["province"]["open"]
+        return {"on_time_rate": r.total.on_time_rate, "completed": r.total.completed,
+                "overdue_open": r.total.overdue_open, "open": r.total.open,
+                "backlog_peak": max(open_, default=0), "backlog_end": open_[-1] if open_ else 0,
+                "by_level": {k: v.on_time_rate for k, v in sorted(r.by_level.items())}}
+
+    a, b = figures(faulted, faulted_backlog), figures(baseline, baseline_backlog)
+    delta = {k: (a[k] - b[k]) if isinstance(a[k], int | float) and isinstance(b[k], int | float) else None
+             for k in a if k != "by_level"}
+    return {"faulted": a, "baseline": b, "delta": delta,
+            "baseline_backlog": baseline_backlog["province"]}

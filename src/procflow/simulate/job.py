@@ -1,21 +1,28 @@
-"""The whole main job: fresh store, bundled procedures, simulated run, report."""
+"""The whole main job: fresh (or resumed) store, bundled procedures and bundles, simulated run, report."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, time
 from pathlib import Path
+from typing import Any
 
+from procflow.bundle import BundleCoordinator
 from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
 from procflow.definition import bundled_definitions
 from procflow.engine import Engine
 from procflow.errors import StoreError
+from procflow.outbox import status_sync_topic, topic_rule
+from procflow.scheduler import Scheduler, SimulationTimers, timer_report
+from procflow.simulate.faults import holiday_days
 from procflow.simulate.runner import SimulationResult, Simulator
 from procflow.simulate.scenario import Scenario
-from procflow.statistics import Report, build_report
+from procflow.simulate.sync import Receiver, SyncPump
+from procflow.simulate.tables import SimTables
+from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import open_store
 
 __all__ = ["prepare_sqlite_path", "run_simulation"]
@@ -40,16 +47,58 @@ def prepare_sqlite_path(path: str, *, overwrite: bool) -> None:
         Path(path + suffix).unlink(missing_ok=True)
 
 
+def simulation_calendar(scenario: Scenario) -> WorkingCalendar:
+    """The working calendar of a run: the national one, plus the days a ``holiday-week`` fault declares off."""
+    base = WorkingCalendar()
+    days = holiday_days(scenario.faults, scenario.start, base)
+    return WorkingCalendar(extra_days_off=days) if days else base
+
+
 def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool = False,
-                   progress: Callable[[float], None] | None = None) -> tuple[SimulationResult, Report, Engine]:
-    if not db.startswith(("postgresql://", "postgres://")):
-        prepare_sqlite_path(db.removeprefix("sqlite:///"), overwrite=overwrite)
-    calendar = WorkingCalendar()
+                   progress: Callable[[float], None] | None = None, resume: bool = False,
+                   receiver: Receiver | None = None,
+                   portal: Mapping[str, Any] | None = None) -> tuple[SimulationResult, Report, Engine]:
+    """Simulate ``scenario`` on the store ``db`` and report on it. The caller closes ``engine.store``.
+
+    A SQLite file store gets a checkpoint in every group commit; ``resume=True`` continues from it (and
+    starts afresh when there is none), ending with the store and report of an uninterrupted run.
+    ``receiver`` gets the ``portal.status`` messages (implies ``scenario.portal_sync``).
+    ``portal`` (options of ``procflow.simulate.portal.PortalRun``: ``portal_url``, ``local``, ``fail_rate``)
+    delivers them to a national-portal adapter over HTTP through the outbox, then reconciles.
+    """
+    postgres = db.startswith(("postgresql://", "postgres://"))
+    path = db.removeprefix("sqlite:///")
+    resuming = resume and not postgres and SimTables.has_checkpoint(path)
+    if not postgres and not resuming:
+        prepare_sqlite_path(path, overwrite=overwrite)
+    calendar = simulation_calendar(scenario)
     clock = FakeClock(datetime.combine(scenario.start, time(0), calendar.tz))
-    engine = Engine(open_store(db), calendar=calendar, clock=clock)
+    store = open_store(db)
+    sync = scenario.portal_sync or receiver is not None or portal is not None
+    engine = Engine(store, calendar=calendar, clock=clock,
+                    outbox_rules=[topic_rule([status_sync_topic(store)])] if sync else ())
     for definition in bundled_definitions():
         engine.register(definition)
-    result = Simulator(engine, scenario, progress=progress).run()
+    known = {d.code for d in engine.definitions()}
+    bundles = BundleCoordinator(engine) if any(c not in known for c in scenario.procedure_mix) else None
+    after_commit: Callable[[Simulator, bool], None] | None = SyncPump(receiver) if receiver is not None else None
+    portal_run = None
+    if portal is not None:
+        from procflow.simulate.portal import PortalRun
+
+        portal_run = after_commit = PortalRun(engine, seed=scenario.seed, **portal)
+    sim = Simulator(engine, scenario, progress=progress, bundles=bundles,
+                    checkpoints=not postgres and path != ":memory:", resume=resuming,
+                    after_commit=after_commit,
+                    timers=SimulationTimers(Scheduler(engine, batch=2000)))  # due timers fire on simulated time
+    try:
+        result = sim.run()
+    except BaseException:
+        if portal_run is not None:
+            portal_run.close()
+        raise
+    if sim.bundles is not None:
+        result.bundle_summary = bundle_summary(sim.bundles.iter_bundles(), calendar, clock.now())
     report = build_report(engine.store.iter_dossiers(), {d.key: d for d in engine.definitions()}, calendar,
                           engine.registry, clock.now())
     report.extra["simulation"] = {
@@ -57,4 +106,7 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
         "days": scenario.days, "start": scenario.start.isoformat(), "filed": result.filed,
         "online": result.online, "transitions": result.fired, "refused": result.refused,
     }
+    report.extra["timers"] = timer_report(engine.store)
+    if portal_run is not None:
+        report.extra["portal"] = portal_run.finish().to_dict()
     return result, report, engine

@@ -131,7 +131,8 @@ class PortalRun:
         store = self.engine.store
         while True:
             self.worker.drain()
-            pending = store.outbox(status="pending")
+            # only what this run delivers: other topics (e.g. timer notices) wait for their own adapters
+            pending = [r for r in store.outbox(status="pending") if r["topic"] in self.worker.topics]
             if not pending:
                 return
             due = min(_instant(r["available_at"]) for r in pending)

@@ -3,6 +3,11 @@
 A heap of timed events drives a ``FakeClock``; nothing sleeps. Each agency is a pool of officials who take
 tasks in the order they become ready, within office hours; each task ends in a real, durable engine fire
 on the store. One seed fixes every random choice, so a run is reproducible bit for bit.
+
+Resuming: the arrivals are drawn first, from the seed alone, so a restarted run draws them again; every
+group commit also writes a checkpoint (random state, officials' queues, pending tasks) in the same
+transaction. A run killed at any point restarts from its last commit and ends with the store an
+uninterrupted run would have left (see ``procflow.simulate.checkpoint``).
 """
 
 from __future__ import annotations
@@ -10,41 +15,33 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import attrs
 
-from procflow.calendar import WorkingCalendar
+from procflow.bundle import BundleCoordinator, Fired
 from procflow.clock import FakeClock
-from procflow.definition import ProcedureDefinition
+from procflow.definition import FieldSpec
 from procflow.dossier import Actor, Dossier
 from procflow.engine import Engine
-from procflow.errors import ProcflowError
+from procflow.errors import DefinitionError, ProcflowError
 from procflow.jurisdiction import Agency
+from procflow.simulate import checkpoint
+from procflow.simulate.citizens import poisson, synthetic_data
+from procflow.simulate.faults import FaultPlan
+from procflow.simulate.office import Pool, add_office_time
 from procflow.simulate.scenario import Choice, Scenario
+from procflow.simulate.tables import Sample, SimTables
 
 __all__ = ["SimulationResult", "Simulator", "add_office_time"]
 
-
-def add_office_time(cal: WorkingCalendar, start: datetime, seconds: float) -> datetime:
-    """The moment ``seconds`` of office time after ``start`` (work pauses at lunch, nights, days off)."""
-    t = start.astimezone(cal.tz)
-    remaining = seconds
-    while True:
-        d = t.date()
-        if cal.is_working_day(d):
-            for s, e in cal.office_hours.sessions:
-                s_dt = datetime.combine(d, s, cal.tz)
-                e_dt = datetime.combine(d, e, cal.tz)
-                if t < e_dt:
-                    t = max(t, s_dt)
-                    avail = (e_dt - t).total_seconds()
-                    if remaining <= avail:
-                        return t + timedelta(seconds=remaining)
-                    remaining -= avail
-                    t = e_dt
-        t = datetime.combine(d + timedelta(days=1), time(0), cal.tz)
+DONE = frozenset({9, 10})
+PAUSED = frozenset({5, 6, 8})
+SAMPLE_AT = time(17, 0)  # backlog is sampled at the close of each day
+_BUNDLE_RETURN = Choice("return_result", 1.0, "pickup", minutes=5, days=3)
 
 
 @attrs.define
@@ -53,65 +50,93 @@ class SimulationResult:
     province: Agency
     start: datetime
     end: datetime
-    filed: int = 0
+    filed: int = 0  # dossiers created (bundle members included)
     fired: int = 0
     refused: int = 0
     online: int = 0
-
-
-class _Pool:
-    """The officials of one agency: each task goes to whoever is free first (FIFO by ready time)."""
-
-    __slots__ = ("free_at",)
-
-    def __init__(self, officials: int, start: float) -> None:
-        self.free_at = [(start, i) for i in range(officials)]
-
-    def take(self, ready: float) -> tuple[float, int]:
-        free, who = heapq.heappop(self.free_at)
-        return max(free, ready), who
-
-    def release(self, at: float, who: int) -> None:
-        heapq.heappush(self.free_at, (at, who))
+    bundles: int = 0  # liên thông applications (each made of several dossiers)
+    backlog: list[Sample] = attrs.field(factory=list)  # (at, agency or "*", open, overdue, paused)
+    faults: list[dict[str, object]] = attrs.field(factory=list)
+    resumed: bool = False
+    bundle_summary: dict[str, Any] | None = None  # filled by run_simulation (statistics.bundle_summary)
 
 
 class Simulator:
-    def __init__(self, engine: Engine, scenario: Scenario,
-                 progress: Callable[[float], None] | None = None) -> None:
+    """Runs a scenario on an engine with a FakeClock. ``bundles`` is made when the mix names a bundle.
+
+    ``checkpoints`` writes a resumable checkpoint in every group commit (SQLite stores); ``resume`` starts
+    from the store's checkpoint instead of from the beginning; ``after_commit(simulator, final)`` runs
+    after each commit, outside any transaction (the portal-sync pump delivers there). ``timers``
+    (``procflow.scheduler.SimulationTimers``) fires due timers at their own simulated time, between commits.
+    """
+
+    def __init__(self, engine: Engine, scenario: Scenario, progress: Callable[[float], None] | None = None, *,
+                 bundles: BundleCoordinator | None = None, checkpoints: bool = False, resume: bool = False,
+                 after_commit: Callable[[Simulator, bool], None] | None = None, timers: Any = None) -> None:
         self.engine = engine
+        self.timers = timers
         self.sc = scenario
         self.cal = engine.calendar
         self.rng = random.Random(scenario.seed)
         self.progress = progress
+        self.after_commit = after_commit
         self.province = engine.registry.province(scenario.province)
         self.communes = engine.registry.communes_of(self.province.code)
         if not self.communes:
             raise ProcflowError(f"province {self.province.name} has no communes in the registry")
         self.start = datetime.combine(scenario.start, time(0), self.cal.tz)
         self.end = self.start + timedelta(days=scenario.days)
-        self._heap: list[tuple[float, int, str, object]] = []
+        self._end_ts = self.end.timestamp()
+        self._heap: list[tuple[float, int, str, Any]] = []  # decided tasks (what a checkpoint saves)
+        self._arrivals_heap: list[tuple[float, int, str, Any]] = []  # filings, drawn from the seed up front
         self._seq = 0
-        self._pools: dict[str, _Pool] = {}
-        self._defs: dict[str, ProcedureDefinition] = {}
-        self._online: set[str] = set()
+        self._last: tuple[float, int] = (0.0, 0)
+        self._pools: dict[str, Pool] = {}
+        self._open: dict[str, Dossier] = {}  # dossiers still to be worked on (not processed, not final)
+        self._live: dict[str, Dossier] = {}  # every record the run holds and may still fire (not final)
+        self._returning: set[str] = set()  # bundles whose joined return is scheduled
+        self._fields: dict[str, list[FieldSpec]] = {}
+        known = {d.code for d in engine.definitions()}
+        if bundles is None and any(code not in known for code in scenario.procedure_mix):
+            bundles = BundleCoordinator(engine)
+        self.bundles = bundles
         for code in scenario.procedure_mix:
-            self._defs[code] = engine.definition(code)
+            if code in known:
+                self._fields[code] = list(engine.definition(code).fields)
+            elif bundles is not None and bundles.is_bundle(code):
+                merged = {f.name: f for m in bundles.definition(code).members
+                          for f in engine.definition(m.procedure).fields}
+                self._fields[code] = list(merged.values())
+            else:
+                raise DefinitionError(f"scenario mix names {code!r}: neither a registered procedure nor a bundle")
+        self.tables = SimTables.of(engine.store) if (checkpoints or resume) else None
+        self.checkpoints = checkpoints and self.tables is not None
+        self.resume = resume
+        self.fingerprint = scenario.fingerprint()
+        self.plan = FaultPlan()
+        self.busiest = self.communes[0].code
+        self._next_sample = datetime.combine(scenario.start, SAMPLE_AT, self.cal.tz).timestamp()
         self.result = SimulationResult(scenario=scenario, province=self.province, start=self.start, end=self.end)
 
     # -- scheduling -------------------------------------------------------------------------------------
-    def _push(self, at: datetime, kind: str, payload: object) -> None:
-        ts = at.timestamp()
-        if ts < self.end.timestamp():
+    def _push(self, at: datetime | float, kind: str, payload: Any, *, heap: list[Any] | None = None) -> None:
+        ts = at if isinstance(at, float) else at.timestamp()
+        if ts < self._end_ts:
             self._seq += 1
-            heapq.heappush(self._heap, (ts, self._seq, kind, payload))
+            heapq.heappush(self._heap if heap is None else heap, (ts, self._seq, kind, payload))
 
-    def _pool(self, agency: str) -> _Pool:
+    def _pool(self, agency: str) -> Pool:
         pool = self._pools.get(agency)
         if pool is None:
-            level = self.engine.registry.agency(agency).level
-            n = self.sc.officials_per_commune if level == "commune" else self.sc.officials_per_agency
-            pool = self._pools[agency] = _Pool(n, self.start.timestamp())
+            pool = self._pools[agency] = Pool(self.officials(agency), self.start.timestamp(),
+                                               self.plan.leave.get(agency))
         return pool
+
+    def officials(self, agency: str) -> int:
+        found = self.engine.registry.agency(agency)
+        if found.kind in self.sc.officials_by_kind:
+            return self.sc.officials_by_kind[found.kind]
+        return self.sc.officials_per_commune if found.level == "commune" else self.sc.officials_per_agency
 
     def _arrivals(self) -> None:
         sc, rng = self.sc, self.rng
@@ -121,6 +146,7 @@ class Simulator:
         demand = [sc.dossiers_per_commune_day * math.exp(rng.gauss(0, 0.45)) for _ in self.communes]
         busiest = max(range(len(demand)), key=demand.__getitem__)
         demand[busiest] *= sc.busiest_commune_factor
+        self.busiest = self.communes[busiest].code
         open_s = self.cal.office_hours.sessions[0][0]
         close_s = self.cal.office_hours.sessions[-1][1]
         day_span = (datetime.combine(date.min, close_s) - datetime.combine(date.min, open_s)).total_seconds()
@@ -128,7 +154,7 @@ class Simulator:
             d = sc.start + timedelta(days=offset)
             working = self.cal.is_working_day(d)
             for i, commune in enumerate(self.communes):
-                n = _poisson(rng, demand[i] * (1.0 if working else sc.online_share))
+                n = poisson(rng, demand[i] * (1.0 if working else sc.online_share))
                 for _ in range(n):
                     online = (not working) or rng.random() < sc.online_share
                     if online:
@@ -140,63 +166,214 @@ class Simulator:
                     if rng.random() < sc.location_independent_share:
                         filed_at = self.communes[rng.randrange(len(self.communes))]
                     proc = rng.choices(codes, weights)[0]
-                    self._push(at, "arrive", (proc, filed_at.code, location.code, online))
+                    self._push(at, "arrive", (proc, filed_at.code, location.code, online), heap=self._arrivals_heap)
 
     # -- events -----------------------------------------------------------------------------------------
-    def _arrive(self, proc: str, filed_at: str, location: str, online: bool) -> None:
-        defn = self._defs[proc]
-        actor = Actor(id=f"desk@{filed_at}", agency=filed_at, roles=frozenset({"one_stop_officer"}))
-        data = _synthetic_data(defn, self.rng)
-        d = self.engine.file(proc, filed_at=filed_at, location=location, actor=actor, data=data)
-        self.result.filed += 1
-        self.result.online += online
-        if online:
-            self._online.add(d.id)
-        self._next(d, self.engine.clock.now())
+    def _dispatch(self, ts: float, kind: str, payload: Any) -> None:
+        plan = self.plan
+        if kind == "arrive":
+            proc, filed_at, location, online = payload
+            back = plan.portal_back(ts) if online else plan.offline_until(filed_at, ts)
+            if back is not None:  # the filing waits for the portal / the commune's line
+                self._push(back, kind, payload)
+                return
+            self._arrive(proc, filed_at, location, online)
+        elif kind == "ready":
+            d, c, online = payload
+            self._schedule_work(d, c, self.engine.clock.now(), online)
+        elif kind == "fire":
+            d, c, who, online = payload
+            back = plan.offline_until(d.custodian, ts)
+            if back is not None:  # done on paper / locally; synced when the line is back
+                self._push(back, kind, payload)
+                return
+            self._fire(d, c, who, online)
+        elif kind == "bready":
+            bundle_id, receiving, online = payload
+            pool = self._pool(receiving)
+            start_ts, who = pool.take(ts)
+            minutes = _BUNDLE_RETURN.minutes * math.exp(self.rng.gauss(0, 0.5)) / math.exp(0.125)
+            done = add_office_time(self.cal, datetime.fromtimestamp(start_ts, self.cal.tz), minutes * 60)
+            pool.release(done.timestamp(), who)
+            self._push(done, "breturn", (bundle_id, receiving, who, online))
+        elif kind == "breturn":
+            bundle_id, receiving, who, online = payload
+            back = plan.offline_until(receiving, ts)
+            if back is not None:
+                self._push(back, kind, payload)
+                return
+            self._return_bundle(bundle_id, receiving, who)
+        else:
+            raise ProcflowError(f"unknown simulator event {kind!r}")
 
-    def _next(self, d: Dossier, now: datetime) -> None:
-        step = self._defs[d.procedure].step(d.state)
-        if step.final:
-            return
+    def _arrive(self, proc: str, filed_at: str, location: str, online: bool) -> None:
+        actor = Actor(id=f"desk@{filed_at}", agency=filed_at, roles=frozenset({"one_stop_officer"}))
+        data = synthetic_data(self._fields[proc], self.rng)
+        if self.bundles is not None and self.bundles.is_bundle(proc):
+            b = self.bundles.file(proc, filed_at=filed_at, location=location, actor=actor, data=data)
+            started = list(self.bundles.member_dossiers(b).values())
+            self.result.bundles += 1
+        else:
+            started = [self.engine.file(proc, filed_at=filed_at, location=location, actor=actor, data=data)]
+        self.result.online += online
+        now = self.engine.clock.now()
+        for d in started:
+            self.result.filed += 1
+            self._track(d)
+            self._next(d, now, online)
+
+    def _track(self, d: Dossier) -> None:
+        final = self._step(d).final
+        if d.status in DONE or final:
+            self._open.pop(d.id, None)
+        else:
+            self._open[d.id] = d
+        if final:
+            self._live.pop(d.id, None)
+        else:
+            self._live[d.id] = d
+
+    def refresh(self, dossier_ids: list[str]) -> None:
+        """Re-read dossiers something else changed (a timer fired, escalated, recorded an overdue letter)
+        into the very records the simulator's tasks hold, so its officials act on the current revision;
+        the bundles of touched members react (the same as ``checkpoint.restore`` does after a crash)."""
+        bundles: set[str] = set()
+        for i in dossier_ids:
+            d = self._live.get(i)
+            if d is not None:
+                fresh = self.engine.get(i)  # personal values opened, like the records the run holds
+                for f in attrs.fields(Dossier):
+                    setattr(d, f.name, getattr(fresh, f.name))
+                self._track(d)
+            if self.bundles is not None and (b := self.bundles.bundle_of(i)) is not None:
+                bundles.add(b)
+        for b in sorted(bundles):
+            self.sync_bundle(b)
+
+    def sync_bundle(self, bundle_id: str) -> None:
+        """Let a bundle react to members changed outside the run's own fires (timers), in its own
+        transaction; members it starts join the run, and a joined result is scheduled for return."""
+        assert self.bundles is not None
+        bundle, started = self.bundles.sync(bundle_id, reload=False)
+        now = self.engine.clock.now()
+        online = True  # a member the bundle starts by itself is worked like an online dossier
+        for m in started:
+            self.result.filed += 1
+            self._track(m)
+            self._next(m, now, online)
+        if started or not bundle.open:
+            self._schedule_bundle_return(bundle, now, online)
+
+    def _step(self, d: Dossier) -> Any:
+        return self.engine.definition(d.procedure, d.definition_version).step(d.state)
+
+    def _in_bundle(self, d: Dossier) -> bool:
+        return self.bundles is not None and self.bundles.bundle_of(d.id) is not None
+
+    def _next(self, d: Dossier, now: datetime, online: bool) -> None:
+        if self._step(d).final or (d.status in DONE and self._in_bundle(d)):
+            return  # finished, or a bundle member whose result waits for the joined return
         choices = [c for c in self.sc.profiles.get(d.procedure, {}).get(d.state, ())
                    if c.when is None or c.when(d)]
         if not choices:
             return  # the scenario has no behaviour for this state: the dossier waits (and shows as backlog)
         c = self.rng.choices(choices, [c.weight for c in choices])[0]
+        if c.delay == "never":
+            return  # the citizen never comes back: only a timer (an expiring supplement request) closes it
+        ready = self._ready_at(c, now, online)
+        if ready is None:
+            self._schedule_work(d, c, now, online)
+        else:  # officials are only claimed when the citizen is back (claiming now would block them for days)
+            self._push(ready, "ready", (d, c, online))
+
+    def _ready_at(self, c: Choice, now: datetime, online: bool) -> datetime | None:
         rng = self.rng
-        if c.delay == "citizen" or (c.delay == "pickup" and d.id not in self._online):
+        if c.delay == "citizen" or (c.delay == "pickup" and not online):
             days = rng.randint(1 if c.delay == "citizen" else 0, max(c.days, 1))
             back = self.cal.add_working_days(self.cal.next_working_day(now.date()), days) if days else now.date()
             ready = datetime.combine(back, self.cal.office_hours.sessions[0][0], self.cal.tz) + timedelta(
                 minutes=rng.uniform(0, 300))
-            ready = max(ready, now)
-        elif c.delay == "wait":
-            ready = now + timedelta(days=c.days)
-        else:
-            self._schedule_work(d, c, now)
-            return
-        # officials are only claimed when the citizen is back (claiming now would block them for days)
-        self._push(ready, "ready", (d, c))
+            return max(ready, now)
+        if c.delay == "wait":
+            return now + timedelta(days=c.days)
+        return None
 
-    def _schedule_work(self, d: Dossier, c: Choice, ready: datetime) -> None:
+    def _schedule_work(self, d: Dossier, c: Choice, ready: datetime, online: bool) -> None:
         pool = self._pool(d.custodian)
         start_ts, who = pool.take(ready.timestamp())
         start = datetime.fromtimestamp(start_ts, self.cal.tz)
         minutes = c.minutes * math.exp(self.rng.gauss(0, 0.5)) / math.exp(0.125)
         done = add_office_time(self.cal, start, minutes * 60)
         pool.release(done.timestamp(), who)
-        self._push(done, "fire", (d, c, who))
+        self._push(done, "fire", (d, c, who, online))
 
-    def _fire(self, d: Dossier, c: Choice, who: int) -> None:
-        defn = self._defs[d.procedure]
+    def _fire(self, d: Dossier, c: Choice, who: int, online: bool) -> None:
+        defn = self.engine.definition(d.procedure, d.definition_version)
         roles = next((t.roles for t in defn.transitions if t.trigger == c.trigger and d.state in t.source), ())
         actor = Actor(id=f"official-{who}@{d.custodian}", agency=d.custodian, roles=frozenset(roles))
+        fired: Fired | None = None
         try:
-            self.engine.fire(d, c.trigger, actor, data=dict(c.data) or None)
+            if self._in_bundle(d):
+                assert self.bundles is not None
+                fired = self.bundles.fire(d, c.trigger, actor, data=dict(c.data) or None)
+            else:
+                self.engine.fire(d, c.trigger, actor, data=dict(c.data) or None)
             self.result.fired += 1
         except ProcflowError:
             self.result.refused += 1
-        self._next(d, self.engine.clock.now())
+        now = self.engine.clock.now()
+        self._track(d)
+        if fired is not None:
+            for m in fired.started:
+                self.result.filed += 1
+                self._track(m)
+                self._next(m, now, online)
+            if fired.bundle is not None and fired.bundle_changed:
+                self._schedule_bundle_return(fired.bundle, now, online)
+        self._next(d, now, online)
+
+    def _schedule_bundle_return(self, b: Any, now: datetime, online: bool) -> None:
+        """Once a bundle has its joined result (or failed with partial results), the desk returns it."""
+        if b.open or b.status == 10 or b.id in self._returning:
+            return
+        if any(m.status == 9 for m in self.bundles.member_dossiers(b).values()):  # type: ignore[union-attr]
+            self._returning.add(b.id)
+            ready = self._ready_at(_BUNDLE_RETURN, now, online)
+            self._push(ready or now, "bready", (b.id, b.receiving, online))
+
+    def _return_bundle(self, bundle_id: str, receiving: str, who: int) -> None:
+        assert self.bundles is not None
+        # the coordinator keeps these very objects and fires them: never read members back from the store
+        members = list(self.bundles.member_dossiers(bundle_id).values())
+        before = sum(m.status == 10 for m in members)
+        actor = Actor(id=f"official-{who}@{receiving}", agency=receiving, roles=frozenset({"one_stop_officer"}))
+        try:
+            self.bundles.return_result(bundle_id, actor)
+        except ProcflowError:
+            self.result.refused += 1
+        self.result.fired += sum(m.status == 10 for m in members) - before
+        for m in members:
+            self._track(m)
+
+    # -- backlog ----------------------------------------------------------------------------------------
+    def _sample_until(self, ts: float) -> None:
+        """Sample the backlog at every day close before ``ts`` (the state as of that moment)."""
+        while self._next_sample <= ts and self._next_sample < self._end_ts:
+            at = datetime.fromtimestamp(self._next_sample, self.cal.tz)
+            rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+            for d in self._open.values():
+                row = rows[d.custodian]
+                row[0] += 1
+                row[1] += d.sla.is_overdue(at)
+                row[2] += d.status in PAUSED
+            stamp = at.isoformat()
+            total = [sum(r[i] for r in rows.values()) for i in range(3)]
+            samples: list[Sample] = [(stamp, "*", *total)]  # type: ignore[list-item]
+            samples += [(stamp, agency, *r) for agency, r in sorted(rows.items())]  # type: ignore[misc]
+            self.result.backlog += samples
+            if self.tables is not None:
+                self.tables.add_samples(samples)
+            self._next_sample = datetime.combine(at.date() + timedelta(days=1), SAMPLE_AT, self.cal.tz).timestamp()
 
     # -- the loop ---------------------------------------------------------------------------------------
     def run(self) -> SimulationResult:
@@ -204,67 +381,55 @@ class Simulator:
         if not isinstance(clock, FakeClock):
             raise ProcflowError("the simulator needs an engine built with a FakeClock")
         self._arrivals()
-        span = self.end.timestamp() - self.start.timestamp()
-        heap = self._heap
+        names = {a.code: a.name for a in self.communes}
+        self.plan = FaultPlan.resolve(self.sc.faults, cal=self.cal, start=self.sc.start, busiest=self.busiest,
+                                      names=names, officials=self.officials)
+        self.result.faults = list(self.plan.described)
+        if self.resume and self.tables is not None:
+            checkpoint.restore(self)
+        span = self._end_ts - self.start.timestamp()
+        heap, arrivals = self._heap, self._arrivals_heap
         tz = self.cal.tz
-        while heap:
+        self._commit_done(final=False)
+        timers = self.timers
+        while heap or arrivals:
             done = 0
             with self.engine.batch():
-                while heap and done < self.sc.commit_every:
-                    ts, _, kind, payload = heapq.heappop(heap)
+                # timers due before the next task fire first, at their own simulated time, INSIDE the batch:
+                # what they change, the bundles' reactions and the tasks those start commit with the
+                # checkpoint, so a run killed right after them resumes exactly where it was
+                if timers is not None:
+                    timers.run_until(self, min(q[0][0] for q in (heap, arrivals) if q))
+                while (heap or arrivals) and done < self.sc.commit_every:
+                    first = arrivals if not heap or (arrivals and arrivals[0] < heap[0]) else heap
+                    if timers is not None and first[0][0] > timers.wake:
+                        # a timer armed in this batch falls due before the next task: it fires here, in the
+                        # batch, at its own moment; what it starts may now come first, so look again
+                        timers.run_until(self, first[0][0])
+                        continue
+                    ts, seq, kind, payload = heapq.heappop(first)
+                    self._last = (ts, seq)
+                    if ts >= self._next_sample:
+                        self._sample_until(ts)
                     clock.set(datetime.fromtimestamp(ts, tz))
-                    if kind == "arrive":
-                        self._arrive(*payload)  # type: ignore[misc]
-                    elif kind == "ready":
-                        self._schedule_work(*payload, clock.now())  # type: ignore[misc]
-                    else:
-                        self._fire(*payload)  # type: ignore[misc]
+                    self._dispatch(ts, kind, payload)
                     done += 1
+                if self.checkpoints:
+                    checkpoint.save(self, finished=False)
+            self._commit_done(final=False)
             if self.progress is not None:
                 self.progress((clock.now().timestamp() - self.start.timestamp()) / span)
+        with self.engine.batch():
+            if timers is not None:
+                timers.run_until(self, self._end_ts)
+            self._sample_until(self._end_ts)
+            if self.checkpoints:
+                checkpoint.save(self, finished=True)
         if clock.now() < self.end:
             clock.set(self.end)
+        self._commit_done(final=True)
         return self.result
 
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
-_GIVEN = ("Minh", "Lan", "Hùng", "Thảo", "Quang", "Ngọc", "Tuấn", "Hương", "Đức", "Phương")
-_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Huỳnh", "Võ", "Đặng", "Bùi")
-
-
-def _synthetic_data(defn: ProcedureDefinition, rng: random.Random) -> dict[str, object]:
-    """Synthetic citizens: plausible but invented values for the declared fields."""
-    out: dict[str, object] = {}
-    for f in defn.fields:
-        if f.name in ("documents_complete", "obligation_paid"):
-            continue
-        if f.personal == "national_id":
-            out[f.name] = f"092{rng.randrange(10**9):09d}"
-        elif f.personal == "phone":
-            out[f.name] = f"09{rng.randrange(10**8):08d}"
-        elif f.personal == "name":
-            out[f.name] = f"{rng.choice(_FAMILY)} Văn {rng.choice(_GIVEN)}"
-        elif f.personal == "address":
-            out[f.name] = f"Số {rng.randint(1, 300)}, đường {rng.choice(_GIVEN)}"
-        elif f.type in ("date", "datetime"):
-            out[f.name] = (date(2026, 1, 1) + timedelta(days=rng.randrange(100))).isoformat()
-        elif f.type == "int":
-            out[f.name] = rng.randrange(10, 500) * 1_000_000
-        elif f.type == "decimal":
-            out[f.name] = round(rng.uniform(50, 600), 1)
-        elif f.required:
-            out[f.name] = f"{f.name}-{rng.randrange(10**6)}"
-    return out
-
+    def _commit_done(self, *, final: bool) -> None:
+        if self.after_commit is not None:
+            self.after_commit(self, final)

@@ -7,6 +7,7 @@ so a province can tune the scenario to its own statistics.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import attrs
 
 from procflow.dossier import Dossier
+from procflow.simulate.faults import Fault
 
 __all__ = ["DEFAULT_PROFILES", "Choice", "Scenario"]
 
@@ -26,7 +28,8 @@ class Choice:
     ``work`` — an official of the custodian agency spends ``minutes`` of office time;
     ``citizen`` — the citizen comes back after 1..``days`` working days (supplement, payment), then a
     short desk task; ``wait`` — ``days`` calendar days pass (a public posting), then a short task;
-    ``pickup`` — the citizen collects the result after 0..``days`` working days (0 when filed online).
+    ``pickup`` — the citizen collects the result after 0..``days`` working days (0 when filed online);
+    ``never`` — the citizen never comes back (only a timer, an expiring supplement request, closes it).
     """
 
     trigger: str
@@ -49,8 +52,9 @@ def _unpaid(d: Dossier) -> bool:
     return not _paid(d)
 
 
-_SUPPLEMENT = (Choice("resubmit", 0.92, "citizen", minutes=10, days=6),
-               Choice("withdraw", 0.08, "citizen", minutes=5, days=8))
+_SUPPLEMENT = (Choice("resubmit", 0.89, "citizen", minutes=10, days=6),
+               Choice("withdraw", 0.08, "citizen", minutes=5, days=8),
+               Choice("abandon", 0.03, "never"))  # the supplement_expiry timer closes these
 _RETURN = (Choice("return_result", 1.0, "pickup", minutes=5, days=3),)
 
 DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
@@ -73,6 +77,25 @@ DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
         "processed": _RETURN,
     },
     # first land registration (đăng ký đất đai lần đầu)
+    # permanent-residence registration (đăng ký thường trú), mostly as a member of the liên thông bundle
+    "1.004194": {
+        "received": (Choice("accept", 0.98, minutes=10), Choice("refuse_receipt", 0.02, minutes=5)),
+        "processing": (Choice("approve", 0.86, minutes=30, data=_OK),
+                       Choice("request_verification", 0.09, minutes=15),
+                       Choice("request_supplement", 0.04, minutes=10),
+                       Choice("stop_processing", 0.01, minutes=10)),
+        "verification": (Choice("verification_done", 1.0, "wait", minutes=20, days=2),),
+        "supplement_requested": _SUPPLEMENT,
+        "processed": _RETURN,
+    },
+    # health-insurance card for a child under 6 (thẻ BHYT trẻ em dưới 6 tuổi)
+    "BHYT.TE6": {
+        "received": (Choice("accept", 1.0, minutes=5),),
+        "processing": (Choice("approve", 0.96, minutes=15, data=_OK),
+                       Choice("request_supplement", 0.04, minutes=10)),
+        "supplement_requested": _SUPPLEMENT,
+        "processed": _RETURN,
+    },
     "1.012751": {
         "received": (Choice("forward_to_commune", 1.0, minutes=15),),
         "commune_verification": (Choice("post_publicly", 0.60, minutes=90),
@@ -87,8 +110,9 @@ DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
         "tax_assessment": (Choice("notify_obligation", 1.0, minutes=60),),
         "awaiting_payment": (Choice("confirm_payment", 1.0, "citizen", minutes=10, days=8,
                                     data={"obligation_paid": True}),),
-        "supplement_requested": (Choice("resubmit", 0.9, "citizen", minutes=10, days=8),
-                                 Choice("withdraw", 0.1, "citizen", minutes=5, days=10)),
+        "supplement_requested": (Choice("resubmit", 0.87, "citizen", minutes=10, days=8),
+                                 Choice("withdraw", 0.1, "citizen", minutes=5, days=10),
+                                 Choice("abandon", 0.03, "never")),
         "processed": _RETURN,
     },
 }
@@ -106,7 +130,25 @@ class Scenario:
     location_independent_share: float = 0.04
     officials_per_commune: int = 6
     officials_per_agency: int = 25  # a provincial office (land registration, tax) and its branches
+    # sector agencies whose work is really done by many local units: residence registration is the commune
+    # police's job, but the shipped agencies table has one police unit per province, so it gets their staff
+    officials_by_kind: Mapping[str, int] = attrs.field(factory=lambda: {"police": 45})
+    # a code is a procedure or a liên thông bundle (most births of children now come as the bundle)
     procedure_mix: Mapping[str, float] = attrs.field(factory=lambda: {
-        "1.001193": 0.62, "2.000575": 0.30, "1.012751": 0.08})
+        "1.001193": 0.52, "LT.KS-TT-BHYT": 0.10, "2.000575": 0.30, "1.012751": 0.08})
     profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]] = DEFAULT_PROFILES
     commit_every: int = 500  # group-commit size (events per transaction) for the simulated run
+    faults: tuple[Fault, ...] = attrs.field(default=(), converter=tuple)  # see procflow.simulate.faults
+    portal_sync: bool = False  # emit national-portal status messages to the outbox (and deliver them)
+
+    def fingerprint(self) -> str:
+        """What a checkpoint must match to be resumed: every field that changes the run's decisions."""
+        profiles = {code: {state: [(c.trigger, c.weight, c.delay, c.minutes, c.days, sorted(c.data.items()),
+                                    getattr(c.when, "__qualname__", None)) for c in choices]
+                           for state, choices in sorted(states.items())}
+                    for code, states in sorted(self.profiles.items())}
+        fields = {f.name: getattr(self, f.name) for f in attrs.fields(Scenario) if f.name != "profiles"}
+        fields["procedure_mix"] = sorted(self.procedure_mix.items())
+        fields["faults"] = [str(f) for f in self.faults]
+        text = repr(sorted((k, repr(v)) for k, v in fields.items())) + repr(profiles)
+        return hashlib.sha256(text.encode()).hexdigest()

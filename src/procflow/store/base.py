@@ -38,19 +38,22 @@ class AuditEntry:
 
 @attrs.frozen
 class TimerRecord:
-    """One armed (or paused, fired, discarded) timer of one dossier: the row the scheduler works from.
+    """One arming of one timer of one dossier, as queued: the row the scheduler works from.
 
     ``armed_seq`` is the dossier revision whose event armed it: a re-armed timer is a new arming, so the
-    idempotency keys of its effects differ from the previous one's.
+    idempotency keys of its effects differ from the previous one's. ``keep``: a due timer shifted by a
+    PAUSE resume, which does not fire again if it already fired for the same deadline.
     """
 
     dossier_id: str
     name: str
     fire_at: datetime
     armed_seq: int
-    state: str
-    status: str = "armed"  # armed | paused (due timer, SLA clock paused) | fired | discarded | failed
+    state: str = ""  # not queued: the arming event's state (``procflow.scheduler.armed_timers`` has it)
+    status: str = "armed"
     fired_at: datetime | None = None
+    keep: bool = False
+    id: int | None = attrs.field(default=None, eq=False)  # the queue row's key where the backend has one (SQLite)
 
 
 class Store(Protocol):
@@ -130,27 +133,29 @@ class Store(Protocol):
     def save_timers(self, dossier_id: str, *, seq: int, state: str,
                     arm: Sequence[tuple[str, datetime, bool]] = (), cancel: Sequence[str] = (),
                     pause: Sequence[str] = ()) -> None:
-        """Write a state change's timer changes (called inside the state change's transaction): delete
-        ``cancel``; set armed ``pause`` timers to paused; upsert each ``(name, fire_at, keep_fired)`` of
-        ``arm`` as armed by event ``seq`` in ``state`` (``keep_fired``: leave a fired row alone)."""
+        """Queue a state change's armings (called inside its transaction): each ``(name, fire_at, keep)`` of
+        ``arm`` as armed by event ``seq`` in ``state``. ``cancel`` and ``pause`` write nothing: the event is
+        their record, and the scheduler drops an arming the log shows cancelled when it falls due."""
         ...
 
     def due_timers(self, *, now: datetime, limit: int = 500) -> list[TimerRecord]:
-        """Inside the caller's transaction, take up to ``limit`` armed timers with ``fire_at <= now`` in due
+        """Inside the caller's transaction, take up to ``limit`` queued armings with ``fire_at <= now`` in due
         order. PostgreSQL locks each with its dossier (``FOR UPDATE … SKIP LOCKED``): concurrent schedulers
         take disjoint timers and a killed one's locks vanish with its connection; SQLite's write lock
-        serialises schedulers. The caller records each outcome with ``finish_timer`` before committing."""
+        serialises schedulers. The caller settles each with ``finish_timer`` before committing."""
         ...
 
     def finish_timer(self, timer: TimerRecord, *, outcome: str, action: str, at: datetime, worker: str,
                      detail: str = "") -> None:
-        """Set the timer's status to ``outcome`` (fired | discarded | failed) if it is still that arming, and
-        append the outcome to the timer log (the record that it fired, once)."""
+        """Take the arming off the queue and append its outcome to the timer log, whose unique key refuses a
+        second outcome for one arming: fired | discarded (the engine refused its fire) | cancelled (the
+        dossier moved on, or re-armed it, before it fell due: nothing else happened) | failed."""
         ...
 
     def timers(self, *, dossier_id: str | None = None, statuses: Sequence[str] | None = ("armed", "paused"),
                due_before: datetime | None = None, limit: int | None = None) -> list[TimerRecord]:
-        """Timers in due order, for ``procflow inspect`` / ``procflow timers``."""
+        """Queued armings in due order (cancelled ones are still there until they fall due): raw rows for
+        ``procflow timers``; ``procflow.scheduler.armed_timers`` gives a dossier's live timers."""
         ...
 
     def timer_log(self, *, dossier_id: str | None = None) -> list[dict[str, Any]]: ...

@@ -1,0 +1,116 @@
+"""Bundle definitions (TOML under ``procedures/bundles``): member procedures and which must finish first."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import attrs
+
+from procflow.errors import DefinitionError, Problem
+
+__all__ = ["BundleDefinition", "BundleMember", "bundled_bundle_definitions", "parse_bundle"]
+
+
+@attrs.frozen
+class BundleMember:
+    name: str
+    procedure: str
+    after: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class BundleDefinition:
+    code: str
+    version: int
+    name_vi: str
+    name_en: str
+    members: tuple[BundleMember, ...]
+    sla_days: int
+    supplement_policy: str = "restart"
+    return_trigger: str = "return_result"
+    legal_basis: tuple[str, ...] = ()
+    source: str = ""
+    file: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.code, self.version)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return f"{self.name_en} ({self.name_vi})" if self.name_en else self.name_vi
+
+    @property
+    def roots(self) -> tuple[BundleMember, ...]:
+        return tuple(m for m in self.members if not m.after)
+
+
+_KEYS = ("code", "version", "name_vi", "name_en", "legal_basis", "sla", "members", "return_trigger")
+
+
+def parse_bundle(text: str, *, file: str | None = None) -> BundleDefinition:
+    """Parse and check a bundle TOML; every problem is reported with its key path, as for procedures."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError([Problem("", f"not valid TOML: {exc}", file)], file=file) from exc
+    problems: list[Problem] = []
+
+    def need(table: Mapping[str, Any], key: str, path: str, typ: type, default: Any) -> Any:
+        value = table.get(key, default)
+        if key not in table and default is None:
+            problems.append(Problem(f"{path}{key}", "missing required key", file))
+        elif not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            problems.append(Problem(f"{path}{key}", f"expected {typ.__name__}, got {value!r}", file))
+            return default
+        return value
+
+    problems += [Problem(k, f"unknown key (allowed: {', '.join(_KEYS)})", file) for k in raw if k not in _KEYS]
+    sla = need(raw, "sla", "", dict, None) or {}
+    policy = need(sla, "supplement_policy", "sla.", str, "restart")
+    if policy not in ("restart", "pause"):
+        problems.append(Problem("sla.supplement_policy", f"must be 'restart' or 'pause', got {policy!r}", file))
+    members: list[BundleMember] = []
+    for i, m in enumerate(need(raw, "members", "", list, None) or []):
+        p = f"members[{i}]."
+        if not isinstance(m, dict):
+            problems.append(Problem(p[:-1], "expected a table", file))
+            continue
+        name = need(m, "name", p, str, None) or ""
+        after = tuple(need(m, "after", p, list, []))
+        known = {x.name for x in members}
+        if name in known:
+            problems.append(Problem(f"{p}name", f"duplicate member {name!r}", file))
+        for j, a in enumerate(after):
+            if a not in known:  # only earlier members: the order of the file is a topological order
+                problems.append(Problem(f"{p}after[{j}]", f"{a!r} is not a member listed before {name!r}", file))
+        members.append(BundleMember(name=name, procedure=need(m, "procedure", p, str, None) or "", after=after))
+    if members and not any(not m.after for m in members):
+        problems.append(Problem("members", "no member can start: every member waits for another", file))
+    if not members and "members" in raw:
+        problems.append(Problem("members", "a bundle needs at least one member", file))
+    days = need(sla, "working_days", "sla.", int, None)
+    bdef = BundleDefinition(
+        code=need(raw, "code", "", str, None) or "", version=need(raw, "version", "", int, None) or 0,
+        name_vi=need(raw, "name_vi", "", str, None) or "", name_en=need(raw, "name_en", "", str, ""),
+        members=tuple(members), sla_days=days if isinstance(days, int) else 0, supplement_policy=policy,
+        return_trigger=need(raw, "return_trigger", "", str, "return_result"),
+        legal_basis=tuple(need(raw, "legal_basis", "", list, [])), source=text, file=file)
+    if problems:
+        raise DefinitionError(problems, file=file)
+    return bdef
+
+
+def bundled_bundle_definitions() -> list[BundleDefinition]:
+    """The bundles shipped with procflow (package data under ``procflow/procedures/bundles``)."""
+    folder = resources.files("procflow").joinpath("procedures", "bundles")
+    return [parse_bundle(e.read_text(encoding="utf-8"), file=f"procflow/procedures/bundles/{e.name}")
+            for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.name.endswith(".toml")]

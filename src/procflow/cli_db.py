@@ -1,0 +1,127 @@
+"""``procflow db upgrade`` / ``procflow db status``: schema migrations for SQLite and PostgreSQL stores.
+
+Stores upgrade themselves when opened (the embedded default must just work), but a production database
+is usually upgraded once, on purpose, by whoever deploys: these commands do that and show where a store
+stands. (``procflow migrate`` is something else: it moves dossiers between definition versions.)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from procflow.errors import StoreError
+from procflow.store import migrations
+
+__all__ = ["register"]
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+DbOption = Annotated[str, typer.Option("--db", help="Store: a SQLite path, sqlite:///path or postgresql://…")]
+SchemaOption = Annotated[str | None, typer.Option(help="PostgreSQL schema (default: the search_path's first).")]
+
+
+def _is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+@contextmanager
+def _connect(db: str, schema: str | None, *, create: bool) -> Iterator[tuple[str, Any]]:
+    """(backend, connection) for ``db``; a PostgreSQL schema named with ``--schema`` is created on upgrade."""
+    if _is_postgres(db):
+        import psycopg
+
+        from procflow.store.pg_codec import IDENT, create_schema, redact
+
+        if schema is not None and not IDENT.match(schema):
+            raise StoreError(f"--schema must be a lower-case SQL identifier, got {schema!r}")
+        options = {"options": f"-c search_path={schema}"} if schema else {}
+        try:
+            conn = psycopg.connect(db, autocommit=True, connect_timeout=10, **options)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {redact(db)}: {exc}") from exc
+        try:
+            if schema and create:
+                create_schema(conn, schema)
+            yield "postgres", conn
+        finally:
+            conn.close()
+        return
+    path = db.removeprefix("sqlite:///").removeprefix("sqlite://") or ":memory:"
+    if not create and path != ":memory:" and not Path(path).exists():
+        raise StoreError(f"no store at {path}")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield "sqlite", conn
+    finally:
+        conn.close()
+
+
+def upgrade(db: str, schema: str | None = None) -> tuple[list[int], migrations.MigrationStatus]:
+    """Apply pending migrations; returns the versions applied now and the resulting status."""
+    with _connect(db, schema, create=True) as (backend, conn):
+        if backend == "postgres":
+            ran = migrations.upgrade_postgres(conn, where=db)
+            return ran, migrations.postgres_status(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ran = migrations.upgrade_sqlite(conn, path=db)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return ran, migrations.sqlite_status(conn)
+
+
+def status(db: str, schema: str | None = None) -> migrations.MigrationStatus:
+    with _connect(db, schema, create=False) as (backend, conn):
+        return migrations.postgres_status(conn) if backend == "postgres" else migrations.sqlite_status(conn)
+
+
+def _show(st: migrations.MigrationStatus) -> None:
+    state = "[green]up to date[/]" if st.up_to_date else f"[yellow]{len(st.pending)} pending[/]"
+    _out.print(f"{st.backend} store at schema version {st.current} of {st.latest}: {state}")
+    for a in st.applied:
+        _out.print(f"  [green]✓[/] {a.version:>3}  {a.name}" + (f"  ({a.applied_at})" if a.applied_at else ""))
+    for m in st.pending:
+        _out.print(f"  [yellow]·[/] {m.version:>3}  {m.name}  (pending)")
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``procflow db`` on the main command."""
+    db_app = typer.Typer(help="Store schema: upgrade and status (versioned migrations).", no_args_is_help=True)
+
+    @db_app.command("upgrade")
+    def upgrade_cmd(db: DbOption, schema: SchemaOption = None) -> None:
+        """Bring the store's schema to this procflow's version (safe to run again; one transaction)."""
+        try:
+            ran, st = upgrade(db, schema)
+        except StoreError as exc:
+            _err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+        if ran:
+            _out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
+        else:
+            _out.print(f"nothing to do: schema version {st.current} is current")
+
+    @db_app.command("status")
+    def status_cmd(db: DbOption, schema: SchemaOption = None,
+                   check: Annotated[bool, typer.Option(help="Exit 1 when migrations are pending.")] = False) -> None:
+        """Show the store's schema version and which migrations are applied or pending."""
+        try:
+            st = status(db, schema)
+        except StoreError as exc:
+            _err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+        _show(st)
+        if check and not st.up_to_date:
+            raise typer.Exit(1)
+
+    app.add_typer(db_app, name="db")

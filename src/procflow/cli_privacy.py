@@ -1,0 +1,240 @@
+"""Personal-data commands: ``procflow audit access|verify``, ``procflow keys rotate|status``,
+``procflow retention apply``, and the redacting log configuration of every ``procflow`` command.
+
+    procflow audit access --db procflow-sim.db --dossier 311.20.99.H92-260420-0001
+    procflow audit access --db procflow-sim.db --actor desk-officer
+    procflow audit verify --db procflow-sim.db          # exit 1 and the first broken link when tampered
+    procflow keys status --db procflow-sim.db
+    procflow keys rotate --db procflow-sim.db --batch 500   # resumable: run it again after a crash
+    procflow retention apply --db procflow-sim.db --now 2032-01-01 [--dry-run]
+
+Keys: ``--keys FILE`` names a keyring file; by default ``PROCFLOW_VAULT_KEYS`` / ``PROCFLOW_KEYS_FILE`` or the
+file beside a SQLite store (``procflow.keys.default_key_provider``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from procflow.errors import ProcflowError
+from procflow.masking import mask_text
+
+__all__ = ["register"]
+
+_out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+_err = Console(stderr=True, highlight=False)
+
+DbOption = Annotated[str, typer.Option("--db", help="Store: a SQLite path, sqlite:///path or postgresql://…")]
+KeysOption = Annotated[str | None, typer.Option(
+    "--keys", help="Keyring file (default: $PROCFLOW_VAULT_KEYS, $PROCFLOW_KEYS_FILE, or <db>.keys beside a SQLite "
+                   "store).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+audit_app = typer.Typer(help="The access audit and the tamper-evident event log.", no_args_is_help=True)
+keys_app = typer.Typer(help="Vault keys: status and rotation.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention of personal data (anonymise closed dossiers past their period).",
+                            no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    _err.print(f"[bold red]error:[/] {mask_text(message)}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _engine(db: str, keys: str | None = None) -> Iterator[Any]:
+    from procflow.engine import Engine
+    from procflow.keys import FileKeyProvider
+    from procflow.store.base import open_store
+    from procflow.vault import Vault
+
+    path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if not db.startswith(("postgresql://", "postgres://")) and path != ":memory:" and not Path(path).exists():
+        _fail(f"no store at {db}")
+    try:
+        store = open_store(db)
+    except ProcflowError as exc:
+        _fail(str(exc))
+    try:
+        vault = Vault(store, FileKeyProvider(keys, create=False) if keys else None, location=db)
+        yield Engine(store, vault=vault)
+    except ProcflowError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+
+
+# -- audit ----------------------------------------------------------------------------------------------------
+@audit_app.command("access")
+def audit_access(
+    db: DbOption = "procflow-sim.db",
+    dossier: Annotated[str | None, typer.Option(help="Only reads of this dossier.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this official (the id before the @).")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Also refusals of writes and retention records, "
+                                                           "not only reads.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Who read which dossier, when, for what purpose — and who was refused."""
+    if dossier is None and actor is None:
+        _fail("say whose accesses to show: --dossier ID and/or --actor ID")
+    with _engine(db) as engine:
+        rows = engine.store.audit(dossier_id=dossier, actor=actor)
+    if not everything:
+        rows = [r for r in rows if r.action.startswith(("read", "find:", "disclose:"))]
+    if as_json:
+        sys.stdout.write(json.dumps([{"at": r.at.isoformat(), "actor": r.actor, "agency": r.agency,
+                                      "dossier": r.dossier_id, "action": r.action, "outcome": r.outcome,
+                                      "purpose": r.purpose, "detail": mask_text(r.detail)} for r in rows],
+                                    ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title=f"Access audit ({len(rows)} entr{'y' if len(rows) == 1 else 'ies'})", title_justify="left")
+    for col in ("at", "actor", "agency", "dossier", "action", "outcome", "purpose", "reason"):
+        t.add_column(col)
+    for r in rows:
+        style = "red" if r.outcome.startswith("refused") else None
+        t.add_row(r.at.strftime("%Y-%m-%d %H:%M:%S"), r.actor, r.agency, r.dossier_id or "—", r.action, r.outcome,
+                  r.purpose or "—", mask_text(r.detail), style=style)
+    _out.print(t)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: DbOption = "procflow-sim.db",
+    dossier: Annotated[list[str] | None, typer.Option(help="Only these dossiers (repeatable).")] = None,
+    heads: Annotated[bool, typer.Option(help="Print each dossier's head hash (record them elsewhere to anchor "
+                                             "the log).")] = False,
+    allow_unchained: Annotated[bool, typer.Option(help="Accept events written with hash chaining switched off.")]
+    = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every dossier's hash chain and snapshot; exit 1 naming the first broken link of each."""
+    from procflow.hashchain import verify
+
+    with _engine(db) as engine:
+        report = verify(engine.store, dossier or None, allow_unchained=allow_unchained)
+    if as_json:
+        out = report.to_dict()
+        if heads:
+            out["heads"] = report.heads
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+        raise typer.Exit(0 if report.ok else 1)
+    if heads:
+        for did, h in sorted(report.heads.items()):
+            _out.print(f"{did} {h}")
+    extra = f", {report.unchained} written without hash chaining" if report.unchained else ""
+    if report.ok:
+        _out.print(f"[green]ok[/]: {report.dossiers:,} dossier(s), {report.events:,} event(s): every chain intact "
+                   f"and every snapshot equals its replay{extra}")
+        return
+    _out.print(f"[bold red]TAMPERED[/]: {len(report.breaks)} of {report.dossiers:,} dossier(s) broken{extra}; "
+               f"first broken link:")
+    for b in report.breaks:
+        _out.print(f"  {b}")
+    raise typer.Exit(1)
+
+
+# -- keys -----------------------------------------------------------------------------------------------------
+@keys_app.command("status")
+def keys_status(db: DbOption = "procflow-sim.db", keys: KeysOption = None) -> None:
+    """The active key and how many stored values each key encrypts."""
+    with _engine(db, keys) as engine:
+        usage = engine.vault.key_usage()
+        active = engine.vault.keys.active_key_id()
+        known = engine.vault.keys.key_ids()
+    _out.print(f"keys: {engine.vault.keys!r} · active {active} · known {', '.join(known)}")
+    for kid, n in usage.items():
+        mark = " (active)" if kid == active else " [yellow](rotation pending: run `procflow keys rotate`)[/]"
+        _out.print(f"  {kid}: {n:,} value(s){mark}")
+    if not usage:
+        _out.print("  the vault holds no values")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    db: DbOption = "procflow-sim.db",
+    keys: KeysOption = None,
+    batch: Annotated[int, typer.Option(min=1, help="Values re-encrypted per transaction.")] = 500,
+    retire: Annotated[bool, typer.Option(help="Remove the old keys from the keyring once nothing uses them.")]
+    = False,
+) -> None:
+    """Make a new key active and re-encrypt every value in batches; run again to resume after a crash."""
+    with _engine(db, keys) as engine:
+        report = engine.vault.rotate(batch_size=batch, retire=retire,
+                                     on_batch=lambda b, n: _err.print(f"  batch {b}: {n:,} value(s)")
+                                     if _err.is_terminal else None)
+    how = "new key" if report.started else "resumed rotation to key"
+    _out.print(f"{how} {report.active}: re-encrypted {report.rotated:,} value(s) in {report.batches} batch(es); "
+               f"{report.remaining:,} remain under older keys"
+               + (f"; retired {', '.join(report.retired)}" if report.retired else ""))
+    if report.remaining:
+        raise typer.Exit(1)
+
+
+# -- retention ------------------------------------------------------------------------------------------------
+@retention_app.command("apply")
+def retention_apply(
+    db: DbOption = "procflow-sim.db",
+    keys: KeysOption = None,
+    now: Annotated[str | None, typer.Option(help="Apply as of this day (YYYY-MM-DD; default today).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be anonymised.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Anonymise the personal data of closed dossiers past their procedure's retention_years."""
+    from procflow.retention import apply_retention
+
+    with _engine(db, keys) as engine:
+        at = None
+        if now is not None:
+            try:
+                at = datetime.combine(datetime.fromisoformat(now).date(), time(23, 59), engine.calendar.tz)
+            except ValueError:
+                _fail(f"--now: expected YYYY-MM-DD, got {now!r}")
+        report = apply_retention(engine, now=at, dry_run=dry_run)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    verb = "would anonymise" if dry_run else "anonymised"
+    _out.print(f"retention as of {report.now:%Y-%m-%d}: {report.checked:,} dossier(s) checked; {verb} "
+               f"{len(report.anonymised):,}; kept {report.kept_open:,} open, {report.kept_in_period:,} within their "
+               f"period, {report.no_period:,} whose procedure sets no retention_years")
+    for a in report.anonymised:
+        _out.print(f"  {a.dossier_id} ({a.procedure}): closed {a.closed_at:%Y-%m-%d}, {a.retention_years} year(s)"
+                   + (f", {a.erased} value set(s) erased" if not dry_run else ""))
+
+
+def _logging_callback(
+    log_file: Annotated[str | None, typer.Option("--log-file", envvar="PROCFLOW_LOG_FILE",
+                                                 help="Write logs here (JSON lines, personal data redacted).")] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level", envvar="PROCFLOW_LOG_LEVEL",
+                                                  help="DEBUG, INFO, WARNING…")] = None,
+    log_format: Annotated[str, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
+                                            help="json or text.")] = "json",
+) -> None:
+    """procflow — durable workflows for Vietnam's one-stop (một cửa) procedures."""
+    if log_file or log_level:
+        from procflow.logging_setup import configure_logging
+
+        configure_logging(log_level or "INFO", log_file, fmt=log_format)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``audit``, ``keys`` and ``retention``; install the redacting log setup."""
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(retention_app, name="retention")
+    if app.registered_callback is None:
+        app.callback()(_logging_callback)
+    else:  # somebody else owns the callback: configure from the environment at start-up instead
+        from procflow.logging_setup import configure_from_env
+
+        configure_from_env()

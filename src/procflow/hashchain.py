@@ -1,0 +1,223 @@
+"""Tamper-evident event log: each event carries the hash of its dossier's previous event and of itself.
+
+``hash = SHA-256(prev_hash ‖ content)`` (32 bytes, stored as a BLOB), where ``content`` is an
+unambiguous, version-stable encoding (``ascii()`` of a tuple, then the effects JSON) of everything the
+event says: dossier, seq, instant (integer microseconds since the epoch, so the time zone a backend reads
+it back in does not matter), kind, trigger, states, status, actor, agency, custodian, definition version,
+note and effects (canonical JSON). The first event of a dossier links to :data:`GENESIS`.
+
+Personal values are not in the events — their ``effects`` hold vault references — so retention erasing a
+value and key rotation re-encrypting it never touch a hashed byte: the chain stays intact.
+
+``verify`` walks every dossier's events and reports, per dossier, the FIRST broken link:
+
+* an edited event: its hash no longer matches its content;
+* a deleted event: a gap in ``seq`` and a ``prev_hash`` that names no surviving event (a deleted last
+  event shows as a log that ends before the snapshot's revision);
+* reordered events: seq numbers swapped, so hashes and links no longer match;
+* an inserted event: a link that does not match, or a log that runs past the snapshot's revision;
+* a snapshot that no longer equals the replay of its events;
+* an event without a hash (unless the store was written with chaining off and ``allow_unchained``).
+
+SHA-256 needs no key, so anyone can verify; someone who can rewrite the whole database can also
+recompute a whole chain. Record the per-dossier heads (``procflow audit verify --heads``) somewhere else
+(a signed report, another agency) to anchor them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from procflow.dossier import Dossier, DossierEvent, replay
+
+__all__ = ["GENESIS", "Break", "VerifyReport", "chain_event", "event_content", "event_hash", "head_of", "link",
+           "verify", "verify_dossier"]
+
+GENESIS = bytes(32)  # what the first event of a dossier links to
+_sha256 = hashlib.sha256
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def effects_text(effects: Any) -> str | None:
+    """The canonical effects JSON (the same text ``DossierEvent.effects_json`` writes)."""
+    return None if not effects else json.dumps(effects, ensure_ascii=False, sort_keys=True)
+
+
+def event_content(dossier_id: str, seq: int, at: datetime, kind: str, trigger: str | None,
+                  from_state: str | None, to_state: str, status: int, actor: str, agency: str, custodian: str,
+                  definition_version: int, effects_json: str | None, note: str | None) -> bytes:
+    """``ascii()`` of the event's fields (self-delimiting; the effects' length in place of the effects), then
+    the effects JSON as UTF-8: unambiguous, and independent of Python's Unicode tables."""
+    fx = b"" if effects_json is None else effects_json.encode()
+    head = ascii((dossier_id, seq, (at - _EPOCH) // _US, kind, trigger, from_state, to_state, status, actor,
+                  agency, custodian, definition_version, note, None if effects_json is None else len(fx)))
+    return head.encode("ascii") + fx
+
+
+def link(prev_hash: bytes, content: bytes) -> bytes:
+    """SHA-256 over the previous event's hash and this event's content (32 raw bytes, stored as a BLOB)."""
+    return hashlib.sha256(prev_hash + content).digest()
+
+
+def event_hash(e: DossierEvent, prev_hash: bytes) -> bytes:
+    """Recompute an event's hash from what it says (as read back from a store)."""
+    return link(prev_hash, event_content(e.dossier_id, e.seq, e.at, e.kind, e.trigger, e.from_state, e.to_state,
+                                         e.status, e.actor, e.agency, e.custodian, e.definition_version,
+                                         effects_text(e.effects), e.note))
+
+
+def chain_event(e: DossierEvent, prev_hash: bytes) -> bytes:
+    """Give a freshly built event (not yet written) its ``prev_hash`` and ``hash``; returns the hash.
+
+    The engine calls this once per event it creates, before the store writes it. It also caches the
+    effects JSON on the event, so the store serialises it once, not twice. (``event_content`` inlined:
+    this runs on every durable transition.)"""
+    text = e.effects_json()
+    fx = b"" if text is None else text.encode()
+    head = ascii((e.dossier_id, e.seq, (e.at - _EPOCH) // _US, e.kind, e.trigger, e.from_state, e.to_state,
+                  e.status, e.actor, e.agency, e.custodian, e.definition_version, e.note,
+                  None if text is None else len(fx)))
+    h = _sha256(prev_hash + head.encode("ascii") + fx).digest()
+    setattr_ = object.__setattr__  # frozen attrs class: set once, before anyone else sees the event
+    setattr_(e, "effects_text", text)
+    setattr_(e, "prev_hash", prev_hash)
+    setattr_(e, "hash", h)
+    return h
+
+
+def head_of(store: Any, dossier_id: str, seq: int) -> bytes:
+    """The stored hash of event ``seq`` of a dossier (GENESIS when it has none: written unchained)."""
+    route = getattr(store, "store_for", None) or getattr(store, "_for", None)
+    target = route(dossier_id) if route is not None else store
+    mark = "%s" if type(target).__module__.endswith("postgres") else "?"
+    rows = target.execute(f"SELECT hash FROM events WHERE dossier_id={mark} AND seq={mark}", (dossier_id, seq))
+    return bytes(rows[0][0]) if rows and rows[0][0] else GENESIS
+
+
+@attrs.frozen
+class Break:
+    """The first broken link of one dossier's log."""
+
+    dossier_id: str
+    seq: int | None
+    problem: str  # edited | deleted | reordered | inserted | unchained | snapshot | orphan
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"event {self.seq}" if self.seq is not None else "snapshot"
+        return f"dossier {self.dossier_id}, {where}: {self.problem} — {self.detail}"
+
+
+@attrs.define
+class VerifyReport:
+    dossiers: int = 0
+    events: int = 0
+    breaks: list[Break] = attrs.field(factory=list)
+    unchained: int = 0  # events written with hash chaining switched off
+    heads: dict[str, str] = attrs.field(factory=dict)  # dossier → hex of its last event's hash
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "dossiers": self.dossiers, "events": self.events, "unchained": self.unchained,
+                "breaks": [attrs.asdict(b) for b in self.breaks]}
+
+
+def verify_dossier(dossier_id: str, events: list[DossierEvent], snapshot: Dossier | None, *,
+                   allow_unchained: bool = False) -> tuple[Break | None, int, bytes | None]:
+    """(first break or None, number of unchained events, head hash) for one dossier's log, read in seq order.
+
+    An event without a hash is a break unless ``allow_unchained`` (a store written with hash chaining
+    switched off): otherwise removing the hashes would be a way to edit the log unnoticed."""
+    prev = GENESIS
+    unchained = 0
+    by_hash = {e.hash: e.seq for e in events if e.hash}
+    beyond = snapshot.revision if snapshot is not None else None
+
+    def brk(e: DossierEvent, problem: str, detail: str) -> tuple[Break, int, None]:
+        if beyond is not None and e.seq > beyond:
+            problem, detail = "inserted", f"{detail} (and the log runs past the snapshot's revision {beyond})"
+        return Break(dossier_id, e.seq, problem, detail), unchained, None
+
+    for i, e in enumerate(events):
+        if e.seq != i + 1:
+            return brk(e, "deleted", f"expected seq {i + 1}, found {e.seq}: an event is missing before it")
+        if e.hash is None:  # written with hash chaining switched off: nothing to check, the chain restarts
+            if not allow_unchained:
+                return brk(e, "unchained", "the event carries no hash (written with hash chaining off, or its "
+                                           "hash was removed)")
+            unchained += 1
+            prev = GENESIS
+            continue
+        if e.prev_hash != prev:
+            target = by_hash.get(e.prev_hash)
+            if target is None:
+                return brk(e, "deleted", "prev_hash names no event in the log (the event before it was removed, "
+                                         "or edited and re-hashed)")
+            if target >= e.seq:
+                return brk(e, "reordered", f"links to event {target}, which comes after it")
+            return brk(e, "inserted", f"links to event {target}, not to event {e.seq - 1}: something was put "
+                                      "between them")
+        if event_hash(e, prev) != e.hash:
+            return brk(e, "edited", "its content no longer matches its hash")
+        prev = e.hash
+    if snapshot is None:
+        if events:
+            return Break(dossier_id, None, "orphan", "events without a dossier snapshot"), unchained, None
+        return None, unchained, None
+    last = events[-1].seq if events else 0
+    if last < snapshot.revision:
+        return Break(dossier_id, last + 1, "deleted", f"the snapshot is at revision {snapshot.revision} but the "
+                                                      f"log ends at seq {last}"), unchained, None
+    if last > snapshot.revision:
+        return Break(dossier_id, snapshot.revision + 1, "inserted",
+                     f"the log runs to seq {last}, past the snapshot's revision {snapshot.revision}"), unchained, None
+    try:
+        rebuilt = replay(events)
+    except (ValueError, KeyError, TypeError) as exc:
+        return Break(dossier_id, None, "snapshot", f"the log does not replay: {exc}"), unchained, None
+    if rebuilt != snapshot:
+        differ = [f.name for f in attrs.fields(Dossier)
+                  if f.eq and getattr(rebuilt, f.name) != getattr(snapshot, f.name)]
+        return Break(dossier_id, None, "snapshot",
+                     f"the snapshot differs from the replayed log in {', '.join(differ)}"), unchained, None
+    return None, unchained, prev
+
+
+def verify(store: Any, dossier_ids: Iterable[str] | None = None, *, allow_unchained: bool = False) -> VerifyReport:
+    """Check every dossier's chain (or only ``dossier_ids``) on a store; never writes."""
+    report = VerifyReport()
+    ids: Iterator[str] | Iterable[str]
+    if dossier_ids is None:
+        known = set(store.dossier_ids())
+        logged = {r[0] for r in store.execute("SELECT DISTINCT dossier_id FROM events")}
+        ids = sorted(known | logged)
+    else:
+        ids = dossier_ids
+        known = None
+    for did in ids:
+        events = store.events(did)
+        snapshot = None
+        if known is None or did in known:
+            try:
+                snapshot = store.get(did)
+            except KeyError:
+                snapshot = None
+        brk, unchained, head = verify_dossier(did, events, snapshot, allow_unchained=allow_unchained)
+        report.dossiers += 1
+        report.events += len(events)
+        report.unchained += unchained
+        if brk is not None:
+            report.breaks.append(brk)
+        elif head is not None:
+            report.heads[did] = head.hex()
+    return report

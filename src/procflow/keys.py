@@ -1,0 +1,320 @@
+"""Key providers for the personal-data vault: where the AES-GCM data keys and the HMAC index key live.
+
+A province plugs in its own key store (an HSM, a KMS, Vault…) by implementing :class:`KeyProvider`; procflow
+ships three:
+
+* :class:`FileKeyProvider` — a JSON keyring file (mode 0600), created on first use. The default: for a
+  SQLite store ``X.db`` it is ``X.db.keys`` beside it; for PostgreSQL a file under
+  ``~/.config/procflow/keys/``. Point ``PROCFLOW_KEYS_FILE`` somewhere else (another disk, a secrets mount)
+  in production: a backup of the database alone then holds no readable personal data.
+* :class:`EnvKeyProvider` — keys from the environment (``PROCFLOW_VAULT_KEYS="k1:<base64>,k2:<base64>"``,
+  the first is active; ``PROCFLOW_VAULT_INDEX_KEY=<base64>``), for containers whose secrets arrive as
+  variables. It cannot create keys: rotate by putting a new key first in the variable.
+* :class:`StaticKeyProvider` — keys in memory, for tests and ``:memory:`` stores.
+
+Every stored value records the id of the key that encrypted it, so keys rotate without a flag day:
+``procflow keys rotate`` makes a new key active and re-encrypts the old values in batches.
+The index key (HMAC-SHA256, for finding a dossier by national ID) is separate from the data keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from procflow.errors import ProcflowError
+
+__all__ = [
+    "EnvKeyProvider",
+    "FileKeyProvider",
+    "KeyProvider",
+    "KeysUnavailable",
+    "StaticKeyProvider",
+    "default_key_provider",
+]
+
+KEY_BYTES = 32  # AES-256-GCM; HMAC-SHA256
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class KeysUnavailable(ProcflowError):
+    """A key the vault needs is not in the key provider (wrong keyring, or a key retired too early)."""
+
+
+
+@runtime_checkable
+class KeyProvider(Protocol):
+    """The seam for a province's own key store."""
+
+    def active_key_id(self) -> str:
+        """The id of the key new values are encrypted with."""
+        ...
+
+    def key(self, key_id: str) -> bytes:
+        """The 32-byte data key ``key_id``; raise :class:`KeysUnavailable` if unknown."""
+        ...
+
+    def key_ids(self) -> list[str]:
+        """Every data key id this provider knows (active and retired-but-still-readable)."""
+        ...
+
+    def index_key(self) -> bytes:
+        """The 32-byte HMAC key of the national-ID index (not rotated with the data keys)."""
+        ...
+
+    def new_active_key(self) -> str:
+        """Create a data key, make it active, persist that, and return its id (``procflow keys rotate``)."""
+        ...
+
+    def retire(self, key_id: str) -> None:
+        """Forget a data key that no stored value uses any more."""
+        ...
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _unb64(text: str, where: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise KeysUnavailable(f"{where}: not valid base64") from exc
+    if len(raw) != KEY_BYTES:
+        raise KeysUnavailable(f"{where}: a key must be {KEY_BYTES} bytes, got {len(raw)}")
+    return raw
+
+
+def _next_id(existing: list[str]) -> str:
+    n = 1 + max((int(k[1:]) for k in existing if re.fullmatch(r"k\d+", k)), default=0)
+    return f"k{n}"
+
+
+class StaticKeyProvider:
+    """Keys held in memory. ``StaticKeyProvider.generate()`` makes a fresh random keyring."""
+
+    def __init__(self, keys: Mapping[str, bytes], active: str, index_key: bytes) -> None:
+        if active not in keys:
+            raise KeysUnavailable(f"active key {active!r} is not among the keys ({', '.join(keys)})")
+        self._keys = dict(keys)
+        self._active = active
+        self._index = index_key
+
+    @classmethod
+    def generate(cls) -> StaticKeyProvider:
+        return cls({"k1": secrets.token_bytes(KEY_BYTES)}, "k1", secrets.token_bytes(KEY_BYTES))
+
+    def active_key_id(self) -> str:
+        return self._active
+
+    def key(self, key_id: str) -> bytes:
+        try:
+            return self._keys[key_id]
+        except KeyError:
+            raise KeysUnavailable(f"data key {key_id!r} is not in this key provider") from None
+
+    def key_ids(self) -> list[str]:
+        return sorted(self._keys)
+
+    def index_key(self) -> bytes:
+        return self._index
+
+    def new_active_key(self) -> str:
+        kid = _next_id(list(self._keys))
+        self._keys[kid] = secrets.token_bytes(KEY_BYTES)
+        self._active = kid
+        return kid
+
+    def retire(self, key_id: str) -> None:
+        if key_id == self._active:
+            raise KeysUnavailable(f"key {key_id!r} is active; rotate before retiring it")
+        self._keys.pop(key_id, None)
+
+
+class FileKeyProvider:
+    """A JSON keyring file: ``{"format": 1, "active": "k2", "keys": {"k1": b64, "k2": b64}, "index_key": b64}``.
+
+    Created (mode 0600) the first time a key is needed; rewritten atomically (temp file, fsync, rename) on
+    rotation. A key id it does not know makes it re-read the file, so a process keeps reading values that
+    another process re-encrypted with a newer key.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path)
+        self.create = create
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] | None = None
+        self._mtime = 0
+        self._checked = 0.0
+
+    def __repr__(self) -> str:
+        return f"FileKeyProvider({str(self.path)!r})"
+
+    # -- file -------------------------------------------------------------------------------------------
+    def _load(self, *, reload: bool = False) -> dict[str, Any]:
+        with self._lock:
+            if self._data is not None and not reload:
+                return self._data
+            if not self.path.exists():
+                if not self.create:
+                    raise KeysUnavailable(f"no keyring at {self.path} (set PROCFLOW_KEYS_FILE or pass --keys)")
+                self._write({"format": 1, "active": "k1", "keys": {"k1": _b64(secrets.token_bytes(KEY_BYTES))},
+                             "index_key": _b64(secrets.token_bytes(KEY_BYTES))})
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise KeysUnavailable(f"cannot read keyring {self.path}: {exc}") from exc
+            if not isinstance(data, dict) or data.get("format") != 1 or data.get("active") not in data.get("keys", {}):
+                raise KeysUnavailable(f"{self.path} is not a procflow keyring (format 1 with an active key)")
+            self._data = data
+            self._mtime = self.path.stat().st_mtime_ns
+            return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    # -- provider ---------------------------------------------------------------------------------------
+    def active_key_id(self) -> str:
+        """Re-reads the file when it changed (checked at most once a second), so a long-running engine
+        follows a rotation made by another process."""
+        data = self._load()
+        now = time.monotonic()
+        if now - self._checked < 1.0:  # look at the file at most once a second
+            return str(data["active"])
+        self._checked = now
+        try:
+            changed = self.path.stat().st_mtime_ns != self._mtime
+        except OSError:
+            changed = False
+        return str((self._load(reload=True) if changed else data)["active"])
+
+    def key(self, key_id: str) -> bytes:
+        data = self._load()
+        if key_id not in data["keys"]:
+            data = self._load(reload=True)
+        if key_id not in data["keys"]:
+            raise KeysUnavailable(f"data key {key_id!r} is not in keyring {self.path}")
+        return _unb64(data["keys"][key_id], f"{self.path}: keys.{key_id}")
+
+    def key_ids(self) -> list[str]:
+        return sorted(self._load(reload=True)["keys"])
+
+    def index_key(self) -> bytes:
+        return _unb64(self._load()["index_key"], f"{self.path}: index_key")
+
+    def new_active_key(self) -> str:
+        data = dict(self._load(reload=True))
+        keys = dict(data["keys"])
+        kid = _next_id(list(keys))
+        keys[kid] = _b64(secrets.token_bytes(KEY_BYTES))
+        data.update(keys=keys, active=kid)
+        with self._lock:
+            self._write(data)
+            self._data = data
+            self._mtime = self.path.stat().st_mtime_ns
+        return kid
+
+    def retire(self, key_id: str) -> None:
+        data = dict(self._load(reload=True))
+        if key_id == data["active"]:
+            raise KeysUnavailable(f"key {key_id!r} is active; rotate before retiring it")
+        keys = {k: v for k, v in data["keys"].items() if k != key_id}
+        data["keys"] = keys
+        with self._lock:
+            self._write(data)
+            self._data = data
+            self._mtime = self.path.stat().st_mtime_ns
+
+
+class EnvKeyProvider:
+    """Keys from environment variables (read once). The first key in ``PROCFLOW_VAULT_KEYS`` is active."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        spec = env.get("PROCFLOW_VAULT_KEYS", "")
+        keys: dict[str, bytes] = {}
+        order: list[str] = []
+        for i, item in enumerate(p.strip() for p in spec.split(",") if p.strip()):
+            kid, sep, b64 = item.partition(":")
+            if not sep or not _ID.match(kid):
+                raise KeysUnavailable(f"PROCFLOW_VAULT_KEYS item {i + 1}: expected 'id:base64key'")
+            keys[kid] = _unb64(b64, f"PROCFLOW_VAULT_KEYS {kid}")
+            order.append(kid)
+        if not order:
+            raise KeysUnavailable("PROCFLOW_VAULT_KEYS is empty")
+        index = env.get("PROCFLOW_VAULT_INDEX_KEY")
+        if not index:
+            raise KeysUnavailable("PROCFLOW_VAULT_INDEX_KEY is not set")
+        self._static = StaticKeyProvider(keys, order[0], _unb64(index, "PROCFLOW_VAULT_INDEX_KEY"))
+
+    def active_key_id(self) -> str:
+        return self._static.active_key_id()
+
+    def key(self, key_id: str) -> bytes:
+        return self._static.key(key_id)
+
+    def key_ids(self) -> list[str]:
+        return self._static.key_ids()
+
+    def index_key(self) -> bytes:
+        return self._static.index_key()
+
+    def new_active_key(self) -> str:
+        raise KeysUnavailable("keys from the environment cannot be created by procflow: put a new 'id:base64' "
+                              "first in PROCFLOW_VAULT_KEYS (keep the old ones after it), restart, then run "
+                              "`procflow keys rotate`")
+
+    def retire(self, key_id: str) -> None:
+        raise KeysUnavailable("remove the key from PROCFLOW_VAULT_KEYS instead")
+
+
+def default_key_provider(location: str | None) -> KeyProvider:
+    """The provider a store gets when none is configured.
+
+    ``PROCFLOW_VAULT_KEYS`` → :class:`EnvKeyProvider`; ``PROCFLOW_KEYS_FILE`` → that keyring file; a SQLite
+    file ``X`` → ``X.keys`` beside it; ``:memory:`` → random keys that live as long as the process;
+    PostgreSQL → ``~/.config/procflow/keys/<hash of the URL without its password>.json``.
+    """
+    if os.environ.get("PROCFLOW_VAULT_KEYS"):
+        return EnvKeyProvider()
+    explicit = os.environ.get("PROCFLOW_KEYS_FILE")
+    if explicit:
+        return FileKeyProvider(explicit)
+    loc = location or ":memory:"
+    if loc.startswith(("postgresql://", "postgres://")):
+        safe = re.sub(r"://([^:/@]+):[^@]*@", r"://\1@", loc)
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "procflow" / "keys"
+        return FileKeyProvider(base / f"{hashlib.sha256(safe.encode()).hexdigest()[:16]}.json")
+    loc = loc.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if loc in ("", ":memory:") or loc.startswith("file::memory:"):
+        return StaticKeyProvider.generate()
+    return FileKeyProvider(loc + ".keys")

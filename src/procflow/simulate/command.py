@@ -1,0 +1,160 @@
+"""``procflow simulate`` with resume, faults, HTML report and portal sync (also ``python -m procflow.simulate``).
+
+The options of the original command keep their names, defaults and output; the new ones only add. The text
+report is printed by ``procflow.cli`` (one place for the console layout); this module adds the bundle line,
+the faults' effect and the file outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["simulate"]
+
+
+def simulate(
+    province: Annotated[str, typer.Option(help="Province name or code (e.g. 'Cần Thơ', 'can-tho', '92').")] = "Cần Thơ",
+    days: Annotated[int, typer.Option(min=1, max=366, help="Simulated calendar days.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same numbers.")] = 1,
+    db: Annotated[str, typer.Option(help="Store: a SQLite path (replaced if it is an earlier procflow store), "
+                                         "or ':memory:'.")] = "procflow-sim.db",
+    start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")] = "2026-04-20",
+    rate: Annotated[float, typer.Option(help="Mean dossiers per commune per working day.")] = 12.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace --db even if it is not a procflow store.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue a run that was killed, from the checkpoint in --db "
+                                              "(give the same options); starts afresh when there is none.")] = False,
+    fault: Annotated[list[str] | None, typer.Option(
+        "--fault", metavar="NAME[:key=value,...]",
+        help="Inject a fault (repeatable): portal-down[:day=,hours=], commune-offline[:commune=,start=,hours=], "
+             "official-leave[:agency=,officials=,days=,start=], holiday-week[:start=].")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML report (inline charts).")] = None,
+    baseline: Annotated[bool, typer.Option(help="With --fault: also simulate without the faults (in memory) "
+                                                "and report what they cost.")] = True,
+    sync_to: Annotated[Path | None, typer.Option(
+        help="Emit national-portal status messages and deliver them to an idempotent receiver kept in this "
+             "SQLite file (what the crash test checks).")] = None,
+    portal: Annotated[str | None, typer.Option(
+        help="Sync statuses to this national-portal URL through the outbox (needs procflow-portal-http; "
+             "credentials from PROCFLOW_PORTAL_*).")] = None,
+    local_portal: Annotated[bool, typer.Option(
+        help="Start the portal simulator on 127.0.0.1 and sync to it through the outbox.")] = False,
+    fail_rate: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of calls the local portal fails (errors and timeouts).")] = 0.0,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Processes writing to a PostgreSQL --db (the same report as one process).")] = 1,
+) -> None:
+    """Simulate one province's one-stop offices (bộ phận một cửa) and report SLA figures."""
+    from rich.console import Console
+
+    from procflow.errors import ProcflowError
+    from procflow.simulate import Scenario, run_simulation
+    from procflow.simulate.faults import parse_fault
+    from procflow.simulate.report import run_with_baseline, simulation_report, write_html
+    from procflow.simulate.sync import FileReceiver
+
+    try:
+        faults = tuple(parse_fault(f) for f in fault or ())
+        scenario = Scenario(province=province, days=days, seed=seed, start=date.fromisoformat(start),
+                            dossiers_per_commune_day=rate, faults=faults, portal_sync=sync_to is not None)
+    except ValueError as exc:
+        _fail(f"--start: {exc}")
+    except ProcflowError as exc:
+        _fail(f"--fault: {exc}")
+    if fail_rate and not local_portal:
+        _fail("--fail-rate needs --local-portal")
+    if portal and local_portal:
+        _fail("give either --portal URL or --local-portal, not both")
+    portal_opts = ({"portal_url": portal, "local": local_portal, "fail_rate": fail_rate}
+                   if (portal or local_portal) else None)
+    err = Console(stderr=True)
+    t0 = time.perf_counter()
+    receiver = FileReceiver(str(sync_to)) if sync_to is not None else None
+    try:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
+                      TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err, transient=True,
+                      disable=not err.is_terminal) as bar:
+            task = bar.add_task(f"{province}, {days} days", total=1.0)
+            if workers > 1 or db.startswith(("postgresql://", "postgres://")):
+                if resume or sync_to is not None or portal_opts is not None:
+                    _fail("--workers / a PostgreSQL --db do not combine with --resume, --sync-to or a portal yet")
+                from procflow.simulate.parallel import run_parallel_simulation
+
+                result, report, engine = run_parallel_simulation(
+                    scenario, db, workers=workers, overwrite=overwrite,
+                    progress=lambda f: bar.update(task, completed=min(f, 1.0)))
+            else:
+                result, report, engine = run_simulation(scenario, db, overwrite=overwrite, resume=resume,
+                                                        receiver=receiver, portal=portal_opts,
+                                                        progress=lambda f: bar.update(task, completed=min(f, 1.0)))
+            base = run_with_baseline(scenario) if faults and baseline else None
+    except ProcflowError as exc:
+        _fail(str(exc))
+    finally:
+        if receiver is not None:
+            receiver.close()
+    data = simulation_report(result, report, engine, baseline=base)
+    engine.store.close()
+    if html is not None:
+        write_html(data, html)
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    from procflow.cli import _print_report, out  # the console layout lives in one place
+
+    _print_report(report, elapsed=time.perf_counter() - t0, db=db)
+    _print_extras(out, data, resumed=result.resumed, html=html)
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    from procflow.masking import mask_text  # messages may quote dossier data: personal values are masked
+
+    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _print_extras(out: Any, data: dict[str, Any], *, resumed: bool, html: Path | None) -> None:
+    bundles = data.get("bundles")
+    if bundles:
+        rate = bundles["on_time_rate"]
+        out.print(f"liên thông bundles (birth + residence + health insurance, child under 6): {bundles['received']:,} "
+                  f"received · {bundles['completed']:,} with a joined result · on time "
+                  f"{'—' if rate is None else f'{rate:.1%}'} (3 working days) · {bundles['open']:,} open")
+    ranking = data.get("commune_ranking") or []
+    if ranking:
+        best, worst = ranking[0], ranking[-1]
+        out.print(f"commune ranking (on-time rate and location-independent share): first {best['name']}, "
+                  f"last {worst['name']} of {len(ranking)}")
+    for f in data.get("faults") or []:
+        out.print(f"fault {f['kind']}: {f['what']}{' · ' + str(f['name']) if f.get('name') else ''} "
+                  f"({str(f['from'])[:16]} → {str(f['to'])[:16]})")
+    effect = data.get("fault_effect")
+    if effect:
+        a, b = effect["faulted"], effect["baseline"]
+        out.print(f"effect of the faults: on-time rate {_pct(b['on_time_rate'])} → {_pct(a['on_time_rate'])}, "
+                  f"overdue open {b['overdue_open']:,} → {a['overdue_open']:,}, backlog peak "
+                  f"{b['backlog_peak']:,} → {a['backlog_peak']:,}")
+    if data.get("portal"):
+        from procflow.simulate.portal import portal_lines
+
+        for line in portal_lines(data["portal"]):
+            out.print(line, highlight=False)
+    if resumed:
+        out.print("[dim]resumed from the checkpoint in the store[/]")
+    if html is not None:
+        out.print(f"HTML report: {html}")
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"

@@ -1,0 +1,299 @@
+"""Versioned schema migrations for both backends (``procflow db upgrade`` / ``procflow db status``).
+
+Each backend has an ordered list of steps; ``procflow_migrations`` records which ran and when. Steps are
+plain SQL so a DBA can read exactly what an upgrade will do, and they run in one transaction with the
+version row, so an interrupted upgrade leaves the schema at the previous version, never in between.
+PostgreSQL upgrades take an advisory lock first: several workers starting at once against an empty
+database must not race to create the same tables.
+
+SQLite's version 1 is the schema text ``SQLiteStore`` already ships (``procflow.store.sqlite._SCHEMA``);
+a file created before this table existed is adopted as version 1 rather than re-created.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from procflow.errors import StoreError
+
+__all__ = [
+    "POSTGRES",
+    "SQLITE",
+    "AppliedMigration",
+    "Migration",
+    "MigrationStatus",
+    "latest",
+    "postgres_status",
+    "sqlite_status",
+    "upgrade_postgres",
+    "upgrade_sqlite",
+]
+
+
+@attrs.frozen
+class Migration:
+    """One schema step. ``sql`` is a callable so SQLite's step 1 can read the store module lazily."""
+
+    version: int
+    name: str
+    sql: Callable[[], str]
+
+    def statements(self) -> list[str]:
+        return [s.strip() for s in self.sql().split(";") if s.strip()]
+
+
+@attrs.frozen
+class AppliedMigration:
+    version: int
+    name: str
+    applied_at: str
+
+
+@attrs.frozen
+class MigrationStatus:
+    backend: str
+    current: int
+    latest: int
+    applied: tuple[AppliedMigration, ...]
+    pending: tuple[Migration, ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.latest
+
+
+def _sqlite_v1() -> str:
+    from procflow.store.sqlite import _SCHEMA
+
+    return _SCHEMA + ";\nINSERT OR IGNORE INTO meta VALUES ('schema_version', '1')"
+
+
+# timestamptz for instants (read back in the session's TimeZone, procflow's Asia/Ho_Chi_Minh by default),
+# jsonb for structured values, fillfactor on dossiers so a transition's UPDATE stays a HOT update (no index
+# touched: only the primary key is indexed), and a partial index that holds only deliverable outbox rows.
+_POSTGRES_V1 = """
+CREATE TABLE IF NOT EXISTS definitions (
+    code text NOT NULL, version integer NOT NULL, content_hash text NOT NULL, source text NOT NULL,
+    registered_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (code, version));
+CREATE TABLE IF NOT EXISTS sequences (
+    agency text NOT NULL, day text NOT NULL, last integer NOT NULL, PRIMARY KEY (agency, day));
+CREATE TABLE IF NOT EXISTS dossiers (
+    id text PRIMARY KEY, procedure text NOT NULL, definition_version integer NOT NULL, state text NOT NULL,
+    status smallint NOT NULL, custodian text NOT NULL, agencies jsonb NOT NULL,
+    location_independent boolean NOT NULL, received_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    sla jsonb NOT NULL, step_due_at timestamptz, data jsonb NOT NULL, revision integer NOT NULL
+) WITH (fillfactor = 80);
+CREATE TABLE IF NOT EXISTS events (
+    dossier_id text NOT NULL, seq integer NOT NULL, at timestamptz NOT NULL, kind text NOT NULL, trigger text,
+    from_state text, to_state text NOT NULL, status smallint NOT NULL, actor text NOT NULL, agency text NOT NULL,
+    custodian text NOT NULL, definition_version integer NOT NULL, effects jsonb, note text,
+    PRIMARY KEY (dossier_id, seq));
+CREATE TABLE IF NOT EXISTS outbox (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, topic text NOT NULL, key text NOT NULL UNIQUE,
+    dossier_id text NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL,
+    status text NOT NULL DEFAULT 'pending', attempts integer NOT NULL DEFAULT 0, available_at timestamptz NOT NULL,
+    claimed_by text, lease_until timestamptz, last_error text, delivered_at timestamptz);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (available_at, id) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS audit (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL, actor text NOT NULL,
+    agency text NOT NULL, dossier_id text, action text NOT NULL, outcome text NOT NULL,
+    detail text NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS audit_dossier ON audit (dossier_id);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor)
+"""
+
+# Version 2: durable timers (procflow.timers). ``timers`` is the due queue: one small row per arming, clustered
+# by due time (SQLite: the rowid is the due millisecond since the epoch × 10^6 + a tie counter, so an arming is
+# an append to the table's own b-tree; ``fire_us`` keeps the exact moment), so arming costs one insert near the
+# right edge and the scheduler reads it in order without an extra index. Cancelling writes nothing: the state
+# change's event is the record, and the scheduler settles an arming the event log shows cancelled or
+# superseded as "cancelled" when it falls due. ``timer_log`` records each outcome once: its UNIQUE key is the
+# database's own guard that one arming never fires twice.
+_SQLITE_V2 = """
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY, fire_us INTEGER NOT NULL, dossier_id TEXT NOT NULL, name TEXT NOT NULL,
+    armed_seq INTEGER NOT NULL, keep INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS timer_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, dossier_id TEXT NOT NULL, name TEXT NOT NULL,
+    armed_seq INTEGER NOT NULL, action TEXT NOT NULL, fire_at TEXT NOT NULL, fired_at TEXT NOT NULL,
+    outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', worker TEXT NOT NULL,
+    UNIQUE (dossier_id, name, armed_seq))
+"""
+
+_POSTGRES_V2 = """
+CREATE TABLE IF NOT EXISTS timers (
+    fire_at timestamptz NOT NULL, dossier_id text NOT NULL, name text NOT NULL, armed_seq integer NOT NULL,
+    keep boolean NOT NULL DEFAULT false, PRIMARY KEY (fire_at, dossier_id, name, armed_seq));
+CREATE TABLE IF NOT EXISTS timer_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id text NOT NULL, name text NOT NULL,
+    armed_seq integer NOT NULL, action text NOT NULL, fire_at timestamptz NOT NULL,
+    fired_at timestamptz NOT NULL, outcome text NOT NULL, detail text NOT NULL DEFAULT '', worker text NOT NULL,
+    UNIQUE (dossier_id, name, armed_seq))
+"""
+
+# Version 3: personal data (procflow.vault, procflow.hashchain, procflow.access). ``vault`` holds the personal
+# values each event set, encrypted (one row per event; ``key_id`` names the data key, ``erased`` after
+# retention); ``vault_index`` maps HMAC(index key, national ID) to dossiers; events carry their hash chain;
+# audit rows say for what purpose a dossier was read. No index on ``vault.key_id``: it would cost every
+# write a second B-tree page; rotation walks the primary key instead.
+_SQLITE_V3 = """
+ALTER TABLE events ADD COLUMN prev_hash BLOB;
+ALTER TABLE events ADD COLUMN hash BLOB;
+ALTER TABLE audit ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS vault (
+    dossier_id TEXT NOT NULL, seq INTEGER NOT NULL, key_id TEXT NOT NULL, value BLOB, erased_at TEXT,
+    PRIMARY KEY (dossier_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vault_index (
+    digest TEXT NOT NULL, dossier_id TEXT NOT NULL, field TEXT NOT NULL,
+    PRIMARY KEY (digest, dossier_id, field)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vault_index_dossier ON vault_index (dossier_id)
+"""
+
+_POSTGRES_V3 = """
+ALTER TABLE events ADD COLUMN IF NOT EXISTS prev_hash bytea;
+ALTER TABLE events ADD COLUMN IF NOT EXISTS hash bytea;
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS purpose text NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS vault (
+    dossier_id text NOT NULL, seq integer NOT NULL, key_id text NOT NULL, value bytea, erased_at text,
+    PRIMARY KEY (dossier_id, seq));
+CREATE TABLE IF NOT EXISTS vault_index (
+    digest text NOT NULL, dossier_id text NOT NULL, field text NOT NULL, PRIMARY KEY (digest, dossier_id, field));
+CREATE INDEX IF NOT EXISTS vault_index_dossier ON vault_index (dossier_id)
+"""
+
+# Version 4: inter-agency exchange (procflow.exchange.transfer). ``exchange_received`` remembers the message
+# id of every envelope a node imported, written in the import's own transaction: its primary key is the
+# replay guard, so a hand-off delivered twice (outbox at-least-once) is applied once.
+_SQLITE_V4 = """
+CREATE TABLE IF NOT EXISTS exchange_received (
+    message_id TEXT PRIMARY KEY, received_at TEXT NOT NULL, sender TEXT, dossier_id TEXT) WITHOUT ROWID
+"""
+
+_POSTGRES_V4 = """
+CREATE TABLE IF NOT EXISTS exchange_received (
+    message_id text PRIMARY KEY, received_at timestamptz NOT NULL, sender text, dossier_id text)
+"""
+
+SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
+                                 Migration(2, "timers", lambda: _SQLITE_V2),
+                                 Migration(3, "personal data", lambda: _SQLITE_V3),
+                                 Migration(4, "exchange", lambda: _SQLITE_V4))
+POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTGRES_V1),
+                                   Migration(2, "timers", lambda: _POSTGRES_V2),
+                                   Migration(3, "personal data", lambda: _POSTGRES_V3),
+                                   Migration(4, "exchange", lambda: _POSTGRES_V4))
+_STEPS = {"sqlite": SQLITE, "postgres": POSTGRES}
+
+
+def latest(backend: str) -> int:
+    return _STEPS[backend][-1].version
+
+
+def _check_known(backend: str, where: str, versions: Sequence[int]) -> None:
+    newest = max(versions, default=0)
+    if newest > latest(backend):
+        raise StoreError(f"{where}: schema version {newest} is newer than this procflow understands "
+                         f"({latest(backend)}); upgrade procflow")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- SQLite ---------------------------------------------------------------------------------------------
+_SQLITE_TABLE = ("CREATE TABLE IF NOT EXISTS procflow_migrations (version INTEGER PRIMARY KEY, "
+                 "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+
+
+def _sqlite_applied(db: sqlite3.Connection) -> list[AppliedMigration]:
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "procflow_migrations" in names:
+        return [AppliedMigration(*r) for r in
+                db.execute("SELECT version, name, applied_at FROM procflow_migrations ORDER BY version")]
+    if "meta" in names:  # a store from before the migration table: its meta row says which version it is
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None:
+            return [AppliedMigration(v, "(adopted from meta.schema_version)", "")
+                    for v in range(1, int(row[0]) + 1)]
+    return []
+
+
+def upgrade_sqlite(db: sqlite3.Connection, *, path: str = "") -> list[int]:
+    """Apply pending steps; the caller holds the transaction (``SQLiteStore._migrate`` does).
+    Returns the versions applied now."""
+    applied = _sqlite_applied(db)
+    _check_known("sqlite", path or "SQLite store", [a.version for a in applied])
+    db.execute(_SQLITE_TABLE)
+    recorded = {r[0] for r in db.execute("SELECT version FROM procflow_migrations")}
+    for a in applied:  # adopt versions known from meta but not yet recorded
+        if a.version not in recorded:
+            db.execute("INSERT INTO procflow_migrations VALUES (?,?,?)",
+                       (a.version, _name("sqlite", a.version), _now()))
+    done = {a.version for a in applied}
+    ran = []
+    for m in _STEPS["sqlite"]:
+        if m.version in done:
+            continue
+        for stmt in m.statements():
+            db.execute(stmt)
+        db.execute("INSERT INTO procflow_migrations VALUES (?,?,?)", (m.version, m.name, _now()))
+        ran.append(m.version)
+    if ran:
+        db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(latest("sqlite")),))
+    return ran
+
+
+def sqlite_status(db: sqlite3.Connection) -> MigrationStatus:
+    return _status("sqlite", _sqlite_applied(db))
+
+
+def _name(backend: str, version: int) -> str:
+    return next((m.name for m in _STEPS[backend] if m.version == version), "(unknown)")
+
+
+def _status(backend: str, applied: list[AppliedMigration]) -> MigrationStatus:
+    done = {a.version for a in applied}
+    return MigrationStatus(backend=backend, current=max(done, default=0), latest=latest(backend),
+                           applied=tuple(applied), pending=tuple(m for m in _STEPS[backend] if m.version not in done))
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------------
+_PG_TABLE = ("CREATE TABLE IF NOT EXISTS procflow_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+             "applied_at timestamptz NOT NULL DEFAULT now())")
+
+
+def _pg_applied(conn: Any) -> list[AppliedMigration]:
+    exists = conn.execute("SELECT to_regclass('procflow_migrations') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return []
+    return [AppliedMigration(v, n, at.isoformat(timespec="seconds")) for v, n, at in
+            conn.execute("SELECT version, name, applied_at FROM procflow_migrations ORDER BY version")]
+
+
+def upgrade_postgres(conn: Any, *, where: str = "PostgreSQL store") -> list[int]:
+    """Apply pending steps in one transaction on ``conn`` (a psycopg connection whose search_path names
+    the target schema). Returns the versions applied now."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('procflow_migrations:' || current_schema()))")
+        applied = _pg_applied(conn)
+        _check_known("postgres", where, [a.version for a in applied])
+        conn.execute(_PG_TABLE)
+        done = {a.version for a in applied}
+        ran = []
+        for m in _STEPS["postgres"]:
+            if m.version in done:
+                continue
+            for stmt in m.statements():
+                conn.execute(stmt)
+            conn.execute("INSERT INTO procflow_migrations (version, name) VALUES (%s, %s)", (m.version, m.name))
+            ran.append(m.version)
+        return ran
+
+
+def postgres_status(conn: Any) -> MigrationStatus:
+    return _status("postgres", _pg_applied(conn))

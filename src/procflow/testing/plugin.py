@@ -1,0 +1,130 @@
+"""procflow's pytest plugin, loaded automatically through the ``pytest11`` entry point.
+
+A test file needs no conftest to use these fixtures. Names carry a ``procflow_`` prefix (except
+``dossier_story``) so they never shadow a project's own ``engine`` or ``clock`` fixtures. procflow itself
+is imported only when a test asks for a fixture, so merely having procflow installed costs other test
+suites nothing.
+
+=========================  =================================================================================
+``procflow_store``         a SQLite store in a temporary file (WAL, as in production); closed afterwards
+``procflow_memory_store``  a SQLite store in memory: the fastest, for property tests
+``procflow_clock``         a ``WorkingClock`` at Monday 2026-04-20 08:00 (Asia/Ho_Chi_Minh); moves in working
+                           days across weekends and holidays (``next_working_day``, ``add_working_days``)
+``procflow_calendar``      the clock's ``WorkingCalendar``
+``procflow_registry``      ``Registry.default()``: 34 provinces, 3,321 communes, sector agencies
+``procflow_adapters``      a ``RecordingAdapter`` subscribed to the standard outbox topics
+``procflow_plugins``       a plugin manager with only the built-in defaults and ``procflow_adapters``
+``procflow_engine``        an engine on ``procflow_store`` with those plugins and every bundled procedure
+``procflow_bundles``       a ``BundleCoordinator`` for the shipped liên thông bundles on that engine
+``procflow_deliver``       call it to deliver every due outbox message to the adapters (returns the stats)
+``dossier_story``          file a dossier and tell its story (``procflow.testing.story``)
+=========================  =================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from procflow.bundle import BundleCoordinator
+    from procflow.calendar import WorkingCalendar
+    from procflow.engine import Engine
+    from procflow.jurisdiction import Registry
+    from procflow.plugins import PluginManager
+    from procflow.store.sqlite import SQLiteStore
+    from procflow.testing.adapters import RecordingAdapter
+    from procflow.testing.clock import WorkingClock
+    from procflow.testing.story import StoryFactory
+
+
+@pytest.fixture
+def procflow_store(tmp_path: Any) -> Iterator[SQLiteStore]:
+    from procflow.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "procflow.db"))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def procflow_memory_store() -> Iterator[SQLiteStore]:
+    from procflow.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(":memory:")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def procflow_calendar() -> WorkingCalendar:
+    from procflow.calendar import WorkingCalendar
+
+    return WorkingCalendar()
+
+
+@pytest.fixture
+def procflow_clock(procflow_calendar: WorkingCalendar) -> WorkingClock:
+    from procflow.testing.clock import MONDAY, WorkingClock
+
+    return WorkingClock(MONDAY, procflow_calendar)
+
+
+@pytest.fixture(scope="session")
+def procflow_registry() -> Registry:
+    from procflow.jurisdiction import Registry
+
+    return Registry.default()
+
+
+@pytest.fixture
+def procflow_adapters() -> RecordingAdapter:
+    from procflow.testing.adapters import RecordingAdapter
+
+    return RecordingAdapter()
+
+
+@pytest.fixture
+def procflow_plugins(procflow_adapters: RecordingAdapter) -> PluginManager:
+    from procflow.plugins import make_plugin_manager
+
+    return make_plugin_manager(load_entrypoints=False, plugins=[procflow_adapters])
+
+
+@pytest.fixture
+def procflow_engine(procflow_store: SQLiteStore, procflow_plugins: PluginManager, procflow_registry: Registry,
+                    procflow_clock: WorkingClock) -> Engine:
+    from procflow.definition import bundled_definitions
+    from procflow.plugins import build_engine
+
+    engine = build_engine(procflow_store, pm=procflow_plugins, registry=procflow_registry,
+                          calendar=procflow_clock.calendar, clock=procflow_clock)
+    for definition in bundled_definitions():
+        engine.register(definition)
+    return engine
+
+
+@pytest.fixture
+def procflow_bundles(procflow_engine: Engine) -> BundleCoordinator:
+    from procflow.bundle import BundleCoordinator
+
+    return BundleCoordinator(procflow_engine)
+
+
+@pytest.fixture
+def procflow_deliver(procflow_engine: Engine, procflow_plugins: PluginManager) -> Callable[[], Any]:
+    from procflow.delivery import DeliveryWorker
+
+    worker = DeliveryWorker(procflow_engine.store, procflow_plugins, worker_id="pytest", clock=procflow_engine.clock,
+                            jitter=0.0, timeout=5.0)
+    return worker.drain
+
+
+@pytest.fixture
+def dossier_story(procflow_engine: Engine, procflow_deliver: Callable[[], Any],
+                  procflow_bundles: BundleCoordinator) -> StoryFactory:
+    from procflow.testing.story import StoryFactory
+
+    return StoryFactory(procflow_engine, deliver=procflow_deliver, bundles=procflow_bundles)

@@ -1,0 +1,374 @@
+"""The personal-data vault: citizens' personal values live here, encrypted, and dossiers point to them.
+
+Where values live
+    A declared personal field (``personal = "national_id"`` …) never reaches the ``dossiers`` or ``events``
+    tables. The engine writes the personal values an event sets as ONE vault row keyed by
+    ``(dossier_id, seq)`` (AES-256-GCM, a fresh 96-bit nonce, the dossier and seq bound in as associated
+    data, the key id stored beside the ciphertext), and puts a reference in their place::
+
+        "applicant_national_id": {"$vault": "311.20.99.H92-260420-0001/1/applicant_national_id"}
+
+    Snapshots and events hold only references, so the event log stays append-only and its hash chain
+    intact while retention erases values and key rotation re-encrypts them.
+
+Reading
+    ``Engine.get`` / ``history`` / ``replay`` (the internal, system path) resolve references to real
+    values; ``Store.get`` returns the references as stored. ``Engine.read`` (``procflow.access``) is the
+    path for people: access-checked, audited, masked.
+
+Finding a dossier by national ID
+    ``vault_index`` holds HMAC-SHA256(index key, normalised ID) → dossier, so a lookup needs the index
+    key, and the table alone says nothing.
+
+Switches
+    ``Vault(store, encrypt=False)`` keeps the separate table but stores plaintext (``key_id = 'plain'``):
+    only for benchmarks and migrations; ``procflow keys rotate`` later encrypts such rows.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from hashlib import sha256
+from typing import Any
+
+import attrs
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from procflow.errors import ProcflowError
+from procflow.keys import KeyProvider, KeysUnavailable, default_key_provider
+
+__all__ = [
+    "MARKER",
+    "PLAIN",
+    "RotationReport",
+    "Vault",
+    "VaultError",
+    "is_ref",
+    "make_ref",
+    "parse_ref",
+]
+
+log = logging.getLogger("procflow.vault")
+
+MARKER = "$vault"
+PLAIN = "plain"  # key id of values stored unencrypted (Vault(encrypt=False))
+ERASED = "erased"  # key id of values erased by retention
+_NONCE = 12
+
+
+class VaultError(ProcflowError):
+    """A vault value could not be read (missing row, wrong key, tampered ciphertext)."""
+
+
+def make_ref(dossier_id: str, seq: int, field: str) -> dict[str, str]:
+    return {MARKER: f"{dossier_id}/{seq}/{field}"}
+
+
+def is_ref(value: Any) -> bool:
+    return type(value) is dict and MARKER in value
+
+
+def parse_ref(value: Mapping[str, str]) -> tuple[str, int, str]:
+    dossier_id, seq, field = value[MARKER].rsplit("/", 2)
+    return dossier_id, int(seq), field
+
+
+def has_refs(data: Mapping[str, Any]) -> bool:
+    for v in data.values():
+        if type(v) is dict and MARKER in v:
+            return True
+    return False
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
+def _aad(dossier_id: str, seq: int) -> bytes:
+    return f"procflow-vault-1|{dossier_id}|{seq}".encode()
+
+
+def normalise_id(value: Any) -> str:
+    return "".join(str(value).split())
+
+
+@attrs.define
+class RotationReport:
+    active: str
+    started: bool  # True when this run created the new key; False when it resumed an earlier rotation
+    batches: int = 0
+    rotated: int = 0
+    remaining: int = 0
+    retired: list[str] = attrs.field(factory=list)
+
+
+class _Sql:
+    """The vault's few statements on either backend, through the store's own connection (so they join the
+    store's transaction: a vault row commits with its snapshot and event, or not at all).
+
+    A store that spreads dossiers over several stores (the parallel simulator's ``PartitionStore``) names
+    the one holding a dossier with ``store_for(dossier_id)``; vault rows follow their dossier there."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.route = getattr(store, "store_for", None) or getattr(store, "_for", None)
+
+    def target(self, dossier_id: str | None) -> Any:
+        if self.route is not None:
+            return self.route(dossier_id) if dossier_id is not None else getattr(self.store, "primary", self.store)
+        return self.store
+
+    def __call__(self, sql: str, params: Iterable[Any] = (), dossier_id: str | None = None) -> list[tuple[Any, ...]]:
+        store = self.target(dossier_id)
+        if _is_pg(store):
+            sql = sql.replace("?", "%s")
+        return store.execute(sql, params)  # type: ignore[no-any-return]
+
+    def upsert_value(self, dossier_id: str, seq: int, key_id: str, blob: bytes) -> None:
+        store = self.target(dossier_id)
+        store.execute(_UPSERT_PG if _is_pg(store) else _UPSERT_SQLITE, (dossier_id, seq, key_id, blob))
+
+    def add_index(self, digest: str, dossier_id: str, field: str) -> None:
+        conflict = " ON CONFLICT DO NOTHING" if _is_pg(self.target(dossier_id)) else ""
+        self(f"INSERT {'OR IGNORE ' if not conflict else ''}INTO vault_index (digest, dossier_id, field) "
+             f"VALUES (?,?,?){conflict}", (digest, dossier_id, field), dossier_id)
+
+
+_UPSERT_SQLITE = "INSERT OR REPLACE INTO vault (dossier_id, seq, key_id, value, erased_at) VALUES (?,?,?,?,NULL)"
+_UPSERT_PG = ("INSERT INTO vault (dossier_id, seq, key_id, value, erased_at) VALUES (%s,%s,%s,%s,NULL) "
+              "ON CONFLICT (dossier_id, seq) DO UPDATE SET key_id=EXCLUDED.key_id, value=EXCLUDED.value, "
+              "erased_at=NULL")
+_PG_TYPES: dict[type, bool] = {}
+
+
+def _is_pg(store: Any) -> bool:
+    t = type(store)
+    pg = _PG_TYPES.get(t)
+    if pg is None:
+        pg = _PG_TYPES[t] = t.__module__.endswith("postgres")
+    return pg
+
+
+class Vault:
+    """Seals personal values into the store's ``vault`` table and opens them again.
+
+    ``keys`` defaults to :func:`procflow.keys.default_key_provider` for the store's location, created
+    lazily: a store whose procedures declare no personal field never needs a key.
+    """
+
+    def __init__(self, store: Any, keys: KeyProvider | None = None, *, encrypt: bool = True,
+                 location: str | None = None) -> None:
+        self.store = store
+        self.encrypt = encrypt
+        self._keys = keys
+        self._location = location
+        self._sql = _Sql(store)
+        self._aead: dict[str, AESGCM] = {}  # a key id names one key forever, so its cipher is cached
+
+    @property
+    def keys(self) -> KeyProvider:
+        if self._keys is None:
+            loc = self._location or getattr(self.store, "path", None) or getattr(self.store, "url", None)
+            self._keys = default_key_provider(loc)
+        return self._keys
+
+    # -- crypto -----------------------------------------------------------------------------------------
+    def _cipher(self, key_id: str) -> AESGCM:
+        aead = self._aead.get(key_id)
+        if aead is None:
+            aead = self._aead[key_id] = AESGCM(self.keys.key(key_id))
+        return aead
+
+    def _seal_bytes(self, dossier_id: str, seq: int, plaintext: bytes) -> tuple[str, bytes]:
+        if not self.encrypt:
+            return PLAIN, plaintext
+        key_id = self.keys.active_key_id()
+        nonce = os.urandom(_NONCE)
+        return key_id, nonce + self._cipher(key_id).encrypt(nonce, plaintext, _aad(dossier_id, seq))
+
+    def _open_bytes(self, dossier_id: str, seq: int, key_id: str, blob: bytes | None) -> dict[str, Any] | None:
+        if blob is None or key_id == ERASED:
+            return None
+        blob = bytes(blob)
+        if key_id == PLAIN:
+            plaintext = blob
+        else:
+            try:
+                plaintext = self._cipher(key_id).decrypt(blob[:_NONCE], blob[_NONCE:], _aad(dossier_id, seq))
+            except InvalidTag as exc:
+                raise VaultError(f"vault entry {dossier_id}/{seq} does not decrypt with key {key_id!r} "
+                                 "(tampered, moved, or a different key under the same id)") from exc
+            except KeysUnavailable as exc:
+                raise VaultError(f"vault entry {dossier_id}/{seq}: {exc}") from exc
+        return json.loads(plaintext)  # type: ignore[no-any-return]
+
+    def digest(self, value: Any) -> str:
+        """HMAC-SHA256 of a normalised national ID under the index key (the lookup token)."""
+        return hmac.new(self.keys.index_key(), normalise_id(value).encode(), sha256).hexdigest()
+
+    # -- write ------------------------------------------------------------------------------------------
+    def seal(self, dossier_id: str, seq: int, values: Mapping[str, Any],
+             kinds: Mapping[str, str]) -> dict[str, Any]:
+        """Store the personal values among ``values`` (fields named in ``kinds``) as event ``seq`` of
+        ``dossier_id``; return ``values`` with references in their place. Call inside the transaction that
+        writes the event. A reference passed in (a value copied from a stored record) is opened first."""
+        if has_refs(values):
+            values = self.resolve(values)
+        personal = {k: v for k, v in values.items() if v is not None and k in kinds}
+        if not personal:
+            return dict(values)
+        key_id, blob = self._seal_bytes(dossier_id, seq, _JSON(personal).encode())
+        self._sql.upsert_value(dossier_id, seq, key_id, blob)
+        out = dict(values)
+        prefix = f"{dossier_id}/{seq}/"
+        for field, value in personal.items():
+            out[field] = {MARKER: prefix + field}
+            if kinds[field] == "national_id" and value != "":
+                self._sql.add_index(self.digest(value), dossier_id, field)
+        return out
+
+    # -- read -------------------------------------------------------------------------------------------
+    def _rows(self, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any] | None]:
+        out: dict[tuple[str, int], dict[str, Any] | None] = {}
+        by_dossier: dict[str, list[int]] = {}
+        for did, seq in wanted:
+            by_dossier.setdefault(did, []).append(seq)
+        for did, seqs in by_dossier.items():
+            marks = ",".join("?" * len(seqs))
+            for row_did, seq, key_id, blob in self._sql(
+                    f"SELECT dossier_id, seq, key_id, value FROM vault WHERE dossier_id=? AND seq IN ({marks})",
+                    (did, *seqs), did):
+                out[(row_did, int(seq))] = self._open_bytes(row_did, int(seq), key_id, blob)
+        missing = wanted - out.keys()
+        if missing:
+            did, seq = sorted(missing)[0]
+            raise VaultError(f"vault entry {did}/{seq} is missing (the store's vault table was not copied "
+                             "with its dossiers?)")
+        return out
+
+    def resolve(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` with every reference replaced by its value (None once retention erased it)."""
+        refs = {k: parse_ref(v) for k, v in data.items() if type(v) is dict and MARKER in v}
+        if not refs:
+            return dict(data)
+        rows = self._rows({(did, seq) for did, seq, _ in refs.values()})
+        out = dict(data)
+        for k, (did, seq, field) in refs.items():
+            row = rows[(did, seq)]
+            out[k] = None if row is None else row.get(field)
+        return out
+
+    def resolve_many(self, datas: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Several mappings at once (a dossier's events): one query per dossier, not per event."""
+        datas = list(datas)
+        wanted = {(did, seq) for d in datas for v in d.values() if type(v) is dict and MARKER in v
+                  for did, seq, _ in [parse_ref(v)]}
+        if not wanted:
+            return [dict(d) for d in datas]
+        rows = self._rows(wanted)
+        out = []
+        for d in datas:
+            r = dict(d)
+            for k, v in d.items():
+                if type(v) is dict and MARKER in v:
+                    did, seq, field = parse_ref(v)
+                    row = rows[(did, seq)]
+                    r[k] = None if row is None else row.get(field)
+            out.append(r)
+        return out
+
+    def resolve_json(self, value: Any) -> Any:
+        """Any JSON-like structure (an outbox payload) with every reference in it opened — for a machine
+        channel about to deliver it; audit the disclosure (``procflow.access.record_disclosure``)."""
+        if type(value) is dict:
+            if MARKER in value:
+                return self.resolve({"v": value})["v"]
+            return {k: self.resolve_json(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.resolve_json(v) for v in value]
+        return value
+
+    def find_national_id(self, value: Any) -> list[str]:
+        """Dossier ids whose national-ID fields hold ``value`` (through the HMAC index)."""
+        return sorted({r[0] for r in self._sql("SELECT dossier_id FROM vault_index WHERE digest=?",
+                                                (self.digest(value),))})
+
+    # -- retention --------------------------------------------------------------------------------------
+    def live_entries(self, dossier_id: str) -> int:
+        """Vault entries of a dossier that still hold a value."""
+        return int(self._sql("SELECT count(*) FROM vault WHERE dossier_id=? AND value IS NOT NULL",
+                             (dossier_id,), dossier_id)[0][0])
+
+    def erase(self, dossier_id: str, *, at: datetime) -> int:
+        """Erase every personal value of a dossier (retention): the rows stay, as tombstones, so references
+        still resolve (to None) and the log's hashes are untouched. Returns the number of values erased."""
+        n = self.live_entries(dossier_id)
+        self._sql("UPDATE vault SET value=NULL, key_id=?, erased_at=? WHERE dossier_id=? AND value IS NOT NULL",
+                  (ERASED, at.isoformat(), dossier_id), dossier_id)
+        self._sql("DELETE FROM vault_index WHERE dossier_id=?", (dossier_id,), dossier_id)
+        return n
+
+    # -- rotation ---------------------------------------------------------------------------------------
+    def key_usage(self) -> dict[str, int]:
+        """Live (not erased) values per key id."""
+        return {k: int(n) for k, n in self._sql(
+            "SELECT key_id, count(*) FROM vault WHERE value IS NOT NULL GROUP BY key_id ORDER BY key_id")}
+
+    def rotate(self, *, batch_size: int = 500, retire: bool = False,
+               on_batch: Callable[[int, int], None] | None = None) -> RotationReport:
+        """Re-encrypt every value not under the active key, ``batch_size`` rows per transaction.
+
+        Resumable: when values under an older key remain (an earlier run was interrupted), this run
+        finishes that rotation with the current active key instead of starting another; otherwise it
+        first makes a new key active. A batch commits all its rows or none, and rows are selected by
+        ``key_id``, so a crash at any point loses nothing and the next run picks up the rest.
+        ``on_batch(batches_done, rows_done)`` runs after each commit (progress; tests interrupt there).
+        """
+        if not self.encrypt:
+            raise VaultError("this vault stores plaintext (encrypt=False); open it with encrypt=True to rotate")
+        provider = self.keys
+        active = provider.active_key_id()
+        old = [k for k in self.key_usage() if k != active]
+        started = not old
+        if started:
+            active = provider.new_active_key()
+            old = [k for k in self.key_usage() if k != active]
+            log.info("key rotation: new active key %s; re-encrypting values under %s", active, old or "none")
+        else:
+            log.info("key rotation: resuming with active key %s; values remain under %s", active, old)
+        report = RotationReport(active=active, started=started)
+        after: tuple[str, int] = ("", -1)  # walk the primary key: one pass, no index on key_id needed
+        while old:
+            marks = ",".join("?" * len(old))
+            rows = self._sql(f"SELECT dossier_id, seq, key_id, value FROM vault WHERE (dossier_id, seq) > (?, ?) "
+                             f"AND key_id IN ({marks}) AND value IS NOT NULL ORDER BY dossier_id, seq LIMIT ?",
+                             (*after, *old, batch_size))
+            if not rows:
+                break
+            after = (rows[-1][0], int(rows[-1][1]))
+            with self.store.transaction():
+                for did, seq, key_id, blob in rows:
+                    seq = int(seq)
+                    values = self._open_bytes(did, seq, key_id, blob)
+                    new_id, new_blob = self._seal_bytes(did, seq, _JSON(values).encode())
+                    self._sql("UPDATE vault SET key_id=?, value=? WHERE dossier_id=? AND seq=? AND key_id=?",
+                              (new_id, new_blob, did, seq, key_id), did)
+            report.batches += 1
+            report.rotated += len(rows)
+            if on_batch is not None:
+                on_batch(report.batches, report.rotated)
+        usage = self.key_usage()
+        report.remaining = sum(n for k, n in usage.items() if k != active)
+        if retire and not report.remaining:
+            for kid in provider.key_ids():
+                if kid != active:
+                    provider.retire(kid)
+                    report.retired.append(kid)
+        log.info("key rotation: %d value(s) re-encrypted in %d batch(es); %d remain under older keys",
+                 report.rotated, report.batches, report.remaining)
+        return report

@@ -1,0 +1,29 @@
+"""Fixtures for the personal-data tests: an engine on a SQLite file with an explicit keyring beside it."""
+
+from __future__ import annotations
+
+import pytest
+
+from procflow.engine import Engine
+from procflow.keys import FileKeyProvider
+from procflow.vault import Vault
+
+
+@pytest.fixture
+def communes(registry) -> list[str]:
+    return [c.code for c in registry.communes_of("92")[:3]]
+
+
+@pytest.fixture
+def keyring(tmp_path) -> FileKeyProvider:
+    return FileKeyProvider(tmp_path / "keys.json")
+
+
+@pytest.fixture
+def pengine(sqlite_store, registry, clock, keyring) -> Engine:
+    from procflow.definition import bundled_definitions
+
+    e = Engine(sqlite_store, registry=registry, clock=clock, vault=Vault(sqlite_store, keyring))
+    for d in bundled_definitions():
+        e.register(d)
+    return e

@@ -1,0 +1,106 @@
+"""Liên thông: birth + permanent residence + health-insurance card for a child under 6, run in parallel
+across agencies and joined; the bundle's status, SLA and result return at the receiving commune."""
+
+from __future__ import annotations
+
+import pytest
+
+from procflow.bundle import BundleCoordinator, bundled_bundle_definitions, parse_bundle
+from procflow.dossier import Actor
+from procflow.errors import DefinitionError, NotCustodian, TransitionNotAllowed
+
+BUNDLE = "LT.KS-TT-BHYT"
+WARD = "311.35.99.H92"  # phường Ninh Kiều, Cần Thơ
+APPLICATION = {"child_name": "Nguyễn Thị Mai", "child_birth_date": "2026-04-15",
+               "parent_national_id": "092123456789", "residence_address": "Số 12, đường 30/4"}
+ROLES = {"1.001193": "civil_status_officer", "1.004194": "residence_officer", "BHYT.TE6": "insurance_officer"}
+DESK = Actor("one_stop_officer@ward", WARD, {"one_stop_officer"})
+
+
+def officer(d):
+    return Actor(f"officer@{d.custodian}", d.custodian, {ROLES[d.procedure], "one_stop_officer"})
+
+
+def finish(bundles, d, *, ok=True):
+    """Accept and approve a member as its agency's officer."""
+    bundles.fire(d, "accept", officer(d))
+    return bundles.fire(d, "approve", officer(d), data={"documents_complete": ok})
+
+
+def test_the_shipped_bundle_cites_the_decree_and_names_its_members():
+    (bdef,) = bundled_bundle_definitions()
+    assert bdef.code == BUNDLE and bdef.sla_days == 3
+    assert any("63/2024" in law for law in bdef.legal_basis)
+    assert [(m.name, m.procedure, m.after) for m in bdef.members] == [
+        ("birth", "1.001193", ()), ("residence", "1.004194", ("birth",)),
+        ("health_insurance", "BHYT.TE6", ("birth",))]
+
+
+@pytest.mark.parametrize("persist", [True, False])
+def test_members_run_in_parallel_and_join_at_the_receiving_commune(procflow_engine, procflow_clock, persist):
+    bundles = BundleCoordinator(procflow_engine, persist=persist)
+    b = bundles.file(BUNDLE, filed_at=WARD, actor=DESK, data=APPLICATION)
+    assert (b.status, list(b.members), b.receiving) == (2, ["birth"], WARD)
+    assert b.sla.due_at.isoformat() == "2026-04-22T17:00:00+07:00"  # 3 working days from Monday
+    birth = procflow_engine.get(b.members["birth"])
+    fired = finish(bundles, birth)
+    # the electronic birth certificate feeds both agencies at once
+    residence, insurance = fired.started
+    assert (residence.procedure, insurance.procedure) == ("1.004194", "BHYT.TE6")
+    assert procflow_engine.registry.agency(residence.custodian).kind == "police"
+    assert procflow_engine.registry.agency(insurance.custodian).kind == "social_insurance"
+    assert residence.data["residence_address"] == APPLICATION["residence_address"]
+    assert residence.receiving == insurance.receiving == WARD
+    assert fired.bundle.status == 4
+    procflow_clock.advance(hours=3)
+    finish(bundles, insurance)
+    assert bundles.get(b.id).status == 4  # the police has not finished yet
+    procflow_clock.next_working_day(at="10:00")
+    joined = finish(bundles, residence).bundle
+    assert joined.status == 9 and joined.sla.stopped and joined.sla.stopped_at <= joined.sla.due_at
+    with pytest.raises(NotCustodian, match="receiving commune"):
+        bundles.return_result(b.id, Actor("desk@other", "311.20.99.H92", {"one_stop_officer"}))
+    returned = bundles.return_result(b.id, DESK)
+    assert returned.status == 10
+    assert {procflow_engine.get(i).status for i in returned.members.values()} == {10}
+    assert bundles.replay(b.id) == bundles.get(b.id) == returned
+    assert [e.kind for e in bundles.events(b.id)][-1] == "returned"
+
+
+def test_a_supplement_pauses_the_bundle_clock_and_a_refused_birth_stops_it(procflow_engine, procflow_clock):
+    bundles = BundleCoordinator(procflow_engine)
+    b = bundles.file(BUNDLE, filed_at=WARD, actor=DESK, data=APPLICATION)
+    birth = procflow_engine.get(b.members["birth"])
+    bundles.fire(birth, "accept", DESK)
+    paused = bundles.fire(birth, "request_supplement", officer(birth)).bundle
+    assert paused.status == 5 and paused.sla.paused
+    procflow_clock.add_working_days(2, at="09:00")
+    resumed = bundles.fire(birth, "resubmit", DESK).bundle
+    assert resumed.sla.running and resumed.sla.due_at.isoformat() == "2026-04-24T17:00:00+07:00"  # restarted
+    with pytest.raises(TransitionNotAllowed, match="no joined result"):
+        bundles.return_result(b.id, DESK)
+    stopped = bundles.fire(birth, "stop_processing", officer(birth)).bundle
+    assert stopped.status == 8 and stopped.skipped == ("residence", "health_insurance") and stopped.sla.stopped
+    assert bundles.replay(b.id) == stopped
+
+
+def test_members_fired_directly_are_picked_up_by_sync(procflow_engine):
+    bundles = BundleCoordinator(procflow_engine)
+    b = bundles.file(BUNDLE, filed_at=WARD, actor=DESK, data=APPLICATION)
+    birth = procflow_engine.get(b.members["birth"])
+    procflow_engine.fire(birth, "accept", DESK)
+    procflow_engine.fire(birth, "approve", officer(birth), data={"documents_complete": True})
+    synced, started = bundles.sync(b.id)
+    assert len(started) == 2 and synced.status == 4 and bundles.bundle_of(started[0].id) == b.id
+
+
+def test_bundle_definitions_are_checked_like_procedures(procflow_engine):
+    with pytest.raises(DefinitionError) as exc:
+        parse_bundle('code = "X"\nversion = 1\nname_vi = "x"\n[sla]\nworking_days = 1\n'
+                     '[[members]]\nname = "a"\nprocedure = "1.001193"\nafter = ["b"]\n', file="x.toml")
+    assert "members[0].after[0]: 'b' is not a member listed before 'a'" in str(exc.value)
+    assert "no member can start" in str(exc.value)
+    bad = parse_bundle('code = "Y"\nversion = 1\nname_vi = "y"\n[sla]\nworking_days = 1\n'
+                       '[[members]]\nname = "a"\nprocedure = "9.999999"\n')
+    with pytest.raises(DefinitionError, match="not registered"):
+        BundleCoordinator(procflow_engine, definitions=[bad])

@@ -1,0 +1,114 @@
+"""The pytest plugin: a user's test file uses the fixtures with no conftest, through the pytest11 entry point."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import sys
+import textwrap
+
+import pytest
+
+from procflow import hookspecs
+from procflow.errors import NotCustodian, RetryableAdapterError, TransitionNotAllowed
+from procflow.testing.adapters import RecordingAdapter
+
+pytest_plugins = ["pytester"]
+
+USER_TEST = '''
+CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-18", "parent_national_id": "092123456789"}
+
+
+def test_birth_registration_story(dossier_story, procflow_adapters):
+    story = dossier_story("1.001193", filed_at="31135", data=CHILD)  # phường Ninh Kiều, Cần Thơ
+    story.expect(status=2, custodian="receiving", sla="running", due="2026-04-20 17:00")
+    story.fire("accept").fire("request_supplement").expect(status=5, sla="paused")
+    story.wait(working_days=2).fire("resubmit").expect(sla="running", due="2026-04-22")
+    story.refused("approve", by="31120")  # another ward: one custodian at a time
+    story.fire("approve", data={"documents_complete": True}).fire("return_result")
+    story.expect(status=10, on_time=True).deliver().expect_portal(2, 4, 5, 4, 9, 10)
+    assert [m["status"] for m in procflow_adapters.messages("portal.status")] == [2, 4, 5, 4, 9, 10]
+
+
+def test_clock_and_stores(procflow_clock, procflow_store, procflow_memory_store, procflow_registry):
+    procflow_clock.jump_to("2026-04-29 16:00")
+    assert procflow_clock.next_working_day().date().isoformat() == "2026-05-04"  # over 30/4, 1/5, the weekend
+    assert procflow_store.path.endswith("procflow.db") and procflow_memory_store.path == ":memory:"
+    assert len(procflow_registry.communes_of("92")) > 50
+'''
+
+
+def _entry_point_installed() -> bool:
+    return any(ep.value == "procflow.testing.plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
+
+
+def test_a_users_test_file_needs_no_conftest(pytester, monkeypatch):
+    if not _entry_point_installed():
+        # not installed yet (the project's pyproject declares it): install the same entry point the way an
+        # installed distribution does, so this still tests auto-loading, not a -p flag
+        dist = pytester.path / "site" / "procflow_testing_plugin-0.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: procflow-testing-plugin\nVersion: 0\n")
+        (dist / "entry_points.txt").write_text("[pytest11]\nprocflow = procflow.testing.plugin\n")
+        monkeypatch.syspath_prepend(str(dist.parent))
+    pytester.makepyfile(test_user=USER_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=2)
+
+
+def test_loading_the_plugin_imports_nothing_until_a_fixture_is_used():
+    code = textwrap.dedent("""
+        import sys
+        import procflow
+        import pytest  # loaded already in any pytest session
+        before = set(sys.modules)
+        import procflow.testing.plugin
+        print(sorted(set(sys.modules) - before))
+    """)
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['procflow.testing', 'procflow.testing.plugin']"
+
+
+def test_the_recording_adapter_implements_every_hook():
+    specs = {name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("procflow_")}
+    impls = {name for name in dir(RecordingAdapter) if name.startswith("procflow_")}
+    assert specs == impls, f"hooks without a recording method: {sorted(specs - impls)}"
+
+
+def test_recording_adapter_records_fails_and_dedupes(procflow_engine, procflow_adapters, procflow_deliver,
+                                                      dossier_story):
+    procflow_adapters.fail("procflow_deliver_status_sync", RetryableAdapterError("portal busy"), times=1)
+    story = dossier_story("2.000575", filed_at="31135", data={
+        "business_name": "Tiệm Cơm Cô Ba", "owner_name": "Lê Thị Ba", "owner_national_id": "092123456780",
+        "business_address": "Số 5, Ninh Kiều"})
+    story.deliver()
+    failed = [c for c in procflow_adapters.called("procflow_deliver_status_sync") if c.error]
+    assert len(failed) == 1 and "portal busy" in failed[0].error
+    assert procflow_adapters.messages("portal.status") == []  # the retry waits for its backoff
+    story.wait(hours=2).deliver()
+    assert [m["status"] for m in procflow_adapters.messages("portal.status")] == [2]
+    procflow_adapters.respond("procflow_resolve_citizen", {"full_name": "Lê Thị Ba"})
+    assert procflow_adapters.procflow_resolve_citizen("092123456780", "2.000575", 1.0) == {"full_name": "Lê Thị Ba"}
+
+
+def test_story_refusals_are_typed_and_leave_everything_unchanged(dossier_story):
+    story = dossier_story("1.001193", filed_at="31135", data={
+        "child_name": "Trần Văn Bình", "child_birth_date": "2026-04-10", "parent_national_id": "092000000001"})
+    story.refused("approve", error=TransitionNotAllowed)  # not from 'received'
+    story.refused("accept", by="31120", error=NotCustodian)  # another ward
+    with pytest.raises(AssertionError, match="accepted; expected"):
+        story.refused("accept")  # the right official: not refused
+    with pytest.raises(AssertionError, match="portal status is 4, expected 10"):
+        story.expect(status=10)
+    story.expect_custody("receiving")
+
+
+def test_working_clock_moves_in_working_days(procflow_clock):
+    procflow_clock.at("14:00")
+    assert procflow_clock.after_cutoff().strftime("%H:%M") == "15:01"
+    assert procflow_clock.add_working_days(3, at="09:00").date().isoformat() == "2026-04-23"
+    assert procflow_clock.next_working_day().date().isoformat() == "2026-04-24"
+    with pytest.raises(ValueError, match="backwards"):
+        procflow_clock.at("07:00")

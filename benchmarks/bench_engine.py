@@ -103,12 +103,15 @@ def baseline(path: str, n: int) -> float:
     return dt / n * 1e6
 
 
-def make_engine(path: str, live: int, *, synchronous: str = "NORMAL") -> tuple[Engine, list, Actor]:
+def make_engine(path: str, live: int, *, synchronous: str = "NORMAL",
+                hash_chain: bool = False) -> tuple[Engine, list, Actor]:
+    """The core is measured with cost-adding features off (DESIGN: they are reported as increments);
+    ``hash_chain=True`` is procflow's default configuration, reported beside it."""
     reg = Registry.default()
     commune = reg.communes_of("92")[0].code
     clock = FakeClock(datetime(2026, 4, 20, 9, tzinfo=VN))
     store = SQLiteStore(path, synchronous=synchronous)
-    engine = Engine(store, registry=reg, clock=clock)
+    engine = Engine(store, registry=reg, clock=clock, hash_chain=hash_chain)
     engine.register(parse_definition(LOOP))
     desk = Actor("officer", commune, {"officer"})
     with engine.batch():
@@ -135,7 +138,7 @@ def make_engine(path: str, live: int, *, synchronous: str = "NORMAL") -> tuple[E
     store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     store = SQLiteStore(path, synchronous=synchronous)
-    engine = Engine(store, registry=reg, clock=clock)
+    engine = Engine(store, registry=reg, clock=clock, hash_chain=hash_chain)
     hot = [store.get(i) for i in ids]
     return engine, hot, desk
 
@@ -170,6 +173,7 @@ def main() -> None:
     for size in sizes:
         engines[("NORMAL", size)] = make_engine(str(tmp / f"pf-{size}.db"), size)
     engines[("FULL", 1_000)] = make_engine(str(tmp / "pf-full.db"), 1_000, synchronous="FULL")
+    engines[("CHAIN", 1_000)] = make_engine(str(tmp / "pf-chain.db"), 1_000, hash_chain=True)
     results: dict[str, list[float]] = {}
 
     def record(name: str, value: float) -> None:
@@ -180,6 +184,8 @@ def main() -> None:
         for size in sizes:
             record(f"procflow durable fire, {size:,} live dossiers", fire_rate(*engines[("NORMAL", size)], args.n))
         record("procflow durable fire, synchronous=FULL, 1,000 live", fire_rate(*engines[("FULL", 1_000)], args.n // 4))
+        record("procflow durable fire + hash chain (default), 1,000 live",
+               fire_rate(*engines[("CHAIN", 1_000)], args.n))
         record("procflow group commit (batches of 100), 1,000 live",
                fire_rate(*engines[("NORMAL", 1_000)], args.n, batch=100))
     med = {k: statistics.median(v) for k, v in results.items()}
@@ -192,8 +198,10 @@ def main() -> None:
     for name, us in med.items():
         print(f"{name:<62} {us:8.1f} {1e6 / us:9,.0f} {us / base:7.2f}×")
     print("\ntargets:")
-    print(f"  durable fire ≤ 2.5× baseline:            {small / base:.2f}×  {'OK' if small / base <= 2.5 else 'MISSED'}")
-    print(f"  ≥ 20,000 durable transitions/s:          {1e6 / small:,.0f}/s  {'OK' if 1e6 / small >= 20_000 else 'MISSED'}")
+    ok_ratio = "OK" if small / base <= 2.5 else "MISSED"
+    ok_rate = "OK" if 1e6 / small >= 20_000 else "MISSED"
+    print(f"  durable fire ≤ 2.5× baseline:            {small / base:.2f}×  {ok_ratio}")
+    print(f"  ≥ 20,000 durable transitions/s:          {1e6 / small:,.0f}/s  {ok_rate}")
     for size in sizes[1:]:
         ratio = med[f"procflow durable fire, {size:,} live dossiers"] / small
         print(f"  {size:,} vs 1,000 live ≤ 1.2×:{'':<10} {ratio:.2f}×  {'OK' if ratio <= 1.2 else 'MISSED'}")

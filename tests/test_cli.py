@@ -45,7 +45,8 @@ def test_simulate_human_report_and_rerun_replaces_its_store(tmp_path):
         assert result.exit_code == 0, result.output
     assert "On-time rate".lower() in result.stdout.lower()
     assert "Top communes by backlog" in result.stdout
-    assert "supplement requested (yêu cầu bổ sung giấy tờ)" in result.stdout or "received (được tiếp nhận)" in result.stdout
+    assert ("supplement requested (yêu cầu bổ sung giấy tờ)" in result.stdout
+            or "received (được tiếp nhận)" in result.stdout)
 
 
 def test_simulate_refuses_to_overwrite_a_foreign_file(tmp_path):

@@ -5,6 +5,7 @@ custodian at a time, counts deadlines in Vietnamese working days and writes ever
 with a transactional outbox (SQLite by default, PostgreSQL to scale out).
 """
 
+from procflow.access import AccessDecision, AccessPolicy
 from procflow.calendar import ClockPolicy, OfficeHours, SlaClock, WorkingCalendar
 from procflow.clock import Clock, FakeClock, SystemClock
 from procflow.definition import (
@@ -43,23 +44,32 @@ from procflow.errors import (
     TransitionNotAllowed,
     UnknownAgency,
 )
+from procflow.hashchain import VerifyReport
+from procflow.hashchain import verify as verify_log
 from procflow.hookspecs import hookimpl
 from procflow.jurisdiction import Agency, Level, Registry, Routing
-from procflow.masking import mask_record, mask_text, mask_value
+from procflow.keys import EnvKeyProvider, FileKeyProvider, KeyProvider, KeysUnavailable, StaticKeyProvider
+from procflow.logging_setup import configure_logging
+from procflow.masking import mask_dossier, mask_event, mask_json, mask_record, mask_text, mask_value
 from procflow.outbox import Delivery, OutboxTopic
 from procflow.overdue import ExtensionLetter, extension_letter
 from procflow.plugins import build_engine, make_plugin_manager
+from procflow.retention import RetentionReport, apply_retention
 from procflow.scheduler import Scheduler, SchedulerStats, armed_timers
 from procflow.statistics import Report, build_report
-from procflow.store import OutboxMessage, Store, open_store
+from procflow.store import AuditEntry, OutboxMessage, Store, open_store
+from procflow.vault import Vault, VaultError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDecision",
     "AccessDenied",
+    "AccessPolicy",
     "Actor",
     "AdapterError",
     "Agency",
+    "AuditEntry",
     "CalendarError",
     "Clock",
     "ClockMode",
@@ -72,13 +82,17 @@ __all__ = [
     "DossierEvent",
     "DossierNotFound",
     "Engine",
+    "EnvKeyProvider",
     "EnvelopeRejected",
     "ExtensionLetter",
     "FakeClock",
     "FieldSpec",
+    "FileKeyProvider",
     "GuardRejected",
     "InvalidData",
     "JurisdictionError",
+    "KeyProvider",
+    "KeysUnavailable",
     "Level",
     "NotCustodian",
     "OfficeHours",
@@ -90,11 +104,13 @@ __all__ = [
     "ProcflowError",
     "Registry",
     "Report",
+    "RetentionReport",
     "RetryableAdapterError",
     "Routing",
     "Scheduler",
     "SchedulerStats",
     "SlaClock",
+    "StaticKeyProvider",
     "Step",
     "Store",
     "StoreError",
@@ -105,20 +121,29 @@ __all__ = [
     "Transition",
     "TransitionNotAllowed",
     "UnknownAgency",
+    "Vault",
+    "VaultError",
+    "VerifyReport",
     "WorkingCalendar",
     "__version__",
+    "apply_retention",
     "armed_timers",
     "build_engine",
     "build_report",
     "bundled_definitions",
+    "configure_logging",
     "extension_letter",
     "hookimpl",
     "load_definition",
     "make_plugin_manager",
+    "mask_dossier",
+    "mask_event",
+    "mask_json",
     "mask_record",
     "mask_text",
     "mask_value",
     "open_store",
     "parse_definition",
     "replay",
+    "verify_log",
 ]

@@ -94,7 +94,7 @@ def test_worker_once_and_reconcile_against_the_portal(outbox_db, monkeypatch):
     with portal_http.PortalSimulator() as portal, contextlib.closing(default):
         monkeypatch.setenv("PROCFLOW_PORTAL_URL", portal.url)
         monkeypatch.setenv("PROCFLOW_PORTAL_PASSWORD", portal.password)
-        done = runner.invoke(app, ["worker", "--db", outbox_db, "--once", "--json"])
+        done = runner.invoke(app, ["worker", "--db", outbox_db, "--once", "--no-timers", "--json"])
         assert done.exit_code == 0, done.output
         assert json.loads(done.stdout)["delivered"] == 2
         assert len(portal.statuses()) == 2
@@ -104,7 +104,7 @@ def test_worker_once_and_reconcile_against_the_portal(outbox_db, monkeypatch):
         assert (data["checked"], data["in_sync"], data["corrected"], data["missing_remote"]) == (3, 2, 1, 1)
         human = runner.invoke(app, ["outbox", "--db", outbox_db, "--pending"])
         assert "reconcile" in human.stdout and "pending 1 · delivered 2 · dead 1" in human.stdout
-        runner.invoke(app, ["worker", "--db", outbox_db, "--once"])
+        runner.invoke(app, ["worker", "--db", outbox_db, "--once", "--no-timers"])
         assert len(portal.statuses()) == 3
 
 

@@ -52,6 +52,8 @@ message_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,60}", fullmatch=True
 zones = st.sampled_from([VN_TZ, UTC, ZoneInfo("Europe/Paris"), timezone(timedelta(hours=-3, minutes=-30))])
 aware_datetimes = st.datetimes(
     min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1), timezones=zones, allow_imaginary=False
+).filter(  # an ambiguous wall time (DST fold) never compares equal across zones (PEP 495): not a round-trip bug
+    lambda d: d.utcoffset() == d.replace(fold=1 - d.fold).utcoffset()
 )
 trace_times = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.sampled_from([VN_TZ, UTC])

@@ -77,8 +77,9 @@ def test_a_run_with_30_percent_portal_failures_ends_exactly_once_and_in_sync(tmp
 def _worker(db: str, portal, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PROCFLOW_PORTAL_URL": portal.url, "PROCFLOW_PORTAL_USERNAME": portal.username,
            "PROCFLOW_PORTAL_PASSWORD": portal.password, "PROCFLOW_PORTAL_AGENCY": "000.00.00.H92"}
-    return subprocess.Popen([PROCFLOW, "worker", "--db", db, "--no-timers", "--batch", "1", "--concurrency", "1", "--timeout",
-                             "1", "--lease", "2", "--poll", "0.05", "--base-delay", "0.1", "--json", *extra],
+    return subprocess.Popen([PROCFLOW, "worker", "--db", db, "--no-timers", "--batch", "1", "--concurrency", "1",
+                             "--timeout", "1", "--lease", "2", "--poll", "0.05", "--base-delay", "0.1", "--json",
+                             *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -137,7 +137,7 @@ class Scenario:
     procedure_mix: Mapping[str, float] = attrs.field(factory=lambda: {
         "1.001193": 0.52, "LT.KS-TT-BHYT": 0.10, "2.000575": 0.30, "1.012751": 0.08})
     profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]] = DEFAULT_PROFILES
-    commit_every: int = 500  # group-commit size (events per transaction) for the simulated run
+    commit_every: int = 2000  # group-commit size (events per transaction) for the simulated run
     faults: tuple[Fault, ...] = attrs.field(default=(), converter=tuple)  # see procflow.simulate.faults
     portal_sync: bool = False  # emit national-portal status messages to the outbox (and deliver them)
 

@@ -28,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from common import LOOP as _LOOP
+
 from procflow.clock import FakeClock
 from procflow.definition import parse_definition
 from procflow.dossier import Actor
@@ -39,47 +41,17 @@ from procflow.vault import Vault
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
-LOOP = """
-code = "bench.private"
-version = 1
-name_vi = "Vòng lặp đo hiệu năng (dữ liệu cá nhân)"
-level = "commune"
-initial = "review"
-[sla]
-working_days = 5
-[[fields]]
+# the shared loop, declaring two personal fields
+LOOP = (_LOOP.replace('code = "bench.loop"', 'code = "bench.private"')
+        .replace('name_vi = "Vòng lặp đo hiệu năng"', 'name_vi = "Vòng lặp đo hiệu năng (dữ liệu cá nhân)"')
+        .replace("[[states]]", """[[fields]]
 name = "national_id"
 required = true
 personal = "national_id"
 [[fields]]
 name = "phone"
 personal = "phone"
-[[states]]
-name = "review"
-portal_status = 4
-[[states]]
-name = "check"
-portal_status = 4
-[[states]]
-name = "done"
-portal_status = 10
-final = true
-clock = "stopped"
-[[transitions]]
-trigger = "to_check"
-source = "review"
-dest = "check"
-roles = ["officer"]
-[[transitions]]
-trigger = "to_review"
-source = "check"
-dest = "review"
-roles = ["officer"]
-[[transitions]]
-trigger = "finish"
-source = "check"
-dest = "done"
-"""
+[[states]]""", 1))
 
 NOT_PERSONAL = LOOP.replace('personal = "national_id"\n', "").replace('personal = "phone"\n', "")
 

@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from common import LOOP as _LOOP
+
 from procflow.clock import FakeClock
 from procflow.definition import parse_definition
 from procflow.dossier import Actor
@@ -37,40 +39,8 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 _SECOND = timedelta(seconds=1)
 T0 = datetime(2026, 4, 20, 9, tzinfo=VN)
 
-LOOP = """
-code = "bench.loop"
-version = 1
-name_vi = "Vòng lặp đo hiệu năng"
-level = "commune"
-initial = "review"
-[sla]
-working_days = 5
-[[states]]
-name = "review"
-portal_status = 4
-[[states]]
-name = "check"
-portal_status = 4
-[[states]]
-name = "done"
-portal_status = 10
-final = true
-clock = "stopped"
-[[transitions]]
-trigger = "to_check"
-source = "review"
-dest = "check"
-roles = ["officer"]
-[[transitions]]
-trigger = "to_review"
-source = "check"
-dest = "review"
-roles = ["officer"]
-[[transitions]]
-trigger = "finish"
-source = ["review", "check"]
-dest = "done"
-"""
+# the shared loop, with "finish" allowed from either state (timers fire it)
+LOOP = _LOOP.replace('trigger = "finish"\nsource = "check"', 'trigger = "finish"\nsource = ["review", "check"]')
 
 CHECK_TIMER = """
 [[timers]]

@@ -6,7 +6,7 @@ import pytest
 
 from procflow.dossier import Actor
 from procflow.engine import Engine
-from procflow.errors import StoreError
+from procflow.errors import ConcurrencyConflict, NotCustodian, StoreError
 from procflow.store import OutboxMessage, open_store
 from procflow.store.sqlite import SQLiteStore
 
@@ -87,3 +87,41 @@ def test_newer_schema_is_refused(tmp_path):
     store.close()
     with pytest.raises(StoreError, match="newer than this procflow understands"):
         SQLiteStore(path)
+
+
+def test_a_half_written_transition_inside_a_batch_rolls_the_batch_back(engine, registry):
+    """A caller that catches the error inside a group commit must not get the snapshot without its outbox."""
+    a = registry.communes_of("92")[0].code
+    desk = Actor("x", a, {"one_stop_officer"})
+    d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
+    other = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
+
+    def same_key(dossier, event, definition):
+        yield OutboxMessage("t", "always-the-same", dossier.id, {})
+
+    engine.outbox_rules.append(same_key)
+    before = (engine.store.get(d.id), engine.store.get(other.id), engine.store.outbox())
+    with pytest.raises(StoreError, match="group commit was rolled back"), engine.batch():
+        engine.fire(d, "accept", desk)  # writes the first 'always-the-same'
+        with pytest.raises(StoreError, match="already exists"):
+            engine.fire(other, "accept", desk)  # fails after its UPDATE and event insert; the caller goes on
+    assert (engine.store.get(d.id), engine.store.get(other.id), engine.store.outbox()) == before
+    assert len(engine.store.events(other.id)) == 1
+    engine.outbox_rules.remove(same_key)
+    with engine.batch():  # the store is usable again and a clean batch commits
+        engine.fire(engine.store.get(other.id), "accept", desk)
+    assert engine.store.get(other.id).state == "processing"
+
+
+def test_a_refusal_inside_a_batch_does_not_poison_it(engine, registry):
+    a, b = (c.code for c in registry.communes_of("92")[:2])
+    desk = Actor("x", a, {"one_stop_officer"})
+    d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
+    stale = engine.store.get(d.id)
+    with engine.batch():
+        engine.fire(d, "accept", desk)
+        with pytest.raises(ConcurrencyConflict):
+            engine.fire(stale, "withdraw", desk)
+        with pytest.raises(NotCustodian):
+            engine.fire(d, "approve", Actor("y", b, {"civil_status_officer"}))
+    assert engine.store.get(d.id).state == "processing"

@@ -89,6 +89,9 @@ class SQLiteStore:
         self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._depth = 0
+        # Set when a write fails half-way inside a caller's batch: a caught error there must not let the
+        # batch commit a snapshot without its event or outbox rows (invariant 2); the batch then rolls back.
+        self._rollback_only: str | None = None
         self._update_sql: dict[frozenset[str], str] = {}
         self._migrate()
 
@@ -120,16 +123,27 @@ class SQLiteStore:
             return
         self._db.execute("BEGIN IMMEDIATE")
         self._depth = 1
+        self._rollback_only = None
         try:
             yield
         except BaseException:
             self._depth = 0
+            self._rollback_only = None
             self._db.execute("ROLLBACK")
             raise
         self._depth = 0
+        if self._rollback_only is not None:
+            reason, self._rollback_only = self._rollback_only, None
+            self._db.execute("ROLLBACK")
+            raise StoreError(f"the group commit was rolled back, nothing in it was stored: a transition inside "
+                             f"it failed half-way ({reason})")
         self._db.execute("COMMIT")
 
     batch = transaction
+
+    def _half_written(self, dossier_id: str, exc: BaseException) -> None:
+        if self._rollback_only is None:  # the outermost transaction() reads (and clears) it
+            self._rollback_only = f"dossier {dossier_id}: {exc}"
 
     # -- definitions ------------------------------------------------------------------------------------
     def register_definition(self, code: str, version: int, content_hash: str, source: str) -> None:
@@ -165,7 +179,11 @@ class SQLiteStore:
                      _dumps(d.data), d.revision))
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"dossier {d.id} already exists") from exc
-            self._write_event(event, outbox)
+            try:
+                self._write_event(event, outbox)
+            except BaseException as exc:
+                self._half_written(d.id, exc)
+                raise
 
     def _write_event(self, e: DossierEvent, outbox: Sequence[OutboxMessage], at: str | None = None) -> None:
         at = at or e.at.isoformat()
@@ -215,7 +233,12 @@ class SQLiteStore:
                     raise DossierNotFound(d.id)
                 raise ConcurrencyConflict(dossier_id=d.id, expected_version=expected_revision,
                                           actual_version=row[0])
-            self._write_event(event, outbox, at)
+            try:
+                self._write_event(event, outbox, at)
+            except BaseException as exc:
+                if not own:
+                    self._half_written(d.id, exc)
+                raise
         except BaseException:
             if own:
                 self._depth = 0

@@ -13,6 +13,22 @@ from procflow.engine import Engine
 from procflow.jurisdiction import Registry
 from procflow.store.sqlite import SQLiteStore
 
+# The plugin's fixtures, whether or not the pytest11 entry point is installed in this environment (an
+# installed plugin provides the same fixtures; these definitions simply win).
+from procflow.testing.plugin import (  # noqa: F401
+    dossier_story,
+    procflow_adapters,
+    procflow_bundles,
+    procflow_calendar,
+    procflow_clock,
+    procflow_deliver,
+    procflow_engine,
+    procflow_memory_store,
+    procflow_plugins,
+    procflow_registry,
+    procflow_store,
+)
+
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 

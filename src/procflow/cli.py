@@ -173,7 +173,7 @@ def inspect(
               + ("  [yellow]location-independent (phi địa giới)[/]" if d.location_independent else ""))
     clock_state = "stopped" if d.sla.stopped else "paused" if d.sla.paused else "running"
     due = d.sla.due_at.strftime("%Y-%m-%d %H:%M") if d.sla.due_at else "—"
-    late = cal.working_days_late(d.sla.due_at, d.sla.stopped_at or store_now(events)) if d.sla.due_at else 0
+    late = cal.working_days_late(d.sla.due_at, d.sla.stopped_at or events[-1].at) if d.sla.due_at else 0
     out.print(f"SLA: {d.sla.working_days} working day(s), due {due}, clock {clock_state}"
               + (f", [red]{late} working day(s) late[/]" if late else ""))
     out.print(f"data: {mask_record(d.data, defn)}", highlight=False)
@@ -199,10 +199,6 @@ def inspect(
     if armed:
         out.print(timers_table(armed, title="Timers (hẹn giờ)"))
     store.close()
-
-
-def store_now(events):  # type: ignore[no-untyped-def]
-    return events[-1].at
 
 
 def _mount_optional() -> None:

@@ -78,6 +78,7 @@ def _event_row(db: str, did: str, seq: int) -> dict:
     con.row_factory = sqlite3.Row
     row = dict(con.execute("SELECT * FROM events WHERE dossier_id=? AND seq=?", (did, seq)).fetchone())
     con.close()
+    row.pop("id", None)  # the log's arrival order (rowid): a forged row gets its own
     return row
 
 
@@ -186,3 +187,50 @@ def test_chaining_can_be_switched_off_and_verify_says_so(sqlite_store, registry,
     events = sqlite_store.events(d.id)
     assert events[-1].prev_hash == GENESIS and events[-1].hash is not None
     assert verify(sqlite_store, allow_unchained=True).ok
+
+
+def test_a_v4_store_upgrades_to_the_append_ordered_log_with_every_event_value_and_link_intact(tmp_path,
+                                                                                            monkeypatch):
+    """Version 5 rebuilds the SQLite event log and vault as append-ordered tables: an older store keeps every
+    event (hashes included), every sealed value, and goes on chaining where it left off."""
+    from procflow.hashchain import verify as verify_chain
+    from procflow.store import migrations
+
+    path = str(tmp_path / "v4.db")
+    monkeypatch.setitem(migrations._STEPS, "sqlite", migrations.SQLITE[:4])
+    reg = Registry.default()
+    a = reg.communes_of("92")[0].code
+    clock = FakeClock(datetime(2026, 4, 20, 8, tzinfo=VN))
+
+    def engine_on(store: SQLiteStore) -> Engine:
+        engine = Engine(store, registry=reg, clock=clock)
+        for defn in bundled_definitions():
+            engine.register(defn)
+        return engine
+
+    store = SQLiteStore(path)
+    assert store.schema_version == 4
+    engine = engine_on(store)
+    d = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
+    engine.fire(d, "accept", desk(a))
+    engine.fire(d, "request_supplement", civil(a))
+    engine.fire(d, "resubmit", desk(a), data={"parent_phone": "0987654321"})
+    before = (store.events(d.id), engine.history(d.id), store.get(d.id))
+    store.close()
+    con = sqlite3.connect(path)
+    assert "WITHOUT ROWID" in con.execute("SELECT sql FROM sqlite_master WHERE name='events'").fetchone()[0]
+    con.close()
+
+    monkeypatch.setitem(migrations._STEPS, "sqlite", migrations.SQLITE)
+    store = SQLiteStore(path)  # opening an older store upgrades it
+    assert store.schema_version == migrations.latest("sqlite") >= 5
+    engine = engine_on(store)
+    assert (store.events(d.id), engine.history(d.id), store.get(d.id)) == before
+    assert [e.hash for e in store.events(d.id)] == [e.hash for e in before[0]] and before[0][-1].hash
+    assert engine.get(d.id).data["parent_phone"] == "0987654321"
+    engine.fire(engine.get(d.id), "approve", civil(a), data={"documents_complete": True})
+    assert verify_chain(store).ok and len(store.events(d.id)) == 5
+    sqls = dict(store.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('events', 'vault')"))
+    assert "WITHOUT ROWID" not in sqls["events"] and "WITHOUT ROWID" not in sqls["vault"]
+    assert "UNIQUE INDEX events_dossier_seq" in sqls["events_dossier_seq"]
+    store.close()

@@ -22,7 +22,7 @@ from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 4  # procflow.store.migrations.latest("sqlite")
+SCHEMA_VERSION = 5  # procflow.store.migrations.latest("sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

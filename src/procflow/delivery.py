@@ -10,6 +10,18 @@ sent again and the receiver recognises the key.
 Ordering: messages of one dossier and topic claimed together are delivered in order, one after the
 other; a message that fails and is retried later can land after a newer one. Status syncs carry the
 whole snapshot and reconciliation (``procflow.reconcile``) corrects what such overtaking leaves behind.
+
+Personal values: an outbox row holds vault references, never a citizen's phone or name in clear
+(``procflow.outbox.seal_payload``), because the outbox table is data at rest like any other. Receivers
+are authorised machine channels and need the real values, so the worker opens the references
+(``Vault.resolve_json``) just before it calls the adapter, and only the adapter's ``Delivery`` carries
+them: what the store records, the ``procflow_on_delivered`` / ``procflow_on_dead_letter`` hooks and the
+logs see is the message as stored. Every attempt that hands opened values to an adapter is a disclosure
+and is audited (``disclose:<topic>``, purpose ``delivery``, outcome ``sent`` or ``failed``): an attempt
+that failed may still have reached the receiver, so failed attempts are audited too. The values are never
+logged: an adapter's error text is scrubbed of them before it is logged or kept as ``last_error``. A
+reference that cannot be opened (a missing key, a missing vault row) makes the message a dead letter
+with the vault's reason; fix the keys, then ``procflow outbox --requeue``.
 """
 
 from __future__ import annotations
@@ -21,7 +33,8 @@ import random
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +43,12 @@ import attrs
 import pluggy
 
 from procflow.clock import Clock, SystemClock
-from procflow.errors import AdapterError, StoreError
+from procflow.errors import AdapterError, ProcflowError, StoreError
 from procflow.hookspecs import TOPIC_HOOKS
 from procflow.masking import mask_text
-from procflow.outbox import Delivery
-from procflow.store.base import Store
+from procflow.outbox import Delivery, payload_refs
+from procflow.store.base import AuditEntry, Store
+from procflow.vault import MARKER, Vault
 
 __all__ = ["Backoff", "DeliveryStats", "DeliveryWorker", "delivery_hook"]
 
@@ -84,6 +98,7 @@ class _Outcome:
     error: str | None = None
     permanent: bool = False
     skipped: bool = False
+    called: bool = False  # the adapter was called (with the message's opened personal values, if any)
 
 
 def delivery_hook(pm: pluggy.PluginManager, topic: str) -> Any:
@@ -91,9 +106,52 @@ def delivery_hook(pm: pluggy.PluginManager, topic: str) -> Any:
     return getattr(pm.hook, TOPIC_HOOKS.get(topic, "procflow_deliver_message"))
 
 
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return mask_text(text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "…")
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each opened personal value replaced by ``***`` (longest first, so a value that
+    contains another is removed whole), then the pattern pass of ``mask_text``."""
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return mask_text(text)
+
+
+def _describe(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    text = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "…"
+
+
+def _opened_values(stored: Any, opened: Any) -> Iterator[Any]:
+    """The values ``opened`` holds where ``stored`` holds a vault reference (same shape otherwise)."""
+    if type(stored) is dict:
+        if MARKER in stored:
+            yield opened
+        elif type(opened) is dict:
+            for k, v in stored.items():
+                yield from _opened_values(v, opened.get(k))
+    elif type(stored) is list or type(stored) is tuple:
+        if type(opened) is list:
+            for a, b in zip(stored, opened, strict=False):
+                yield from _opened_values(a, b)
+
+
+def _secret_texts(values: Iterable[Any]) -> frozenset[str]:
+    """Opened values as they could appear in an error text (strings of 3+ characters, integers of 4+ digits:
+    shorter ones would blank out unrelated text, and the pattern pass of ``mask_text`` still runs)."""
+    out = set()
+    for v in values:
+        if type(v) is str and len(v.strip()) >= 3:
+            out.add(v)
+        elif type(v) is int and len(str(abs(v))) >= 4:
+            out.add(str(v))
+    return frozenset(out)
+
+
+@attrs.frozen
+class _Opened:
+    """A claimed message with its vault references opened: what the adapter gets, and what to audit."""
+
+    delivery: Delivery
+    fields: tuple[str, ...]  # the personal fields disclosed (names only)
+    secrets: frozenset[str]  # the opened values as text, to scrub from error messages
 
 
 class DeliveryWorker:
@@ -102,14 +160,18 @@ class DeliveryWorker:
     Embed it (``run_once`` between batches of a simulation, ``run`` in a thread) or start it with
     ``procflow worker``. ``clock`` decides what is due, so a simulation delivers on simulated time.
     ``timeout`` is each delivery's budget, passed to the adapter; ``lease_seconds`` must outlast a whole
-    batch, or another worker could take messages this one is still delivering.
+    batch, or another worker could take messages this one is still delivering. ``vault`` opens the
+    personal values payloads hold as references (default: ``Vault(store)``, created on the first message
+    that needs it; pass the engine's vault when its keys are not the store's default keyring, e.g. for an
+    in-memory store).
     """
 
     def __init__(self, store: Store, pm: pluggy.PluginManager, *, worker_id: str | None = None,
                  clock: Clock | None = None, max_attempts: int = 8, base_delay: float = 30.0,
                  max_delay: float = 3600.0, jitter: float = 0.2, rng: random.Random | None = None,
                  lease_seconds: float = 300.0, batch_size: int = 20, timeout: float = 10.0, concurrency: int = 1,
-                 topics: Iterable[str] | None = None, poll_interval: float = 1.0) -> None:
+                 topics: Iterable[str] | None = None, poll_interval: float = 1.0,
+                 vault: Vault | None = None) -> None:
         if max_attempts < 1 or batch_size < 1 or concurrency < 1 or timeout <= 0:
             raise ValueError("max_attempts, batch_size and concurrency must be >= 1 and timeout > 0")
         rounds = math.ceil(batch_size / concurrency)
@@ -133,6 +195,8 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._leases: dict[int, datetime | None] = {}
+        self._vault = vault  # opened lazily (``Vault(store)``: the store's default keyring) on the first reference
+        self._opened: dict[int, _Opened | _Outcome] = {}
 
     # -- one pass -----------------------------------------------------------------------------------------
     def run_once(self) -> DeliveryStats:
@@ -146,11 +210,15 @@ class DeliveryWorker:
         stats.claimed = len(rows)
         groups: dict[tuple[str, str], list[Delivery]] = {}
         self._leases = {}
+        self._opened = {}
         for row in sorted(rows, key=lambda r: r["id"]):
             m = Delivery.from_row(row)
             lease = row.get("lease_until")
             self._leases[m.id] = datetime.fromisoformat(lease) if isinstance(lease, str) else lease
             groups.setdefault((m.dossier_id, m.topic), []).append(m)
+            opened = self._open(m)  # here, in this thread: the vault reads through the store's connection
+            if opened is not None:
+                self._opened[m.id] = opened
         if self.concurrency == 1 or len(groups) == 1:
             for group in groups.values():
                 for m in group:
@@ -209,6 +277,41 @@ class DeliveryWorker:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    # -- personal values -------------------------------------------------------------------------------------
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            self._vault = Vault(self.store)
+        return self._vault
+
+    def _open(self, m: Delivery) -> _Opened | _Outcome | None:
+        """The message with its references opened (None: it holds none), or the permanent failure to open
+        them. The error names the vault's reason (entry, key id), never a value."""
+        fields = payload_refs(m.payload)
+        if not fields:
+            return None
+        try:
+            payload = self.vault.resolve_json(dict(m.payload))
+        except (ProcflowError, ValueError, KeyError) as exc:  # VaultError, KeysUnavailable, a malformed reference
+            return _Outcome(error="personal data could not be opened from the vault, so nothing was sent: "
+                                  + _describe(exc) + " (restore the key or the vault entry, then requeue)",
+                            permanent=True)
+        secrets = _secret_texts(_opened_values(m.payload, payload))
+        return _Opened(attrs.evolve(m, payload=payload), tuple(dict.fromkeys(fields)), secrets)
+
+    def _audit(self, m: Delivery, opened: _Opened, outcome: str) -> None:
+        """One disclosure per attempt that handed opened personal values to an adapter (names, not values)."""
+        hook = delivery_hook(self.pm, m.topic)
+        receivers = ", ".join(sorted({impl.plugin_name for impl in hook.get_hookimpls()})) or "?"
+        try:
+            self.store.record_audit(AuditEntry(
+                at=self.clock.now(), actor=f"delivery:{self.worker_id}", agency="", dossier_id=m.dossier_id,
+                action=f"disclose:{m.topic}", outcome=outcome, purpose="delivery",
+                detail=f"to {receivers} via {m.topic} ({m.key}, attempt {m.attempt}): "
+                       f"{', '.join(sorted(set(opened.fields)))}"))
+        except Exception:  # the delivery outcome is recorded regardless; the audit failure is loud
+            log.exception("could not audit the disclosure of %s (%s)", m.key, m.topic)
+
     # -- delivering -----------------------------------------------------------------------------------------
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -224,21 +327,29 @@ class DeliveryWorker:
         lease = self._leases.get(m.id)
         if lease is not None and self.clock.now() + timedelta(seconds=self.timeout) >= lease:
             return _Outcome(skipped=True)  # the lease would end mid-delivery: another worker may take it
+        opened = self._opened.get(m.id)
+        if isinstance(opened, _Outcome):
+            return opened  # the vault could not open its references: nothing goes out
         hook = delivery_hook(self.pm, m.topic)
         if not hook.get_hookimpls():
             return _Outcome(error=f"no adapter delivers topic {m.topic!r} (no plugin implements {hook.name}); "
                                   "install one, then requeue", permanent=True)
+        secrets = opened.secrets if opened is not None else frozenset()
         try:
-            receipt = hook(message=m, timeout=self.timeout)
+            receipt = hook(message=m if opened is None else opened.delivery, timeout=self.timeout)
         except AdapterError as exc:
-            return _Outcome(error=_describe(exc), permanent=not exc.retryable)
+            return _Outcome(error=_describe(exc, secrets), permanent=not exc.retryable, called=True)
         except Exception as exc:  # an adapter that did not classify its error: retry, keep the evidence
-            log.warning("adapter raised an unclassified %s for %s", type(exc).__name__, m.key, exc_info=True)
-            return _Outcome(error="unclassified " + _describe(exc))
+            if secrets:  # the traceback may quote the values it was given: log it scrubbed
+                log.warning("adapter raised an unclassified %s for %s\n%s", type(exc).__name__, m.key,
+                            _scrub("".join(traceback.format_exception(exc)), secrets))
+            else:
+                log.warning("adapter raised an unclassified %s for %s", type(exc).__name__, m.key, exc_info=True)
+            return _Outcome(error="unclassified " + _describe(exc, secrets), called=True)
         if receipt is None:
             return _Outcome(error=f"no adapter accepted topic {m.topic!r} (every {hook.name} returned None)",
-                            permanent=True)
-        return _Outcome(receipt=receipt)
+                            permanent=True, called=True)
+        return _Outcome(receipt=receipt, called=True)
 
     def _record(self, m: Delivery, outcome: _Outcome, stats: DeliveryStats) -> None:
         now = self.clock.now()
@@ -248,6 +359,9 @@ class DeliveryWorker:
                 release(self.worker_id, [m.id])
             stats.released += 1
             return
+        opened = self._opened.pop(m.id, None)
+        if isinstance(opened, _Opened) and outcome.called:  # the adapter got personal values, whatever it did
+            self._audit(m, opened, "sent" if outcome.error is None else "failed")
         if outcome.error is None:
             if self.store.complete_outbox(m.id, self.worker_id, now=now):
                 stats.delivered += 1

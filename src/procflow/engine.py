@@ -31,6 +31,7 @@ from procflow.definition import ClockMode, ProcedureDefinition, Step, Transition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.errors import (
     DefinitionError,
+    DossierNotFound,
     GuardRejected,
     InvalidData,
     NotCustodian,
@@ -42,6 +43,7 @@ from procflow.guards import BUILTIN_GUARDS
 from procflow.hashchain import GENESIS, chain_event, head_of
 from procflow.jurisdiction import Registry
 from procflow.masking import mask_record
+from procflow.outbox import seal_messages
 from procflow.store.base import AuditEntry, OutboxMessage, Store
 from procflow.timers import TimerTable
 from procflow.vault import Vault, has_refs, is_ref
@@ -238,7 +240,7 @@ class Engine:
                                  definition_version=defn.version, effects=filed_effects(row))
             if self.hash_chain:
                 dossier.chain = (1, chain_event(event, GENESIS))
-            self.store.insert_dossier(row, event, self._outbox(dossier, event, defn))
+            self.store.insert_dossier(row, event, self._outbox(dossier, event, defn, compiled.personal))
             if compiled.timers is not None and (armed := compiled.timers.on_file(dossier, self.calendar, now)).arm:
                 self.store.save_timers(dossier.id, seq=1, state=dossier.state, arm=armed.arm)
         if _log.isEnabledFor(logging.DEBUG):
@@ -324,7 +326,7 @@ class Engine:
                                  effects=effects or None, note=note)
             if self.hash_chain:
                 new.chain = (new.revision, chain_event(event, self._head(d)))
-            outbox = self._outbox(new, event, defn) if self.outbox_rules else ()
+            outbox = self._outbox(new, event, defn, compiled.personal) if self.outbox_rules else ()
             if compiled.timers is None or not (timers := compiled.timers.on_fire(d, new, self.calendar, now)).arm:
                 self.store.apply(row, d.revision, event, outbox, frozenset(changed))
             else:  # armings are queued in the same transaction (cancelling writes nothing: the event says it)
@@ -436,7 +438,8 @@ class Engine:
     def record(self, dossier: Dossier | str, kind: str, actor: Actor, *, effects: Mapping[str, Any] | None = None,
                note: str | None = None, outbox: Sequence[OutboxMessage] = ()) -> Dossier:
         """Append a fact that moves nothing (an escalation, an overdue letter): one event with ``outbox``,
-        under the same custody and revision checks as a fire. Replay keeps the snapshot as it was."""
+        under the same custody and revision checks as a fire. Replay keeps the snapshot as it was.
+        Personal values of the dossier in ``outbox`` payloads are stored as vault references."""
         d = self.store.get(dossier) if isinstance(dossier, str) else dossier
         if actor.agency != d.custodian:
             self._refuse(actor, d, kind, NotCustodian(dossier_id=d.id, agency=actor.agency, custodian=d.custodian,
@@ -449,6 +452,8 @@ class Engine:
                              effects=dict(effects) if effects else None, note=note)
         if self.hash_chain:
             new.chain = (new.revision, chain_event(event, self._head(d)))
+        if outbox:
+            outbox = self._seal_outbox(list(outbox), d, self._get_compiled(d.procedure, d.definition_version).personal)
         self.store.apply(new, d.revision, event, outbox, frozenset())
         if isinstance(dossier, Dossier):
             dossier.updated_at, dossier.revision, dossier.chain = new.updated_at, new.revision, new.chain
@@ -477,11 +482,39 @@ class Engine:
                                   field=missing[0])
         return dict(data)
 
-    def _outbox(self, d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> list[OutboxMessage]:
+    def _outbox(self, d: Dossier, e: DossierEvent, defn: ProcedureDefinition,
+                personal: Mapping[str, str]) -> list[OutboxMessage]:
         out: list[OutboxMessage] = []
         for rule in self.outbox_rules:
             out.extend(rule(d, e, defn))
-        return out
+        return self._seal_outbox(out, d, personal) if out and personal else out
+
+    def _seal_outbox(self, messages: list[OutboxMessage], d: Dossier,
+                     personal: Mapping[str, str]) -> list[OutboxMessage]:
+        """Payloads built from ``d``'s real values, with those values swapped for their vault references
+        (``procflow.outbox.seal_payload``): the outbox row at rest holds no personal value in clear."""
+        if not personal:
+            return messages
+        sealed = d.sealed or {}
+        for k in personal:
+            v = d.data.get(k)
+            if v is None or v == "" or is_ref(v):
+                continue
+            s = sealed.get(k)
+            if s is None or s[0] != v:  # a record without its references (built by hand): the store has them
+                sealed = self._stored_seals(d.id, personal, sealed)
+                break
+        return seal_messages(messages, sealed) if sealed else messages
+
+    def _stored_seals(self, dossier_id: str, personal: Mapping[str, str],
+                      known: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+        try:
+            raw = self.store.get(dossier_id).data
+        except DossierNotFound:  # not stored yet
+            return dict(known)
+        refs = {k: raw[k] for k in personal if is_ref(raw.get(k))}
+        opened = self.vault.resolve(refs) if refs else {}
+        return {**known, **{k: (opened[k], ref) for k, ref in refs.items()}}
 
     def _refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError) -> None:
         if self.audit_refusals:

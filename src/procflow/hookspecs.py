@@ -212,11 +212,13 @@ def procflow_resolve_remote_statuses(dossier_ids: Sequence[str], timeout: float)
 @hookspec
 def procflow_on_delivered(message: Delivery, receipt: object) -> None:
     """A message was delivered and recorded as such. Called by the worker after the store update;
-    use it for metrics. Must not raise (errors are logged and ignored)."""
+    use it for metrics. ``message`` is as stored: personal values are vault references, not the values
+    the adapter was given. Must not raise (errors are logged and ignored)."""
 
 
 @hookspec
 def procflow_on_dead_letter(message: Delivery, error: str) -> None:
     """A message will not be retried again: a person has to act (fix the data or the adapter, then
     ``procflow outbox --requeue``). Called after the store update with the masked last error; use it to
-    alert. Must not raise (errors are logged and ignored)."""
+    alert. ``message`` is as stored (personal values as vault references). Must not raise (errors are
+    logged and ignored)."""

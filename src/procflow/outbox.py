@@ -9,6 +9,17 @@ sequence number, so it is the same on every retry and unique per effect.
 The standard topics (status sync, citizen notification, payment request, result document) are built
 here; a plugin subscribes to one by returning it from ``procflow_register_outbox_topics``. Without a
 subscriber no rows are written: the hot path pays only for effects someone delivers.
+
+Personal values stay sealed at rest. A topic builds its payload from the dossier as the engine holds it
+(real values: a notice needs the citizen's phone), but the outbox table is as much "at rest" as the
+snapshot: a copy of the database file, its WAL or a backup would otherwise carry every citizen's phone
+and name in clear, and the vault's encryption would protect nothing. So before a row is written,
+:func:`seal_payload` replaces every payload value that equals one of the dossier's sealed personal values
+with that value's vault reference (``{"$vault": "<dossier>/<seq>/<field>"}``). The delivery worker
+opens the references just before it hands the message to an adapter, and audits that disclosure
+(``procflow.delivery``). The match is by whole value: a custom topic must put a personal value in a field
+of its own — a value embedded inside a longer text (``"call 0912…"``) cannot be recognised and would be
+stored as written.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import attrs
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition
 from procflow.dossier import Dossier, DossierEvent
 from procflow.store.base import OutboxMessage, Store
+from procflow.vault import MARKER
 
 __all__ = [
     "DOCUMENTS_FILE",
@@ -34,7 +46,10 @@ __all__ = [
     "document_topic",
     "message_key",
     "notification_topic",
+    "payload_refs",
     "payment_topic",
+    "seal_messages",
+    "seal_payload",
     "status_payload",
     "status_sync_topic",
     "topic_rule",
@@ -65,7 +80,9 @@ class OutboxTopic:
 @attrs.frozen
 class Delivery:
     """What an adapter receives: one claimed outbox row. ``key`` is the idempotency key: send it to the
-    receiver so a retry of an effect that already landed is recognised and not applied twice."""
+    receiver so a retry of an effect that already landed is recognised and not applied twice. The worker
+    hands the adapter ``payload`` with its vault references opened (real personal values); built from a
+    stored row (``from_row``) it still holds the references."""
 
     id: int
     topic: str
@@ -101,6 +118,74 @@ def topic_rule(topics: Sequence[OutboxTopic]) -> Callable[[Dossier, DossierEvent
         return out
 
     return rule
+
+
+# -- personal values at rest: references in, references out -------------------------------------------------
+Sealed = Mapping[str, tuple[Any, Any]]
+"""A dossier's sealed personal values, ``{field: (real value, vault reference)}`` (``Dossier.sealed``)."""
+
+
+def _lookup(sealed: Sealed | None) -> dict[tuple[type, Any], Mapping[str, str]]:
+    """(type, real value) → reference, for the values a payload could carry whole: non-empty strings and
+    integers (the type is part of the key, so ``True`` never matches a personal ``1``)."""
+    out: dict[tuple[type, Any], Mapping[str, str]] = {}
+    for value, ref in (sealed or {}).values():
+        t = type(value)
+        if (t is str and value) or t is int:
+            if type(ref) is dict and MARKER in ref:
+                out.setdefault((t, value), ref)
+    return out
+
+
+def _walk(value: Any, refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> Any:
+    t = type(value)
+    if t is dict:
+        if MARKER in value:  # already a reference
+            return value
+        return {k: _walk(v, refs) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_walk(v, refs) for v in value]
+    if t is str or t is int:
+        ref = refs.get((t, value))
+        if ref is not None:
+            return dict(ref)
+    return value
+
+
+def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str, Any]:
+    """``payload`` with every leaf (in nested dicts and lists) that equals one of the dossier's sealed
+    personal values replaced by a copy of its vault reference. ``sealed`` is ``Dossier.sealed``."""
+    refs = _lookup(sealed)
+    if not refs:
+        return dict(payload)
+    return {k: _walk(v, refs) for k, v in payload.items()}
+
+
+def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None) -> list[OutboxMessage]:
+    """:func:`seal_payload` for each message (a no-op when there is nothing sealed or no message)."""
+    refs = _lookup(sealed) if messages else None
+    if not refs:
+        return list(messages)
+    return [OutboxMessage(m.topic, m.key, m.dossier_id, {k: _walk(v, refs) for k, v in m.payload.items()})
+            for m in messages]
+
+
+def payload_refs(value: Any) -> list[str]:
+    """The fields of the vault references a payload holds, in order of appearance (empty: none)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            ref = v.get(MARKER)
+            if ref is not None:
+                out.append(str(ref).rsplit("/", 1)[-1])
+            else:
+                stack.extend(reversed(list(v.values())))
+        elif t is list or t is tuple:
+            stack.extend(reversed(v))
+    return out
 
 
 # -- helpers shared by the standard topics ---------------------------------------------------------------

@@ -5,7 +5,8 @@ can edit the portal by hand: the two sides drift. Reconciliation asks the adapte
 holds (``procflow_resolve_remote_statuses``), and for every dossier that differs enqueues a full snapshot
 through the ordinary outbox, so corrections get the same retries, idempotency and dead letters as
 everything else. Dossiers with a sync still pending are skipped: that message is about to change the
-remote side anyway.
+remote side anyway. Like every outbox row, a correction holds personal values as vault references; the
+delivery worker opens them for the adapter (``procflow.delivery``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from procflow.definition import ProcedureDefinition, parse_definition
 from procflow.dossier import Dossier
 from procflow.errors import AdapterError, PluginError, StoreError
 from procflow.masking import mask_text
-from procflow.outbox import STATUS_SYNC, status_payload
+from procflow.outbox import STATUS_SYNC, seal_payload, status_payload
 from procflow.store.base import OutboxMessage, Store
 
 __all__ = ["Correction", "ReconcileReport", "reconcile"]
@@ -114,7 +115,9 @@ def reconcile(store: Store, pm: pluggy.PluginManager, *, clock: Clock | None = N
             if defn is None:
                 defn = parse_definition(sources[(d.procedure, d.definition_version)])
                 definitions[(d.procedure, d.definition_version)] = defn
-            payload = status_payload(d, defn, reason="reconcile")
+            # records come from the store, so personal fields are vault references already; a record
+            # that carries opened values (``Dossier.sealed``) gets its references back before it is queued
+            payload = seal_payload(status_payload(d, defn, reason="reconcile"), d.sealed)
             payload["remote_status"] = None if theirs is None else int(theirs)
             messages.append(OutboxMessage(STATUS_SYNC, key, d.id, payload))
             report.corrections.append(Correction(d.id, d.status, payload["remote_status"], key))

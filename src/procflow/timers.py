@@ -40,7 +40,7 @@ import attrs
 from procflow.calendar import WorkingCalendar
 from procflow.definition import ProcedureDefinition, TimerAction, TimerAnchor, TimerSpec
 from procflow.dossier import Dossier, DossierEvent, EventKind, replay, sla_from_dict
-from procflow.outbox import NOTIFY_CITIZEN
+from procflow.outbox import NOTIFY_CITIZEN, seal_payload
 from procflow.store.base import OutboxMessage
 
 __all__ = [
@@ -311,7 +311,9 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
             extra: Mapping[str, object] | None = None, new_due: datetime | None = None) -> list[OutboxMessage]:
     """One outbox row per recipient of ``spec``: ``notify.citizen`` for the citizen (the notification hook),
     ``notify.official`` for the handling official or the head of the custodian unit. Keys are
-    ``timer:<name>:<dossier>:<armed_seq>:<recipient>``: the same on every retry, new for a new arming."""
+    ``timer:<name>:<dossier>:<armed_seq>:<recipient>``: the same on every retry, new for a new arming.
+    The citizen's phone / e-mail go in as vault references when ``d`` carries them (``Dossier.sealed``, as
+    ``Engine.open_record`` leaves it): the scheduler writes these rows itself, not through the engine."""
     if not spec.notify:
         return []
     vi, en = _TEXTS.get((spec.action, spec.anchor.value)) or _TEXTS[(spec.action, "")]
@@ -335,6 +337,8 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
             topic = NOTIFY_OFFICIAL
         if extra:
             payload.update(extra)
+        if d.sealed:
+            payload = seal_payload(payload, d.sealed)
         out.append(OutboxMessage(topic, key, d.id, payload))
     return out
 

@@ -46,7 +46,9 @@ def test_status_sync_follows_a_birth_registration_through_a_supplement(sqlite_st
         "previous_due_at"]
     assert [r["payload"]["supplement"] is None for r in rows] == [True, True, True, False, True, True]
     assert rows[-1]["payload"]["returned_at"] == clock.now().isoformat() and rows[-2]["payload"]["returned_at"] is None
-    assert rows[0]["payload"]["applicant"] == CHILD["child_name"] and rows[0]["payload"]["procedure"] == "1.001193"
+    assert rows[0]["payload"]["applicant"] == {"$vault": f"{d.id}/1/child_name"}  # at rest: a vault reference
+    assert engine.vault.resolve_json(rows[0]["payload"])["applicant"] == CHILD["child_name"]
+    assert rows[0]["payload"]["procedure"] == "1.001193"
     m = Delivery.from_row(rows[0])
     assert (m.attempt, m.key, m.payload["dossier_id"]) == (1, rows[0]["key"], d.id)
 
@@ -75,7 +77,9 @@ def test_citizen_notices_payment_requests_and_result_documents(sqlite_store, reg
     rows = sqlite_store.outbox()
     notices = [r["payload"] for r in rows if r["topic"] == "notify.citizen"]
     assert [n["status"] for n in notices] == [2, 5, 9]
-    assert notices[0]["recipient"]["phone"] == CHILD["parent_phone"] and d.id in notices[1]["text_vi"]
+    assert notices[0]["recipient"]["phone"] == {"$vault": f"{d.id}/1/parent_phone"}  # at rest: a reference
+    assert engine.vault.resolve_json(notices[0])["recipient"]["phone"] == CHILD["parent_phone"]
+    assert d.id in notices[1]["text_vi"]
     [doc] = [r for r in rows if r["topic"] == "documents.file"]
     assert doc["payload"]["title"] == "Kết quả giải quyết: Đăng ký khai sinh" and doc["key"].endswith(":5")
     assert not [r for r in rows if r["topic"] == "payment.request"]  # birth registration is free
@@ -92,5 +96,6 @@ def test_the_land_procedure_requests_payment_once_it_awaits_it(sqlite_store, reg
         clock.advance(timedelta(hours=2))
         engine.fire(d, trigger, Actor("x", engine.get(d.id).custodian, roles), data=data)
     [row] = sqlite_store.outbox()
-    assert row["topic"] == "payment.request" and row["payload"]["payer"] == "Lê Văn Tám"
+    assert row["topic"] == "payment.request" and row["payload"]["payer"] == {"$vault": f"{d.id}/1/applicant_name"}
+    assert engine.vault.resolve_json(row["payload"])["payer"] == "Lê Văn Tám"
     assert engine.get(d.id).status == 6

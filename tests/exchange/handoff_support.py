@@ -89,7 +89,9 @@ class Federation:
         self.clock.advance(days=15)
         self.a.engine.fire(d, "posting_complete", land_officer)
         rows = [r for r in self.a.store.outbox(status="pending") if r["dossier_id"] == d.id]
-        return d, rows[-1]["payload"]["envelope"].encode()
+        stored = rows[-1]["payload"]["envelope"]
+        assert isinstance(stored, dict) and "$vault" in stored  # at rest the signed envelope is in the vault
+        return d, self.a.engine.vault.resolve_json(rows[-1]["payload"])["envelope"].encode()
 
 
 def make_federation(tmp_path, registry: Registry, *, province_store: Callable[[], Any] | None = None) -> Federation:
@@ -113,7 +115,7 @@ def make_federation(tmp_path, registry: Registry, *, province_store: Callable[[]
         exchange.attach()
         transport.add(exchange)
         pm = make_plugin_manager(load_entrypoints=False, plugins=[HandoffAdapter(transport)])
-        worker = DeliveryWorker(store, pm, clock=clock, base_delay=1.0, jitter=0.0)
+        worker = DeliveryWorker(store, pm, clock=clock, base_delay=1.0, jitter=0.0, vault=engine.vault)
         return Node(code, store, engine, exchange, worker)
 
     a = node(commune, pki[commune], directory={tax: office})  # the commune knows who hosts the tax department

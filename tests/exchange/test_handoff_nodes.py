@@ -111,3 +111,20 @@ def test_replayed_and_misaddressed_envelopes_are_refused_and_store_nothing(feder
         b.exchange.receive(stray)
     assert refused.value.reason == "wrong-custodian" and b.counts() == before
     assert "stray-1" not in b.exchange.replay  # a refused import leaves no replay record either
+
+
+def test_a_pending_hand_off_keeps_the_citizens_data_encrypted_at_rest(federation, tmp_path):
+    """The signed envelope names the applicant, their national ID and address; until (and after) it is sent
+    the outbox row holds a vault reference, so the commune node's database files hold none of them."""
+    from pathlib import Path
+
+    a = federation.a
+    d, signed = federation.hand_to_office()
+    secrets_ = [APPLICANT["applicant_name"], APPLICANT["applicant_national_id"], APPLICANT["land_address"]]
+    assert all(s.encode() in signed for s in secrets_)  # what the receiving node gets: the real values
+    a.store.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    blob = b"".join(p.read_bytes() for p in Path(a.store.path).parent.glob(Path(a.store.path).name + "*")
+                    if not p.name.endswith(".keys"))
+    assert APPLICANT["parcel"].encode() in blob  # not personal: stored as it is, so the scan does see clear text
+    assert [s for s in secrets_ if s.encode() in blob] == []
+    assert a.engine.vault.live_entries(d.id) >= 2  # the dossier's values and the envelope, erased together

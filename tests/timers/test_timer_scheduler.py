@@ -39,7 +39,9 @@ def test_every_action_has_its_effect_once(tengine, tstore, tclock):
     assert set(rows) == {f"timer:remind:{d.id}:1:official", f"timer:escalate:{d.id}:1:head",
                          f"timer:late:{d.id}:1:citizen", f"timer:late:{d.id}:1:head"}
     citizen = rows[f"timer:late:{d.id}:1:citizen"]
-    assert citizen["topic"] == "notify.citizen" and citizen["payload"]["recipient"]["phone"] == "0912345678"
+    assert citizen["topic"] == "notify.citizen" and citizen["payload"]["recipient"]["phone"] == {
+        "$vault": f"{d.id}/1/phone"}  # at rest: a vault reference; the delivery worker opens it
+    assert tengine.vault.resolve_json(citizen["payload"])["recipient"]["phone"] == "0912345678"
     assert citizen["payload"]["letter"]["new_due_at"] == letter["new_due_at"]
     assert rows[f"timer:escalate:{d.id}:1:head"]["payload"]["recipient"] == {"agency": c, "role": "head"}
     assert [(r["name"], r["outcome"], r["worker"]) for r in tstore.timer_log()] == [

@@ -19,6 +19,17 @@ HUNG = {"national_id": "079201000123", "full_name": "Trần Văn Hùng", "date_o
         "gender": "nam", "address": "", "phone": None}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the tests out of the user's home and keyrings (as procflow's own suite does): the default keyring
+    of a PostgreSQL store lives under ``$XDG_CONFIG_HOME``; keys configured in the caller's shell are ignored."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        mp.delenv("PROCFLOW_KEYS_FILE", raising=False)
+        mp.delenv("PROCFLOW_VAULT_KEYS", raising=False)
+        yield
+
+
 @pytest.fixture
 def registry_db(tmp_path) -> Path:
     return create_registry(tmp_path / "citizens.db", [LAN, HUNG])

@@ -24,6 +24,17 @@ CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-01", "pa
          "parent_phone": "0912345678"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the tests out of the user's home and keyrings (as procflow's own suite does): the default keyring
+    of a PostgreSQL store lives under ``$XDG_CONFIG_HOME``; keys configured in the caller's shell are ignored."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        mp.delenv("PROCFLOW_KEYS_FILE", raising=False)
+        mp.delenv("PROCFLOW_VAULT_KEYS", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def registry() -> Registry:
     return Registry.default()
@@ -53,8 +64,11 @@ def birth_messages(tmp_path, registry: Registry) -> list[OutboxMessage]:
         clock.advance(days=days, hours=1)
         engine.fire(d, trigger, who, data=data)
     rows = store.outbox()
+    # at rest the payloads hold vault references; the adapter gets them opened, as the delivery worker does
+    messages = [OutboxMessage(r["topic"], r["key"], r["dossier_id"], engine.vault.resolve_json(r["payload"]))
+                for r in rows]
     store.close()
-    return [OutboxMessage(r["topic"], r["key"], r["dossier_id"], r["payload"]) for r in rows]
+    return messages
 
 
 @pytest.fixture

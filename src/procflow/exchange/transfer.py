@@ -259,8 +259,14 @@ class ExchangeNode:
             signed = self._sign(envelope)
             self._disclosed(d.id, defn, to)
             log.info("hand-off %s of dossier %s to node %s enqueued", envelope.message_id, d.id, to)
+            # The signed envelope carries the citizen's data in clear: at rest it lives in the vault (encrypted,
+            # erased with the dossier's other values by retention) under the dossier's id and the NEGATIVE seq
+            # of the event, apart from the event's own entry; the delivery worker opens it just before sending.
+            # Signed once here, so every retry sends the same bytes and message id.
+            sealed = self.engine.vault.seal(d.id, -e.seq, {"envelope": signed.decode("utf-8")},
+                                            {"envelope": "document"})
             yield {"to_agency": to, "message_id": envelope.message_id, "dossier_id": d.id, "seq": e.seq,
-                   "envelope": signed.decode("utf-8")}
+                   "envelope": sealed["envelope"]}
 
         return OutboxTopic(EXCHANGE_HANDOFF, payloads, "signed hand-off envelopes to other agencies' nodes")
 

@@ -114,7 +114,7 @@ class PortalRun:
                                      max_attempts=max_attempts, base_delay=base_delay, max_delay=max_delay,
                                      rng=random.Random(seed), timeout=timeout, concurrency=concurrency,
                                      batch_size=batch_size, lease_seconds=max(600.0, timeout * batch_size * 2),
-                                     topics=[STATUS_SYNC])
+                                     topics=[STATUS_SYNC], vault=engine.vault)
         self.reconcile_rounds = reconcile_rounds
         self.stats = PortalStats(portal="local simulator" if local else portal_url)
         self._finished = False

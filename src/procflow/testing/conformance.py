@@ -41,7 +41,7 @@ from procflow.clock import FakeClock
 from procflow.delivery import DeliveryWorker, delivery_hook
 from procflow.errors import PermanentAdapterError, PluginError, RetryableAdapterError
 from procflow.masking import mask_text
-from procflow.outbox import Delivery
+from procflow.outbox import Delivery, payload_refs
 from procflow.plugins import PluginManager, make_plugin_manager
 from procflow.store.base import OutboxMessage
 
@@ -84,6 +84,11 @@ def _deliveries(h: AdapterHarness, pm: PluginManager) -> list[Delivery]:
         pytest.skip("the plugin implements no procflow_deliver_* hook")
     if not h.messages:
         pytest.fail(f"the plugin implements {', '.join(sorted(impls))}: give AdapterHarness sample messages")
+    sealed = [m.key for m in h.messages if payload_refs(m.payload)]
+    if sealed:
+        pytest.fail(f"sample message(s) {', '.join(sealed[:3])} hold vault references ({{'$vault': ...}}), as "
+                    "outbox rows do at rest; an adapter gets them opened: build the samples with "
+                    "sample_messages(rows, vault=engine.vault) or engine.vault.resolve_json(payload)")
     return [Delivery(id=i + 1, topic=m.topic, key=m.key, dossier_id=m.dossier_id, payload=m.payload, created_at=_T0)
             for i, m in enumerate(h.messages)]
 
@@ -292,14 +297,19 @@ class AdapterConformance:
         assert not leaks, f"log lines with unmasked IDs or phone numbers (use procflow.masking): {leaks[:3]}"
 
 
-def sample_messages(messages: Sequence[OutboxMessage], *, per_topic: int = 2) -> list[OutboxMessage]:
+def sample_messages(messages: Sequence[OutboxMessage], *, per_topic: int = 2,
+                    vault: Any = None) -> list[OutboxMessage]:
     """Up to ``per_topic`` messages of each topic from a real outbox (e.g. ``store.outbox()`` rows turned
-    into ``OutboxMessage``), keeping their order: a convenient source of realistic samples."""
+    into ``OutboxMessage``), keeping their order: a convenient source of realistic samples. Outbox rows hold
+    personal values as vault references; pass the engine's ``vault`` to open them, as the delivery worker
+    does before it calls an adapter."""
     seen: dict[str, int] = {}
     out = []
     for m in messages:
         if seen.get(m.topic, 0) < per_topic:
             seen[m.topic] = seen.get(m.topic, 0) + 1
+            if vault is not None and payload_refs(m.payload):
+                m = OutboxMessage(m.topic, m.key, m.dossier_id, vault.resolve_json(m.payload))
             out.append(m)
     return out
 

@@ -118,7 +118,7 @@ def procflow_deliver(procflow_engine: Engine, procflow_plugins: PluginManager) -
     from procflow.delivery import DeliveryWorker
 
     worker = DeliveryWorker(procflow_engine.store, procflow_plugins, worker_id="pytest", clock=procflow_engine.clock,
-                            jitter=0.0, timeout=5.0)
+                            jitter=0.0, timeout=5.0, vault=procflow_engine.vault)
     return worker.drain
 
 

@@ -100,7 +100,8 @@ DESCRIPTIONS: dict[str, str] = {
     "initial": "Name of the state a new dossier starts in (usually `received`, tiếp nhận).",
     "legal_basis": "Laws, decrees and circulars the definition follows, so users can check it.",
     "retention_years": "Years the personal data of a closed dossier is kept; then `procflow retention apply` "
-                       "erases it from the vault (statistics and the event log stay). Absent: kept.",
+                       "erases it from the vault (statistics and the event log stay), and a liên thông bundle's "
+                       "own copy once every member has expired. Absent: kept.",
     "sla": "The whole time limit; see the `[sla]` table below.",
     "roles": "Extra holder roles: `name = \"agency kind\"`; see `[roles]` below.",
     "fields": "Declared dossier data; data a procedure does not declare is refused (`InvalidData`).",

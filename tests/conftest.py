@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,19 @@ from procflow.testing.plugin import (  # noqa: F401
 )
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the suite out of the user's home and keyrings: a PostgreSQL store's default keyring lives under
+    ``$XDG_CONFIG_HOME/procflow/keys/`` (``procflow.keys.default_key_provider``), so point it at a temporary
+    directory, and ignore keys configured in the caller's shell. Subprocesses inherit this environment; a test
+    that sets these variables itself (``monkeypatch``) wins for its duration."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        mp.delenv("PROCFLOW_KEYS_FILE", raising=False)
+        mp.delenv("PROCFLOW_VAULT_KEYS", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

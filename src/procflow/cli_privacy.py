@@ -189,7 +189,8 @@ def retention_apply(
     dry_run: Annotated[bool, typer.Option(help="Only list what would be anonymised.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Anonymise the personal data of closed dossiers past their procedure's retention_years."""
+    """Anonymise the personal data of closed dossiers past their procedure's retention_years (and of liên thông
+    bundles whose members all are)."""
     from procflow.retention import apply_retention
 
     with _engine(db, keys) as engine:
@@ -210,6 +211,15 @@ def retention_apply(
     for a in report.anonymised:
         _out.print(f"  {a.dossier_id} ({a.procedure}): closed {a.closed_at:%Y-%m-%d}, {a.retention_years} year(s)"
                    + (f", {a.erased} value set(s) erased" if not dry_run else ""))
+    if report.bundles_anonymised or report.bundles_kept or report.bundles_unresolved:
+        _out.print(f"liên thông bundles holding personal data: {verb} {len(report.bundles_anonymised):,}; kept "
+                   f"{report.bundles_kept:,} whose members are not all closed and past their period, "
+                   f"{len(report.bundles_unresolved):,} whose members this store does not record")
+    for b in report.bundles_anonymised:
+        _out.print(f"  {b.bundle_id} (members {', '.join(b.members)}): last expired {b.expired_at:%Y-%m-%d}"
+                   + (f", {b.erased} value set(s) erased" if not dry_run else ""))
+    for bundle_id in report.bundles_unresolved:
+        _out.print(f"  {bundle_id}: kept, members unknown (its first member has expired)")
 
 
 def _logging_callback(

@@ -304,6 +304,20 @@ class Vault:
         return int(self._sql("SELECT count(*) FROM vault WHERE dossier_id=? AND value IS NOT NULL",
                              (dossier_id,), dossier_id)[0][0])
 
+    def live_owners(self, prefix: str) -> list[str]:
+        """Owner ids starting with ``prefix`` that still hold values — owners other than dossiers, such as a
+        liên thông bundle's ``LT-…`` (its data for members not filed yet)."""
+        if not prefix:
+            raise ValueError("live_owners needs a prefix")
+        if _is_pg(self._sql.target(None)):  # LIKE, with the pattern's own wildcards escaped
+            where, params = "dossier_id LIKE ?", (prefix.replace("\\", "\\\\").replace("%", "\\%")
+                                                  .replace("_", "\\_") + "%",)
+        else:  # a range on the (dossier_id, seq) index (SQLite compares text bytewise)
+            where, params = "dossier_id >= ? AND dossier_id < ?", (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        rows = self._sql(f"SELECT DISTINCT dossier_id FROM vault WHERE {where} AND value IS NOT NULL "
+                         "ORDER BY dossier_id", params)
+        return [r[0] for r in rows if r[0].startswith(prefix)]
+
     def erase(self, dossier_id: str, *, at: datetime) -> int:
         """Erase every personal value of a dossier (retention): the rows stay, as tombstones, so references
         still resolve (to None) and the log's hashes are untouched. Returns the number of values erased."""

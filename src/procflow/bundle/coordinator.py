@@ -9,6 +9,7 @@ import attrs
 
 from procflow.bundle.definition import BundleDefinition, bundled_bundle_definitions, parse_bundle
 from procflow.bundle.records import (
+    BUNDLE_PREFIX,
     FINAL_STATUSES,
     Bundle,
     BundleEvent,
@@ -189,11 +190,12 @@ class BundleCoordinator:
                 first = next(iter(started.values()))
                 now = engine.clock.now()
                 consumed = set().union(*(fields[m.name] for m in bdef.roots))
-                b = Bundle(id=f"LT-{first.id}", code=bdef.code, version=bdef.version, receiving=first.receiving,
+                bundle_id = f"{BUNDLE_PREFIX}{first.id}"
+                b = Bundle(id=bundle_id, code=bdef.code, version=bdef.version, receiving=first.receiving,
                            location=first.location, status=self._status(bdef, started, ()),
                            members={n: d.id for n, d in started.items()}, skipped=(),
                            sla=SlaClock.start(engine.calendar, now, bdef.sla_days), received_at=now, updated_at=now,
-                           extra=engine.seal_values(f"LT-{first.id}", 1,  # personal values: in the vault
+                           extra=engine.seal_values(bundle_id, 1,  # personal values: in the vault
                                                     {k: v for k, v in values.items() if k not in consumed}))
                 fx = {"code": b.code, "version": b.version, "receiving": b.receiving, "location": b.location,
                       "members": b.members, "sla": sla_to_dict(b.sla), "extra": b.extra}

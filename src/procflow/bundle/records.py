@@ -14,9 +14,10 @@ from procflow.calendar import SlaClock
 from procflow.dossier import sla_from_dict, sla_to_dict
 from procflow.errors import StoreError
 
-__all__ = ["FINAL_STATUSES", "Bundle", "BundleEvent", "replay_bundle"]
+__all__ = ["BUNDLE_PREFIX", "FINAL_STATUSES", "Bundle", "BundleEvent", "replay_bundle", "stored_membership"]
 
 FINAL_STATUSES = frozenset({3, 7, 8, 9, 10})
+BUNDLE_PREFIX = "LT-"  # a bundle's id: this prefix + its first member's dossier id (also its vault owner id)
 
 
 @attrs.define(eq=True)
@@ -208,3 +209,25 @@ class _SQLiteBackend:
     def member_of(self, dossier_id: str) -> tuple[str, str] | None:
         rows = self.sql("SELECT bundle_id, member FROM bundle_members WHERE dossier_id=?", (dossier_id,))
         return (rows[0][0], rows[0][1]) if rows else None
+
+
+def stored_membership(store: Any, bundle_ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]] | None:
+    """``bundle id -> (status, member dossier ids)`` for the given bundles, read from a SQLite store's bundle
+    tables without creating them (ids with no stored record are left out); ``None`` when the store keeps no
+    bundle tables (PostgreSQL, a store never given a persisting coordinator: bundles live in memory)."""
+    from procflow.store.sqlite import SQLiteStore
+
+    if not isinstance(store, SQLiteStore):
+        return None
+    tables = {r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                          "AND name IN ('bundles', 'bundle_members')")}
+    if tables != {"bundles", "bundle_members"}:
+        return None
+    out: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for bundle_id in bundle_ids:
+        rows = store.execute("SELECT status FROM bundles WHERE id=?", (bundle_id,))
+        if rows:
+            members = store.execute("SELECT dossier_id FROM bundle_members WHERE bundle_id=? ORDER BY dossier_id",
+                                    (bundle_id,))
+            out[bundle_id] = (int(rows[0][0]), tuple(r[0] for r in members))
+    return out

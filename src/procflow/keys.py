@@ -206,10 +206,12 @@ class FileKeyProvider:
     def active_key_id(self) -> str:
         """Re-reads the file when it changed (checked at most once a second), so a long-running engine
         follows a rotation made by another process."""
-        data = self._load()
+        data = self._data  # the fast path (every sealed value asks): no lock once the keyring is loaded
+        if data is None:
+            data = self._load()
         now = time.monotonic()
         if now - self._checked < 1.0:  # look at the file at most once a second
-            return str(data["active"])
+            return data["active"]  # type: ignore[no-any-return]
         self._checked = now
         try:
             changed = self.path.stat().st_mtime_ns != self._mtime

@@ -90,6 +90,8 @@ _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":
 
 
 def _aad(dossier_id: str, seq: int) -> bytes:
+    """Binds a ciphertext to its entry: moved to another dossier or seq, it no longer decrypts.
+    (``_seal_bytes`` inlines it: keep the two in step.)"""
     return f"procflow-vault-1|{dossier_id}|{seq}".encode()
 
 
@@ -187,9 +189,10 @@ class Vault:
     def _seal_bytes(self, dossier_id: str, seq: int, plaintext: bytes) -> tuple[str, bytes]:
         if not self.encrypt:
             return PLAIN, plaintext
-        key_id = self.keys.active_key_id()
-        nonce = os.urandom(_NONCE)
-        return key_id, nonce + self._cipher(key_id).encrypt(nonce, plaintext, _aad(dossier_id, seq))
+        key_id = (self._keys or self.keys).active_key_id()
+        aead = self._aead.get(key_id) or self._cipher(key_id)
+        nonce = os.urandom(_NONCE)  # random 96-bit nonce per value (NIST SP 800-38D 8.2.2)
+        return key_id, nonce + aead.encrypt(nonce, plaintext, f"procflow-vault-1|{dossier_id}|{seq}".encode())
 
     def _open_bytes(self, dossier_id: str, seq: int, key_id: str, blob: bytes | None) -> dict[str, Any] | None:
         if blob is None or key_id == ERASED:

@@ -109,6 +109,33 @@ def test_a_full_simulation_leaves_no_national_id_or_phone_in_clear_anywhere(tmp_
     assert leaks == {}
 
 
+def test_a_simulation_synced_to_a_portal_keeps_its_outbox_free_of_personal_values(tmp_path):
+    """With a portal subscribed, every status sync (applicant name included) goes through the outbox: the
+    rows hold vault references, the worker opens them for the portal, and the database files hold none of
+    the citizens' national IDs, phone numbers or names in clear."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCFLOW_")}
+    db = str(tmp_path / "portal.db")
+    sim = run("simulate", "--days", "1", "--rate", "2", "--db", db, "--local-portal", "--fail-rate", "0.2",
+              "--json", env=env)
+    report = json.loads(sim.stdout)
+    store = SQLiteStore(db)
+    try:
+        payloads = [r[0] for r in store.execute("SELECT payload FROM outbox WHERE topic='portal.status'")]
+        engine = Engine(store)
+        names = {d.key: {f.name for f in d.fields if f.personal is not None} for d in engine.definitions()}
+        values = set()
+        for did in store.dossier_ids():
+            d = engine.get(did)
+            values |= {str(d.data[n]).encode() for n in names[(d.procedure, d.definition_version)]
+                       if isinstance(d.data.get(n), str) and len(d.data[n]) >= 6}
+    finally:
+        store.close()
+    assert len(payloads) > 100 and sum('"$vault"' in p for p in payloads) > 100  # synced, with references
+    assert len(values) > 100 and report["simulation"]["filed"] > 50
+    assert hits(db_bytes(db), values, shapes=False) == []
+    assert hits(sim.stdout + sim.stderr, values) == []
+
+
 def test_the_wal_of_a_running_store_holds_no_personal_value_either(tmp_path):
     db = str(tmp_path / "live.db")
     scenario = Scenario(province="Cần Thơ", days=2, seed=3, start=date(2026, 4, 20), dossiers_per_commune_day=2)

@@ -156,8 +156,10 @@ def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str,
     """``payload`` with every leaf (in nested dicts and lists) that equals one of the dossier's sealed
     personal values replaced by a copy of its vault reference. ``sealed`` is ``Dossier.sealed``."""
     refs = _lookup(sealed)
-    if not refs:
-        return dict(payload)
+    return _sealed(payload, refs) if refs else dict(payload)
+
+
+def _sealed(payload: Mapping[str, Any], refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> dict[str, Any]:
     return {k: _walk(v, refs) for k, v in payload.items()}
 
 
@@ -166,8 +168,7 @@ def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None) -> l
     refs = _lookup(sealed) if messages else None
     if not refs:
         return list(messages)
-    return [OutboxMessage(m.topic, m.key, m.dossier_id, {k: _walk(v, refs) for k, v in m.payload.items()})
-            for m in messages]
+    return [OutboxMessage(m.topic, m.key, m.dossier_id, _sealed(m.payload, refs)) for m in messages]
 
 
 def payload_refs(value: Any) -> list[str]:

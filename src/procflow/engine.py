@@ -189,8 +189,12 @@ class Engine:
         location: str | None = None,
         data: Mapping[str, Any] | None = None,
         version: int | None = None,
+        sla_days: int | None = None,
     ) -> Dossier:
         """Receive a dossier (tiếp nhận) at the one-stop desk of commune ``filed_at``.
+
+        ``sla_days`` overrides the definition's limit for this dossier: a liên thông bundle gives its members
+        their (shorter) limits inside the bundle.
 
         ``location`` is the commune where the subject is (residence, land); when it differs from
         ``filed_at`` the dossier is location-independent and routed to the competent agency, while the
@@ -213,7 +217,7 @@ class Engine:
         for role, kind in defn.roles.items():
             agencies[role] = self.registry.resolve(kind, routing.location.code).code
         step = compiled.steps[defn.initial]
-        sla = SlaClock.start(self.calendar, now, defn.sla_days)
+        sla = SlaClock.start(self.calendar, now, defn.sla_days if sla_days is None else sla_days)
         if step.clock is ClockMode.STOPPED:
             sla = sla.stop(now)
         elif step.clock is not ClockMode.RUNNING:

@@ -35,6 +35,14 @@ class BundleDefinition:
     legal_basis: tuple[str, ...] = ()
     source: str = ""
     file: str | None = None
+    # a member's limit inside the bundle, overriding its standalone one (``[sla.members]``, e.g. permanent
+    # residence: 7 working days alone, 2 inside the child-under-6 bundle — Decree 63/2024/ND-CP)
+    member_limits: Mapping[str, int] = attrs.field(factory=dict)
+    # the bundle's longer limit once a member enters one of ``verification_states`` ("member.state")
+    verification_working_days: int | None = None
+    verification_states: tuple[str, ...] = ()
+    catalogue_source: str = ""
+    unconfirmed: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:
@@ -53,7 +61,10 @@ class BundleDefinition:
         return tuple(m for m in self.members if not m.after)
 
 
-_KEYS = ("code", "version", "name_vi", "name_en", "legal_basis", "sla", "members", "return_trigger")
+_KEYS = ("code", "version", "name_vi", "name_en", "legal_basis", "sla", "members", "return_trigger",
+         "catalogue_source", "unconfirmed")
+_SLA_KEYS = ("working_days", "supplement_policy", "members", "verification_working_days", "verification_states")
+MAX_LIMIT = 365  # working days: anything longer is a typo, not a time limit
 
 
 def parse_bundle(text: str, *, file: str | None = None) -> BundleDefinition:
@@ -98,12 +109,51 @@ def parse_bundle(text: str, *, file: str | None = None) -> BundleDefinition:
     if not members and "members" in raw:
         problems.append(Problem("members", "a bundle needs at least one member", file))
     days = need(sla, "working_days", "sla.", int, None)
+    problems += [Problem(f"sla.{k}", f"unknown key (allowed: {', '.join(_SLA_KEYS)})", file)
+                 for k in sla if k not in _SLA_KEYS]
+    if isinstance(days, int) and not 0 <= days <= MAX_LIMIT:
+        problems.append(Problem("sla.working_days", f"must be 0..{MAX_LIMIT} working days, got {days}", file))
+    names = {m.name for m in members}
+    limits: dict[str, int] = {}
+    for name, value in (need(sla, "members", "sla.", dict, {}) or {}).items():
+        path = f"sla.members.{name}"
+        if name not in names:
+            problems.append(Problem(path, f"no member {name!r} in this bundle (members: "
+                                          f"{', '.join(sorted(names)) or 'none'})", file))
+        elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LIMIT:
+            problems.append(Problem(path, f"a member's limit inside the bundle is 0..{MAX_LIMIT} working days, "
+                                          f"got {value!r}", file))
+        else:
+            limits[name] = value
+    verify_days = need(sla, "verification_working_days", "sla.", int, 0) if "verification_working_days" in sla \
+        else None
+    verify_states = tuple(need(sla, "verification_states", "sla.", list, []))
+    if verify_days is not None and isinstance(days, int) and not days <= verify_days <= MAX_LIMIT:
+        problems.append(Problem("sla.verification_working_days", f"must be between sla.working_days ({days}) and "
+                                                                 f"{MAX_LIMIT}, got {verify_days}", file))
+    if (verify_days is None) != (not verify_states):
+        problems.append(Problem("sla.verification_states" if verify_days is not None else
+                                "sla.verification_working_days",
+                                "give verification_working_days and verification_states together", file))
+    for j, ref in enumerate(verify_states):
+        member, _, state = ref.partition(".") if isinstance(ref, str) else ("", "", "")
+        if not state or member not in names:
+            problems.append(Problem(f"sla.verification_states[{j}]", f"expected 'member.state' naming a member of "
+                                                                    f"this bundle, got {ref!r}", file))
+    unconfirmed = need(raw, "unconfirmed", "", list, [])
+    from procflow.definition import UNCONFIRMED_ITEMS
+
+    problems += [Problem(f"unconfirmed[{i}]", f"unknown item {x!r} (expected one of {', '.join(UNCONFIRMED_ITEMS)})",
+                         file) for i, x in enumerate(unconfirmed) if x not in UNCONFIRMED_ITEMS]
     bdef = BundleDefinition(
         code=need(raw, "code", "", str, None) or "", version=need(raw, "version", "", int, None) or 0,
         name_vi=need(raw, "name_vi", "", str, None) or "", name_en=need(raw, "name_en", "", str, ""),
         members=tuple(members), sla_days=days if isinstance(days, int) else 0, supplement_policy=policy,
         return_trigger=need(raw, "return_trigger", "", str, "return_result"),
-        legal_basis=tuple(need(raw, "legal_basis", "", list, [])), source=text, file=file)
+        legal_basis=tuple(need(raw, "legal_basis", "", list, [])), source=text, file=file, member_limits=limits,
+        verification_working_days=verify_days if isinstance(verify_days, int) else None,
+        verification_states=verify_states, catalogue_source=need(raw, "catalogue_source", "", str, ""),
+        unconfirmed=tuple(str(x) for x in unconfirmed))
     if problems:
         raise DefinitionError(problems, file=file)
     return bdef

@@ -28,7 +28,7 @@ def main(db: str = ":memory:") -> dict:
 
     commune = engine.registry.communes_of(engine.registry.province("Cần Thơ").code)[0].code
     desk = Actor("nv.motcua", commune, {"one_stop_officer"})
-    d = engine.file("1.012751", filed_at=commune, actor=desk, data={
+    d = engine.file("1.012751", version=1, filed_at=commune, actor=desk, data={
         "applicant_name": "Trần Thị Hoa", "applicant_national_id": "092187654321", "parcel": "Thửa 125, tờ 7"})
     due_at_filing = d.sla.due_at
     office, tax = d.agencies["competent"], d.agencies["tax"]

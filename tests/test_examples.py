@@ -61,7 +61,7 @@ def test_examples_own_tests_pass(tmp_path):
 
 def test_new_procedure_validates_with_the_cli():
     exe = Path(sys.executable).with_name("procflow")
-    toml = EXAMPLES / "marriage_registration" / "marriage_registration.toml"
+    toml = ROOT / "src" / "procflow" / "procedures" / "marriage_registration.toml"  # promoted from the example
     result = subprocess.run([str(exe) if exe.exists() else "procflow", "validate", str(toml)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from importlib import resources
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 HERE = Path(__file__).parent

@@ -95,7 +95,8 @@ def test_the_death_group_runs_its_three_agencies(procflow_engine, procflow_clock
 
 
 BUNDLE_HEAD = 'code = "B"\nversion = 1\nname_vi = "b"\n'
-MEMBERS = '[[members]]\nname = "a"\nprocedure = "1.001193"\n[[members]]\nname = "b"\nprocedure = "1.004222"\nafter = ["a"]\n'
+MEMBERS = ('[[members]]\nname = "a"\nprocedure = "1.001193"\n'
+           '[[members]]\nname = "b"\nprocedure = "1.004222"\nafter = ["a"]\n')
 
 
 @pytest.mark.parametrize(("sla", "problem"), [

@@ -34,7 +34,7 @@ import holidays
 from procflow.errors import CalendarError, CalendarWarning
 from procflow.schedule import DayEntry, DaySchedule, default_schedule
 
-__all__ = ["VN_TZ", "ClockPolicy", "OfficeHours", "SlaClock", "WorkingCalendar"]
+__all__ = ["VN_TZ", "ClockPolicy", "OfficeHours", "SlaClock", "WorkingCalendar", "local_time"]
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -49,6 +49,17 @@ class ClockPolicy(enum.StrEnum):
     """The deadline moves later by the office time spent paused (the limit keeps its progress)."""
     RESTART = "restart"
     """The full limit counts again from the resume moment; the default for supplement requests."""
+
+
+def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M", *, tz: tzinfo = VN_TZ) -> str:
+    """A stored instant as people in Viet Nam read it (Asia/Ho_Chi_Minh): stores keep UTC or any offset,
+    and printing one as-is shows a 07:00 receipt as 00:00. Accepts ISO text; None → "—"."""
+    if value is None or value == "":
+        return "—"
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if dt.tzinfo is None:  # a naive instant is one procflow wrote in local time (legacy rows)
+        dt = dt.replace(tzinfo=tz)
+    return dt.astimezone(tz).strftime(fmt)
 
 
 def _us_of_day(t: time) -> int:

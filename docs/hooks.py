@@ -13,8 +13,10 @@ A page asks for generated content with a marker comment on a line of its own:
     messages they produce.
 ``<!-- procflow:diagram FILE -->``
     the mermaid diagram ``procflow diagram`` prints for a bundled procedure (``FILE`` without ``.toml``).
-``<!-- procflow:portal-status -->``, ``<!-- procflow:status-rules -->``, ``<!-- procflow:clock-modes -->``, ``<!-- procflow:masking -->``
-    the national-portal status codes, the clock modes, and how each personal-data kind is masked.
+``<!-- procflow:portal-status -->``, ``<!-- procflow:status-rules -->``, ``<!-- procflow:clock-modes -->``,
+``<!-- procflow:masking -->``
+    the national-portal status codes and what each means for a state, the clock modes, and how each
+    personal-data kind is masked.
 ``<!-- procflow:hookspecs -->``, ``<!-- procflow:testing-api -->``
     the adapter hooks (``procflow.hookspecs``) and the ``procflow.testing`` contents, when they exist.
 

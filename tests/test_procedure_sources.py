@@ -5,6 +5,7 @@ lists the same table; every state maps to the right national-portal status."""
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from datetime import date
@@ -117,12 +118,34 @@ def test_every_state_maps_to_the_right_portal_status(definition):
             assert s.final
 
 
-def test_all_bundled_definitions_pass_procflow_validate():
+def _validate(*files: Path) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("procflow")
-    files = sorted((ROOT / "src" / "procflow" / "procedures").glob("*.toml"))
-    result = subprocess.run([str(exe), "validate", *map(str, files)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(exe), "validate", *map(str, files)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "400"})
+
+
+def test_all_bundled_definitions_and_bundles_pass_procflow_validate():
+    folder = ROOT / "src" / "procflow" / "procedures"
+    files = sorted(folder.glob("*.toml"))
+    bundles = sorted((folder / "bundles").glob("*.toml"))
+    result = _validate(*files, *bundles)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("✓") == len(files) == len(bundled_definitions())
+    assert result.stdout.count("✓") == len(files) + len(bundles) == len(bundled_definitions()) + 2
+    assert "bundle 1.011537 v1" in result.stdout and "bundle LT.KS-TT-BHYT v1" in result.stdout
+
+
+def test_validate_names_a_bad_bundle_key_and_an_unknown_member_procedure(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('code = "B"\nversion = 1\nname_vi = "b"\n[sla]\nworking_days = 3\n[sla.members]\na = -2\n'
+                   '[[members]]\nname = "a"\nprocedure = "1.001193"\n', encoding="utf-8")
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('code = "U"\nversion = 1\nname_vi = "u"\n[sla]\nworking_days = 3\n'
+                       '[[members]]\nname = "a"\nprocedure = "9.999999"\n', encoding="utf-8")
+    result = _validate(bad, unknown)
+    assert result.returncode == 1
+    assert "sla.members.a: a member's limit inside the bundle is 0..365 working days, got -2" in result.stderr
+    assert "members[0].procedure: procedure '9.999999' is not registered" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 BASE = next(d for d in bundled_definitions() if d.code == "1.001193").source

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from procflow.bundle.definition import BundleDefinition, bundled_bundle_definitions, parse_bundle
+from procflow.bundle.definition import BundleDefinition, bundled_bundle_definitions, check_members, parse_bundle
 from procflow.bundle.records import (
     BUNDLE_PREFIX,
     FINAL_STATUSES,
@@ -24,7 +24,6 @@ from procflow.errors import (
     DefinitionError,
     InvalidData,
     NotCustodian,
-    Problem,
     ProcflowError,
     StoreError,
     TransitionNotAllowed,
@@ -81,17 +80,7 @@ class BundleCoordinator:
     # -- definitions ------------------------------------------------------------------------------------
     def register(self, bdef: BundleDefinition) -> None:
         """Check every member procedure is registered with the engine, then keep the definition."""
-        known = {d.code for d in self.engine.definitions()}
-        missing = [Problem(f"members[{i}].procedure", f"procedure {m.procedure!r} is not registered", bdef.file)
-                   for i, m in enumerate(bdef.members) if m.procedure not in known]
-        by_name = {m.name: m for m in bdef.members}
-        for j, ref in enumerate(bdef.verification_states):
-            member, _, state = ref.partition(".")
-            if member in by_name and by_name[member].procedure in known:
-                states = {s.name for s in self.engine.definition(by_name[member].procedure).states}
-                if state not in states:
-                    missing.append(Problem(f"sla.verification_states[{j}]", f"procedure "
-                                           f"{by_name[member].procedure!r} has no state {state!r}", bdef.file))
+        missing = check_members(bdef, {d.code: d for d in self.engine.definitions()})
         if missing:
             raise DefinitionError(missing, file=bdef.file)
         with self.engine.store.transaction():

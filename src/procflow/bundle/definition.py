@@ -12,7 +12,8 @@ import attrs
 
 from procflow.errors import DefinitionError, Problem
 
-__all__ = ["BundleDefinition", "BundleMember", "bundled_bundle_definitions", "parse_bundle"]
+__all__ = ["BundleDefinition", "BundleMember", "bundled_bundle_definitions", "check_members", "is_bundle_text",
+           "parse_bundle"]
 
 
 @attrs.frozen
@@ -157,6 +158,29 @@ def parse_bundle(text: str, *, file: str | None = None) -> BundleDefinition:
     if problems:
         raise DefinitionError(problems, file=file)
     return bdef
+
+
+def is_bundle_text(text: str) -> bool:
+    """Whether TOML text is a bundle definition (it lists ``[[members]]``) rather than a procedure."""
+    try:
+        return isinstance(tomllib.loads(text).get("members"), list)
+    except tomllib.TOMLDecodeError:
+        return False
+
+
+def check_members(bdef: BundleDefinition, procedures: Mapping[str, Any]) -> list[Problem]:
+    """Problems with the members against the known procedures (code → definition): a member procedure that
+    does not exist, a verification state its procedure does not have."""
+    problems = [Problem(f"members[{i}].procedure", f"procedure {m.procedure!r} is not registered", bdef.file)
+                for i, m in enumerate(bdef.members) if m.procedure not in procedures]
+    by_name = {m.name: m for m in bdef.members}
+    for j, ref in enumerate(bdef.verification_states):
+        member, _, state = ref.partition(".")
+        found = procedures.get(by_name[member].procedure) if member in by_name else None
+        if found is not None and state not in {s.name for s in found.states}:
+            problems.append(Problem(f"sla.verification_states[{j}]", f"procedure {found.code!r} has no state "
+                                                                     f"{state!r}", bdef.file))
+    return problems
 
 
 def bundled_bundle_definitions() -> list[BundleDefinition]:

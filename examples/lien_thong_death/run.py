@@ -36,7 +36,8 @@ def main(db: str = ":memory:") -> dict:
     desk = Actor("nv.motcua", ward.code, {"one_stop_officer"})
     b = bundles.file("1.011537", filed_at=ward.code, actor=desk, data={
         "deceased_name": "Trần Văn Ba", "deceased_national_id": "092050000111", "date_of_death": "2026-04-18",
-        "declarant_national_id": "092080000222", "beneficiary_name": "Trần Thị Tư"})
+        "declarant_national_id": "092080000222", "declarant_name": "Trần Văn Năm",
+        "beneficiary_name": "Trần Thị Tư"})
     print(f"group {b.id}: status {b.status} ({STATUS[b.status]}), due {b.sla.due_at:%Y-%m-%d %H:%M} "
           f"({b.sla.working_days} working days)")
 

@@ -19,7 +19,8 @@ DESK = Actor("one_stop_officer@ward", WARD, {"one_stop_officer"})
 CHILD_DATA = {"child_name": "Nguyễn Thị Mai", "child_birth_date": "2026-04-15",
               "parent_national_id": "092123456789", "residence_address": "Số 12, đường 30/4"}
 DEATH_DATA = {"deceased_name": "Trần Văn Ba", "deceased_national_id": "092050000111", "date_of_death": "2026-04-18",
-              "declarant_national_id": "092080000222", "beneficiary_name": "Trần Thị Tư"}
+              "declarant_national_id": "092080000222", "declarant_name": "Trần Văn Năm",
+              "beneficiary_name": "Trần Thị Tư"}
 
 
 def officer(d):
@@ -84,6 +85,7 @@ def test_the_death_group_runs_its_three_agencies(procflow_engine, procflow_clock
     assert kinds == {"CA.XOA-TT": "police", "BHXH.MAI-TANG": "social_insurance"}
     for d in started:
         assert d.sla.working_days == 5 and d.data["deceased_national_id"] == DEATH_DATA["deceased_national_id"]
+        assert d.data["declarant_name"] == DEATH_DATA["declarant_name"]  # the portal's dossier holder
     procflow_clock.next_working_day(at=time(9, 0))
     for d in started:
         d = procflow_engine.get(d.id)

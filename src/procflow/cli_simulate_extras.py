@@ -76,11 +76,10 @@ def units(
     engine = _open(db)
     try:
         mapping = read_unit_map(map_csv, engine)
-        from procflow.store.sqlite import SQLiteStore
+        from procflow.bundle.records import keeps_bundles
 
-        bundles = None  # liên thông bundles live beside the dossiers on SQLite: they follow their commune
-        if isinstance(engine.store, SQLiteStore) and engine.store.execute(
-                "SELECT 1 FROM sqlite_master WHERE name='bundles'"):
+        bundles = None  # liên thông bundles live beside the dossiers (both backends): they follow their commune
+        if keeps_bundles(engine.store):
             from procflow.bundle import BundleCoordinator
 
             bundles = BundleCoordinator(engine, definitions=())

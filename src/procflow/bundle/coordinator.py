@@ -14,7 +14,8 @@ from procflow.bundle.records import (
     Bundle,
     BundleEvent,
     _MemoryBackend,
-    _SQLiteBackend,
+    _StoreBackend,
+    keeps_bundles,
     replay_bundle,
 )
 from procflow.calendar import ClockPolicy, SlaClock
@@ -50,22 +51,21 @@ class Fired:
 class BundleCoordinator:
     """Files bundles, fires their members and keeps each bundle's status, clock and members in step.
 
-    ``persist`` (default: when the store is SQLite) keeps bundles in tables beside the dossiers; otherwise
+    ``persist`` (default: when the store keeps bundle records, as SQLite and PostgreSQL do) keeps bundles in
+    tables beside the dossiers; otherwise
     they live in this object only. Member dossiers the coordinator filed or fired are kept in memory (and
     dropped when their bundle closes), so a bundle reacts without reading its members back from the store.
     """
 
     def __init__(self, engine: Engine, definitions: Iterable[BundleDefinition] | None = None, *,
                  persist: bool | None = None) -> None:
-        from procflow.store.sqlite import SQLiteStore
-
         self.engine = engine
         if persist is None:
-            persist = isinstance(engine.store, SQLiteStore)
-        elif persist and not isinstance(engine.store, SQLiteStore):
-            raise StoreError(f"persisted liên thông bundles need the SQLite store for now, not "
-                             f"{type(engine.store).__name__} (the store protocol has no record API yet)")
-        self._b: _MemoryBackend | _SQLiteBackend = _SQLiteBackend(engine.store) if persist else _MemoryBackend()
+            persist = keeps_bundles(engine.store)
+        elif persist and not keeps_bundles(engine.store):
+            raise StoreError(f"{type(engine.store).__name__} keeps no bundle records (it does not implement "
+                             "procflow.store.base.BundleRecords); pass persist=False to keep bundles in memory")
+        self._b: _MemoryBackend | _StoreBackend = _StoreBackend(engine.store) if persist else _MemoryBackend()
         self.persistent = persist
         self._defs: dict[tuple[str, int], BundleDefinition] = {}
         self._latest: dict[str, int] = {}

@@ -1,4 +1,4 @@
-"""A bundle's record, its events and where they are kept (SQLite tables, or memory only)."""
+"""A bundle's record, its events and where they are kept (the store's bundle tables, or memory only)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from procflow.calendar import SlaClock
 from procflow.dossier import sla_from_dict, sla_to_dict
 from procflow.errors import StoreError
 
-__all__ = ["BUNDLE_PREFIX", "FINAL_STATUSES", "Bundle", "BundleEvent", "replay_bundle", "stored_membership"]
+__all__ = ["BUNDLE_PREFIX", "FINAL_STATUSES", "Bundle", "BundleEvent", "keeps_bundles", "replay_bundle",
+           "stored_membership"]
 
 FINAL_STATUSES = frozenset({3, 7, 8, 9, 10})
 BUNDLE_PREFIX = "LT-"  # a bundle's id: this prefix + its first member's dossier id (also its vault owner id)
@@ -144,90 +145,55 @@ class _MemoryBackend:
         return self._members.get(dossier_id)
 
 
-class _SQLiteBackend:
-    """The bundle tables on a SQLite store's own connection, so writes join the engine's transaction.
-
-    Stand-in until the store protocol offers ``put_record(kind, key, value)`` / ``get_record`` / ``records``
-    on both backends; then this class becomes three calls.
-    """
-
-    SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS bundle_definitions (code TEXT NOT NULL, version INTEGER NOT NULL,"
-        " content_hash TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (code, version))",
-        "CREATE TABLE IF NOT EXISTS bundles (id TEXT PRIMARY KEY, record TEXT NOT NULL, status INTEGER NOT NULL,"
-        " revision INTEGER NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS bundle_members (dossier_id TEXT PRIMARY KEY, bundle_id TEXT NOT NULL,"
-        " member TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS bundle_events (bundle_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,"
-        " kind TEXT NOT NULL, status INTEGER NOT NULL, actor TEXT NOT NULL, effects TEXT NOT NULL,"
-        " PRIMARY KEY (bundle_id, seq)) WITHOUT ROWID",
-    )
+class _StoreBackend:
+    """The bundle tables of the engine's store (``procflow.store.base.BundleRecords``, on SQLite and
+    PostgreSQL alike), written on the store's connection so a bundle's writes join the engine's transaction."""
 
     def __init__(self, store: Any) -> None:
-        self.sql = store.execute
-        with store.transaction():
-            for stmt in self.SCHEMA:
-                self.sql(stmt)
+        self.store = store
 
     def definition_sources(self) -> list[tuple[str, int, str]]:
-        return [tuple(r) for r in self.sql("SELECT code, version, source FROM bundle_definitions "  # type: ignore[misc]
-                                           "ORDER BY code, version")]
+        return list(self.store.bundle_definition_sources())
 
     def stored_hash(self, key: tuple[str, int]) -> str | None:
-        rows = self.sql("SELECT content_hash FROM bundle_definitions WHERE code=? AND version=?", key)
-        return rows[0][0] if rows else None
+        found: str | None = self.store.bundle_definition_hash(*key)
+        return found
 
     def add_definition(self, bdef: BundleDefinition) -> None:
-        self.sql("INSERT INTO bundle_definitions VALUES (?,?,?,?)",
-                 (bdef.code, bdef.version, bdef.content_hash, bdef.source))
+        self.store.add_bundle_definition(bdef.code, bdef.version, bdef.content_hash, bdef.source)
 
     def get(self, bundle_id: str) -> Bundle | None:
-        rows = self.sql("SELECT record FROM bundles WHERE id=?", (bundle_id,))
-        return _from_record(rows[0][0]) if rows else None
+        text = self.store.bundle_record(bundle_id)
+        return None if text is None else _from_record(text)
 
     def iter_bundles(self) -> Iterator[Bundle]:
-        for (text,) in self.sql("SELECT record FROM bundles ORDER BY id"):
+        for text in self.store.bundle_records():
             yield _from_record(text)
 
     def save(self, b: Bundle, event: BundleEvent, new_members: Mapping[str, str]) -> None:
-        if b.revision == 1:
-            self.sql("INSERT INTO bundles VALUES (?,?,?,?)", (b.id, _record(b), b.status, b.revision))
-        elif not self.sql("UPDATE bundles SET record=?, status=?, revision=? WHERE id=? AND revision=? RETURNING id",
-                          (_record(b), b.status, b.revision, b.id, b.revision - 1)):
-            raise StoreError(f"bundle {b.id} changed concurrently (expected revision {b.revision - 1}); retry")
-        self.sql("INSERT INTO bundle_events VALUES (?,?,?,?,?,?,?)",
-                 (b.id, event.seq, event.at.isoformat(), event.kind, event.status, event.actor, _dumps(event.effects)))
-        for name, did in new_members.items():
-            self.sql("INSERT INTO bundle_members VALUES (?,?,?)", (did, b.id, name))
+        self.store.save_bundle(b.id, _record(b), status=b.status, revision=b.revision, members=new_members,
+                               event=(event.seq, event.at.isoformat(), event.kind, event.status, event.actor,
+                                      _dumps(event.effects)))
 
     def events(self, bundle_id: str) -> list[BundleEvent]:
         return [BundleEvent(bundle_id, seq, datetime.fromisoformat(at), kind, status, actor, json.loads(fx))
-                for seq, at, kind, status, actor, fx in self.sql(
-                    "SELECT seq, at, kind, status, actor, effects FROM bundle_events WHERE bundle_id=? ORDER BY seq",
-                    (bundle_id,))]
+                for seq, at, kind, status, actor, fx in self.store.bundle_events(bundle_id)]
 
     def member_of(self, dossier_id: str) -> tuple[str, str] | None:
-        rows = self.sql("SELECT bundle_id, member FROM bundle_members WHERE dossier_id=?", (dossier_id,))
-        return (rows[0][0], rows[0][1]) if rows else None
+        found: tuple[str, str] | None = self.store.bundle_member_of(dossier_id)
+        return found
+
+
+def keeps_bundles(store: Any) -> bool:
+    """Whether ``store`` keeps bundle records (implements ``procflow.store.base.BundleRecords``)."""
+    return callable(getattr(store, "save_bundle", None))
 
 
 def stored_membership(store: Any, bundle_ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]] | None:
-    """``bundle id -> (status, member dossier ids)`` for the given bundles, read from a SQLite store's bundle
-    tables without creating them (ids with no stored record are left out); ``None`` when the store keeps no
-    bundle tables (PostgreSQL, a store never given a persisting coordinator: bundles live in memory)."""
-    from procflow.store.sqlite import SQLiteStore
-
-    if not isinstance(store, SQLiteStore):
+    """``bundle id -> (status, member dossier ids)`` for the given bundles as the store records them (ids
+    with no stored record are left out); ``None`` when the store keeps no bundle records (bundles then live
+    in a coordinator's memory only)."""
+    if not keeps_bundles(store):
         return None
-    tables = {r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                          "AND name IN ('bundles', 'bundle_members')")}
-    if tables != {"bundles", "bundle_members"}:
-        return None
-    out: dict[str, tuple[int, tuple[str, ...]]] = {}
-    for bundle_id in bundle_ids:
-        rows = store.execute("SELECT status FROM bundles WHERE id=?", (bundle_id,))
-        if rows:
-            members = store.execute("SELECT dossier_id FROM bundle_members WHERE bundle_id=? ORDER BY dossier_id",
-                                    (bundle_id,))
-            out[bundle_id] = (int(rows[0][0]), tuple(r[0] for r in members))
-    return out
+    found: dict[str, tuple[int, tuple[str, ...]]] = store.bundle_membership(list(bundle_ids))
+    return found

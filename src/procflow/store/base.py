@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -11,7 +11,22 @@ import attrs
 
 from procflow.dossier import Dossier, DossierEvent
 
-__all__ = ["AuditEntry", "OutboxMessage", "Store", "TimerRecord", "open_store"]
+__all__ = [
+    "AuditEntry",
+    "BundleEventRow",
+    "BundleRecords",
+    "OutboxMessage",
+    "SimSample",
+    "SimulationRecords",
+    "Store",
+    "TimerRecord",
+    "open_store",
+]
+
+# (seq, at as ISO text, kind, portal status, actor, effects as JSON text): one bundle event as stored
+BundleEventRow = tuple[int, str, str, int, str, str]
+# (at as ISO text, agency or "*" for the province, open, overdue, paused): one simulator backlog sample
+SimSample = tuple[str, str, int, int, int]
 
 
 @attrs.frozen
@@ -186,6 +201,62 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class BundleRecords(Protocol):
+    """Liên thông bundles (``procflow.bundle``) beside the dossiers, on every backend.
+
+    A bundle's record is a cache of its events (``procflow.bundle.records.replay_bundle``); both are opaque
+    JSON text to the store, which keys them and checks the revision. Writes join the caller's transaction.
+    """
+
+    def bundle_definition_sources(self) -> list[tuple[str, int, str]]: ...
+
+    def bundle_definition_hash(self, code: str, version: int) -> str | None: ...
+
+    def add_bundle_definition(self, code: str, version: int, content_hash: str, source: str) -> None: ...
+
+    def bundle_record(self, bundle_id: str) -> str | None: ...
+
+    def bundle_records(self) -> Iterator[str]:
+        """Every bundle's record, in id order."""
+        ...
+
+    def save_bundle(self, bundle_id: str, record: str, *, status: int, revision: int, event: BundleEventRow,
+                    members: Mapping[str, str]) -> None:
+        """Insert (``revision`` 1) or update the record iff the stored revision is ``revision - 1``, append
+        ``event`` and the new ``members`` (name -> dossier id); a stale revision raises ``StoreError`` and
+        writes nothing."""
+        ...
+
+    def bundle_events(self, bundle_id: str) -> list[BundleEventRow]: ...
+
+    def bundle_member_of(self, dossier_id: str) -> tuple[str, str] | None:
+        """``(bundle id, member name)`` of a member dossier, or None."""
+        ...
+
+    def bundle_membership(self, bundle_ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """``bundle id -> (status, member dossier ids)`` for the stored ones among ``bundle_ids``."""
+        ...
+
+
+class SimulationRecords(Protocol):
+    """The simulator's checkpoint and backlog samples (``procflow.simulate``), written in the run's group
+    commits so a killed run resumes from exactly what the store holds (``--resume``), on every backend."""
+
+    def save_sim_checkpoint(self, fingerprint: str, state: str) -> None: ...
+
+    def load_sim_checkpoint(self) -> tuple[str, str] | None:
+        """``(fingerprint, state as JSON text)`` or None when no run saved one."""
+        ...
+
+    def add_sim_samples(self, rows: Sequence[SimSample]) -> None: ...
+
+    def sim_samples(self) -> list[SimSample]: ...
+
+    def unreturned_dossier_ids(self) -> list[str]:
+        """Ids of dossiers whose portal status is not 9 (processed) or 10 (returned)."""
+        ...
 
 
 def open_store(url: str | None = None, **options: Any) -> Store:

@@ -219,18 +219,56 @@ CREATE TABLE IF NOT EXISTS due_recount (dossier_id TEXT PRIMARY KEY, done_at TEX
 INSERT INTO due_recount (dossier_id) SELECT id FROM dossiers
 """
 
+# Version 7 (SQLite) / 6 (PostgreSQL): liên thông bundles (procflow.bundle) and the simulator's checkpoint and
+# backlog samples (procflow.simulate) get the same tables on both backends, written in the caller's
+# transaction through the store's named methods (``save_bundle``, ``save_sim_checkpoint`` …). SQLite stores
+# that created these tables on first use before this step keep them (``IF NOT EXISTS``). Instants are kept
+# as ISO text on both backends so a bundle's event reads back exactly as written (offset included).
+_SQLITE_RECORDS = """
+CREATE TABLE IF NOT EXISTS bundle_definitions (code TEXT NOT NULL, version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (code, version));
+CREATE TABLE IF NOT EXISTS bundles (id TEXT PRIMARY KEY, record TEXT NOT NULL, status INTEGER NOT NULL,
+    revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bundle_members (dossier_id TEXT PRIMARY KEY, bundle_id TEXT NOT NULL, member TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bundle_events (bundle_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
+    kind TEXT NOT NULL, status INTEGER NOT NULL, actor TEXT NOT NULL, effects TEXT NOT NULL,
+    PRIMARY KEY (bundle_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sim_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sim_backlog (at TEXT NOT NULL, agency TEXT NOT NULL, open INTEGER NOT NULL,
+    overdue INTEGER NOT NULL, paused INTEGER NOT NULL, PRIMARY KEY (at, agency)) WITHOUT ROWID
+"""
+
+_POSTGRES_RECORDS = """
+CREATE TABLE IF NOT EXISTS bundle_definitions (code text NOT NULL, version integer NOT NULL,
+    content_hash text NOT NULL, source text NOT NULL, PRIMARY KEY (code, version));
+CREATE TABLE IF NOT EXISTS bundles (id text PRIMARY KEY, record text NOT NULL, status smallint NOT NULL,
+    revision integer NOT NULL);
+CREATE TABLE IF NOT EXISTS bundle_members (dossier_id text PRIMARY KEY, bundle_id text NOT NULL, member text NOT NULL);
+CREATE INDEX IF NOT EXISTS bundle_members_bundle ON bundle_members (bundle_id);
+CREATE TABLE IF NOT EXISTS bundle_events (bundle_id text NOT NULL, seq integer NOT NULL, at text NOT NULL,
+    kind text NOT NULL, status smallint NOT NULL, actor text NOT NULL, effects text NOT NULL,
+    PRIMARY KEY (bundle_id, seq));
+CREATE TABLE IF NOT EXISTS sim_checkpoint (id integer PRIMARY KEY CHECK (id = 1), fingerprint text NOT NULL,
+    state text NOT NULL);
+CREATE TABLE IF NOT EXISTS sim_backlog (at text NOT NULL, agency text NOT NULL, open integer NOT NULL,
+    overdue integer NOT NULL, paused integer NOT NULL, PRIMARY KEY (at, agency))
+"""
+
 SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(2, "timers", lambda: _SQLITE_V2),
                                  Migration(3, "personal data", lambda: _SQLITE_V3),
                                  Migration(4, "exchange", lambda: _SQLITE_V4),
                                  Migration(5, "append-ordered event log and vault", lambda: _SQLITE_V5),
-                                 Migration(6, "recount due dates (Civil Code art. 147)", lambda: _DUE_RECOUNT))
+                                 Migration(6, "recount due dates (Civil Code art. 147)", lambda: _DUE_RECOUNT),
+                                 Migration(7, "bundles and simulator tables", lambda: _SQLITE_RECORDS))
 POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTGRES_V1),
                                    Migration(2, "timers", lambda: _POSTGRES_V2),
                                    Migration(3, "personal data", lambda: _POSTGRES_V3),
                                    Migration(4, "exchange", lambda: _POSTGRES_V4),
                                    Migration(5, "recount due dates (Civil Code art. 147)",
-                                             lambda: _DUE_RECOUNT))
+                                             lambda: _DUE_RECOUNT),
+                                   Migration(6, "bundles and simulator tables", lambda: _POSTGRES_RECORDS))
 _STEPS = {"sqlite": SQLITE, "postgres": POSTGRES}
 
 

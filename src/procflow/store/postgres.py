@@ -36,6 +36,7 @@ from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
 from procflow.store.pg_codec import IDENT, configure, create_schema, dossier_row, dumps, event_row, redact
+from procflow.store.pg_records import PostgresRecords
 
 __all__ = ["PostgresStore"]
 
@@ -78,7 +79,7 @@ class _Lease:
             pass
 
 
-class PostgresStore:
+class PostgresStore(PostgresRecords):
     """A PostgreSQL database (optionally one schema of it). Safe to share between threads."""
 
     def __init__(self, url: str, *, pool_size: int = 4, schema: str | None = None,

@@ -19,6 +19,7 @@ from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
+from procflow.store.sqlite_records import SQLiteRecords
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -74,7 +75,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteRecords):
     """A SQLite file (or ``:memory:``). One connection, used from one thread at a time."""
 
     def __init__(self, path: str = ":memory:", *, synchronous: str = "NORMAL", cache_mb: int = 64,

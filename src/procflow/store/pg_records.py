@@ -1,0 +1,102 @@
+"""PostgreSQL's side of the feature sub-contracts (``procflow.store.base``): bundle records and the
+simulator's checkpoint and backlog samples, the same tables as SQLite's (migration 6). A mixin of
+``PostgresStore``; statements run on this thread's connection, inside the caller's transaction. Expected
+refusals never raise inside the database (``ON CONFLICT DO NOTHING`` / an empty ``RETURNING``), so a
+refused bundle save leaves the caller's transaction usable, as on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from procflow.errors import StoreError
+from procflow.store.base import BundleEventRow, SimSample
+
+__all__ = ["PostgresRecords"]
+
+
+class PostgresRecords:
+    def _conn(self) -> Any: ...  # PostgresStore's (pinned, per thread)
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._conn().execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+    # -- liên thông bundles (BundleRecords) -------------------------------------------------------------
+    def bundle_definition_sources(self) -> list[tuple[str, int, str]]:
+        return [tuple(r) for r in self._rows(  # type: ignore[misc]
+            "SELECT code, version, source FROM bundle_definitions ORDER BY code, version")]
+
+    def bundle_definition_hash(self, code: str, version: int) -> str | None:
+        rows = self._rows("SELECT content_hash FROM bundle_definitions WHERE code=%s AND version=%s", (code, version))
+        return str(rows[0][0]) if rows else None
+
+    def add_bundle_definition(self, code: str, version: int, content_hash: str, source: str) -> None:
+        if not self._rows("INSERT INTO bundle_definitions VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING RETURNING 1",
+                          (code, version, content_hash, source)):
+            raise StoreError(f"bundle {code} version {version} is already registered (concurrently); retry")
+
+    def bundle_record(self, bundle_id: str) -> str | None:
+        rows = self._rows("SELECT record FROM bundles WHERE id=%s", (bundle_id,))
+        return str(rows[0][0]) if rows else None
+
+    def bundle_records(self) -> Iterator[str]:
+        for (text,) in self._rows("SELECT record FROM bundles ORDER BY id COLLATE \"C\""):
+            yield text
+
+    def save_bundle(self, bundle_id: str, record: str, *, status: int, revision: int, event: BundleEventRow,
+                    members: Mapping[str, str]) -> None:
+        if revision == 1:
+            if not self._rows("INSERT INTO bundles VALUES (%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id",
+                              (bundle_id, record, status, revision)):
+                raise StoreError(f"bundle {bundle_id} already exists (filed concurrently); retry")
+        elif not self._rows("UPDATE bundles SET record=%s, status=%s, revision=%s WHERE id=%s AND revision=%s "
+                            "RETURNING id", (record, status, revision, bundle_id, revision - 1)):
+            raise StoreError(f"bundle {bundle_id} changed concurrently (expected revision {revision - 1}); retry")
+        self._rows("INSERT INTO bundle_events VALUES (%s,%s,%s,%s,%s,%s,%s)", (bundle_id, *event))
+        for name, did in members.items():
+            self._rows("INSERT INTO bundle_members VALUES (%s,%s,%s)", (did, bundle_id, name))
+
+    def bundle_events(self, bundle_id: str) -> list[BundleEventRow]:
+        return [tuple(r) for r in self._rows(  # type: ignore[misc]
+            "SELECT seq, at, kind, status, actor, effects FROM bundle_events WHERE bundle_id=%s ORDER BY seq",
+            (bundle_id,))]
+
+    def bundle_member_of(self, dossier_id: str) -> tuple[str, str] | None:
+        rows = self._rows("SELECT bundle_id, member FROM bundle_members WHERE dossier_id=%s", (dossier_id,))
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def bundle_membership(self, bundle_ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+        out: dict[str, tuple[int, tuple[str, ...]]] = {}
+        for bundle_id in bundle_ids:
+            rows = self._rows("SELECT status FROM bundles WHERE id=%s", (bundle_id,))
+            if rows:
+                members = self._rows("SELECT dossier_id FROM bundle_members WHERE bundle_id=%s "
+                                     "ORDER BY dossier_id COLLATE \"C\"", (bundle_id,))
+                out[bundle_id] = (int(rows[0][0]), tuple(r[0] for r in members))
+        return out
+
+    # -- simulator checkpoint and backlog samples (SimulationRecords) ---------------------------------
+    def save_sim_checkpoint(self, fingerprint: str, state: str) -> None:
+        self._rows("INSERT INTO sim_checkpoint VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                   "fingerprint=excluded.fingerprint, state=excluded.state", (fingerprint, state))
+
+    def load_sim_checkpoint(self) -> tuple[str, str] | None:
+        rows = self._rows("SELECT fingerprint, state FROM sim_checkpoint WHERE id = 1")
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def add_sim_samples(self, rows: Sequence[SimSample]) -> None:
+        if rows:
+            self._conn().cursor().executemany(
+                "INSERT INTO sim_backlog VALUES (%s,%s,%s,%s,%s) ON CONFLICT (at, agency) DO UPDATE SET "
+                "open=excluded.open, overdue=excluded.overdue, paused=excluded.paused", rows)
+
+    def sim_samples(self) -> list[SimSample]:
+        return [tuple(r) for r in self._rows(  # type: ignore[misc]
+            "SELECT at, agency, open, overdue, paused FROM sim_backlog"
+            " ORDER BY at COLLATE \"C\", agency COLLATE \"C\"")]
+
+    def unreturned_dossier_ids(self) -> list[str]:
+        """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
+        return [r[0] for r in self._rows(
+            "SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id COLLATE \"C\"")]

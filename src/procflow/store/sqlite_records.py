@@ -1,0 +1,92 @@
+"""SQLite's side of the feature sub-contracts (``procflow.store.base``): bundle records and the simulator's
+checkpoint and backlog samples. Kept beside ``sqlite.py`` (a mixin of ``SQLiteStore``) so the hot-path
+module stays about the dossier tables; every statement runs on the store's own connection, inside the
+caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from procflow.errors import StoreError
+from procflow.store.base import BundleEventRow, SimSample
+
+__all__ = ["SQLiteRecords"]
+
+
+class SQLiteRecords:
+    _db: Any  # the SQLiteStore's connection
+
+    # -- liên thông bundles (BundleRecords) -------------------------------------------------------------
+    def bundle_definition_sources(self) -> list[tuple[str, int, str]]:
+        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+            "SELECT code, version, source FROM bundle_definitions ORDER BY code, version")]
+
+    def bundle_definition_hash(self, code: str, version: int) -> str | None:
+        row = self._db.execute("SELECT content_hash FROM bundle_definitions WHERE code=? AND version=?",
+                               (code, version)).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_bundle_definition(self, code: str, version: int, content_hash: str, source: str) -> None:
+        self._db.execute("INSERT INTO bundle_definitions VALUES (?,?,?,?)", (code, version, content_hash, source))
+
+    def bundle_record(self, bundle_id: str) -> str | None:
+        row = self._db.execute("SELECT record FROM bundles WHERE id=?", (bundle_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def bundle_records(self) -> Iterator[str]:
+        for (text,) in self._db.execute("SELECT record FROM bundles ORDER BY id").fetchall():
+            yield text
+
+    def save_bundle(self, bundle_id: str, record: str, *, status: int, revision: int, event: BundleEventRow,
+                    members: Mapping[str, str]) -> None:
+        if revision == 1:
+            if self._db.execute("INSERT INTO bundles VALUES (?,?,?,?) ON CONFLICT (id) DO NOTHING RETURNING id",
+                                (bundle_id, record, status, revision)).fetchone() is None:
+                raise StoreError(f"bundle {bundle_id} already exists (filed concurrently); retry")
+        elif self._db.execute("UPDATE bundles SET record=?, status=?, revision=? WHERE id=? AND revision=? "
+                              "RETURNING id", (record, status, revision, bundle_id, revision - 1)).fetchone() is None:
+            raise StoreError(f"bundle {bundle_id} changed concurrently (expected revision {revision - 1}); retry")
+        self._db.execute("INSERT INTO bundle_events VALUES (?,?,?,?,?,?,?)", (bundle_id, *event))
+        self._db.executemany("INSERT INTO bundle_members VALUES (?,?,?)",
+                             [(did, bundle_id, name) for name, did in members.items()])
+
+    def bundle_events(self, bundle_id: str) -> list[BundleEventRow]:
+        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+            "SELECT seq, at, kind, status, actor, effects FROM bundle_events WHERE bundle_id=? ORDER BY seq",
+            (bundle_id,))]
+
+    def bundle_member_of(self, dossier_id: str) -> tuple[str, str] | None:
+        row = self._db.execute("SELECT bundle_id, member FROM bundle_members WHERE dossier_id=?",
+                               (dossier_id,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def bundle_membership(self, bundle_ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+        out: dict[str, tuple[int, tuple[str, ...]]] = {}
+        for bundle_id in bundle_ids:
+            row = self._db.execute("SELECT status FROM bundles WHERE id=?", (bundle_id,)).fetchone()
+            if row is not None:
+                members = self._db.execute("SELECT dossier_id FROM bundle_members WHERE bundle_id=? "
+                                           "ORDER BY dossier_id", (bundle_id,))
+                out[bundle_id] = (int(row[0]), tuple(r[0] for r in members))
+        return out
+
+    # -- simulator checkpoint and backlog samples (SimulationRecords) ---------------------------------
+    def save_sim_checkpoint(self, fingerprint: str, state: str) -> None:
+        self._db.execute("INSERT INTO sim_checkpoint VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                         "fingerprint=excluded.fingerprint, state=excluded.state", (fingerprint, state))
+
+    def load_sim_checkpoint(self) -> tuple[str, str] | None:
+        row = self._db.execute("SELECT fingerprint, state FROM sim_checkpoint WHERE id = 1").fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def add_sim_samples(self, rows: Sequence[SimSample]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO sim_backlog VALUES (?,?,?,?,?)", rows)
+
+    def sim_samples(self) -> list[SimSample]:
+        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+            "SELECT at, agency, open, overdue, paused FROM sim_backlog ORDER BY at, agency")]
+
+    def unreturned_dossier_ids(self) -> list[str]:
+        """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
+        return [r[0] for r in self._db.execute("SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id")]

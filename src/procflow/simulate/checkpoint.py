@@ -113,6 +113,5 @@ def restore(sim: Simulator) -> bool:
 
 def _load_live(sim: Simulator, pending: set[str]) -> dict[str, Dossier]:
     """The dossiers a resumed run works on: those with a pending task, and all not yet processed."""
-    store = sim.engine.store
-    ids = pending | {r[0] for r in store.execute("SELECT id FROM dossiers WHERE status NOT IN (9, 10)")}  # type: ignore[attr-defined]
+    ids = pending | set(sim.engine.store.unreturned_dossier_ids())  # type: ignore[attr-defined]
     return {i: sim.engine.get(i) for i in sorted(ids)}  # opened: the run works on real values, as before

@@ -86,9 +86,12 @@ def simulate(
                       TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err, transient=True,
                       disable=not err.is_terminal) as bar:
             task = bar.add_task(f"{province}, {days} days", total=1.0)
-            if workers > 1 or db.startswith(("postgresql://", "postgres://")):
+            if workers > 1:  # one process (SQLite or PostgreSQL) checkpoints every commit: --resume works there
                 if resume or sync_to is not None or portal_opts is not None:
-                    _fail("--workers / a PostgreSQL --db do not combine with --resume, --sync-to or a portal yet")
+                    _fail("--workers does not combine with --resume, --sync-to or a portal yet")
+                if not db.startswith(("postgresql://", "postgres://")):
+                    _fail("several simulation workers need a PostgreSQL store (--db postgresql://…); "
+                          "SQLite has one writer at a time")
                 from procflow.simulate.parallel import run_parallel_simulation
 
                 result, report, engine = run_parallel_simulation(

@@ -25,7 +25,7 @@ from procflow.simulate.tables import SimTables
 from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import open_store
 
-__all__ = ["prepare_sqlite_path", "run_simulation"]
+__all__ = ["prepare_postgres", "prepare_sqlite_path", "run_simulation"]
 
 
 def prepare_sqlite_path(path: str, *, overwrite: bool) -> None:
@@ -47,6 +47,18 @@ def prepare_sqlite_path(path: str, *, overwrite: bool) -> None:
         Path(path + suffix).unlink(missing_ok=True)
 
 
+def prepare_postgres(store: Any, db: str, *, overwrite: bool) -> None:
+    """A simulation starts from an empty store: on PostgreSQL, empty procflow's tables only when told to."""
+    from procflow.store.pg_codec import redact
+
+    used = store.used_rows()
+    if used and not overwrite:
+        raise StoreError(f"{redact(db)} already holds {used:,} dossier/sequence rows; pass --overwrite to empty "
+                         "procflow's tables first")
+    if used:
+        store.empty_all_tables()
+
+
 def simulation_calendar(scenario: Scenario) -> WorkingCalendar:
     """The working calendar of a run: the national one, plus the days a ``holiday-week`` fault declares off."""
     base = WorkingCalendar()
@@ -60,20 +72,31 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
                    portal: Mapping[str, Any] | None = None) -> tuple[SimulationResult, Report, Engine]:
     """Simulate ``scenario`` on the store ``db`` and report on it. The caller closes ``engine.store``.
 
-    A SQLite file store gets a checkpoint in every group commit; ``resume=True`` continues from it (and
-    starts afresh when there is none), ending with the store and report of an uninterrupted run.
+    A SQLite file or PostgreSQL store gets a checkpoint in every group commit; ``resume=True`` continues
+    from it (and starts afresh when there is none), ending with the store and report of an uninterrupted
+    run. A fresh run on PostgreSQL needs empty procflow tables, or ``overwrite`` to empty them.
     ``receiver`` gets the ``portal.status`` messages (implies ``scenario.portal_sync``).
     ``portal`` (options of ``procflow.simulate.portal.PortalRun``: ``portal_url``, ``local``, ``fail_rate``)
     delivers them to a national-portal adapter over HTTP through the outbox, then reconciles.
     """
     postgres = db.startswith(("postgresql://", "postgres://"))
     path = db.removeprefix("sqlite:///")
-    resuming = resume and not postgres and SimTables.has_checkpoint(path)
-    if not postgres and not resuming:
-        prepare_sqlite_path(path, overwrite=overwrite)
+    if postgres:
+        store = open_store(db)
+        try:
+            resuming = resume and SimTables(store).load_checkpoint() is not None
+            if not resuming:
+                prepare_postgres(store, db, overwrite=overwrite)
+        except BaseException:
+            store.close()
+            raise
+    else:
+        resuming = resume and SimTables.has_checkpoint(path)
+        if not resuming:
+            prepare_sqlite_path(path, overwrite=overwrite)
+        store = open_store(db)
     calendar = simulation_calendar(scenario)
     clock = FakeClock(datetime.combine(scenario.start, time(0), calendar.tz))
-    store = open_store(db)
     sync = scenario.portal_sync or receiver is not None or portal is not None
     engine = Engine(store, calendar=calendar, clock=clock,
                     outbox_rules=[topic_rule([status_sync_topic(store)])] if sync else ())
@@ -88,7 +111,7 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
 
         portal_run = after_commit = PortalRun(engine, seed=scenario.seed, **portal)
     sim = Simulator(engine, scenario, progress=progress, bundles=bundles,
-                    checkpoints=not postgres and path != ":memory:", resume=resuming,
+                    checkpoints=postgres or path != ":memory:", resume=resuming,
                     after_commit=after_commit,
                     timers=SimulationTimers(Scheduler(engine, batch=2000)))  # due timers fire on simulated time
     try:

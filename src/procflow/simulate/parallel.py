@@ -38,7 +38,7 @@ from procflow.engine import Engine
 from procflow.errors import ProcflowError, StoreError
 from procflow.outbox import status_sync_topic, topic_rule
 from procflow.scheduler import Scheduler, SimulationTimers, timer_report
-from procflow.simulate.job import simulation_calendar
+from procflow.simulate.job import prepare_postgres, simulation_calendar
 from procflow.simulate.runner import SimulationResult, Simulator
 from procflow.simulate.scenario import Scenario
 from procflow.statistics import Report, build_report, bundle_summary
@@ -216,15 +216,7 @@ def _prepare(db: str, options: dict[str, Any], scenario: Scenario, *, overwrite:
     """A simulation starts from an empty store; clear procflow's tables only when told to."""
     store = open_store(db, **options)
     try:
-        used = store.execute("SELECT (SELECT count(*) FROM dossiers) + (SELECT count(*) FROM sequences)")[0][0]  # type: ignore[attr-defined]
-        if used and not overwrite:
-            raise StoreError(f"{db} already holds {used:,} dossier/sequence rows; pass --overwrite to empty "
-                             "procflow's tables first")
-        if used:  # every procflow table of this schema (later migrations add some), not the version record
-            tables = [r[0] for r in store.execute(  # type: ignore[attr-defined]
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-                " AND tablename <> 'procflow_migrations'")]
-            store.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")  # type: ignore[attr-defined]
+        prepare_postgres(store, db, overwrite=overwrite)
         _engine(store, scenario)  # registers the definitions once, before the workers start
     finally:
         store.close()

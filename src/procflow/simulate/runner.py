@@ -64,8 +64,8 @@ class SimulationResult:
 class Simulator:
     """Runs a scenario on an engine with a FakeClock. ``bundles`` is made when the mix names a bundle.
 
-    ``checkpoints`` writes a resumable checkpoint in every group commit (SQLite stores); ``resume`` starts
-    from the store's checkpoint instead of from the beginning; ``after_commit(simulator, final)`` runs
+    ``checkpoints`` writes a resumable checkpoint in every group commit (stores with simulation records);
+    ``resume`` starts from the store's checkpoint instead of from the beginning; ``after_commit(simulator, final)`` runs
     after each commit, outside any transaction (the portal-sync pump delivers there). ``timers``
     (``procflow.scheduler.SimulationTimers``) fires due timers at their own simulated time, between commits.
     """

@@ -100,3 +100,15 @@ class PostgresRecords:
         """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
         return [r[0] for r in self._rows(
             "SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id COLLATE \"C\"")]
+
+    # -- a simulation's fresh start (``procflow simulate --overwrite`` on PostgreSQL) ---------------------
+    def used_rows(self) -> int:
+        """Dossier and receipt-number rows: zero means no run and no application has written here."""
+        return int(self._rows("SELECT (SELECT count(*) FROM dossiers) + (SELECT count(*) FROM sequences)")[0][0])
+
+    def empty_all_tables(self) -> None:
+        """Empty every procflow table of this schema (later migrations add some), not the version record.
+        Only for a simulation told to start over a used store (``--overwrite``)."""
+        tables = [r[0] for r in self._rows("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                                           " AND tablename <> 'procflow_migrations'")]
+        self._rows(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")

@@ -19,9 +19,9 @@ from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
-from procflow.store.sqlite_records import SQLiteRecords
+from procflow.store.sqlite_records import SQLiteRecords, sqlite_has_checkpoint
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["SCHEMA_VERSION", "SQLiteStore", "sqlite_has_checkpoint"]
 
 SCHEMA_VERSION = 5  # procflow.store.migrations.latest("sqlite")
 

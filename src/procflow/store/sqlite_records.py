@@ -11,7 +11,7 @@ from typing import Any
 from procflow.errors import StoreError
 from procflow.store.base import BundleEventRow, SimSample
 
-__all__ = ["SQLiteRecords"]
+__all__ = ["SQLiteRecords", "sqlite_has_checkpoint"]
 
 
 class SQLiteRecords:
@@ -90,3 +90,24 @@ class SQLiteRecords:
     def unreturned_dossier_ids(self) -> list[str]:
         """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
         return [r[0] for r in self._db.execute("SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id")]
+
+
+def sqlite_has_checkpoint(path: str) -> bool:
+    """Whether a SQLite file holds a simulator checkpoint: a read-only look that creates nothing (a missing,
+    foreign or corrupt file has none)."""
+    import os
+    import sqlite3
+
+    if path == ":memory:" or not os.path.isfile(path):
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return db.execute("SELECT 1 FROM sqlite_master WHERE name='sim_checkpoint'").fetchone() is not None and \
+            db.execute("SELECT 1 FROM sim_checkpoint").fetchone() is not None
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        db.close()

@@ -6,7 +6,7 @@ is either seconds after the start, or — with ``probe`` — a value of some pro
 table), so kills land all along the run however fast the machine is, and mostly inside transactions.
 
 ``store_rows`` and ``check_store`` then say whether anything was lost, duplicated or left inconsistent in a
-SQLite store: every table's rows in comparable form (leaving out what legitimately differs between two
+store (SQLite; ``postgres_count`` probes a PostgreSQL one): every table's rows in comparable form (leaving out what legitimately differs between two
 stores — delivery bookkeeping, vault ciphertext under per-store keys, migration timestamps), and the
 invariants a crash must not break (each dossier's events numbered 1..revision, replay == snapshot).
 
@@ -35,6 +35,7 @@ __all__ = [
     "FileReceiver",
     "check_store",
     "kill_points",
+    "postgres_count",
     "run_with_kills",
     "sqlite_count",
     "store_rows",
@@ -94,6 +95,26 @@ def sqlite_count(path: str | os.PathLike[str], table: str) -> Callable[[], int]:
             finally:
                 db.close()
         except sqlite3.Error:
+            return 0
+
+    return probe
+
+
+def postgres_count(url: str, table: str, *, schema: str | None = None) -> Callable[[], int]:
+    """A probe: rows in ``table`` of a PostgreSQL database (``schema``, when given) that another process is
+    writing; 0 until the table exists or while the server does not answer."""
+    import psycopg
+    from psycopg import sql
+
+    query = sql.SQL("SELECT count(*) FROM {}").format(
+        sql.Identifier(schema, table) if schema else sql.Identifier(table))
+
+    def probe() -> int:
+        try:
+            with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
+                row = conn.execute(query).fetchone()
+                return int(row[0]) if row else 0
+        except psycopg.Error:
             return 0
 
     return probe

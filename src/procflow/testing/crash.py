@@ -6,7 +6,8 @@ is either seconds after the start, or — with ``probe`` — a value of some pro
 table), so kills land all along the run however fast the machine is, and mostly inside transactions.
 
 ``store_rows`` and ``check_store`` then say whether anything was lost, duplicated or left inconsistent in a
-store (SQLite; ``postgres_count`` probes a PostgreSQL one): every table's rows in comparable form (leaving out what legitimately differs between two
+SQLite store (``postgres_count`` probes a PostgreSQL one while it is written): every table's rows in
+comparable form (leaving out what legitimately differs between two
 stores — delivery bookkeeping, vault ciphertext under per-store keys, migration timestamps), and the
 invariants a crash must not break (each dossier's events numbered 1..revision, replay == snapshot).
 

@@ -94,11 +94,8 @@ def chain_event(e: DossierEvent, prev_hash: bytes) -> bytes:
 
 def head_of(store: Any, dossier_id: str, seq: int) -> bytes:
     """The stored hash of event ``seq`` of a dossier (GENESIS when it has none: written unchained)."""
-    route = getattr(store, "store_for", None) or getattr(store, "_for", None)
-    target = route(dossier_id) if route is not None else store
-    mark = "%s" if type(target).__module__.endswith("postgres") else "?"
-    rows = target.execute(f"SELECT hash FROM events WHERE dossier_id={mark} AND seq={mark}", (dossier_id, seq))
-    return bytes(rows[0][0]) if rows and rows[0][0] else GENESIS
+    found: bytes | None = store.event_hash(dossier_id, seq)
+    return found or GENESIS
 
 
 @attrs.frozen
@@ -199,7 +196,7 @@ def verify(store: Any, dossier_ids: Iterable[str] | None = None, *, allow_unchai
     ids: Iterator[str] | Iterable[str]
     if dossier_ids is None:
         known = set(store.dossier_ids())
-        logged = {r[0] for r in store.execute("SELECT DISTINCT dossier_id FROM events")}
+        logged = set(store.logged_dossier_ids())
         ids = sorted(known | logged)
     else:
         ids = dossier_ids

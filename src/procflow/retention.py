@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -216,21 +216,11 @@ def _expired_at(engine: Engine, dossier_id: str, now: datetime) -> datetime | No
     return due.expired if isinstance(due, _Due) and due.expired <= now else None
 
 
-@contextlib.contextmanager
-def _secure_delete(store: Any) -> Iterator[None]:
-    """SQLite leaves an overwritten value's bytes in the page's free space unless ``secure_delete`` is on:
-    turn it on for the run (through the store's own connection) and restore the previous setting after."""
-    from procflow.store.sqlite import SQLiteStore
-
-    if not isinstance(store, SQLiteStore):
-        yield
-        return
-    before = int(store.execute("PRAGMA secure_delete")[0][0])
-    store.execute("PRAGMA secure_delete=ON")
-    try:
-        yield
-    finally:
-        store.execute(f"PRAGMA secure_delete={'FAST' if before == 2 else before}")
+def _secure_delete(store: Any) -> AbstractContextManager[None]:
+    """Erased values must not linger in the database file: the store's secure-erase scope (SQLite turns
+    ``secure_delete`` on for the run and restores it after; see ``procflow.store.base.SecureErase``)."""
+    scope = getattr(store, "secure_erase", None)
+    return scope() if scope is not None else contextlib.nullcontext()
 
 
 def _entries(n: int) -> str:

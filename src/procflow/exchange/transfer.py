@@ -156,45 +156,28 @@ class StoreReplayGuard:
     def __init__(self, store: Any, *, clock: Any = None) -> None:
         self.store = store
         self.clock = clock
-        self._pg = type(store).__module__.endswith("postgres")
-        self._mark = "%s" if self._pg else "?"
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", self._mark)
 
     def record(self, message_id: str, *, sender: str | None = None, dossier_id: str | None = None,
                at: datetime | None = None) -> bool:
         """True if ``message_id`` is new (and now recorded); False if it was recorded before."""
         when = at or (self.clock.now() if self.clock is not None else datetime.now().astimezone())
-        rows = self.store.execute(self._sql(
-            "INSERT INTO exchange_received (message_id, received_at, sender, dossier_id) VALUES (?,?,?,?) "
-            "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"),
-            (message_id, when if self._pg else when.isoformat(), sender, dossier_id))
-        return bool(rows)
+        return bool(self.store.record_received(message_id, at=when, sender=sender, dossier_id=dossier_id))
 
     def seen_or_record(self, message_id: str) -> bool:
         """The :class:`~procflow.exchange.verifier.ReplayGuard` protocol."""
         return not self.record(message_id)
 
     def __contains__(self, message_id: object) -> bool:
-        return bool(self.store.execute(self._sql("SELECT 1 FROM exchange_received WHERE message_id=?"),
-                                       (message_id,)))
+        return isinstance(message_id, str) and bool(self.store.is_received(message_id))
 
     def received(self, dossier_id: str | None = None) -> list[tuple[str, str | None, str | None]]:
         """(message id, sender, dossier id) in id order, for inspection and tests."""
-        sql = "SELECT message_id, sender, dossier_id FROM exchange_received"
-        params: tuple[Any, ...] = ()
-        if dossier_id is not None:
-            sql, params = sql + " WHERE dossier_id=?", (dossier_id,)
-        return [tuple(r) for r in self.store.execute(self._sql(sql + " ORDER BY message_id"), params)]  # type: ignore[misc]
+        return list(self.store.received_messages(dossier_id))
 
     def forget_before(self, when: datetime) -> int:
         """Drop ids received before ``when``. Safe once ``when`` is older than the verifier's window plus its
         future skew: an envelope that old is refused as stale before its id is looked at."""
-        rows = self.store.execute(self._sql(
-            "DELETE FROM exchange_received WHERE received_at < ? RETURNING message_id"),
-            (when if self._pg else when.isoformat(),))
-        return len(rows)
+        return int(self.store.forget_received_before(when))
 
 
 @attrs.frozen

@@ -169,6 +169,12 @@ class PartitionStore:
     def timer_counts(self) -> dict[tuple[str, str, str], int]:
         return self.replica.timer_counts()
 
+    def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
+        return self.replica.event_hash(dossier_id, seq)
+
+    def logged_dossier_ids(self) -> list[str]:
+        return self.replica.logged_dossier_ids()
+
     def close(self) -> None:
         self.replica.close()
         self.primary.close()

@@ -15,7 +15,10 @@ __all__ = [
     "AuditEntry",
     "BundleEventRow",
     "BundleRecords",
+    "HashChainHead",
     "OutboxMessage",
+    "ReplayLog",
+    "SecureErase",
     "SimSample",
     "SimulationRecords",
     "Store",
@@ -256,6 +259,45 @@ class SimulationRecords(Protocol):
 
     def unreturned_dossier_ids(self) -> list[str]:
         """Ids of dossiers whose portal status is not 9 (processed) or 10 (returned)."""
+        ...
+
+
+class HashChainHead(Protocol):
+    """Where a dossier's hash chain stands (``procflow.hashchain``): the stored link of one event."""
+
+    def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
+        """The stored hash of event ``seq`` (None: no such event, or written unchained)."""
+        ...
+
+    def logged_dossier_ids(self) -> list[str]:
+        """Every dossier id the event log mentions (an orphaned log shows up even without a snapshot)."""
+        ...
+
+
+class ReplayLog(Protocol):
+    """Message ids of imported envelopes (``procflow.exchange.transfer``): the replay guard. ``record_received``
+    runs in the import's transaction, so the id commits with the dossier it brought, or neither does."""
+
+    def record_received(self, message_id: str, *, at: datetime, sender: str | None = None,
+                        dossier_id: str | None = None) -> bool:
+        """True if ``message_id`` is new (and now recorded); False if it was recorded before."""
+        ...
+
+    def is_received(self, message_id: str) -> bool: ...
+
+    def received_messages(self, dossier_id: str | None = None) -> list[tuple[str, str | None, str | None]]:
+        """``(message id, sender, dossier id)`` in message-id order."""
+        ...
+
+    def forget_received_before(self, when: datetime) -> int: ...
+
+
+class SecureErase(Protocol):
+    """Erasing personal values (retention) so their bytes do not linger in the database file."""
+
+    def secure_erase(self) -> AbstractContextManager[None]:
+        """A scope inside which overwritten and deleted values are wiped where the backend can (SQLite's
+        ``secure_delete``); PostgreSQL leaves old row versions to VACUUM."""
         ...
 
 

@@ -7,6 +7,8 @@ refused bundle save leaves the caller's transaction usable, as on SQLite."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from procflow.errors import StoreError
@@ -100,6 +102,40 @@ class PostgresRecords:
         """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
         return [r[0] for r in self._rows(
             "SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id COLLATE \"C\"")]
+
+    # -- hash-chain head (HashChainHead) ------------------------------------------------------------------
+    def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
+        rows = self._rows("SELECT hash FROM events WHERE dossier_id=%s AND seq=%s", (dossier_id, seq))
+        return bytes(rows[0][0]) if rows and rows[0][0] else None
+
+    def logged_dossier_ids(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT DISTINCT dossier_id FROM events ORDER BY 1")]
+
+    # -- exchange replay log (ReplayLog) -----------------------------------------------------------------
+    def record_received(self, message_id: str, *, at: datetime, sender: str | None = None,
+                        dossier_id: str | None = None) -> bool:
+        return bool(self._rows(
+            "INSERT INTO exchange_received (message_id, received_at, sender, dossier_id) VALUES (%s,%s,%s,%s) "
+            "ON CONFLICT (message_id) DO NOTHING RETURNING message_id", (message_id, at, sender, dossier_id)))
+
+    def is_received(self, message_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM exchange_received WHERE message_id=%s", (message_id,)))
+
+    def received_messages(self, dossier_id: str | None = None) -> list[tuple[str, str | None, str | None]]:
+        sql, params = "SELECT message_id, sender, dossier_id FROM exchange_received", ()
+        if dossier_id is not None:
+            sql, params = sql + " WHERE dossier_id=%s", (dossier_id,)  # type: ignore[assignment]
+        return [tuple(r) for r in self._rows(sql + " ORDER BY message_id COLLATE \"C\"", params)]  # type: ignore[misc]
+
+    def forget_received_before(self, when: datetime) -> int:
+        return len(self._rows("DELETE FROM exchange_received WHERE received_at < %s RETURNING message_id", (when,)))
+
+    # -- secure erase (SecureErase) ----------------------------------------------------------------------
+    @contextmanager
+    def secure_erase(self) -> Iterator[None]:
+        """Nothing to switch on PostgreSQL: an erased value's old row version stays in the table file until
+        VACUUM reclaims it (autovacuum does; run ``VACUUM vault`` after retention to be sure)."""
+        yield
 
     # -- a simulation's fresh start (``procflow simulate --overwrite`` on PostgreSQL) ---------------------
     def used_rows(self) -> int:

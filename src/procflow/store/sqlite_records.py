@@ -6,6 +6,8 @@ caller's transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from procflow.errors import StoreError
@@ -90,6 +92,48 @@ class SQLiteRecords:
     def unreturned_dossier_ids(self) -> list[str]:
         """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
         return [r[0] for r in self._db.execute("SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id")]
+
+    # -- hash-chain head (HashChainHead) ------------------------------------------------------------------
+    def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
+        row = self._db.execute("SELECT hash FROM events WHERE dossier_id=? AND seq=?", (dossier_id, seq)).fetchone()
+        return bytes(row[0]) if row is not None and row[0] else None
+
+    def logged_dossier_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT dossier_id FROM events ORDER BY dossier_id")]
+
+    # -- exchange replay log (ReplayLog) -----------------------------------------------------------------
+    def record_received(self, message_id: str, *, at: datetime, sender: str | None = None,
+                        dossier_id: str | None = None) -> bool:
+        return self._db.execute(
+            "INSERT INTO exchange_received (message_id, received_at, sender, dossier_id) VALUES (?,?,?,?) "
+            "ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            (message_id, at.isoformat(), sender, dossier_id)).fetchone() is not None
+
+    def is_received(self, message_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM exchange_received WHERE message_id=?",
+                                (message_id,)).fetchone() is not None
+
+    def received_messages(self, dossier_id: str | None = None) -> list[tuple[str, str | None, str | None]]:
+        sql, params = "SELECT message_id, sender, dossier_id FROM exchange_received", ()
+        if dossier_id is not None:
+            sql, params = sql + " WHERE dossier_id=?", (dossier_id,)  # type: ignore[assignment]
+        return [tuple(r) for r in self._db.execute(sql + " ORDER BY message_id", params)]  # type: ignore[misc]
+
+    def forget_received_before(self, when: datetime) -> int:
+        return len(self._db.execute("DELETE FROM exchange_received WHERE received_at < ? RETURNING message_id",
+                                    (when.isoformat(),)).fetchall())
+
+    # -- secure erase (SecureErase) ----------------------------------------------------------------------
+    @contextmanager
+    def secure_erase(self) -> Iterator[None]:
+        """SQLite leaves an overwritten value's bytes in the page's free space unless ``secure_delete`` is
+        on: turn it on for the scope and restore the previous setting after."""
+        before = int(self._db.execute("PRAGMA secure_delete").fetchone()[0])
+        self._db.execute("PRAGMA secure_delete=ON")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA secure_delete={'FAST' if before == 2 else before}")
 
 
 def sqlite_has_checkpoint(path: str) -> bool:

@@ -39,8 +39,8 @@ def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[n
               f"{report.location_independent:,} ({report.location_independent_share:.1%})")
     tm = report.extra.get("timers")
     if tm:
-        out.print(f"timers (hẹn giờ): reminders {tm['reminders']:,}  ·  overdue letters (form 04) "
-                  f"{tm['overdue_letters']:,}  ·  expired supplement requests {tm['supplements_expired']:,}  ·  "
+        out.print(f"timers (hẹn giờ): reminders {tm['reminders']:,}  ·  overdue recorded "
+                  f"{tm['overdue_recorded']:,}  ·  expired supplement requests {tm['supplements_expired']:,}  ·  "
                   f"escalations {tm['escalations']:,}")
     table = Table(title="By level and procedure", title_justify="left")
     for col in ("", "received", "completed", "on time", "on-time rate", "overdue open", "open",
@@ -219,6 +219,9 @@ def _mount_optional() -> None:
     from procflow.cli_timers import register as register_timers
 
     register_timers(app)
+    from procflow.cli_forms import register as register_forms
+
+    register_forms(app)
     try:
         from procflow.exchange.cli import app as exchange_app
     except ImportError:  # pragma: no cover - the exchange package ships with procflow

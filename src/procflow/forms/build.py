@@ -75,7 +75,7 @@ class _Names:
 
     def agency(self, code: str) -> str:
         try:
-            return self.registry.agency(code).name
+            return " ".join(self.registry.agency(code).name.split())
         except ProcflowError:
             return code
 
@@ -84,16 +84,16 @@ class _Names:
             agency = self.registry.agency(code)
             if agency.kind == "province":
                 return ""
-            return self.registry.province_of(agency).name.upper()
+            return " ".join(self.registry.province_of(agency).name.split()).upper()
         except ProcflowError:
             return ""
 
     def place(self, code: str) -> str:
         try:
-            name = self.registry.province_of(code).name
+            name = " ".join(self.registry.province_of(code).name.split())
         except ProcflowError:
             return ""
-        return re.sub(r"^(Tỉnh|Thành phố|TP\.?)\s+", "", name)
+        return re.sub(r"^(Ủy ban nhân dân\s+)?(tỉnh|thành phố|TP\.?)\s+", "", name, flags=re.IGNORECASE)
 
 
 def _facts(d: Dossier, defn: ProcedureDefinition) -> DossierFacts:

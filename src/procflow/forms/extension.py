@@ -60,6 +60,11 @@ def extend(engine: Engine, dossier: Dossier | str, actor: Actor, *, reason: str,
     now = engine.clock.now()
     cal = engine.calendar
     sla = d.sla
+    events = engine.store.events(d.id)
+    previous = extension_of(events)
+    if previous is not None:
+        _refuse(engine, actor, d, "already_extended", f"an extension was already issued "
+                f"(new appointment {previous.get('new_due_at')}); the time limit is extended at most once")
     if sla.stopped or sla.due_at is None:
         _refuse(engine, actor, d, "clock_stopped", "the dossier's time limit is no longer running "
                 "(finished, refused, withdrawn or stopped)")
@@ -70,11 +75,6 @@ def extend(engine: Engine, dossier: Dossier | str, actor: Actor, *, reason: str,
     if now >= sla.due_at:
         _refuse(engine, actor, d, "after_due", f"the due date {sla.due_at.astimezone(cal.tz):%H:%M %d/%m/%Y} has "
                 "passed; form 04 is issued before the due date, not after it (the dossier is counted late)")
-    events = engine.store.events(d.id)
-    previous = extension_of(events)
-    if previous is not None:
-        _refuse(engine, actor, d, "already_extended", f"an extension was already issued "
-                f"(new appointment {previous.get('new_due_at')}); the time limit is extended at most once")
     text = (reason or "").strip()
     if not text:
         _refuse(engine, actor, d, "no_reason", "a reason is required (it is printed in the letter to the citizen)")

@@ -104,7 +104,7 @@ def _facts(d: Dossier, defn: ProcedureDefinition) -> DossierFacts:
                 return str(d.data[f.name])
         return str(d.data[candidates[0].name]) if candidates else ""
 
-    labels = {f.name: (f.label_vi or f.label_en or f.name) for f in defn.fields}
+    labels = {f.name: (f.label_vi or f.label_en or f.name.replace("_", " ")) for f in defn.fields}
     fields = tuple((labels.get(k, k), _show(v)) for k, v in d.data.items() if k in labels and v not in (None, ""))
     return DossierFacts(dossier_id=d.id, procedure_code=defn.code, procedure_name=defn.name_vi or defn.name,
                         applicant=first("name", _APPLICANT_HINTS), applicant_id=first("national_id", _APPLICANT_HINTS),

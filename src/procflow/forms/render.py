@@ -13,6 +13,7 @@ read it from secondary sources; the official text of each form was not available
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from functools import cache
@@ -38,8 +39,10 @@ from procflow.forms.records import (
 __all__ = ["render_html", "render_json", "vn_time"]
 
 # page size, margin, base font size, screen width; the slip (01) fits A5, the register is A4 landscape
-_PAGE = {"01": ("A5", "12mm 12mm", "11.5pt", "130mm"), "07": ("A4 landscape", "12mm 10mm", "10pt", "277mm")}
-_DEFAULT_PAGE = ("A4", "18mm 16mm 18mm 22mm", "12.5pt", "180mm")
+# (page size, margins, font size, screen width, header font size, signature space)
+_PAGE = {"01": ("A5", "8mm 9mm", "9.5pt", "130mm", ".84em", "9mm"),
+         "07": ("A4 landscape", "12mm 10mm", "9.5pt", "277mm", "1em", "12mm")}
+_DEFAULT_PAGE = ("A4", "15mm 15mm 15mm 20mm", "11.5pt", "180mm", ".92em", "14mm")
 
 
 @cache
@@ -66,8 +69,9 @@ def _place_date(h: FormHeader) -> str:
     return f"{place}ngày {local:%d} tháng {local:%m} năm {local:%Y}"
 
 
-def _list(items: Iterable[str], tag: str = "ol") -> str:
-    return f"<{tag}>" + "".join(f"<li>{escape(i)}</li>" for i in items) + f"</{tag}>"
+def _list(items: Iterable[str], tag: str = "ol", css: str = "") -> str:
+    cls = f' class="{css}"' if css else ""
+    return f"<{tag}{cls}>" + "".join(f"<li>{escape(i)}</li>" for i in items) + f"</{tag}>"
 
 
 def _e(value: object) -> str:
@@ -97,7 +101,7 @@ def _body(form: Form) -> tuple[str, str]:
     if isinstance(form, ReceiptSlip):
         fields = form.dossier.fields
         v.update(channel="trực tuyến" if form.online else "trực tiếp tại Bộ phận Một cửa",
-                 fields=_list(f"{k}: {val}" for k, val in fields) if fields else "<p>—</p>",
+                 fields=_list((f"{k}: {val}" for k, val in fields), "ol", "inline") if fields else "<p>—</p>",
                  working_days=("trong ngày" if form.working_days == 0 else f"{form.working_days} ngày làm việc"),
                  received_at=vn_time(form.received_at), appointment_at=vn_time(form.appointment_at),
                  return_place=_e(form.return_place))
@@ -148,16 +152,22 @@ def render_html(form: Form) -> str:
     """The form as one self-contained, printable HTML page (Vietnamese)."""
     h = form.header
     body, left = _body(form)
-    size, margin, font, width = _PAGE.get(h.form, _DEFAULT_PAGE)
+    size, margin, font, width, head, sign_space = _PAGE.get(h.form, _DEFAULT_PAGE)
     masked = ("Dữ liệu cá nhân đã được che theo quyền của người đọc (personal data masked)." if h.masked
               else "Bản đầy đủ dữ liệu cá nhân — người đọc có quyền xem (unmasked; the read is audited).")
-    return _template("base.html").substitute(
+    page = _template("base.html").substitute(
         doc_title=escape(f"Mẫu số {h.form} — {h.number}"), page_size=size, margin=margin, font_size=font,
-        screen_width=width, superior=_e(h.superior_name) if h.superior_name else "&nbsp;",
+        screen_width=width, head_size=head, sign_space=sign_space,
+        superior=_e(h.superior_name) if h.superior_name else "&nbsp;",
         agency=_e(h.agency_name), number_line=f"Số: {escape(h.number)}", place_date=escape(_place_date(h)),
         title_vi=escape(h.title_vi), subtitle=escape(f"Mẫu số {h.form} — {h.title_en}"), body=body,
-        sign=_sign(h, left), source=escape(h.source) + " — nội dung trình bày theo cấu trúc mẫu; văn bản gốc chưa "
-        "được đối chiếu từng chữ (unconfirmed)", masked_note=escape(masked))
+        sign=_sign(h, left), source=escape(f"Mẫu số {h.form}, Phụ lục I, Thông tư 03/2025/TT-VPCP ngày 15/9/2025 "
+                                           "(hướng dẫn Nghị định 118/2025/NĐ-CP). Trình bày theo cấu trúc mẫu, chưa "
+                                           "đối chiếu từng chữ với văn bản gốc (unconfirmed)."),
+        masked_note=escape(masked))
+    # names from the divisions data may be decomposed (NFD): printed so, a font without the combining marks
+    # falls back glyph by glyph to another font and the words look patched; composed text prints in one font
+    return unicodedata.normalize("NFC", page)
 
 
 def render_json(form: Form) -> str:

@@ -330,3 +330,11 @@ def test_cli_unknown_dossier_and_bad_dates_give_one_line(sim_db):
         result = runner.invoke(app, [*args, "--db", str(sim_db), "--actor", _desk_of(did)])
         assert result.exit_code == 1 and message in result.output, (args, result.output)
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_simulated_dossier_codes_follow_the_dossier_code_structure(sim_db):
+    from procflow.forms.records import DOSSIER_CODE
+
+    ids = [r[0] for r in sqlite3.connect(sim_db).execute("SELECT id FROM dossiers")]
+    assert ids and all(DOSSIER_CODE.match(i) for i in ids), [i for i in ids if not DOSSIER_CODE.match(i)][:3]
+    assert not DOSSIER_CODE.match("311.20.99.H92-2604200-0001")

@@ -10,6 +10,7 @@ Moments are aware datetimes; renderers show them in Asia/Ho_Chi_Minh.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ import attrs
 
 __all__ = [
     "CIRCULAR",
+    "DOSSIER_CODE",
     "FORM_TITLES",
     "ControlRow",
     "ControlSlip",
@@ -36,6 +38,12 @@ __all__ = [
 CIRCULAR = ("Thông tư số 03/2025/TT-VPCP ngày 15/9/2025 của Văn phòng Chính phủ hướng dẫn Nghị định số "
             "118/2025/NĐ-CP, Phụ lục I")
 """The source every template cites (the form's number is added: "Mẫu số 01, ...")."""
+
+DOSSIER_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+"""The dossier code (mã số hồ sơ) procflow issues: ``V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-XXXX`` — the receiving
+agency's code (mã định danh), the receipt day, the day's sequence number. This is the structure of Circular
+01/2018/TT-VPCP, art. 19; Circular 03/2025/TT-VPCP (which replaces it and also sets the dossier code) was not
+readable word for word here, so that it keeps the same structure is UNCONFIRMED."""
 
 FORM_TITLES: dict[str, tuple[str, str]] = {
     "01": ("GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ", "Receipt and appointment slip"),

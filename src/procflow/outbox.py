@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from procflow.calendar import VN_TZ
+from procflow.calendar import local_time
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition
 from procflow.dossier import Dossier, DossierEvent
 from procflow.store.base import OutboxMessage, Store
@@ -206,6 +206,15 @@ def _first(d: Dossier, defn: ProcedureDefinition, kind: str) -> Any:
     return None
 
 
+def _applicant(d: Dossier, defn: ProcedureDefinition) -> Any:
+    """The dossier holder (chủ hồ sơ) as the definition names it; the first name field otherwise."""
+    field = defn.applicant.get("name")
+    if field is not None:
+        value = d.data.get(field)
+        return value if value not in ("",) else None
+    return _first(d, defn, "name")
+
+
 def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent | None = None,
                    reason: str = "event", supplement: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The dossier as the national portal needs to see it, in procflow's words (the adapter maps them to
@@ -233,7 +242,9 @@ def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent
         "competent_agency": d.agencies.get("competent"),
         "custodian": d.custodian,
         "location_independent": d.location_independent,
-        "applicant": _first(d, defn, "name"),
+        "applicant": _applicant(d, defn),
+        "applicant_kind": defn.applicant_kind_code,
+        "field_code": defn.sector_code or None,
         "event": None,
         "supplement": dict(supplement) if supplement else None,
         "extension": None,
@@ -298,8 +309,7 @@ def notification_topic() -> OutboxTopic:
     """``notify.citizen``: the texts a citizen gets when their dossier needs them or is done."""
 
     def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
-        appointment = d.sla.appointment_at
-        due = appointment.astimezone(VN_TZ).strftime("%d/%m/%Y") if appointment else "—"
+        due = local_time(d.sla.appointment_at, "%d/%m/%Y")
         if e.kind == "extended":  # form 04 issued: the citizen is told of the apology and the new appointment
             yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": "extension",
                    "text_vi": _EXTENSION[0].format(id=d.id, due=due), "text_en": _EXTENSION[1].format(id=d.id, due=due),

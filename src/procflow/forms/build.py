@@ -97,7 +97,12 @@ class _Names:
 
 
 def _facts(d: Dossier, defn: ProcedureDefinition) -> DossierFacts:
+    holder = getattr(defn, "applicant", {}) or {}  # the fields the definition names for the dossier holder
+
     def first(kind: str, prefer: Sequence[str] = ()) -> str:
+        named = holder.get(kind)
+        if named is not None and d.data.get(named) not in (None, ""):
+            return str(d.data[named])
         candidates = [f for f in defn.fields if f.personal == kind and d.data.get(f.name) not in (None, "")]
         for f in candidates:
             if any(h in f.name for h in prefer):

@@ -456,7 +456,7 @@ class Engine:
 
     def record(self, dossier: Dossier | str, kind: str, actor: Actor, *, effects: Mapping[str, Any] | None = None,
                note: str | None = None, outbox: Sequence[OutboxMessage] = ()) -> Dossier:
-        """Append a fact that moves nothing (an escalation, an overdue letter): one event with ``outbox``,
+        """Append a fact that moves nothing (an escalation, recorded lateness): one event with ``outbox``,
         under the same custody and revision checks as a fire. Replay keeps the snapshot as it was.
         Personal values of the dossier in ``outbox`` payloads are stored as vault references."""
         d = self.store.get(dossier) if isinstance(dossier, str) else dossier

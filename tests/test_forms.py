@@ -338,3 +338,9 @@ def test_simulated_dossier_codes_follow_the_dossier_code_structure(sim_db):
     ids = [r[0] for r in sqlite3.connect(sim_db).execute("SELECT id FROM dossiers")]
     assert ids and all(DOSSIER_CODE.match(i) for i in ids), [i for i in ids if not DOSSIER_CODE.match(i)][:3]
     assert not DOSSIER_CODE.match("311.20.99.H92-2604200-0001")
+
+
+def test_form_json_moments_are_in_vietnam_time(engine, registry, clock):
+    a, d = _processing(engine, registry, clock)
+    data = json.loads(render_json(build_form(engine, d.id, "01", desk(a))))
+    assert data["received_at"] == "2026-04-20T08:00:00+07:00" and data["header"]["issued_at"].endswith("+07:00")

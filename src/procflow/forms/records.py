@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from procflow.calendar import VN_TZ
+
 __all__ = [
     "CIRCULAR",
     "DOSSIER_CODE",
@@ -219,7 +221,9 @@ Form = ReceiptSlip | SupplementRequest | RefusalSlip | ExtensionLetter | StopNot
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):  # moments as Vietnam reads them, with the offset (+07:00)
+        return value.astimezone(VN_TZ).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}

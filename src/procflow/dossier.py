@@ -25,6 +25,7 @@ class EventKind:
     ESCALATED = "escalated"  # a timer escalated the dossier to the head of the unit (state unchanged)
     OVERDUE = "overdue"  # the due date passed: lateness recorded (state unchanged; the dossier stays counted late)
     EXTENDED = "extended"  # form 04 issued before the due date: apology + new appointment (Engine.extend)
+    DUE_RECOUNTED = "due_recounted"  # `procflow db upgrade` recounted the deadline by Civil Code art. 147
 
 
 @attrs.frozen

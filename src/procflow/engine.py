@@ -454,6 +454,38 @@ class Engine:
             return sla.resume(self.calendar, now, ClockPolicy.PAUSE)
         return sla.pause(now) if sla.running else sla
 
+    def amend_deadline(self, dossier: Dossier | str, kind: str, actor: Actor, *, sla: SlaClock,
+                       step_due_at: datetime | None, effects: Mapping[str, Any] | None = None,
+                       note: str | None = None) -> Dossier:
+        """Append a fact that moves the dossier's deadline but not its state (a recount of the limit): one
+        event carrying the new clock, with the timers anchored to the due date re-armed in the same
+        transaction. The system path: callers decide who may do it."""
+        d = self.store.get(dossier) if isinstance(dossier, str) else dossier
+        compiled = self._get_compiled(d.procedure, d.definition_version)
+        now = self.clock.now()
+        changed = {"sla"} | ({"step_due_at"} if step_due_at != d.step_due_at else set())
+        fx: dict[str, Any] = {**(effects or {}), "sla": sla_to_dict(sla)}
+        if "step_due_at" in changed:
+            fx["step_due_at"] = None if step_due_at is None else step_due_at.isoformat()
+        new = attrs.evolve(d, updated_at=now, revision=d.revision + 1, sla=sla, step_due_at=step_due_at)
+        event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=kind, trigger=None, from_state=d.state,
+                             to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
+                             custodian=d.custodian, definition_version=d.definition_version, effects=fx, note=note)
+        if self.hash_chain:
+            new.chain = (new.revision, chain_event(event, self._head(d)))
+        row = new  # data is not among the changed columns: the stored (sealed) values stay as they are
+        timers = compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers is not None else None
+        with self.store.transaction():
+            self.store.apply(row, d.revision, event, (), frozenset(changed))
+            if timers is not None and (timers.arm or timers.cancel or timers.pause):
+                self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
+                                       cancel=timers.cancel, pause=timers.pause)
+        if isinstance(dossier, Dossier):
+            for name in ("updated_at", "revision", "sla", "step_due_at", "chain"):
+                setattr(dossier, name, getattr(new, name))
+            return dossier
+        return new
+
     def record(self, dossier: Dossier | str, kind: str, actor: Actor, *, effects: Mapping[str, Any] | None = None,
                note: str | None = None, outbox: Sequence[OutboxMessage] = ()) -> Dossier:
         """Append a fact that moves nothing (an escalation, recorded lateness): one event with ``outbox``,

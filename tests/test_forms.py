@@ -344,3 +344,35 @@ def test_form_json_moments_are_in_vietnam_time(engine, registry, clock):
     a, d = _processing(engine, registry, clock)
     data = json.loads(render_json(build_form(engine, d.id, "01", desk(a))))
     assert data["received_at"] == "2026-04-20T08:00:00+07:00" and data["header"]["issued_at"].endswith("+07:00")
+
+
+def test_cli_extend_issues_form_04_once_and_forms_prints_it(tmp_path, registry):
+    """The CLI runs on the wall clock: file a 3-working-day dossier now, so its due date is ahead of it."""
+    from procflow.definition import bundled_definitions
+    from procflow.store.sqlite import SQLiteStore
+
+    db = tmp_path / "live.db"
+    engine = Engine(SQLiteStore(str(db)), registry=registry)
+    for definition in bundled_definitions():
+        engine.register(definition)
+    a = registry.communes_of("92")[0].code
+    d = engine.file("2.000575", filed_at=a, actor=desk(a), data={
+        "business_name": "Tạp hóa Bình An", "owner_name": "Trần Thị Bình", "owner_national_id": "092198765432",
+        "business_address": "12 đường 30/4, Ninh Kiều"})
+    engine.fire(d, "accept", desk(a))
+    engine.store.close()
+    new_day = _next_working_day(engine, d.sla.due_at.astimezone(engine.calendar.tz).date())
+    args = ["extend", d.id, "--reason", REASON, "--new-date", new_day.isoformat(), "--db", str(db),
+            "--actor", f"kinh.te@{d.custodian}"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "form 04 issued" in first.output and f"{new_day:%d/%m/%Y}" in first.output
+    second = runner.invoke(app, args)
+    assert second.exit_code == 1 and "at most once" in second.output
+    letter = tmp_path / "04.json"
+    shown = runner.invoke(app, ["forms", d.id, "--form", "04", "--json", str(letter), "--db", str(db),
+                                "--actor", f"desk@{a}"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(letter.read_text(encoding="utf-8"))
+    assert data["reason"] == REASON and data["new_due_at"].startswith(new_day.isoformat())
+    assert "092198765432" not in letter.read_text(encoding="utf-8")  # masked for the desk

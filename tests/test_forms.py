@@ -32,6 +32,15 @@ from procflow.scheduler import armed_timers
 from procflow.statistics import build_report
 
 runner = CliRunner()
+
+
+def _bundled_code(toml_name: str) -> str:
+    from procflow.definition import bundled_definitions
+
+    return next(x.code for x in bundled_definitions() if str(x.file).endswith(toml_name))
+
+
+HOUSEHOLD_BUSINESS = _bundled_code("household_business_registration.toml")  # 3 working days
 BIRTH = "1.001193"
 CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-01", "parent_national_id": "092123456789",
          "parent_phone": "0912345678"}
@@ -356,7 +365,7 @@ def test_cli_extend_issues_form_04_once_and_forms_prints_it(tmp_path, registry):
     for definition in bundled_definitions():
         engine.register(definition)
     a = registry.communes_of("92")[0].code
-    d = engine.file("2.000575", filed_at=a, actor=desk(a), data={
+    d = engine.file(HOUSEHOLD_BUSINESS, filed_at=a, actor=desk(a), data={
         "business_name": "Tạp hóa Bình An", "owner_name": "Trần Thị Bình", "owner_national_id": "092198765432",
         "business_address": "12 đường 30/4, Ninh Kiều"})
     engine.fire(d, "accept", desk(a))

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from procflow.cli import app
@@ -385,3 +388,39 @@ def test_cli_extend_issues_form_04_once_and_forms_prints_it(tmp_path, registry):
     data = json.loads(letter.read_text(encoding="utf-8"))
     assert data["reason"] == REASON and data["new_due_at"].startswith(new_day.isoformat())
     assert "092198765432" not in letter.read_text(encoding="utf-8")  # masked for the desk
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(minutes=st.integers(min_value=0, max_value=4 * 24 * 60), extra=st.integers(min_value=1, max_value=10))
+def test_extension_property_before_due_it_moves_only_the_appointment_after_due_it_is_refused(
+        tmp_path_factory, registry, minutes, extra):
+    from procflow.definition import bundled_definitions
+    from procflow.store.sqlite import SQLiteStore
+
+    clock = FakeClock(datetime(2026, 4, 20, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
+    store = SQLiteStore(str(tmp_path_factory.mktemp("prop") / "p.db"))
+    engine = Engine(store, registry=registry, clock=clock)
+    for definition in bundled_definitions():
+        if definition.code == HOUSEHOLD_BUSINESS:
+            engine.register(definition)
+    a = registry.communes_of("92")[0].code
+    d = engine.file(HOUSEHOLD_BUSINESS, filed_at=a, actor=desk(a), data={
+        "business_name": "Quán Bình", "owner_name": "Trần Thị Bình", "owner_national_id": "092198765432",
+        "business_address": "12 đường 30/4"})
+    engine.fire(d, "accept", desk(a))
+    clock.advance(minutes=minutes)
+    day = d.sla.due_at.astimezone(engine.calendar.tz).date()
+    for _ in range(extra):
+        day = _next_working_day(engine, day)
+    head = Actor(f"lanh.dao@{d.custodian}", d.custodian)
+    before = engine.get(d.id)
+    if clock.now() >= d.sla.due_at:
+        with pytest.raises(ExtensionRefused):
+            engine.extend(d.id, head, reason=REASON, new_due=day)
+        assert engine.get(d.id) == before
+    else:
+        engine.extend(d.id, head, reason=REASON, new_due=day)
+        after = engine.get(d.id)
+        assert after.sla.due_at == before.sla.due_at and after.sla.appointment_at == engine.calendar.close_of(day)
+        assert replay(engine.history(d.id)) == after and after.state == before.state
+    store.close()

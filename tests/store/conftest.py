@@ -80,6 +80,21 @@ def store_factory(request: pytest.FixtureRequest, tmp_path) -> Iterator[Callable
         s.close()
 
 
-@pytest.fixture
-def store(store_factory: Callable[[], Store]) -> Store:
-    return store_factory()
+@pytest.fixture(params=["sqlite", "postgresql", "partition"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+    """One store of each kind: SQLite, PostgreSQL, and the parallel simulator's partition store (process 0
+    of 2 over PostgreSQL, so both its owned and its not-owned paths are taken)."""
+    if request.param == "sqlite":
+        opened: Store = SQLiteStore(str(tmp_path / "contract.db"))
+    else:
+        url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
+        empty_pg_schema(url, schema)
+        from procflow.store.postgres import PostgresStore
+
+        opened = PostgresStore(url, schema=schema, pool_size=2)
+        if request.param == "partition":
+            from procflow.simulate.parallel import PartitionStore
+
+            opened = PartitionStore(opened, 0, 2)  # type: ignore[assignment]
+    yield opened
+    opened.close()

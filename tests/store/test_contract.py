@@ -254,13 +254,7 @@ def test_audit_records_refusals_only(store, registry, clock, commune):
 
 
 # -- outbox claiming ------------------------------------------------------------------------------------------
-def _require_claims(store) -> None:
-    if not hasattr(store, "claim_outbox"):
-        pytest.skip(f"{type(store).__name__}.claim_outbox not implemented yet")
-
-
 def _fill_outbox(store, n: int) -> None:
-    _require_claims(store)
     ev = DossierEvent(dossier_id="D", seq=1, at=T0, kind=EventKind.FILED, trigger=None, from_state=None,
                       to_state="received", status=2, actor="a", agency="A", custodian="A", definition_version=1)
     d = Dossier(id="D", procedure="p", definition_version=1, state="received", status=2, custodian="A",
@@ -277,7 +271,6 @@ def _sla():
 
 def test_two_claimers_never_get_the_same_row(store_factory):
     a, b = store_factory(), store_factory()
-    _require_claims(a)
     _fill_outbox(a, 400)
     got: dict[str, list[int]] = {"a": [], "b": []}
 
@@ -335,9 +328,6 @@ def test_failures_retry_later_then_die_and_can_be_requeued(store):
 
 def test_release_hands_claims_back_at_once_and_enqueue_skips_known_keys(store):
     _fill_outbox(store, 4)
-    for name in ("release_outbox", "enqueue_outbox", "outbox_counts"):
-        if not hasattr(store, name):
-            pytest.skip(f"{type(store).__name__}.{name} not implemented yet")
     rows = store.claim_outbox("w1", now=T0, lease_seconds=600)
     assert store.complete_outbox(rows[0]["id"], "w1", now=T0)
     assert store.release_outbox("w1", [r["id"] for r in rows[1:3]]) == 2  # graceful shutdown
@@ -346,3 +336,74 @@ def test_release_hands_claims_back_at_once_and_enqueue_skips_known_keys(store):
     again = [OutboxMessage("portal.sync", "k00000", "D", {"i": 0}), OutboxMessage("portal.sync", "fix-1", "D", {})]
     assert store.enqueue_outbox(again, now=T0) == 1
     assert store.outbox_counts() == {"pending": 4, "delivered": 1, "dead": 0}
+
+
+# -- every method of every contract a backend keeps (a missing one fails here, never skips) ---------------
+def _contracts(store) -> tuple[type, ...]:
+    from procflow.store import base
+
+    if type(store).__name__ == "PartitionStore":  # a simulation process: no checkpoints, imports, retention
+        return (base.Store, base.BundleRecords, base.HashChainHead)
+    return (base.Store, *base.FEATURE_CONTRACTS)
+
+
+def test_every_contract_method_is_implemented(store):
+    missing = [f"{contract.__name__}.{name}" for contract in _contracts(store)
+               for name, member in vars(contract).items()
+               if callable(member) and not name.startswith("_") and not callable(getattr(store, name, None))]
+    assert missing == [], f"{type(store).__name__} lacks {missing}"
+
+
+def test_bundle_records_check_the_revision_and_read_back(store):
+    from procflow.errors import StoreError as Refused
+
+    store.add_bundle_definition("LT.X", 1, "h1", "source")
+    assert store.bundle_definition_hash("LT.X", 1) == "h1" and store.bundle_definition_hash("LT.X", 2) is None
+    assert store.bundle_definition_sources() == [("LT.X", 1, "source")]
+    ev1 = (1, T0.isoformat(), "filed", 2, "desk", '{"a":1}')
+    with store.transaction():
+        store.save_bundle("LT-1", '{"r":1}', status=2, revision=1, event=ev1, members={"birth": "D1"})
+    with pytest.raises(Refused, match="already exists"):
+        store.save_bundle("LT-1", '{"r":1}', status=2, revision=1, event=ev1, members={})
+    with pytest.raises(Refused, match="changed concurrently"):
+        store.save_bundle("LT-1", '{"r":3}', status=4, revision=3, event=ev1, members={})
+    ev2 = (2, (T0 + timedelta(hours=1)).isoformat(), "changed", 4, "desk", "{}")
+    store.save_bundle("LT-1", '{"r":2}', status=4, revision=2, event=ev2, members={"residence": "D2"})
+    assert store.bundle_record("LT-1") == '{"r":2}' and store.bundle_record("LT-9") is None
+    assert list(store.bundle_records()) == ['{"r":2}'] and store.bundle_events("LT-1") == [ev1, ev2]
+    assert store.bundle_member_of("D2") == ("LT-1", "residence") and store.bundle_member_of("D9") is None
+    assert store.bundle_membership(["LT-1", "LT-9"]) == {"LT-1": (4, ("D1", "D2"))}
+
+
+def test_chain_heads_come_from_the_event_log(store, registry, clock, commune):
+    engine = make_engine(store, registry, clock)
+    d = engine.file(BIRTH, filed_at=commune, actor=desk(commune), data=CHILD)
+    assert store.event_hash(d.id, 1) == store.events(d.id)[0].hash and store.event_hash(d.id, 2) is None
+    assert store.logged_dossier_ids() == [d.id]
+
+
+def test_simulation_records_round_trip(store_factory):  # SQLite and PostgreSQL: not a partition store's contract
+    store = store_factory()
+    at = "2026-04-20T17:00:00+07:00"
+    assert store.load_sim_checkpoint() is None and store.sim_samples() == []
+    with store.transaction():
+        store.save_sim_checkpoint("fp1", '{"v":1}')
+        store.add_sim_samples([(at, "*", 3, 1, 0), (at, "A", 2, 0, 0)])
+    store.save_sim_checkpoint("fp2", '{"v":2}')
+    store.add_sim_samples([(at, "*", 4, 1, 0)])
+    assert store.load_sim_checkpoint() == ("fp2", '{"v":2}')
+    assert store.sim_samples() == [(at, "*", 4, 1, 0), (at, "A", 2, 0, 0)]
+
+
+def test_replay_log_records_each_message_once_and_secure_erase_is_a_scope(store_factory):  # not a partition's
+    store = store_factory()
+    assert store.record_received("m1", at=T0, sender="S", dossier_id="D1") is True
+    assert store.record_received("m1", at=T0, sender="S", dossier_id="D1") is False
+    assert store.record_received("m0", at=T0 + timedelta(days=2)) is True
+    assert store.is_received("m1") and not store.is_received("m2")
+    assert store.received_messages() == [("m0", None, None), ("m1", "S", "D1")]
+    assert store.received_messages("D1") == [("m1", "S", "D1")]
+    assert store.forget_received_before(T0 + timedelta(days=1)) == 1 and store.received_messages() == [
+        ("m0", None, None)]
+    with store.secure_erase():
+        pass

@@ -37,6 +37,8 @@ def test_two_postgres_workers_reproduce_the_single_process_sqlite_run(pg_empty, 
         assert pg_store.timers(statuses=None) == sqlite_store.timers(statuses=None)
         assert pg_store.timer_counts() == sqlite_store.timer_counts()
         assert result.bundle_summary == one.bundle_summary
+        # liên thông bundles are in the shared store too, each written by the process owning its id
+        assert list(pg_store.bundle_records()) == list(sqlite_store.bundle_records()) != []
         assert seen and all(0.0 <= f <= 1.0 for f in seen)
     finally:
         engine.store.close()

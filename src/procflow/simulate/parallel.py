@@ -25,7 +25,7 @@ import multiprocessing as mp
 import queue
 import traceback
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, time
 from typing import Any
@@ -42,7 +42,7 @@ from procflow.simulate.job import prepare_postgres, simulation_calendar
 from procflow.simulate.runner import SimulationResult, Simulator
 from procflow.simulate.scenario import Scenario
 from procflow.statistics import Report, build_report, bundle_summary
-from procflow.store.base import AuditEntry, OutboxMessage, Store, TimerRecord, open_store
+from procflow.store.base import AuditEntry, BundleEventRow, OutboxMessage, Store, TimerRecord, open_store
 
 __all__ = ["PartitionStore", "run_parallel_simulation"]
 
@@ -56,6 +56,8 @@ class PartitionStore:
     store holding the whole run, as the single-process store would), and writes about dossiers this
     process owns also go to ``primary`` (the shared PostgreSQL store). Reads come from the replica, so the
     simulator, the liên thông coordinator and the timer scheduler see exactly the single-process store.
+    Bundles are owned like dossiers (by bundle id). Outbox delivery state is the replica's: the shared
+    store's rows are for ``procflow worker`` processes to deliver.
     Vault rows are the exception: their SQL is per backend, so they live in one place, ``store_for``."""
 
     def __init__(self, primary: Store, index: int, workers: int) -> None:
@@ -119,6 +121,21 @@ class PartitionStore:
         self.replica.register_definition(code, version, content_hash, source)
         self.primary.register_definition(code, version, content_hash, source)
 
+    def mark_due_recounted(self, dossier_id: str, *, at: datetime) -> None:
+        for store in self._writers(dossier_id):
+            store.mark_due_recounted(dossier_id, at=at)
+
+    # -- liên thông bundles: as dossiers, the replica always and the shared store for bundles owned -------
+    def add_bundle_definition(self, code: str, version: int, content_hash: str, source: str) -> None:
+        self.replica.add_bundle_definition(code, version, content_hash, source)
+        if self.primary.bundle_definition_hash(code, version) is None:  # type: ignore[attr-defined]
+            self.primary.add_bundle_definition(code, version, content_hash, source)  # type: ignore[attr-defined]
+
+    def save_bundle(self, bundle_id: str, record: str, *, status: int, revision: int, event: BundleEventRow,
+                    members: Mapping[str, str]) -> None:
+        for store in self._writers(bundle_id):
+            store.save_bundle(bundle_id, record, status=status, revision=revision, event=event, members=members)
+
     def _writers(self, key: str) -> tuple[Any, ...]:
         return (self.replica, self.primary) if self.owns(key) else (self.replica,)
 
@@ -169,6 +186,55 @@ class PartitionStore:
     def timer_counts(self) -> dict[tuple[str, str, str], int]:
         return self.replica.timer_counts()
 
+    def due_recount_pending(self) -> list[str]:
+        return self.replica.due_recount_pending()
+
+    def audit(self, *, dossier_id: str | None = None, actor: str | None = None) -> list[AuditEntry]:
+        return self.replica.audit(dossier_id=dossier_id, actor=actor)
+
+    # -- outbox delivery: the simulation's own view (the replica). The shared store's rows are delivered
+    # by ``procflow worker`` processes against it, as in production; a simulation worker never claims them.
+    def claim_outbox(self, worker: str, *, now: datetime, limit: int = 100, lease_seconds: float = 60.0,
+                     topics: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        return self.replica.claim_outbox(worker, now=now, limit=limit, lease_seconds=lease_seconds, topics=topics)
+
+    def complete_outbox(self, message_id: int, worker: str, *, now: datetime) -> bool:
+        return self.replica.complete_outbox(message_id, worker, now=now)
+
+    def fail_outbox(self, message_id: int, worker: str, *, now: datetime, error: str,
+                    retry_at: datetime | None) -> bool:
+        return self.replica.fail_outbox(message_id, worker, now=now, error=error, retry_at=retry_at)
+
+    def requeue_dead(self, message_ids: Sequence[int] | None, *, now: datetime) -> int:
+        return self.replica.requeue_dead(message_ids, now=now)
+
+    def release_outbox(self, worker: str, message_ids: Sequence[int] | None = None) -> int:
+        return self.replica.release_outbox(worker, message_ids)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return self.replica.outbox_counts()
+
+    def bundle_definition_sources(self) -> list[tuple[str, int, str]]:
+        return self.replica.bundle_definition_sources()
+
+    def bundle_definition_hash(self, code: str, version: int) -> str | None:
+        return self.replica.bundle_definition_hash(code, version)
+
+    def bundle_record(self, bundle_id: str) -> str | None:
+        return self.replica.bundle_record(bundle_id)
+
+    def bundle_records(self) -> Iterator[str]:
+        return self.replica.bundle_records()
+
+    def bundle_events(self, bundle_id: str) -> list[BundleEventRow]:
+        return self.replica.bundle_events(bundle_id)
+
+    def bundle_member_of(self, dossier_id: str) -> tuple[str, str] | None:
+        return self.replica.bundle_member_of(dossier_id)
+
+    def bundle_membership(self, bundle_ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+        return self.replica.bundle_membership(bundle_ids)
+
     def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
         return self.replica.event_hash(dossier_id, seq)
 
@@ -207,7 +273,7 @@ def _worker(db: str, options: dict[str, Any], scenario: Scenario, index: int, wo
             # as run_simulation: due timers fire on simulated time, in due order
             result = Simulator(engine, scenario, progress=report, bundles=bundles,
                                timers=SimulationTimers(Scheduler(engine, batch=2000))).run()
-            if bundles is not None:  # the coordinator keeps bundles in memory here: summarise them now
+            if bundles is not None:  # the coordinator's bundles: from the replica, which holds the whole run
                 result.bundle_summary = bundle_summary(bundles.iter_bundles(), engine.calendar, engine.clock.now(),
                                                definitions=bundles.definitions())
         finally:

@@ -12,6 +12,7 @@ import attrs
 from procflow.dossier import Dossier, DossierEvent
 
 __all__ = [
+    "FEATURE_CONTRACTS",
     "AuditEntry",
     "BundleEventRow",
     "BundleRecords",
@@ -299,6 +300,10 @@ class SecureErase(Protocol):
         """A scope inside which overwritten and deleted values are wiped where the backend can (SQLite's
         ``secure_delete``); PostgreSQL leaves old row versions to VACUUM."""
         ...
+
+
+FEATURE_CONTRACTS: tuple[type, ...] = (BundleRecords, SimulationRecords, HashChainHead, ReplayLog, SecureErase)
+"""The sub-contracts every full backend (SQLite, PostgreSQL) keeps beside ``Store`` (the contract suite checks)."""
 
 
 def open_store(url: str | None = None, **options: Any) -> Store:

@@ -110,8 +110,9 @@ class RotationReport:
 
 
 class _Sql:
-    """The vault's few statements on either backend, through the store's own connection (so they join the
-    store's transaction: a vault row commits with its snapshot and event, or not at all).
+    """Where the vault's rows live: the store's vault methods (``procflow.store.base.VaultRecords``), on the
+    store's own connection (so they join the store's transaction: a vault row commits with its snapshot and
+    event, or not at all).
 
     A store that spreads dossiers over several stores (the parallel simulator's ``PartitionStore``) names
     the one holding a dossier with ``store_for(dossier_id)``; vault rows follow their dossier there."""
@@ -124,36 +125,6 @@ class _Sql:
         if self.route is not None:
             return self.route(dossier_id) if dossier_id is not None else getattr(self.store, "primary", self.store)
         return self.store
-
-    def __call__(self, sql: str, params: Iterable[Any] = (), dossier_id: str | None = None) -> list[tuple[Any, ...]]:
-        store = self.target(dossier_id)
-        if _is_pg(store):
-            sql = sql.replace("?", "%s")
-        return store.execute(sql, params)  # type: ignore[no-any-return]
-
-    def upsert_value(self, dossier_id: str, seq: int, key_id: str, blob: bytes) -> None:
-        store = self.target(dossier_id)
-        store.execute(_UPSERT_PG if _is_pg(store) else _UPSERT_SQLITE, (dossier_id, seq, key_id, blob))
-
-    def add_index(self, digest: str, dossier_id: str, field: str) -> None:
-        conflict = " ON CONFLICT DO NOTHING" if _is_pg(self.target(dossier_id)) else ""
-        self(f"INSERT {'OR IGNORE ' if not conflict else ''}INTO vault_index (digest, dossier_id, field) "
-             f"VALUES (?,?,?){conflict}", (digest, dossier_id, field), dossier_id)
-
-
-_UPSERT_SQLITE = "INSERT OR REPLACE INTO vault (dossier_id, seq, key_id, value, erased_at) VALUES (?,?,?,?,NULL)"
-_UPSERT_PG = ("INSERT INTO vault (dossier_id, seq, key_id, value, erased_at) VALUES (%s,%s,%s,%s,NULL) "
-              "ON CONFLICT (dossier_id, seq) DO UPDATE SET key_id=EXCLUDED.key_id, value=EXCLUDED.value, "
-              "erased_at=NULL")
-_PG_TYPES: dict[type, bool] = {}
-
-
-def _is_pg(store: Any) -> bool:
-    t = type(store)
-    pg = _PG_TYPES.get(t)
-    if pg is None:
-        pg = _PG_TYPES[t] = t.__module__.endswith("postgres")
-    return pg
 
 
 class Vault:
@@ -226,13 +197,14 @@ class Vault:
         if not personal:
             return dict(values)
         key_id, blob = self._seal_bytes(dossier_id, seq, _JSON(personal).encode())
-        self._sql.upsert_value(dossier_id, seq, key_id, blob)
+        store = self._sql.target(dossier_id)
+        store.put_vault_value(dossier_id, seq, key_id, blob)
         out = dict(values)
         prefix = f"{dossier_id}/{seq}/"
         for field, value in personal.items():
             out[field] = {MARKER: prefix + field}
             if kinds[field] == "national_id" and value != "":
-                self._sql.add_index(self.digest(value), dossier_id, field)
+                store.add_vault_index(self.digest(value), dossier_id, field)
         return out
 
     # -- read -------------------------------------------------------------------------------------------
@@ -242,11 +214,8 @@ class Vault:
         for did, seq in wanted:
             by_dossier.setdefault(did, []).append(seq)
         for did, seqs in by_dossier.items():
-            marks = ",".join("?" * len(seqs))
-            for row_did, seq, key_id, blob in self._sql(
-                    f"SELECT dossier_id, seq, key_id, value FROM vault WHERE dossier_id=? AND seq IN ({marks})",
-                    (did, *seqs), did):
-                out[(row_did, int(seq))] = self._open_bytes(row_did, int(seq), key_id, blob)
+            for seq, key_id, blob in self._sql.target(did).vault_values(did, seqs):
+                out[(did, seq)] = self._open_bytes(did, seq, key_id, blob)
         missing = wanted - out.keys()
         if missing:
             did, seq = sorted(missing)[0]
@@ -298,43 +267,31 @@ class Vault:
 
     def find_national_id(self, value: Any) -> list[str]:
         """Dossier ids whose national-ID fields hold ``value`` (through the HMAC index)."""
-        return sorted({r[0] for r in self._sql("SELECT dossier_id FROM vault_index WHERE digest=?",
-                                                (self.digest(value),))})
+        return sorted(set(self._sql.target(None).vault_index_lookup(self.digest(value))))
 
     # -- retention --------------------------------------------------------------------------------------
     def live_entries(self, dossier_id: str) -> int:
         """Vault entries of a dossier that still hold a value."""
-        return int(self._sql("SELECT count(*) FROM vault WHERE dossier_id=? AND value IS NOT NULL",
-                             (dossier_id,), dossier_id)[0][0])
+        return int(self._sql.target(dossier_id).vault_live_entries(dossier_id))
 
     def live_owners(self, prefix: str) -> list[str]:
         """Owner ids starting with ``prefix`` that still hold values — owners other than dossiers, such as a
         liên thông bundle's ``LT-…`` (its data for members not filed yet)."""
         if not prefix:
             raise ValueError("live_owners needs a prefix")
-        if _is_pg(self._sql.target(None)):  # LIKE, with the pattern's own wildcards escaped
-            where, params = "dossier_id LIKE ?", (prefix.replace("\\", "\\\\").replace("%", "\\%")
-                                                  .replace("_", "\\_") + "%",)
-        else:  # a range on the (dossier_id, seq) index (SQLite compares text bytewise)
-            where, params = "dossier_id >= ? AND dossier_id < ?", (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
-        rows = self._sql(f"SELECT DISTINCT dossier_id FROM vault WHERE {where} AND value IS NOT NULL "
-                         "ORDER BY dossier_id", params)
-        return [r[0] for r in rows if r[0].startswith(prefix)]
+        return list(self._sql.target(None).vault_live_owners(prefix))
 
     def erase(self, dossier_id: str, *, at: datetime) -> int:
         """Erase every personal value of a dossier (retention): the rows stay, as tombstones, so references
         still resolve (to None) and the log's hashes are untouched. Returns the number of values erased."""
         n = self.live_entries(dossier_id)
-        self._sql("UPDATE vault SET value=NULL, key_id=?, erased_at=? WHERE dossier_id=? AND value IS NOT NULL",
-                  (ERASED, at.isoformat(), dossier_id), dossier_id)
-        self._sql("DELETE FROM vault_index WHERE dossier_id=?", (dossier_id,), dossier_id)
+        self._sql.target(dossier_id).erase_vault(dossier_id, key_id=ERASED, at=at)
         return n
 
     # -- rotation ---------------------------------------------------------------------------------------
     def key_usage(self) -> dict[str, int]:
         """Live (not erased) values per key id."""
-        return {k: int(n) for k, n in self._sql(
-            "SELECT key_id, count(*) FROM vault WHERE value IS NOT NULL GROUP BY key_id ORDER BY key_id")}
+        return dict(self._sql.target(None).vault_key_usage())
 
     def rotate(self, *, batch_size: int = 500, retire: bool = False,
                on_batch: Callable[[int, int], None] | None = None) -> RotationReport:
@@ -361,20 +318,15 @@ class Vault:
         report = RotationReport(active=active, started=started)
         after: tuple[str, int] = ("", -1)  # walk the primary key: one pass, no index on key_id needed
         while old:
-            marks = ",".join("?" * len(old))
-            rows = self._sql(f"SELECT dossier_id, seq, key_id, value FROM vault WHERE (dossier_id, seq) > (?, ?) "
-                             f"AND key_id IN ({marks}) AND value IS NOT NULL ORDER BY dossier_id, seq LIMIT ?",
-                             (*after, *old, batch_size))
+            rows = self._sql.target(None).vault_rows_under(old, after=after, limit=batch_size)
             if not rows:
                 break
             after = (rows[-1][0], int(rows[-1][1]))
             with self.store.transaction():
                 for did, seq, key_id, blob in rows:
-                    seq = int(seq)
                     values = self._open_bytes(did, seq, key_id, blob)
                     new_id, new_blob = self._seal_bytes(did, seq, _JSON(values).encode())
-                    self._sql("UPDATE vault SET key_id=?, value=? WHERE dossier_id=? AND seq=? AND key_id=?",
-                              (new_id, new_blob, did, seq, key_id), did)
+                    self._sql.target(did).reseal_vault_value(did, seq, old_key_id=key_id, key_id=new_id, blob=new_blob)
             report.batches += 1
             report.rotated += len(rows)
             if on_batch is not None:

@@ -24,6 +24,7 @@ __all__ = [
     "SimulationRecords",
     "Store",
     "TimerRecord",
+    "VaultRecords",
     "open_store",
 ]
 
@@ -263,6 +264,45 @@ class SimulationRecords(Protocol):
         ...
 
 
+class VaultRecords(Protocol):
+    """The personal-data vault's rows (``procflow.vault``): one sealed blob per ``(dossier_id, seq)`` with its
+    key id, and the HMAC index of national IDs. Writes join the caller's transaction. The vault seals and
+    opens; the store only keeps bytes."""
+
+    def put_vault_value(self, dossier_id: str, seq: int, key_id: str, blob: bytes) -> None:
+        """Insert or replace the entry (clearing any erasure)."""
+        ...
+
+    def add_vault_index(self, digest: str, dossier_id: str, field: str) -> None: ...
+
+    def vault_values(self, dossier_id: str, seqs: Sequence[int]) -> list[tuple[int, str, bytes | None]]:
+        """``(seq, key id, blob or None once erased)`` of the entries found among ``seqs``."""
+        ...
+
+    def vault_index_lookup(self, digest: str) -> list[str]: ...
+
+    def vault_live_entries(self, dossier_id: str) -> int: ...
+
+    def vault_live_owners(self, prefix: str) -> list[str]:
+        """Owner ids starting with ``prefix`` that still hold values, in id order."""
+        ...
+
+    def erase_vault(self, dossier_id: str, *, key_id: str, at: datetime) -> None:
+        """Tombstone every live entry of the owner (value NULL, ``key_id``, ``at``) and drop its index rows."""
+        ...
+
+    def vault_key_usage(self) -> dict[str, int]: ...
+
+    def vault_rows_under(self, key_ids: Sequence[str], *, after: tuple[str, int],
+                         limit: int) -> list[tuple[str, int, str, bytes]]:
+        """Live entries under one of ``key_ids`` after ``(dossier_id, seq)`` in key order (rotation)."""
+        ...
+
+    def reseal_vault_value(self, dossier_id: str, seq: int, *, old_key_id: str, key_id: str, blob: bytes) -> None:
+        """Replace the blob iff the entry is still under ``old_key_id``."""
+        ...
+
+
 class HashChainHead(Protocol):
     """Where a dossier's hash chain stands (``procflow.hashchain``): the stored link of one event."""
 
@@ -302,7 +342,8 @@ class SecureErase(Protocol):
         ...
 
 
-FEATURE_CONTRACTS: tuple[type, ...] = (BundleRecords, SimulationRecords, HashChainHead, ReplayLog, SecureErase)
+FEATURE_CONTRACTS: tuple[type, ...] = (VaultRecords, BundleRecords, SimulationRecords, HashChainHead, ReplayLog,
+                                       SecureErase)
 """The sub-contracts every full backend (SQLite, PostgreSQL) keeps beside ``Store`` (the contract suite checks)."""
 
 

@@ -103,13 +103,61 @@ class PostgresRecords:
         return [r[0] for r in self._rows(
             "SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id COLLATE \"C\"")]
 
+    # -- personal-data vault (VaultRecords) ------------------------------------------------------------
+    def put_vault_value(self, dossier_id: str, seq: int, key_id: str, blob: bytes) -> None:
+        self._rows("INSERT INTO vault (dossier_id, seq, key_id, value, erased_at) VALUES (%s,%s,%s,%s,NULL) "
+                   "ON CONFLICT (dossier_id, seq) DO UPDATE SET key_id=EXCLUDED.key_id, value=EXCLUDED.value, "
+                   "erased_at=NULL", (dossier_id, seq, key_id, blob))
+
+    def add_vault_index(self, digest: str, dossier_id: str, field: str) -> None:
+        self._rows("INSERT INTO vault_index (digest, dossier_id, field) VALUES (%s,%s,%s) ON CONFLICT DO NOTHING",
+                   (digest, dossier_id, field))
+
+    def vault_values(self, dossier_id: str, seqs: Sequence[int]) -> list[tuple[int, str, bytes | None]]:
+        return [(int(seq), key_id, blob) for seq, key_id, blob in self._rows(
+            "SELECT seq, key_id, value FROM vault WHERE dossier_id=%s AND seq = ANY(%s)", (dossier_id, list(seqs)))]
+
+    def vault_index_lookup(self, digest: str) -> list[str]:
+        return [r[0] for r in self._rows('SELECT DISTINCT dossier_id COLLATE "C" FROM vault_index WHERE digest=%s '
+                                         "ORDER BY 1", (digest,))]
+
+    def vault_live_entries(self, dossier_id: str) -> int:
+        return int(self._rows("SELECT count(*) FROM vault WHERE dossier_id=%s AND value IS NOT NULL",
+                              (dossier_id,))[0][0])
+
+    def vault_live_owners(self, prefix: str) -> list[str]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"  # LIKE, escaped
+        rows = self._rows('SELECT DISTINCT dossier_id COLLATE "C" FROM vault WHERE dossier_id LIKE %s '
+                          "AND value IS NOT NULL ORDER BY 1", (pattern,))
+        return [r[0] for r in rows if r[0].startswith(prefix)]
+
+    def erase_vault(self, dossier_id: str, *, key_id: str, at: datetime) -> None:
+        self._rows("UPDATE vault SET value=NULL, key_id=%s, erased_at=%s WHERE dossier_id=%s AND value IS NOT NULL",
+                   (key_id, at.isoformat(), dossier_id))
+        self._rows("DELETE FROM vault_index WHERE dossier_id=%s", (dossier_id,))
+
+    def vault_key_usage(self) -> dict[str, int]:
+        return {k: int(n) for k, n in self._rows(
+            "SELECT key_id, count(*) FROM vault WHERE value IS NOT NULL GROUP BY key_id ORDER BY key_id")}
+
+    def vault_rows_under(self, key_ids: Sequence[str], *, after: tuple[str, int],
+                         limit: int) -> list[tuple[str, int, str, bytes]]:
+        return [(did, int(seq), key_id, blob) for did, seq, key_id, blob in self._rows(
+            "SELECT dossier_id, seq, key_id, value FROM vault WHERE (dossier_id, seq) > (%s, %s) "
+            "AND key_id = ANY(%s) AND value IS NOT NULL ORDER BY dossier_id, seq LIMIT %s",
+            (*after, list(key_ids), limit))]
+
+    def reseal_vault_value(self, dossier_id: str, seq: int, *, old_key_id: str, key_id: str, blob: bytes) -> None:
+        self._rows("UPDATE vault SET key_id=%s, value=%s WHERE dossier_id=%s AND seq=%s AND key_id=%s",
+                   (key_id, blob, dossier_id, seq, old_key_id))
+
     # -- hash-chain head (HashChainHead) ------------------------------------------------------------------
     def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
         rows = self._rows("SELECT hash FROM events WHERE dossier_id=%s AND seq=%s", (dossier_id, seq))
         return bytes(rows[0][0]) if rows and rows[0][0] else None
 
     def logged_dossier_ids(self) -> list[str]:
-        return [r[0] for r in self._rows("SELECT DISTINCT dossier_id FROM events ORDER BY 1")]
+        return [r[0] for r in self._rows('SELECT DISTINCT dossier_id COLLATE "C" FROM events ORDER BY 1')]
 
     # -- exchange replay log (ReplayLog) -----------------------------------------------------------------
     def record_received(self, message_id: str, *, at: datetime, sender: str | None = None,

@@ -93,6 +93,56 @@ class SQLiteRecords:
         """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
         return [r[0] for r in self._db.execute("SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id")]
 
+    # -- personal-data vault (VaultRecords) ------------------------------------------------------------
+    def put_vault_value(self, dossier_id: str, seq: int, key_id: str, blob: bytes) -> None:
+        self._db.execute("INSERT OR REPLACE INTO vault (dossier_id, seq, key_id, value, erased_at) "
+                         "VALUES (?,?,?,?,NULL)", (dossier_id, seq, key_id, blob))
+
+    def add_vault_index(self, digest: str, dossier_id: str, field: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO vault_index (digest, dossier_id, field) VALUES (?,?,?)",
+                         (digest, dossier_id, field))
+
+    def vault_values(self, dossier_id: str, seqs: Sequence[int]) -> list[tuple[int, str, bytes | None]]:
+        marks = ",".join("?" * len(seqs))
+        return [(int(seq), key_id, blob) for seq, key_id, blob in self._db.execute(
+            f"SELECT seq, key_id, value FROM vault WHERE dossier_id=? AND seq IN ({marks})", (dossier_id, *seqs))]
+
+    def vault_index_lookup(self, digest: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT dossier_id FROM vault_index WHERE digest=? "
+                                               "ORDER BY dossier_id", (digest,))]
+
+    def vault_live_entries(self, dossier_id: str) -> int:
+        return int(self._db.execute("SELECT count(*) FROM vault WHERE dossier_id=? AND value IS NOT NULL",
+                                    (dossier_id,)).fetchone()[0])
+
+    def vault_live_owners(self, prefix: str) -> list[str]:
+        # a range on the (dossier_id, seq) index: SQLite compares text bytewise
+        rows = self._db.execute("SELECT DISTINCT dossier_id FROM vault WHERE dossier_id >= ? AND dossier_id < ? "
+                                "AND value IS NOT NULL ORDER BY dossier_id",
+                                (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)))
+        return [r[0] for r in rows if r[0].startswith(prefix)]
+
+    def erase_vault(self, dossier_id: str, *, key_id: str, at: datetime) -> None:
+        self._db.execute("UPDATE vault SET value=NULL, key_id=?, erased_at=? WHERE dossier_id=? AND value IS NOT NULL",
+                         (key_id, at.isoformat(), dossier_id))
+        self._db.execute("DELETE FROM vault_index WHERE dossier_id=?", (dossier_id,))
+
+    def vault_key_usage(self) -> dict[str, int]:
+        return {k: int(n) for k, n in self._db.execute(
+            "SELECT key_id, count(*) FROM vault WHERE value IS NOT NULL GROUP BY key_id ORDER BY key_id")}
+
+    def vault_rows_under(self, key_ids: Sequence[str], *, after: tuple[str, int],
+                         limit: int) -> list[tuple[str, int, str, bytes]]:
+        marks = ",".join("?" * len(key_ids))
+        return [(did, int(seq), key_id, blob) for did, seq, key_id, blob in self._db.execute(
+            f"SELECT dossier_id, seq, key_id, value FROM vault WHERE (dossier_id, seq) > (?, ?) "
+            f"AND key_id IN ({marks}) AND value IS NOT NULL ORDER BY dossier_id, seq LIMIT ?",
+            (*after, *key_ids, limit))]
+
+    def reseal_vault_value(self, dossier_id: str, seq: int, *, old_key_id: str, key_id: str, blob: bytes) -> None:
+        self._db.execute("UPDATE vault SET key_id=?, value=? WHERE dossier_id=? AND seq=? AND key_id=?",
+                         (key_id, blob, dossier_id, seq, old_key_id))
+
     # -- hash-chain head (HashChainHead) ------------------------------------------------------------------
     def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
         row = self._db.execute("SELECT hash FROM events WHERE dossier_id=? AND seq=?", (dossier_id, seq)).fetchone()

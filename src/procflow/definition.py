@@ -179,6 +179,7 @@ class ProcedureDefinition:
     source: str = ""
     file: str | None = None
     retention_years: int | None = None  # personal data of a closed dossier is erased after this (None: kept)
+    sector: str = ""  # lĩnh vực, as the national catalogue files it (the official reporting table groups by it)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -239,6 +240,8 @@ class _Reader:
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
              "sla", "roles", "fields", "states", "transitions", "timers", "retention_years")
 
+_TOP_KEYS += ("sector",)  # lĩnh vực (optional): reports group procedures by it
+
 
 def parse_definition(text: str, *, file: str | None = None,
                      known_guards: Collection[str] | None = None) -> ProcedureDefinition:
@@ -288,6 +291,7 @@ def parse_definition(text: str, *, file: str | None = None,
         transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
         roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, timers=tuple(timers),
         source=text, file=file, retention_years=retention_years,
+        sector=r.get(raw, "sector", "", str, required=False, default=""),
     )
     _check_graph(r, defn, known_guards)
     if r.problems:

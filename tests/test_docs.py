@@ -166,7 +166,7 @@ def test_bash_lines_parse():
 def test_the_report_explained_in_getting_started_matches_the_real_one():
     """The sample report is abridged text; every label it shows and explains must be in the real output."""
     exe = Path(sys.executable).with_name("procflow")
-    result = subprocess.run([str(exe) if exe.exists() else "procflow", "simulate", "--days", "2", "--rate", "2",
+    result = subprocess.run([str(exe) if exe.exists() else "procflow", "simulate", "--days", "2", "--rate", "0.7",
                              "--db", ":memory:"], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr

@@ -184,8 +184,8 @@ class Simulator:
         plan = self.plan
         if kind == "arrive":
             proc, filed_at, location, online = payload
-            back = plan.portal_back(ts) if online else plan.offline_until(filed_at, ts)
-            if back is not None:  # the filing waits for the portal / the commune's line
+            back = (plan.portal_back(ts) if online else None) or plan.offline_until(filed_at, ts)
+            if back is not None:  # the filing waits for the portal / the commune's line (online ones too)
                 self._push(back, kind, payload)
                 return
             self._arrive(proc, filed_at, location, online)

@@ -138,8 +138,13 @@ def commune_weights(communes: Sequence[Agency], rng: random.Random) -> list[floa
     for c in communes:
         spread = math.exp(rng.gauss(0, sigma) - sigma * sigma / 2)  # mean 1
         raw.append(float(cfg[_unit_kind(c)]) * spread)
-    mean = sum(raw) / len(raw)
-    factors = [min(hi, max(lo, r / mean)) for r in raw]
+    factors = raw
+    for _ in range(50):  # clip to the bounds around the mean, renormalise, until the bounds hold
+        mean = sum(factors) / len(factors)
+        factors = [min(hi, max(lo, f / mean)) for f in factors]
+        mean = sum(factors) / len(factors)
+        if all(lo - 1e-9 <= f / mean <= hi + 1e-9 for f in factors):
+            break
     total = sum(factors)
     return [f / total for f in factors]
 

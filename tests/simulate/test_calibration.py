@@ -97,7 +97,7 @@ def test_no_commune_collapses_under_the_default_load(week):
 
 
 def test_the_official_table_adds_up_per_level_and_sector(week):
-    result, report, engine, data = week
+    result, report, _, data = week
     table = data["official_table"]
     rows = [table["total"], *table["by_level"].values(), *table["by_sector"].values()]
     for r in rows:

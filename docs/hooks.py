@@ -102,6 +102,8 @@ DESCRIPTIONS: dict[str, str] = {
     "retention_years": "Years the personal data of a closed dossier is kept; then `procflow retention apply` "
                        "erases it from the vault (statistics and the event log stay), and a liên thông bundle's "
                        "own copy once every member has expired. Absent: kept.",
+    "sector": "The sector (lĩnh vực) as the national catalogue files the procedure; the official reporting "
+              "table groups by it. Optional (procflow knows the sectors of its bundled procedures).",
     "sla": "The whole time limit; see the `[sla]` table below.",
     "roles": "Extra holder roles: `name = \"agency kind\"`; see `[roles]` below.",
     "fields": "Declared dossier data; data a procedure does not declare is refused (`InvalidData`).",

@@ -173,7 +173,8 @@ def test_the_report_explained_in_getting_started_matches_the_real_one():
     page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
     labels = ["dossiers received (tiếp nhận)", "filed online", "transitions", "location-independent (phi địa giới)",
               "received", "completed", "on time", "on-time rate", "overdue open", "open", "paused", "median w-days",
-              "National-portal status (TrangThaiHoSo)", "Top communes by backlog (hồ sơ tồn)"]
+              "National-portal status (TrangThaiHoSo)", "Top communes by backlog (hồ sơ tồn)",
+              "Official reporting table (tình hình, kết quả giải quyết TTHC)"]
     for label in labels:
         assert label in result.stdout, f"the report no longer shows {label!r}"
         assert label in page, f"getting-started.md does not show {label!r}"

@@ -110,6 +110,8 @@ def test_the_official_table_adds_up_per_level_and_sector(week):
         assert sum(r[key] for r in table["by_sector"].values()) == table["total"][key]
     assert table["total"]["received"] == report.total.received
     assert table["total"]["online"] == len(result.online_ids) > 0
+    share = table["total"]["online"] / table["total"]["received"]
+    assert abs(share - 0.40) < 0.06  # the cited online share over the week, days off included
     assert table["total"]["resolved"] == report.total.completed
 
 

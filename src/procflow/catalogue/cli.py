@@ -75,3 +75,21 @@ def import_command(
         return
     where = f"{out}" if out is not None else f"store {db}"
     sys.stdout.write(f"{file}: {plan.summary()} → {where}\n")
+
+
+@app.command(name="sample")
+def sample_command(
+    target: Annotated[Path, typer.Argument(help="Where to write the sample catalogue (CSV).")] = Path("catalogue.csv"),
+    overwrite: Annotated[bool, typer.Option(help="Replace TARGET if it exists.")] = False,
+) -> None:
+    """Write procflow's sample catalogue (real commune- and province-level procedures, sources per row) to
+    TARGET, to read, edit and import."""
+    from procflow.catalogue import sample_catalogue
+
+    if target.exists() and not overwrite:
+        _fail(f"{target} exists; choose another path or pass --overwrite")
+    try:
+        target.write_bytes(sample_catalogue().read_bytes())
+    except OSError as exc:
+        _fail(f"{target}: {exc.strerror or exc}")
+    sys.stdout.write(f"wrote {target}\n")

@@ -29,6 +29,7 @@ __all__ = [
     "commune_weights",
     "daily_rate",
     "load_calibration",
+    "working_day_online_share",
 ]
 
 
@@ -118,6 +119,14 @@ def daily_rate(annual: float, *, online_share: float, working_days: int | None =
     share of a working day's filings (the runner files ``rate x online_share`` on a day off)."""
     w = working_days if working_days is not None else int(load_calibration()["working_days_per_year"])
     return annual / (w + (365 - w) * online_share)
+
+
+def working_day_online_share(share: float, *, working_days: int | None = None) -> float:
+    """The share of a working day's filings made online so that, with days off receiving only online
+    filings (``share`` x a working day's rate), the year's online share is ``share``."""
+    w = working_days if working_days is not None else int(load_calibration()["working_days_per_year"])
+    off = (365 - w) * share
+    return max(0.0, min(1.0, (share * (w + off) - off) / w))
 
 
 def _unit_kind(commune: Agency) -> str:

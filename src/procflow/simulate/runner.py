@@ -30,7 +30,7 @@ from procflow.engine import Engine
 from procflow.errors import DefinitionError, ProcflowError
 from procflow.jurisdiction import Agency
 from procflow.simulate import checkpoint
-from procflow.simulate.calibration import commune_weights, daily_rate, scenario_volumes
+from procflow.simulate.calibration import commune_weights, daily_rate, scenario_volumes, working_day_online_share
 from procflow.simulate.citizens import poisson, synthetic_data
 from procflow.simulate.faults import FaultPlan
 from procflow.simulate.office import Pool, add_office_time
@@ -155,6 +155,7 @@ class Simulator:
         weights = [self.mix[c] for c in codes]
         # the province's daily filings, spread over communes by a population proxy within bounds (seeded)
         daily = daily_rate(sum(weights) * sc.rate, online_share=sc.online_share)
+        online_share = working_day_online_share(sc.online_share)  # days off file online only
         demand = [daily * w for w in commune_weights(self.communes, rng)]
         busiest = max(range(len(demand)), key=demand.__getitem__)
         self.busiest = self.communes[busiest].code
@@ -167,7 +168,7 @@ class Simulator:
             for i, commune in enumerate(self.communes):
                 n = poisson(rng, demand[i] * (1.0 if working else sc.online_share))
                 for _ in range(n):
-                    online = (not working) or rng.random() < sc.online_share
+                    online = (not working) or rng.random() < online_share
                     if online:
                         at = datetime.combine(d, time(0), self.cal.tz) + timedelta(seconds=rng.uniform(0, 86400))
                     else:

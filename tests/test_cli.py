@@ -33,6 +33,9 @@ def test_simulate_is_deterministic_for_a_seed(tmp_path):
     assert set(a["by_level"]) == {"commune", "province"}
     assert 0 < a["location_independent_share"] < 0.2
     assert sum(s["count"] for s in a["statuses"].values()) == sim["filed"]
+    table = a["official_table"]  # the reporting table provinces send up, per level and sector
+    assert table["total"]["received"] == sim["filed"] and set(table["by_level"]) == {"commune", "province"}
+    assert a["calibration"]["source"] == "calibrated" and a["calibration"]["rate"] == 1.0
     # the store holds exactly what the report counts
     db = sqlite3.connect(tmp_path / "a.db")
     assert db.execute("SELECT count(*) FROM dossiers").fetchone()[0] == sim["filed"]

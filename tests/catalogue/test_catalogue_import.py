@@ -244,10 +244,12 @@ def test_every_bad_row_is_reported_at_once_and_file_shapes_are_checked(tmp_path)
 
 def test_json_catalogues_import_like_csv(tmp_path):
     _, rows = _rows()
+    rows[2]["sector_code"] = "HT"  # mã lĩnh vực, when the export gives it
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"procedures": rows[:5]}, ensure_ascii=False), encoding="utf-8")
     plan = import_catalogue(path, out=tmp_path / "out")
     assert len(plan.planned) == 5
+    assert plan.planned[2].definition.sector_code == "HT" and plan.planned[3].definition.sector_code == ""
 
 
 def test_cli_input_errors_are_one_line(tmp_path):

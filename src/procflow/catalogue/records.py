@@ -27,8 +27,8 @@ from procflow.errors import DefinitionError, Problem
 
 __all__ = ["COLUMNS", "REQUIRED", "CatalogueError", "CatalogueRecord", "parse_records", "read_catalogue"]
 
-COLUMNS = ("code", "name", "name_en", "level", "sector", "competent_kind", "time_limit_days", "fee", "result",
-           "legal_basis", "annual_volume", "source", "unconfirmed")
+COLUMNS = ("code", "name", "name_en", "level", "sector", "sector_code", "competent_kind", "time_limit_days", "fee",
+           "result", "legal_basis", "annual_volume", "source", "unconfirmed")
 REQUIRED = ("code", "name", "level", "sector", "competent_kind", "time_limit_days", "result", "legal_basis")
 _CODE = re.compile(r"^\d\.\d{6}(\.[A-Z0-9]{1,8})?$")  # 1.001193, or a province's variant 1.012753.H19
 _LEVEL_ALIASES = {"xã": "commune", "cấp xã": "commune", "tỉnh": "province", "cấp tỉnh": "province",
@@ -70,6 +70,7 @@ class CatalogueRecord:
     result: str
     legal_basis: tuple[str, ...]
     name_en: str = ""
+    sector_code: str = ""  # mã lĩnh vực (MaLinhVuc on the national portal), when the catalogue gives it
     fee: str = ""
     annual_volume: int | None = None
     source: str = ""
@@ -157,6 +158,8 @@ def parse_records(rows: Iterable[Mapping[str, Any]], *, kinds: Collection[str], 
         for u in unconfirmed:
             if u not in COLUMNS:
                 bad(n, "unconfirmed", f"names {u!r}, which is not a column (columns: {', '.join(COLUMNS)})")
+        if len(_text(values["sector_code"])) > 50:
+            bad(n, "sector_code", "longer than 50 characters")
         for col in ("name", "name_en", "sector", "fee", "result", "source"):
             if len(_text(values[col])) > 1000:
                 bad(n, col, "longer than 1,000 characters")
@@ -164,7 +167,8 @@ def parse_records(rows: Iterable[Mapping[str, Any]], *, kinds: Collection[str], 
             continue
         records.append(CatalogueRecord(
             code=code, name=_text(values["name"]), name_en=_text(values["name_en"]), level=level,
-            sector=_text(values["sector"]), competent_kind=kind, time_limit_days=limit or 0,
+            sector=_text(values["sector"]), sector_code=_text(values["sector_code"]), competent_kind=kind,
+            time_limit_days=limit or 0,
             fee=_text(values["fee"]), result=_text(values["result"]),
             legal_basis=tuple(_split(values["legal_basis"])), annual_volume=volume,
             source=_text(values["source"]), unconfirmed=unconfirmed, row=n))

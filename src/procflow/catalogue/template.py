@@ -56,6 +56,7 @@ def render_definition(record: CatalogueRecord, version: int) -> str:
         f"level = {_s(record.level)}",
         f"competent_kind = {_s(record.competent_kind)}",
         f"sector = {_s(_comment(record.sector))}",
+        *([f"sector_code = {_s(record.sector_code)}"] if record.sector_code else []),
         "legal_basis = [" + ", ".join(_s(_comment(b)) for b in record.legal_basis) + "]",
         'initial = "received"',
         "",

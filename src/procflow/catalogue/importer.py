@@ -24,7 +24,8 @@ from procflow.catalogue.template import render_definition
 from procflow.definition import ProcedureDefinition, bundled_definitions, load_definition, parse_definition
 from procflow.errors import DefinitionError, Problem
 
-__all__ = ["ImportPlan", "Planned", "load_overrides", "plan_import", "write_plan"]
+__all__ = ["ImportPlan", "Planned", "existing_in_dir", "existing_in_store", "load_overrides", "plan_import",
+           "plan_summary", "write_plan"]
 
 _FILE = re.compile(r"^(?P<code>.+)\.v(?P<version>\d+)\.toml$")
 

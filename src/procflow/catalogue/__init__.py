@@ -120,11 +120,11 @@ def simulation_inputs(path: str | Path, *, overrides: str | Path | None = None,
     """What ``procflow simulate --catalogue`` needs: the definitions (imported in memory), yearly volumes
     (the annual_volume column, else ``DEFAULT_ANNUAL_VOLUME`` by level) and behaviour profiles (the
     shipped ones for hand-written procedures, ``profile_for`` for the rest)."""
-    from procflow.simulate.scenario import DEFAULT_PROFILES
+    from procflow.simulate.scenario import Scenario
 
     plan = plan_catalogue(path, overrides=overrides)
     volumes: dict[str, float] = {}
-    profiles: dict[str, Any] = dict(DEFAULT_PROFILES)
+    profiles: dict[str, Any] = dict(Scenario().profiles)  # the shipped behaviour of hand-written procedures
     for p in plan.planned:
         rec = p.record
         assert rec is not None

@@ -89,7 +89,9 @@ def _volume(row: Mapping[str, Any], figures: Mapping[str, Mapping[str, Any]], po
         share = bundle_share if row.get("share") == "bundle" else 1.0 - bundle_share
         annual = births * share
     elif per == "deaths":
-        annual = population * float(figures["crude_death_rate"]["value"])
+        deaths = population * float(figures["crude_death_rate"]["value"])
+        share = float(figures.get("bundle_share_of_deaths", {}).get("value", 0.0))
+        annual = deaths * (share if row.get("share") == "bundle" else 1.0 - share)
     elif per == "capita":
         annual = population * float(row["value"])
     elif per == "fixed":

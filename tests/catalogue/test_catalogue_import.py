@@ -155,7 +155,7 @@ def test_a_plugin_ships_the_catalogue_through_the_hook(tmp_path, plugin):
 
 def test_generated_procedures_get_the_generic_profile_and_others_one_from_their_transitions(tmp_path):
     plan = import_catalogue(SAMPLE, out=tmp_path / "d")
-    same_day = next(p.definition for p in plan.planned if p.code == "2.000815")
+    same_day = next(p.definition for p in plan.planned if p.code == "2.000884")  # generated, not bundled
     slow = next(p.definition for p in plan.planned if p.code == "3.000333")
     a, b = profile_for(same_day), profile_for(slow)
     assert set(a) == {"received", "assigned", "processing", "approval", "supplement_requested", "processed"}
@@ -244,11 +244,13 @@ def test_every_bad_row_is_reported_at_once_and_file_shapes_are_checked(tmp_path)
 
 def test_json_catalogues_import_like_csv(tmp_path):
     _, rows = _rows()
+    bundled = {d.code for d in bundled_definitions()}
+    rows = [r for r in rows if r["code"] not in bundled][:5]  # generated definitions only
     rows[2]["sector_code"] = "HT"  # mã lĩnh vực, when the export gives it
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"procedures": rows[:5]}, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps({"procedures": rows}, ensure_ascii=False), encoding="utf-8")
     plan = import_catalogue(path, out=tmp_path / "out")
-    assert len(plan.planned) == 5
+    assert [p.code for p in plan.planned] == [r["code"] for r in rows]
     assert plan.planned[2].definition.sector_code == "HT" and plan.planned[3].definition.sector_code == ""
 
 

@@ -106,6 +106,16 @@ DESCRIPTIONS: dict[str, str] = {
                        "own copy once every member has expired. Absent: kept.",
     "sector": "The sector (lĩnh vực) as the national catalogue files the procedure; the official reporting "
               "table groups by it. Optional (procflow knows the sectors of its bundled procedures).",
+    "catalogue_source": "The public page or document the catalogue code and time limit were checked against "
+                        "(a URL or a citation); bundled procedures list it in "
+                        "[Bundled procedures](bundled.md).",
+    "unconfirmed": "What could not be confirmed against a public source, from: `catalogue_code`, `time_limit`, "
+                   "`verification_limit`, `flow`, `competent_agency`, `fee`, `legal_basis`. Users check these "
+                   "before relying on the definition.",
+    "effective_from": "First day this version's flow is the law (a TOML date, e.g. `2025-07-01`). A later "
+                      "decree is a new version with its own dates.",
+    "effective_until": "First day it no longer is (exclusive), after `effective_from` — e.g. `2027-03-01` for "
+                       "the Decree 151/2025/NĐ-CP land flow.",
     "sla": "The whole time limit; see the `[sla]` table below.",
     "roles": "Extra holder roles: `name = \"agency kind\"`; see `[roles]` below.",
     "fields": "Declared dossier data; data a procedure does not declare is refused (`InvalidData`).",
@@ -204,6 +214,7 @@ _TOML_TYPES = {
     "tuple[Step, ...]": "array of tables", "tuple[Transition, ...]": "array of tables",
     "tuple[FieldSpec, ...]": "array of tables", "tuple[TimerSpec, ...]": "array of tables",
     "TimerAnchor": "string", "TimerAction": "string", "float | None": "float", "datetime | None": "offset date-time",
+    "date | None": "local date",
 }
 
 

@@ -125,7 +125,7 @@ def test_without_a_subscriber_no_outbox_rows_are_written(sqlite_store, registry,
 
 
 def test_a_catalogue_plugin_contributes_procedures(sqlite_store, registry, clock, bundled):
-    catalogue = bundled["2.000575"].source.replace('code = "2.000575"', 'code = "9.999001"')
+    catalogue = bundled["2.000720"].source.replace('code = "2.000720"', 'code = "9.999001"')
 
     class Catalogue:
         @hookimpl

@@ -43,7 +43,8 @@ KNOWN_SECTORS: Mapping[str, str] = {
     "1.001193": "Hộ tịch", "1.000656": "Hộ tịch", "1.000894": "Hộ tịch", "1.004873": "Hộ tịch",
     "2.000635": "Hộ tịch", "2.000815": "Chứng thực", "1.004222": "Đăng ký, quản lý cư trú",
     "1.004194": "Đăng ký, quản lý cư trú", "BHYT.TE6": "Bảo hiểm y tế",
-    "2.000575": "Thành lập và hoạt động của hộ kinh doanh", "1.012751": "Đất đai",
+    "2.000575": "Thành lập và hoạt động của hộ kinh doanh", "2.000720": "Thành lập và hoạt động của hộ kinh doanh",
+    "1.012751": "Đất đai", "CA.XOA-TT": "Đăng ký, quản lý cư trú", "BHXH.MAI-TANG": "Bảo hiểm xã hội",
 }
 OTHER = "Khác · other"
 

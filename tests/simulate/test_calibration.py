@@ -125,3 +125,10 @@ def test_a_later_period_carries_open_dossiers_over(week):
     assert table["total"]["received"] < whole["total"]["received"]  # those finished before it are not in it
     unknown = official_table(engine.store.iter_dossiers(), defs, start=result.start, at=report.at)
     assert unknown["total"]["online"] is None  # without a channel the split is not invented
+
+
+def test_every_bundled_procedure_reports_under_a_sector():
+    from procflow.definition import bundled_definitions
+    from procflow.official import OTHER, sector_of
+
+    assert [d.code for d in bundled_definitions() if sector_of(d) == OTHER] == []

@@ -165,7 +165,7 @@ class TimerAction(enum.StrEnum):
     NOTIFY = "notify"  # send notices (citizen, handling official, head of unit)
     FIRE = "fire"  # fire ``trigger`` through the engine as the custodian's system actor
     ESCALATE = "escalate"  # record an escalation, notify the head of unit, optionally name a new handler
-    OVERDUE = "overdue"  # record the overdue dossier, produce form 04 (apology + new date), notify
+    OVERDUE = "overdue"  # record the lateness (form 04 is issued before the due date: Engine.extend), notify officials
 
 
 TIMER_RECIPIENTS = ("citizen", "official", "head")
@@ -190,7 +190,7 @@ class TimerSpec:
     trigger: str | None = None
     notify: tuple[str, ...] = ()
     reassign_to: str | None = None
-    extension_working_days: int = 1
+    extension_working_days: int = 1  # no longer used: form 04 is issued before the due date (Engine.extend)
     text_vi: str = ""
     text_en: str = ""
 

@@ -174,7 +174,7 @@ def test_a_plugin_lays_its_province_days_off_over_the_national_schedule(tmp_path
 
     class Province:
         @hookimpl
-        def procflow_calendar_files(self):
+        def procflow_register_calendar_files(self):
             return [local]
 
     engine = build_engine(SQLiteStore(str(tmp_path / "p.db")),

@@ -253,7 +253,7 @@ class Simulator:
             self._live[d.id] = d
 
     def refresh(self, dossier_ids: list[str]) -> None:
-        """Re-read dossiers something else changed (a timer fired, escalated, recorded an overdue letter)
+        """Re-read dossiers something else changed (a timer fired, escalated, recorded lateness)
         into the very records the simulator's tasks hold, so its officials act on the current revision;
         the bundles of touched members react (the same as ``checkpoint.restore`` does after a crash)."""
         bundles: set[str] = set()

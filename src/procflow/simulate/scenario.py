@@ -132,8 +132,13 @@ class Scenario:
     days: int = 30
     seed: int = 1
     start: date = date(2026, 4, 20)  # spans Hùng Kings' day, 30/4 and 1/5: the calendar matters
-    dossiers_per_commune_day: float = 12.0
-    busiest_commune_factor: float = 3.0  # urban wards receive several times more than rural communes
+    # demand: by default the province's calibrated yearly volumes (procflow.simulate.calibration, cited in
+    # simulate/data/calibration.toml) spread over communes by a population proxy; ``rate`` multiplies them.
+    # ``volumes`` (code -> dossiers a year) replaces them (a catalogue run); a number here instead files that
+    # many dossiers per commune per working day, shared out by ``procedure_mix`` (uncalibrated provinces: 12).
+    rate: float = 1.0
+    volumes: Mapping[str, float] | None = None
+    dossiers_per_commune_day: float | None = None
     online_share: float = 0.40
     location_independent_share: float = 0.04
     officials_per_commune: int = 6

@@ -60,7 +60,8 @@ _RETURN = (Choice("return_result", 1.0, "pickup", minutes=5, days=3),)
 # Online filings (portal status 1) wait for the desk, which receives them (the limit starts), asks for a
 # supplement first, or refuses them; states named as in every bundled procedure's online intake.
 ONLINE_INTAKE: Mapping[str, tuple[Choice, ...]] = {
-    "submitted_online": (Choice("receive_online", 0.96, minutes=6), Choice("request_online_supplement", 0.03, minutes=5),
+    "submitted_online": (Choice("receive_online", 0.96, minutes=6),
+                         Choice("request_online_supplement", 0.03, minutes=5),
                          Choice("refuse_online", 0.01, minutes=4)),
     "online_supplement_requested": (Choice("resubmit_online", 0.9, "citizen", minutes=4, days=3),
                                     Choice("withdraw_online", 0.1, "citizen", minutes=3, days=5)),

@@ -113,6 +113,8 @@ DESCRIPTIONS: dict[str, str] = {
     "retention_years": "Years the personal data of a closed dossier is kept; then `procflow retention apply` "
                        "erases it from the vault (statistics and the event log stay), and a liên thông bundle's "
                        "own copy once every member has expired. Absent: kept.",
+    "sector": "The sector (lĩnh vực) as the national catalogue files the procedure; the official reporting "
+              "table groups by it. Optional (procflow knows the sectors of its bundled procedures).",
     "catalogue_source": "The public page or document the catalogue code and time limit were checked against "
                         "(a URL or a citation); bundled procedures list it in "
                         "[Bundled procedures](bundled.md).",

@@ -256,6 +256,9 @@ def _mount_optional() -> None:
     from procflow.cli_forms import register as register_forms
 
     register_forms(app)
+    from procflow.catalogue.cli import app as catalogue_app
+
+    app.add_typer(catalogue_app, name="catalogue", help="A province's procedure catalogue as definitions.")
     try:
         from procflow.exchange.cli import app as exchange_app
     except ImportError:  # pragma: no cover - the exchange package ships with procflow

@@ -460,9 +460,10 @@ class Engine:
     def amend_deadline(self, dossier: Dossier | str, kind: str, actor: Actor, *, sla: SlaClock,
                        step_due_at: datetime | None, effects: Mapping[str, Any] | None = None,
                        note: str | None = None) -> Dossier:
-        """Append a fact that moves the dossier's deadline but not its state (a recount of the limit): one
-        event carrying the new clock, with the timers anchored to the due date re-armed in the same
-        transaction. The system path: callers decide who may do it."""
+        """Append a fact that moves the dossier's deadline but not its state (an extension, form 04; a recount
+        of the limit): one event carrying the new clock, its outbox rows (the portal's NgayHenTra) and the
+        timers anchored to the due date re-armed, in one transaction. The system path: callers check who
+        may do it."""
         d = self.store.get(dossier) if isinstance(dossier, str) else dossier
         compiled = self._get_compiled(d.procedure, d.definition_version)
         now = self.clock.now()
@@ -478,8 +479,9 @@ class Engine:
             new.chain = (new.revision, chain_event(event, self._head(d)))
         row = new  # data is not among the changed columns: the stored (sealed) values stay as they are
         timers = compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers is not None else None
+        outbox = self._outbox(new, event, compiled.definition, compiled.personal) if self.outbox_rules else ()
         with self.store.transaction():
-            self.store.apply(row, d.revision, event, (), frozenset(changed))
+            self.store.apply(row, d.revision, event, outbox, frozenset(changed))
             if timers is not None and (timers.arm or timers.cancel or timers.pause):
                 self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
                                        cancel=timers.cancel, pause=timers.pause)

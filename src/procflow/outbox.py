@@ -276,13 +276,16 @@ def _supplement(store: Store | None, d: Dossier, e: DossierEvent) -> dict[str, A
     return None
 
 
+_DEADLINE_EVENTS = frozenset({"extended", "due_recounted"})  # move NgayHenTra without changing the status
+
+
 def status_sync_topic(store: Store | None = None) -> OutboxTopic:
     """``portal.status``: every filing, national-portal status change and hand-off is synced. With the
     store, a return from a supplement request carries the previous and new due dates."""
 
     def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
         before = _previous_status(e, defn)
-        if before is not None and before == e.status and not e.handoff and e.kind != "extended":
+        if before is not None and before == e.status and not e.handoff and e.kind not in _DEADLINE_EVENTS:
             return
         supplement = _supplement(store, d, e) if before == 5 and e.status != 5 else None
         yield status_payload(d, defn, event=e, supplement=supplement)

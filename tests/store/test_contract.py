@@ -391,7 +391,10 @@ def test_simulation_records_round_trip(store_factory):  # SQLite and PostgreSQL:
         store.add_sim_samples([(at, "*", 3, 1, 0), (at, "A", 2, 0, 0)])
     store.save_sim_checkpoint("fp2", '{"v":2}')
     store.add_sim_samples([(at, "*", 4, 1, 0)])
-    assert store.load_sim_checkpoint() == ("fp2", '{"v":2}')
+    store.add_sim_online("D2")
+    store.add_sim_online("D1")
+    store.add_sim_online("D2")
+    assert store.load_sim_checkpoint() == ("fp2", '{"v":2}') and store.sim_online_ids() == ["D1", "D2"]
     assert store.sim_samples() == [(at, "*", 4, 1, 0), (at, "A", 2, 0, 0)]
 
 

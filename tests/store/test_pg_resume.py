@@ -23,13 +23,13 @@ from procflow.testing.crash import postgres_count, run_with_kills, sqlite_count
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-OPTIONS = {"province": "Lai Châu", "days": 12, "rate": 4.0, "seed": 7}
+OPTIONS = {"province": "Lai Châu", "days": 12, "rate": 0.4, "seed": 7}
 
 
 def test_a_killed_postgres_run_resumes_to_the_uninterrupted_sqlite_report(pg_empty, tmp_path):
     url, schema = pg_empty
     scenario = Scenario(province=OPTIONS["province"], days=OPTIONS["days"], seed=OPTIONS["seed"],
-                        dossiers_per_commune_day=OPTIONS["rate"])
+                        rate=OPTIONS["rate"])
     result, report, engine = run_simulation(scenario, str(tmp_path / "ref.db"))
     reference = json.loads(json.dumps(simulation_report(result, report, engine)))
     engine.store.close()

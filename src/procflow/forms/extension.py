@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, sla_to_dict
+from procflow.dossier import Actor, Dossier, DossierEvent, EventKind
 from procflow.errors import CalendarError, ExtensionRefused, NotCustodian
-from procflow.hashchain import chain_event
 
 if TYPE_CHECKING:
     from procflow.engine import Engine
@@ -103,21 +102,5 @@ def extend(engine: Engine, dossier: Dossier | str, actor: Actor, *, reason: str,
     extension = {"number": 1, "reason": text, "issued_at": now.isoformat(), "previous_due_at": appointment.isoformat(),
                  "original_due_at": sla.due_at.isoformat(), "new_due_at": when.isoformat(),
                  "signer_role": signer_role or "Thủ trưởng cơ quan", "agency": actor.agency, "officer": actor.id}
-    compiled = engine._get_compiled(d.procedure, d.definition_version)
-    new = attrs.evolve(d, sla=new_sla, updated_at=now, revision=d.revision + 1)
-    event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=EventKind.EXTENDED, trigger=None,
-                         from_state=d.state, to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
-                         custodian=d.custodian, definition_version=d.definition_version,
-                         effects={"sla": sla_to_dict(new_sla), "extension": extension}, note=text)
-    if engine.hash_chain:
-        new.chain = (new.revision, chain_event(event, engine._head(d)))
-    outbox = engine._outbox(new, event, compiled.definition, compiled.personal) if engine.outbox_rules else []
-    with engine.store.transaction():
-        engine.store.apply(new, d.revision, event, outbox, frozenset({"sla"}))
-        if compiled.timers is not None and (timers := compiled.timers.on_fire(d, new, cal, now)):
-            engine.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
-                                     cancel=timers.cancel, pause=timers.pause)
-    if not isinstance(dossier, str):
-        dossier.sla, dossier.updated_at, dossier.revision, dossier.chain = new.sla, now, new.revision, new.chain
-        return dossier
-    return new
+    return engine.amend_deadline(dossier if not isinstance(dossier, str) else d, EventKind.EXTENDED, actor,
+                                 sla=new_sla, step_due_at=d.step_due_at, effects={"extension": extension}, note=text)

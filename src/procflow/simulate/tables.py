@@ -47,5 +47,12 @@ class SimTables:
     def add_samples(self, rows: Sequence[Sample]) -> None:
         self.store.add_sim_samples(rows)
 
+    def add_online(self, dossier_id: str) -> None:
+        """Which dossiers were filed online (the official reporting table splits received online / in person)."""
+        self.store.add_sim_online(dossier_id)
+
+    def online_ids(self) -> set[str]:
+        return set(self.store.sim_online_ids())
+
     def samples(self) -> list[Sample]:
         return list(self.store.sim_samples())

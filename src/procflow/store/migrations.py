@@ -236,7 +236,8 @@ CREATE TABLE IF NOT EXISTS bundle_events (bundle_id TEXT NOT NULL, seq INTEGER N
 CREATE TABLE IF NOT EXISTS sim_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint TEXT NOT NULL,
     state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sim_backlog (at TEXT NOT NULL, agency TEXT NOT NULL, open INTEGER NOT NULL,
-    overdue INTEGER NOT NULL, paused INTEGER NOT NULL, PRIMARY KEY (at, agency)) WITHOUT ROWID
+    overdue INTEGER NOT NULL, paused INTEGER NOT NULL, PRIMARY KEY (at, agency)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sim_online (dossier_id TEXT PRIMARY KEY) WITHOUT ROWID
 """
 
 _POSTGRES_RECORDS = """
@@ -252,7 +253,8 @@ CREATE TABLE IF NOT EXISTS bundle_events (bundle_id text NOT NULL, seq integer N
 CREATE TABLE IF NOT EXISTS sim_checkpoint (id integer PRIMARY KEY CHECK (id = 1), fingerprint text NOT NULL,
     state text NOT NULL);
 CREATE TABLE IF NOT EXISTS sim_backlog (at text NOT NULL, agency text NOT NULL, open integer NOT NULL,
-    overdue integer NOT NULL, paused integer NOT NULL, PRIMARY KEY (at, agency))
+    overdue integer NOT NULL, paused integer NOT NULL, PRIMARY KEY (at, agency));
+CREATE TABLE IF NOT EXISTS sim_online (dossier_id text PRIMARY KEY)
 """
 
 SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),

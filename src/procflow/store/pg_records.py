@@ -98,6 +98,12 @@ class PostgresRecords:
             "SELECT at, agency, open, overdue, paused FROM sim_backlog"
             " ORDER BY at COLLATE \"C\", agency COLLATE \"C\"")]
 
+    def add_sim_online(self, dossier_id: str) -> None:
+        self._rows("INSERT INTO sim_online VALUES (%s) ON CONFLICT DO NOTHING", (dossier_id,))
+
+    def sim_online_ids(self) -> list[str]:
+        return [r[0] for r in self._rows('SELECT dossier_id FROM sim_online ORDER BY dossier_id COLLATE "C"')]
+
     def unreturned_dossier_ids(self) -> list[str]:
         """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
         return [r[0] for r in self._rows(

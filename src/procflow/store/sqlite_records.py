@@ -89,6 +89,12 @@ class SQLiteRecords:
         return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
             "SELECT at, agency, open, overdue, paused FROM sim_backlog ORDER BY at, agency")]
 
+    def add_sim_online(self, dossier_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO sim_online VALUES (?)", (dossier_id,))
+
+    def sim_online_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT dossier_id FROM sim_online ORDER BY dossier_id")]
+
     def unreturned_dossier_ids(self) -> list[str]:
         """Dossiers whose result is not yet processed or returned (portal status not 9 or 10)."""
         return [r[0] for r in self._db.execute("SELECT id FROM dossiers WHERE status NOT IN (9, 10) ORDER BY id")]

@@ -161,9 +161,9 @@ def sizing(url: str, days: int, workers: int) -> None:
         elapsed = time.perf_counter() - t0
         store = engine.store
         # sizes as a live system has them (no VACUUM FULL): dead row versions left by updates included
-        tables = [r[0] for r in store.execute(  # type: ignore[attr-defined]
+        tables = [r[0] for r in store._execute(  # type: ignore[attr-defined]
             "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,))]
-        rows = {t: store.execute(f"SELECT (SELECT count(*) FROM {t}), pg_total_relation_size('{t}')")[0]  # type: ignore[attr-defined]
+        rows = {t: store._execute(f"SELECT (SELECT count(*) FROM {t}), pg_total_relation_size('{t}')")[0]  # type: ignore[attr-defined]
                 for t in tables}
         store.close()
     finally:
@@ -182,7 +182,7 @@ def sizing(url: str, days: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "sizing.db")
         _, _, sq = run_simulation(scenario, path)
-        sq.store.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+        sq.store._execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
         sq.store.close()
         size = os.path.getsize(path)
         print(f"SQLite file for the same run: {size:,} bytes, {size / dossiers:,.0f} bytes/dossier")

@@ -20,10 +20,10 @@ def portal_rule(dossier, event, definition):
 
 def test_wal_mode_and_synchronous_setting(tmp_path):
     store = SQLiteStore(str(tmp_path / "a.db"))
-    assert store.execute("PRAGMA journal_mode")[0][0] == "wal"
-    assert store.execute("PRAGMA synchronous")[0][0] == 1  # NORMAL
+    assert store._execute("PRAGMA journal_mode")[0][0] == "wal"
+    assert store._execute("PRAGMA synchronous")[0][0] == 1  # NORMAL
     full = SQLiteStore(str(tmp_path / "b.db"), synchronous="FULL")
-    assert full.execute("PRAGMA synchronous")[0][0] == 2
+    assert full._execute("PRAGMA synchronous")[0][0] == 2
     with pytest.raises(StoreError):
         SQLiteStore(str(tmp_path / "c.db"), synchronous="SOMETIMES")
 
@@ -83,7 +83,7 @@ def test_duplicate_outbox_key_rolls_back_the_whole_transition(engine, registry):
 def test_newer_schema_is_refused(tmp_path):
     path = str(tmp_path / "s.db")
     store = SQLiteStore(path)
-    store.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    store._execute("UPDATE meta SET value='999' WHERE key='schema_version'")
     store.close()
     with pytest.raises(StoreError, match="newer than this procflow understands"):
         SQLiteStore(path)

@@ -70,13 +70,7 @@ def upgrade(db: str, schema: str | None = None) -> tuple[list[int], migrations.M
         if backend == "postgres":
             ran = migrations.upgrade_postgres(conn, where=db)
             return ran, migrations.postgres_status(conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            ran = migrations.upgrade_sqlite(conn, path=db)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        ran = migrations.upgrade_sqlite_file(conn, path=db)
         return ran, migrations.sqlite_status(conn)
 
 

@@ -45,7 +45,7 @@ class Node:
         return self.store.events(dossier_id)
 
     def counts(self) -> tuple[int, int, int]:
-        one = lambda sql: self.store.execute(sql)[0][0]  # noqa: E731
+        one = lambda sql: self.store._execute(sql)[0][0]  # noqa: E731
         return (one("SELECT count(*) FROM events"), one("SELECT count(*) FROM exchange_received"),
                 one("SELECT count(*) FROM vault"))
 

@@ -122,7 +122,7 @@ def test_a_pending_hand_off_keeps_the_citizens_data_encrypted_at_rest(federation
     d, signed = federation.hand_to_office()
     secrets_ = [APPLICANT["applicant_name"], APPLICANT["applicant_national_id"], APPLICANT["land_address"]]
     assert all(s.encode() in signed for s in secrets_)  # what the receiving node gets: the real values
-    a.store.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    a.store._execute("PRAGMA wal_checkpoint(PASSIVE)")
     blob = b"".join(p.read_bytes() for p in Path(a.store.path).parent.glob(Path(a.store.path).name + "*")
                     if not p.name.endswith(".keys"))
     assert APPLICANT["parcel"].encode() in blob  # not personal: stored as it is, so the scan does see clear text

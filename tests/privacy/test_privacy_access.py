@@ -98,7 +98,7 @@ def test_find_by_national_id_through_the_hmac_index_only_what_the_actor_may_read
     assert pengine.find_dossiers(NATIONAL_ID, civil(communes[0]), purpose="lookup") == [mine.id]
     assert pengine.find_dossiers(" 0921 2345 6789 ", Actor("x", communes[2], {"oversight:92"}),
                                  purpose="lookup") == sorted([mine.id, theirs.id])
-    index = pengine.store.execute("SELECT digest FROM vault_index")
+    index = pengine.store._execute("SELECT digest FROM vault_index")
     assert index and all(NATIONAL_ID not in r[0] for r in index)  # the index holds keyed hashes only
     search = pengine.store.audit(actor=civil(communes[0]).id)[-1]
     assert search.action == "find:national_id" and NATIONAL_ID not in search.detail

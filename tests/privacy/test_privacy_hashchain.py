@@ -230,7 +230,7 @@ def test_a_v4_store_upgrades_to_the_append_ordered_log_with_every_event_value_an
     assert engine.get(d.id).data["parent_phone"] == "0987654321"
     engine.fire(engine.get(d.id), "approve", civil(a), data={"documents_complete": True})
     assert verify_chain(store).ok and len(store.events(d.id)) == 5
-    sqls = dict(store.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('events', 'vault')"))
+    sqls = dict(store._execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('events', 'vault')"))
     assert "WITHOUT ROWID" not in sqls["events"] and "WITHOUT ROWID" not in sqls["vault"]
     assert "UNIQUE INDEX events_dossier_seq" in sqls["events_dossier_seq"]
     store.close()

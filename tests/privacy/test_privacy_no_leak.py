@@ -89,7 +89,7 @@ def test_a_full_simulation_leaves_no_national_id_or_phone_in_clear_anywhere(tmp_
     assert len(values) > 200  # the simulation did give personal data
     # what people look at afterwards: a dossier's timeline, the audit, the chain check
     store = SQLiteStore(text_db)
-    some = store.execute("SELECT id, agencies FROM dossiers ORDER BY id LIMIT 3")
+    some = store._execute("SELECT id, agencies FROM dossiers ORDER BY id LIMIT 3")
     store.close()
     for did, agencies in some:
         reader = f"official@{json.loads(agencies)['receiving']}"
@@ -120,7 +120,7 @@ def test_a_simulation_synced_to_a_portal_keeps_its_outbox_free_of_personal_value
     report = json.loads(sim.stdout)
     store = SQLiteStore(db)
     try:
-        payloads = [r[0] for r in store.execute("SELECT payload FROM outbox WHERE topic='portal.status'")]
+        payloads = [r[0] for r in store._execute("SELECT payload FROM outbox WHERE topic='portal.status'")]
         engine = Engine(store)
         names = {d.key: {f.name for f in d.fields if f.personal is not None} for d in engine.definitions()}
         values = set()

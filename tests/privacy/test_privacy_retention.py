@@ -144,7 +144,7 @@ def closed_bundle(engine, a, *, persist=None):
 
 
 def raw_bytes(store) -> bytes:
-    store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store._execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return b"".join(Path(p).read_bytes() for p in (store.path, store.path + "-wal") if os.path.exists(p))
 
 
@@ -152,7 +152,7 @@ def test_bundle_values_are_erased_once_every_member_has_expired(bengine, commune
     b = closed_bundle(bengine, communes[0])
     assert b.id.startswith("LT-") and bengine.vault.live_entries(b.id) == 1
     assert bengine.vault.resolve(b.extra) == {"residence_address": ADDRESS}
-    (blob,) = bengine.store.execute("SELECT value FROM vault WHERE dossier_id=?", (b.id,))[0]
+    (blob,) = bengine.store._execute("SELECT value FROM vault WHERE dossier_id=?", (b.id,))[0]
     assert bytes(blob) in raw_bytes(bengine.store)
     start = bengine.clock.now()
 
@@ -166,14 +166,14 @@ def test_bundle_values_are_erased_once_every_member_has_expired(bengine, commune
     assert bengine.vault.live_entries(b.id) == 1 and bengine.vault.resolve(b.extra) == {"residence_address": ADDRESS}
 
     eleven = start + timedelta(days=365 * 11)
-    bengine.store.execute("UPDATE bundles SET status=4 WHERE id=?", (b.id,))  # as if not synced since they closed
+    bengine.store._execute("UPDATE bundles SET status=4 WHERE id=?", (b.id,))  # as if not synced since they closed
     assert apply_retention(bengine, now=eleven, dry_run=True).bundles_kept == 1  # a member could still start
-    bengine.store.execute("UPDATE bundles SET status=10 WHERE id=?", (b.id,))
+    bengine.store._execute("UPDATE bundles SET status=10 WHERE id=?", (b.id,))
     dry = apply_retention(bengine, now=eleven, dry_run=True)
     assert [(x.bundle_id, x.erased) for x in dry.bundles_anonymised] == [(b.id, 0)]
     assert bengine.vault.live_entries(b.id) == 1
 
-    bengine.store.execute("PRAGMA secure_delete=OFF")  # as in most SQLite builds (this one may default to ON)
+    bengine.store._execute("PRAGMA secure_delete=OFF")  # as in most SQLite builds (this one may default to ON)
     report = apply_retention(bengine, now=eleven)
     assert [a.dossier_id for a in report.anonymised] == [b.members["residence"]]
     (done,) = report.bundles_anonymised
@@ -185,7 +185,7 @@ def test_bundle_values_are_erased_once_every_member_has_expired(bengine, commune
     record = bengine.store.audit(dossier_id=b.id)[-1]
     assert (record.action, record.outcome, record.purpose) == ("retention:anonymise", "done", "retention")
     assert "erased 1 vault entry of liên thông bundle" in record.detail
-    assert bengine.store.execute("PRAGMA secure_delete") == [(0,)]  # the store's setting is restored
+    assert bengine.store._execute("PRAGMA secure_delete") == [(0,)]  # the store's setting is restored
     data = raw_bytes(bengine.store)
     blob = bytes(blob)
     assert not any(blob[i:i + 16] in data for i in range(len(blob) - 15))  # not even a piece of the ciphertext

@@ -48,10 +48,10 @@ def test_personal_fields_live_encrypted_in_the_vault_and_the_engine_sees_real_va
     history = pengine.history(d.id)
     assert history[0].effects["data"]["parent_phone"] == PHONE and history[-1].effects["data"]["parent_phone"] == \
         "0987654321"
-    rows = sqlite_store.execute("SELECT seq, key_id, length(value) FROM vault WHERE dossier_id=? ORDER BY seq",
+    rows = sqlite_store._execute("SELECT seq, key_id, length(value) FROM vault WHERE dossier_id=? ORDER BY seq",
                                 (d.id,))
     assert [(s, k) for s, k, _ in rows] == [(1, "k1"), (4, "k1")]
-    sqlite_store.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    sqlite_store._execute("PRAGMA wal_checkpoint(PASSIVE)")
     blob = raw_bytes(sqlite_store.path)
     for value in (NATIONAL_ID, PHONE, "0987654321", "Nguyễn Văn An"):
         assert value.encode() not in blob
@@ -60,7 +60,7 @@ def test_personal_fields_live_encrypted_in_the_vault_and_the_engine_sees_real_va
 def test_a_ciphertext_moved_to_another_dossier_does_not_decrypt(pengine, communes, sqlite_store):
     a = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
     b = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data={**CHILD, "parent_phone": None})
-    sqlite_store.execute("UPDATE vault SET value=(SELECT value FROM vault WHERE dossier_id=?) WHERE dossier_id=?",
+    sqlite_store._execute("UPDATE vault SET value=(SELECT value FROM vault WHERE dossier_id=?) WHERE dossier_id=?",
                          (a.id, b.id))
     with pytest.raises(VaultError, match="does not decrypt"):
         pengine.get(b.id)
@@ -85,7 +85,7 @@ def test_plaintext_vault_is_an_explicit_opt_out_and_rotation_encrypts_it(sqlite_
     for defn in bundled_definitions():
         plain.register(defn)
     d = plain.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
-    assert sqlite_store.execute("SELECT key_id FROM vault") == [("plain",)]
+    assert sqlite_store._execute("SELECT key_id FROM vault") == [("plain",)]
     assert plain.history(d.id)[0].hash is None
     safe = Vault(sqlite_store, keyring)
     report = safe.rotate(batch_size=10)
@@ -145,7 +145,7 @@ def test_key_rotation_interrupted_halfway_resumes_and_every_field_stays_readable
     assert pengine.vault.key_usage() == {"k1": 30, "k2": 30}  # three batches committed, the rest untouched
     _all_readable(pengine, ids)  # mid-rotation: both keys are in the keyring, every value opens
     d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)  # new writes: new key
-    assert sqlite_store.execute("SELECT key_id FROM vault WHERE dossier_id=?", (d.id,)) == [("k2",)]
+    assert sqlite_store._execute("SELECT key_id FROM vault WHERE dossier_id=?", (d.id,)) == [("k2",)]
     fresh = Vault(sqlite_store, FileKeyProvider(keyring.path))  # "after the crash": a new process
     report = fresh.rotate(batch_size=10, retire=True)
     assert not report.started and report.active == "k2" and report.rotated == 30 and report.remaining == 0

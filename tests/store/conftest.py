@@ -43,9 +43,9 @@ def empty_pg_schema(url: str, schema: str) -> None:
 
     store = PostgresStore(url, schema=schema, pool_size=1)  # creates and migrates the schema on first use
     try:
-        tables = [r[0] for r in store.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s"
+        tables = [r[0] for r in store._execute("SELECT tablename FROM pg_tables WHERE schemaname = %s"
                                               " AND tablename <> 'procflow_migrations'", (schema,))]
-        store.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+        store._execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
     finally:
         store.close()
 

@@ -52,7 +52,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
 
     def nothing_left() -> bool:
-        return store.execute("SELECT count(*) FROM outbox WHERE status = 'pending'")[0][0] == 0
+        return store._execute("SELECT count(*) FROM outbox WHERE status = 'pending'")[0][0] == 0
 
     print("ready", flush=True)
     stats = w.run(until=nothing_left)

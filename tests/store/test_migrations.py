@@ -127,7 +127,7 @@ def test_postgres_store_creates_its_schema_and_refuses_a_stale_one(pg_url, fresh
         PostgresStore(pg_url, schema=fresh_schema, migrate=False)
     store = PostgresStore(pg_url, schema=fresh_schema)
     assert store.schema_version == PG
-    store.execute("INSERT INTO procflow_migrations (version, name) VALUES (99, 'from the future')")
+    store._execute("INSERT INTO procflow_migrations (version, name) VALUES (99, 'from the future')")
     store.close()
     with pytest.raises(StoreError, match="schema version 99 is newer"):
         PostgresStore(pg_url, schema=fresh_schema)
@@ -149,7 +149,7 @@ def test_postgres_workers_starting_together_migrate_once(pg_url, fresh_schema):
         t.join()
     assert errors == []
     store = PostgresStore(pg_url, schema=fresh_schema)
-    assert store.execute("SELECT version FROM procflow_migrations ORDER BY version") == [(v,) for v in
+    assert store._execute("SELECT version FROM procflow_migrations ORDER BY version") == [(v,) for v in
                                                                                           range(1, PG + 1)]
     store.close()
 

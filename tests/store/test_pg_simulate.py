@@ -27,9 +27,9 @@ def test_two_postgres_workers_reproduce_the_single_process_sqlite_run(pg_empty, 
         assert list(pg_store.iter_dossiers()) == list(sqlite_store.iter_dossiers())
         for dossier_id in sqlite_store.dossier_ids()[::25]:
             assert pg_store.events(dossier_id) == sqlite_store.events(dossier_id)
-        assert pg_store.execute("SELECT count(*) FROM events")[0][0] == result.filed + result.fired
-        assert sorted(pg_store.execute("SELECT agency, day, last FROM sequences")) == \
-            sorted(sqlite_store.execute("SELECT agency, day, last FROM sequences"))
+        assert pg_store._execute("SELECT count(*) FROM events")[0][0] == result.filed + result.fired
+        assert sorted(pg_store._execute("SELECT agency, day, last FROM sequences")) == \
+            sorted(sqlite_store._execute("SELECT agency, day, last FROM sequences"))
         def messages(store):
             return sorted((r["key"], r["topic"], r["payload"]) for r in store.outbox())
 

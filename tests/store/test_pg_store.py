@@ -83,12 +83,12 @@ def test_threads_that_end_give_their_connection_back(pg):
 
 
 def test_a_lost_connection_fails_once_then_the_store_reconnects(pg, pg_url):
-    pid = pg.execute("SELECT pg_backend_pid()")[0][0]
+    pid = pg._execute("SELECT pg_backend_pid()")[0][0]
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     with pytest.raises(psycopg.OperationalError):
         pg.count_dossiers()
-    assert pg.count_dossiers() == 0 and pg.execute("SELECT pg_backend_pid()")[0][0] != pid
+    assert pg.count_dossiers() == 0 and pg._execute("SELECT pg_backend_pid()")[0][0] != pid
 
 
 def test_a_failed_statement_inside_a_batch_refuses_to_commit(pg):
@@ -96,7 +96,7 @@ def test_a_failed_statement_inside_a_batch_refuses_to_commit(pg):
     with pytest.raises(StoreError, match="rolled all of it back"), pg.batch():
         pg.insert_dossier(d, e, ())
         with pytest.raises(psycopg.errors.UndefinedTable):
-            pg.execute("SELECT * FROM no_such_table")  # swallowed by the caller: the batch is now void
+            pg._execute("SELECT * FROM no_such_table")  # swallowed by the caller: the batch is now void
     assert pg.count_dossiers() == 0
 
 

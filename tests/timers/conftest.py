@@ -63,7 +63,7 @@ def backend(request, tmp_path) -> Iterator[Callable[[], Store]]:
 
         url, schema = request.getfixturevalue("timers_pg")
         first = PostgresStore(url, schema=schema, pool_size=1)
-        first.execute("TRUNCATE definitions, sequences, dossiers, events, outbox, audit, timers, timer_log "
+        first._execute("TRUNCATE definitions, sequences, dossiers, events, outbox, audit, timers, timer_log "
                       "RESTART IDENTITY")
         first.close()
 

@@ -19,7 +19,7 @@ from procflow.store.postgres import PostgresStore
 def test_four_schedulers_and_an_official_share_a_backlog_without_doubles_or_deadlocks(timers_pg, registry, caplog):
     url, schema = timers_pg
     first = PostgresStore(url, schema=schema, pool_size=1)
-    first.execute("TRUNCATE definitions, sequences, dossiers, events, outbox, audit, timers, timer_log "
+    first._execute("TRUNCATE definitions, sequences, dossiers, events, outbox, audit, timers, timer_log "
                   "RESTART IDENTITY")
     clock = FakeClock(timerdefs.T0)
     engine = timerdefs.make_engine(first, clock, registry)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time
 from pathlib import Path
@@ -32,16 +31,9 @@ def prepare_sqlite_path(path: str, *, overwrite: bool) -> None:
     """A simulation starts from an empty store. Replace an earlier procflow store; never a foreign file."""
     if path == ":memory:" or not os.path.exists(path):
         return
-    is_store = False
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            is_store = db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is not None
-        finally:
-            db.close()
-    except sqlite3.DatabaseError:
-        is_store = False
-    if not is_store and not overwrite:
+    from procflow.store.sqlite import sqlite_is_store
+
+    if not sqlite_is_store(path) and not overwrite:
         raise StoreError(f"{path} exists and is not a procflow store; choose another --db or pass --overwrite")
     for suffix in ("", "-wal", "-shm"):
         Path(path + suffix).unlink(missing_ok=True)

@@ -32,6 +32,7 @@ __all__ = [
     "sqlite_status",
     "upgrade_postgres",
     "upgrade_sqlite",
+    "upgrade_sqlite_file",
 ]
 
 
@@ -329,6 +330,19 @@ def upgrade_sqlite(db: sqlite3.Connection, *, path: str = "") -> list[int]:
         ran.append(m.version)
     if ran:
         db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(latest("sqlite")),))
+    return ran
+
+
+def upgrade_sqlite_file(db: sqlite3.Connection, *, path: str = "") -> list[int]:
+    """``upgrade_sqlite`` in its own write transaction (``procflow db upgrade`` on a connection it opened):
+    all pending steps commit together or not at all."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        ran = upgrade_sqlite(db, path=path)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
     return ran
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from procflow.errors import StoreError
 from procflow.store.base import BundleEventRow, SimSample
 
-__all__ = ["PostgresRecords"]
+__all__ = ["PostgresRecords", "postgres_table_count"]
 
 
 class PostgresRecords:
@@ -202,3 +202,19 @@ class PostgresRecords:
         tables = [r[0] for r in self._rows("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
                                            " AND tablename <> 'procflow_migrations'")]
         self._rows(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+
+
+def postgres_table_count(url: str, table: str, *, schema: str | None = None) -> int:
+    """Rows in ``table`` of a PostgreSQL database (``schema``, when given) that another process may be
+    writing: 0 until the table exists or while the server does not answer (a crash-test probe)."""
+    import psycopg
+    from psycopg import sql
+
+    name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+    query = sql.SQL("SELECT count(*) FROM {}").format(name)
+    try:
+        with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
+            row = conn.execute(query).fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.Error:
+        return 0

@@ -479,8 +479,9 @@ class PostgresStore(PostgresRecords):
             query += " WHERE " + " AND ".join(where)
         return [AuditEntry(*r) for r in self._conn().execute(query + " ORDER BY id", params)]
 
-    def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """SQL on this thread's connection, inside any open transaction (reports; the personal-data vault)."""
+    def _execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """SQL on this thread's connection, inside any open transaction: for this backend's own modules and
+        tests only. Features use the named methods of the contracts in ``procflow.store.base``."""
         cur = self._conn().execute(query, params)  # type: ignore[call-overload]
         return cur.fetchall() if cur.description else []
 

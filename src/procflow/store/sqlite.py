@@ -19,9 +19,22 @@ from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
-from procflow.store.sqlite_records import SQLiteRecords, sqlite_has_checkpoint
+from procflow.store.sqlite_records import (
+    SQLiteRecords,
+    sqlite_has_checkpoint,
+    sqlite_is_store,
+    sqlite_table_count,
+    sqlite_table_rows,
+)
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore", "sqlite_has_checkpoint"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQLiteStore",
+    "sqlite_has_checkpoint",
+    "sqlite_is_store",
+    "sqlite_table_count",
+    "sqlite_table_rows",
+]
 
 SCHEMA_VERSION = 5  # procflow.store.migrations.latest("sqlite")
 
@@ -457,8 +470,9 @@ class SQLiteStore(SQLiteRecords):
         return [AuditEntry(datetime.fromisoformat(r[0]), *r[1:]) for r in self._db.execute(sql + " ORDER BY id",
                                                                                           params)]
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """SQL on the store's connection, inside any open transaction (reports; the personal-data vault)."""
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """SQL on the store's connection, inside any open transaction: for this backend's own modules and tests
+        only. Features use the named methods of the contracts in ``procflow.store.base``."""
         return list(self._db.execute(sql, params))
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from procflow.errors import StoreError
 from procflow.store.base import BundleEventRow, SimSample
 
-__all__ = ["SQLiteRecords", "sqlite_has_checkpoint"]
+__all__ = ["SQLiteRecords", "sqlite_has_checkpoint", "sqlite_is_store", "sqlite_table_count", "sqlite_table_rows"]
 
 
 class SQLiteRecords:
@@ -209,5 +209,55 @@ def sqlite_has_checkpoint(path: str) -> bool:
             db.execute("SELECT 1 FROM sim_checkpoint").fetchone() is not None
     except sqlite3.DatabaseError:
         return False
+    finally:
+        db.close()
+
+
+def sqlite_is_store(path: str) -> bool:
+    """Whether an existing file is a procflow SQLite store (read-only look; a foreign or corrupt file is not)."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def sqlite_table_count(path: str, table: str) -> int:
+    """Rows in ``table`` of a SQLite file another process may be writing (0 while absent or locked)."""
+    import os
+    import sqlite3
+
+    if not os.path.exists(path):
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        try:
+            return int(db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def sqlite_table_rows(path: str, ignore: Mapping[str, frozenset[str]]) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows of a SQLite file, sorted, without the ``ignore``d columns (read-only)."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        out: dict[str, list[tuple[object, ...]]] = {}
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                           "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        for table in tables:
+            cols = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')
+                    if r[1] not in ignore.get(table, frozenset())]
+            rows = db.execute(f"SELECT {', '.join(cols) or 'count(*)'} FROM \"{table}\"").fetchall()
+            out[table] = sorted(rows, key=repr)
+        return out
     finally:
         db.close()

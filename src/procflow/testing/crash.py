@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -86,39 +85,17 @@ def kill_points(n: int, total: float, *, seed: int = 0, low: float = 0.03, high:
 
 def sqlite_count(path: str | os.PathLike[str], table: str) -> Callable[[], int]:
     """A probe: rows in ``table`` of a SQLite file another process is writing (0 until it exists)."""
-    def probe() -> int:
-        if not os.path.exists(path):
-            return 0
-        try:
-            db = sqlite3.connect(f"file:{os.fspath(path)}?mode=ro", uri=True, timeout=1.0)
-            try:
-                return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-            finally:
-                db.close()
-        except sqlite3.Error:
-            return 0
+    from procflow.store.sqlite import sqlite_table_count
 
-    return probe
+    return lambda: sqlite_table_count(os.fspath(path), table)
 
 
 def postgres_count(url: str, table: str, *, schema: str | None = None) -> Callable[[], int]:
     """A probe: rows in ``table`` of a PostgreSQL database (``schema``, when given) that another process is
     writing; 0 until the table exists or while the server does not answer."""
-    import psycopg
-    from psycopg import sql
+    from procflow.store.pg_records import postgres_table_count
 
-    query = sql.SQL("SELECT count(*) FROM {}").format(
-        sql.Identifier(schema, table) if schema else sql.Identifier(table))
-
-    def probe() -> int:
-        try:
-            with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
-                row = conn.execute(query).fetchone()
-                return int(row[0]) if row else 0
-        except psycopg.Error:
-            return 0
-
-    return probe
+    return lambda: postgres_table_count(url, table, schema=schema)
 
 
 def run_with_kills(argv: Sequence[str], *, points: Sequence[float], probe: Callable[[], float] | None = None,
@@ -171,19 +148,9 @@ def run_with_kills(argv: Sequence[str], *, points: Sequence[float], probe: Calla
 def store_rows(path: str | os.PathLike[str], *,
                ignore: Mapping[str, frozenset[str]] = IGNORED_COLUMNS) -> dict[str, list[tuple[object, ...]]]:
     """Every table's rows, sorted, without the ``ignore``d columns: equal for two stores that hold the same."""
-    db = sqlite3.connect(f"file:{os.fspath(path)}?mode=ro", uri=True)
-    try:
-        out: dict[str, list[tuple[object, ...]]] = {}
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                           "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        for table in tables:
-            cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")
-                    if r[1] not in ignore.get(table, frozenset())]
-            rows = db.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
-            out[table] = sorted(rows, key=repr)
-        return out
-    finally:
-        db.close()
+    from procflow.store.sqlite import sqlite_table_rows
+
+    return sqlite_table_rows(os.fspath(path), ignore)
 
 
 def check_store(path: str | os.PathLike[str]) -> list[str]:

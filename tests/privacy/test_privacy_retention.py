@@ -28,7 +28,7 @@ RETAINED = "T.RET5"
 def retained_definition():
     birth = next(d for d in bundled_definitions() if d.code == BIRTH)
     source = birth.source.replace(f'code = "{BIRTH}"', f'code = "{RETAINED}"', 1).replace(
-        "version = 1\n", "version = 1\nretention_years = 5\n", 1)
+        f"version = {birth.version}\n", f"version = {birth.version}\nretention_years = 5\n", 1)
     return parse_definition(source, file="retained.toml")
 
 

@@ -109,8 +109,8 @@ ADDRESS = "Số 12, đường 30/4, hẻm Retention"
 
 def with_retention(definition, years):
     """The shipped definition as its next version with a retention period (members file under the latest)."""
-    v = definition.version
-    source = definition.source.replace(f"version = {v}\n", f"version = {v + 1}\nretention_years = {years}\n", 1)
+    n = definition.version
+    source = definition.source.replace(f"version = {n}\n", f"version = {n + 1}\nretention_years = {years}\n", 1)
     return parse_definition(source, file=f"{definition.code}-retained.toml")
 
 

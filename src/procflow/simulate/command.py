@@ -36,7 +36,8 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace --db even if it is not a procflow store.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue a run that was killed, from the checkpoint in --db "
-                                              "(give the same options); starts afresh when there is none.")] = False,
+                                              "(SQLite or PostgreSQL, one process; give the same options); "
+                                              "starts afresh when there is none.")] = False,
     fault: Annotated[list[str] | None, typer.Option(
         "--fault", metavar="NAME[:key=value,...]",
         help="Inject a fault (repeatable): portal-down[:day=,hours=], commune-offline[:commune=,start=,hours=], "

@@ -125,6 +125,11 @@ class Simulator:
             self._seq += 1
             heapq.heappush(self._heap if heap is None else heap, (ts, self._seq, kind, payload))
 
+    def next_task_ts(self) -> float:
+        """When the next decided task or filing is due (a timestamp; infinity when none is left)."""
+        heap, arrivals = self._heap, self._arrivals_heap
+        return min(heap[0][0] if heap else math.inf, arrivals[0][0] if arrivals else math.inf)
+
     def _pool(self, agency: str) -> Pool:
         pool = self._pools.get(agency)
         if pool is None:
@@ -421,7 +426,7 @@ class Simulator:
                 self.progress((clock.now().timestamp() - self.start.timestamp()) / span)
         with self.engine.batch():
             if timers is not None:
-                timers.run_until(self, self._end_ts)
+                timers.run_until(self, self._end_ts, tasks=False)
             self._sample_until(self._end_ts)
             if self.checkpoints:
                 checkpoint.save(self, finished=True)

@@ -406,6 +406,17 @@ class SQLiteStore:
         if due_before is not None:
             where.append("id < ? AND fire_us <= ?")
             params += _due_bound(due_before)
+        if dossier_id is None and limit is not None:
+            # the first ``limit`` armings lie in the due milliseconds of the first ``limit`` rows of the
+            # clustered queue: bound the scan there, so the scheduler's "next due" stays one short range
+            # read, not a sort of the whole queue (cancelled armings included) on every call
+            last = self._db.execute(
+                "SELECT max(id) FROM (SELECT id FROM timers" + (" WHERE " + " AND ".join(where) if where else "")
+                + " ORDER BY id LIMIT ?)", [*params, limit]).fetchone()[0]
+            if last is None:
+                return []
+            where.append("id < ?")
+            params.append((last // _TIES + 1) * _TIES)
         sql = f"SELECT {_TIMER_COLS} FROM timers" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY fire_us, dossier_id, name, armed_seq" + (" LIMIT ?" if limit is not None else "")
         return [_timer(r) for r in self._db.execute(sql, [*params, limit] if limit is not None else params)]

@@ -1,0 +1,45 @@
+"""Simulated time never steps backwards when timers and the officials' tasks interleave.
+
+The defect (issue 17): ``procflow simulate --days 50`` crashed with "time cannot go backwards". A timer
+(a liên thông member's expired supplement request) fired, the bundle reacted by scheduling its joined
+result's return at that very moment, and the timer driver then jumped the clock to the next timer due a
+fraction of a second later, before that task. The scenario below makes that chain frequent: every
+residence member that is asked to supplement is abandoned, so its 30-day expiry withdraws it while its
+siblings wait, done, for the joined return. Before the fix this run crashed on its 30th day.
+"""
+
+from __future__ import annotations
+
+from procflow.simulate.job import run_simulation
+from procflow.simulate.scenario import DEFAULT_PROFILES, Choice, Scenario
+
+RESIDENCE = "1.004194"
+
+
+def _abandoned_supplements() -> dict:
+    profiles = dict(DEFAULT_PROFILES)
+    profiles[RESIDENCE] = {
+        **profiles[RESIDENCE],
+        "processing": (Choice("approve", 0.5, minutes=30, data={"documents_complete": True}),
+                       Choice("request_supplement", 0.5, minutes=10)),
+        "supplement_requested": (Choice("abandon", 1.0, "never"),),
+    }
+    return profiles
+
+
+def test_a_timer_that_makes_the_bundle_schedule_work_never_lets_the_clock_jump_past_it():
+    scenario = Scenario(province="Lai Châu", days=32, seed=1, dossiers_per_commune_day=0.6,
+                        procedure_mix={"LT.KS-TT-BHYT": 1.0}, profiles=_abandoned_supplements())
+    result, report, engine = run_simulation(scenario, ":memory:")
+    try:
+        timers = report.extra["timers"]
+        # the chain that used to crash really ran: expiries withdrew members, bundles returned results after
+        assert timers["supplements_expired"] > 10
+        assert result.bundle_summary is not None and result.bundle_summary["statuses"].get("10", 0) > 0
+        assert engine.clock.now() == result.end
+        # every event is in time order per dossier, and none is later than the end of the run
+        for dossier_id in engine.store.dossier_ids()[:200]:
+            times = [e.at for e in engine.store.events(dossier_id)]
+            assert times == sorted(times) and times[-1] <= result.end
+    finally:
+        engine.store.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import time as _time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -59,6 +60,18 @@ class SimulationResult:
     faults: list[dict[str, object]] = attrs.field(factory=list)
     resumed: bool = False
     bundle_summary: dict[str, Any] | None = None  # filled by run_simulation (statistics.bundle_summary)
+    # wall-clock ``perf_counter`` at the start and at each simulated day's close (this process only; never in
+    # the report, which must be the same for the same seed): what ``pace`` reports
+    day_clock: list[float] = attrs.field(factory=list, eq=False, repr=False)
+
+    def pace(self, day: int, window: int = 7) -> float | None:
+        """Wall seconds per simulated day around day ``day`` (1-based): the mean over the ``window`` days
+        ending there, so a weekend's lighter load does not read as a speed-up. None if not reached."""
+        stamps = self.day_clock
+        if day >= len(stamps) or day < 1:
+            return None
+        first = max(0, day - window)
+        return (stamps[day] - stamps[first]) / (day - first)
 
 
 class Simulator:
@@ -376,6 +389,7 @@ class Simulator:
             samples: list[Sample] = [(stamp, "*", *total)]  # type: ignore[list-item]
             samples += [(stamp, agency, *r) for agency, r in sorted(rows.items())]  # type: ignore[misc]
             self.result.backlog += samples
+            self.result.day_clock.append(_time.perf_counter())
             if self.tables is not None:
                 self.tables.add_samples(samples)
             self._next_sample = datetime.combine(at.date() + timedelta(days=1), SAMPLE_AT, self.cal.tz).timestamp()
@@ -396,6 +410,7 @@ class Simulator:
         heap, arrivals = self._heap, self._arrivals_heap
         tz = self.cal.tz
         self._commit_done(final=False)
+        self.result.day_clock.append(_time.perf_counter())
         timers = self.timers
         while heap or arrivals:
             done = 0

@@ -256,11 +256,15 @@ class PostgresStore:
             raise ConcurrencyConflict(dossier_id=d.id, expected_version=expected_revision, actual_version=row[0])
 
     def get(self, dossier_id: str) -> Dossier:
-        row = self._cur().execute(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE id=%s", (dossier_id,),
-                                  prepare=True).fetchone()
+        row = self._cur().execute(
+            f"SELECT {_DOSSIER_COLS}, (SELECT hash FROM events e WHERE e.dossier_id = dossiers.id"
+            " AND e.seq = dossiers.revision) FROM dossiers WHERE id=%s", (dossier_id,), prepare=True).fetchone()
         if row is None:
             raise DossierNotFound(dossier_id)
-        return dossier_row(row)
+        d = dossier_row(row[:-1])
+        if row[-1] is not None:  # the hash-chain head travels with the record: a fire need not read it again
+            d.chain = (d.revision, bytes(row[-1]))
+        return d
 
     def iter_dossiers(self) -> Iterator[Dossier]:
         """Keyset pages, so a long iteration holds no transaction open (and writes may run beside it)."""

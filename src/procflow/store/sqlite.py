@@ -56,6 +56,8 @@ CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
 
 _DOSSIER_COLS = ("id, procedure, definition_version, state, status, custodian, agencies, location_independent,"
                  " received_at, updated_at, sla, step_due_at, data, revision")
+_GET = (f"SELECT {_DOSSIER_COLS}, (SELECT hash FROM events WHERE dossier_id=dossiers.id AND seq=dossiers.revision)"
+        " FROM dossiers WHERE id=?")
 _EVENT_COLS = ("dossier_id, seq, at, kind, trigger, from_state, to_state, status, actor, agency, custodian,"
                " definition_version, effects, note, prev_hash, hash")
 _INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -249,10 +251,15 @@ class SQLiteStore:
             db.execute("COMMIT")
 
     def get(self, dossier_id: str) -> Dossier:
-        row = self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE id=?", (dossier_id,)).fetchone()
+        """The record, with its hash-chain head (the last event's hash, one index probe), so that the next
+        fire on it does not read the store again to link its event."""
+        row = self._db.execute(_GET, (dossier_id,)).fetchone()
         if row is None:
             raise DossierNotFound(dossier_id)
-        return _dossier(row)
+        d = _dossier(row)
+        if row[14] is not None:
+            d.chain = (d.revision, row[14])
+        return d
 
     def iter_dossiers(self) -> Iterator[Dossier]:
         for row in self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers ORDER BY id"):

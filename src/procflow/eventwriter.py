@@ -117,6 +117,12 @@ class EventWriter:
             else:
                 store.apply(row, expected, event, outbox, changed)
             return
+        if getattr(store, "writes_armings", False):  # with the snapshot: one statement / transaction
+            if expected is None:
+                store.insert_dossier(row, event, outbox, arm=timers.arm)  # type: ignore[call-arg]
+            else:
+                store.apply(row, expected, event, outbox, changed, arm=timers.arm)  # type: ignore[call-arg]
+            return
         with store.transaction():
             if expected is None:
                 store.insert_dossier(row, event, outbox)

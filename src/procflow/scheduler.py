@@ -325,6 +325,21 @@ class SimulationTimers:
                 self.wake = min(self.wake, when.timestamp())
 
         store.save_timers = save_timers  # type: ignore[method-assign]
+        if getattr(store, "writes_armings", False):  # armings that ride with the snapshot (procflow.eventwriter)
+            apply, insert = store.apply, store.insert_dossier
+
+            def apply_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
+                apply(*args, arm=arm, **kw)
+                for _name, when, _keep in arm:
+                    self.wake = min(self.wake, when.timestamp())
+
+            def insert_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
+                insert(*args, arm=arm, **kw)
+                for _name, when, _keep in arm:
+                    self.wake = min(self.wake, when.timestamp())
+
+            store.apply = apply_armed  # type: ignore[method-assign]
+            store.insert_dossier = insert_armed  # type: ignore[method-assign]
 
     def run_until(self, sim: Any, until: float, *, tasks: bool = True) -> None:
         """Fire, in due order at their due moments, the timers due at or before ``until`` (a timestamp).

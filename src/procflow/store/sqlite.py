@@ -169,7 +169,12 @@ class SQLiteStore:
                 "INSERT INTO sequences VALUES (?,?,1) ON CONFLICT (agency, day) DO UPDATE SET last=last+1 "
                 "RETURNING last", (agency, day)).fetchone()[0])
 
-    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage]) -> None:
+    # A store that takes a state change's timer armings with its snapshot (``arm=``) writes them in the same
+    # transaction; ``procflow.eventwriter`` uses it instead of a transaction around ``save_timers``.
+    writes_armings = True
+
+    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage], *,
+                       arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
         with self.transaction():
             try:
@@ -183,6 +188,8 @@ class SQLiteStore:
                 raise StoreError(f"dossier {d.id} already exists") from exc
             try:
                 self._write_event(event, outbox)
+                if arm:
+                    self.save_timers(d.id, seq=event.seq, state=d.state, arm=arm)
             except BaseException as exc:
                 self._half_written(d.id, exc)
                 raise
@@ -209,7 +216,8 @@ class SQLiteStore:
         return sql
 
     def apply(self, dossier: Dossier, expected_revision: int, event: DossierEvent,
-              outbox: Sequence[OutboxMessage], changed: frozenset[str]) -> None:
+              outbox: Sequence[OutboxMessage], changed: frozenset[str], *,
+              arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
         at = event.at.isoformat()
         params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, at, d.revision]
@@ -237,6 +245,8 @@ class SQLiteStore:
                                           actual_version=row[0])
             try:
                 self._write_event(event, outbox, at)
+                if arm:
+                    self.save_timers(d.id, seq=event.seq, state=d.state, arm=arm)
             except BaseException as exc:
                 if not own:
                     self._half_written(d.id, exc)

@@ -43,3 +43,17 @@ def test_a_timer_that_makes_the_bundle_schedule_work_never_lets_the_clock_jump_p
             assert times == sorted(times) and times[-1] <= result.end
     finally:
         engine.store.close()
+
+
+def test_pace_is_the_mean_wall_time_per_simulated_day_over_the_week_ending_there():
+    from datetime import UTC, datetime
+
+    from procflow.jurisdiction import Registry
+    from procflow.simulate.runner import SimulationResult
+
+    t = datetime(2026, 4, 20, tzinfo=UTC)
+    result = SimulationResult(scenario=Scenario(), province=Registry.default().province("92"), start=t, end=t)
+    result.day_clock = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 13.0]  # start, then each day's close
+    assert result.pace(1) == 1.0
+    assert result.pace(10) == (13.0 - 3.0) / 7  # days 4..10
+    assert result.pace(11) is None and result.pace(0) is None

@@ -57,3 +57,44 @@ def test_pace_is_the_mean_wall_time_per_simulated_day_over_the_week_ending_there
     assert result.pace(1) == 1.0
     assert result.pace(10) == (13.0 - 3.0) / 7  # days 4..10
     assert result.pace(11) is None and result.pace(0) is None
+
+
+def test_a_task_that_outlives_its_state_is_checkpointed_and_resumed(tmp_path, monkeypatch):
+    """A citizen due back after the supplement request expired: the expiry timer withdraws the dossier while
+    the citizen's task still waits. Checkpoints wrote such a task with the dossier's new state and crashed
+    (``KeyError`` at day ~150 of a province-year); a run killed after it resumes to the uninterrupted store."""
+    import attrs
+    import pytest
+
+    from procflow.simulate.runner import Simulator
+    from procflow.testing.crash import store_rows
+
+    profiles = dict(DEFAULT_PROFILES)
+    late = (Choice("resubmit", 1.0, "citizen", minutes=10, days=40),)  # beyond the 30-day expiry
+    profiles["2.000575"] = {**profiles["2.000575"], "supplement_requested": late,
+                            "reviewing": (Choice("request_supplement", 1.0, minutes=15),)}
+    scenario = Scenario(province="Lai Châu", days=45, seed=2, dossiers_per_commune_day=0.3, commit_every=50,
+                        procedure_mix={"2.000575": 1.0}, profiles=profiles)
+    result, report, engine = run_simulation(scenario, str(tmp_path / "ref.db"))
+    engine.store.close()
+    assert report.extra["timers"]["supplements_expired"] > 0
+
+    class Crash(Exception):
+        pass
+
+    original = Simulator._dispatch
+    crash_at = result.start.timestamp() + 40 * 86400  # well after the first expiries (day 30)
+
+    def dispatch(self, ts, kind, payload):
+        if ts > crash_at:
+            raise Crash
+        return original(self, ts, kind, payload)
+
+    monkeypatch.setattr(Simulator, "_dispatch", dispatch)
+    with pytest.raises(Crash):
+        run_simulation(attrs.evolve(scenario), str(tmp_path / "crash.db"))
+    monkeypatch.setattr(Simulator, "_dispatch", original)
+    resumed, report2, engine2 = run_simulation(scenario, str(tmp_path / "crash.db"), resume=True)
+    engine2.store.close()
+    assert resumed.resumed and report2.to_dict() == report.to_dict()
+    assert store_rows(tmp_path / "crash.db") == store_rows(tmp_path / "ref.db")

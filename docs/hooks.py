@@ -13,8 +13,10 @@ A page asks for generated content with a marker comment on a line of its own:
     messages they produce.
 ``<!-- procflow:diagram FILE -->``
     the mermaid diagram ``procflow diagram`` prints for a bundled procedure (``FILE`` without ``.toml``).
-``<!-- procflow:portal-status -->``, ``<!-- procflow:clock-modes -->``, ``<!-- procflow:masking -->``
-    the national-portal status codes, the clock modes, and how each personal-data kind is masked.
+``<!-- procflow:portal-status -->``, ``<!-- procflow:status-rules -->``, ``<!-- procflow:clock-modes -->``,
+``<!-- procflow:masking -->``
+    the national-portal status codes and what each means for a state, the clock modes, and how each
+    personal-data kind is masked.
 ``<!-- procflow:hookspecs -->``, ``<!-- procflow:testing-api -->``
     the adapter hooks (``procflow.hookspecs``) and the ``procflow.testing`` contents, when they exist.
 
@@ -388,6 +390,15 @@ def portal_status() -> str:
     return "\n".join(rows) + "\n"
 
 
+def status_rules() -> str:
+    rows = ["| code | final state | SLA clock in that state | held by |", "|---|---|---|---|"]
+    for code, rule in sorted(pdef.STATUS_RULES.items()):
+        final = "either" if rule.final is None else "yes" if rule.final else "no"
+        rows.append(f"| {code} | {final} | {' or '.join(f'`{c}`' for c in rule.clocks)} | "
+                    f"{rule.holder or 'any'} |")
+    return "\n".join(rows) + "\n"
+
+
 def clock_modes() -> str:
     rows = ["| `clock` | meaning |", "|---|---|"]
     rows += [f"| `{m.value}` | {CLOCK_MODES[m]} |" for m in pdef.ClockMode]
@@ -629,6 +640,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "validation-errors": validation_errors,
     "diagram": diagram,
     "portal-status": portal_status,
+    "status-rules": status_rules,
     "clock-modes": clock_modes,
     "masking": masking,
     "hookspecs": hookspecs,

@@ -133,7 +133,7 @@ def inspect(
     purpose: Annotated[str, typer.Option(help="Why the dossier is read (recorded in the access audit).")] = "inspect",
 ) -> None:
     """Show a dossier's timeline: custodians, hand-offs, statuses and the SLA clock (personal data masked)."""
-    from procflow.calendar import WorkingCalendar
+    from procflow.calendar import WorkingCalendar, local_time
     from procflow.dossier import replay
     from procflow.jurisdiction import Registry
     from procflow.masking import mask_record
@@ -172,8 +172,9 @@ def inspect(
     out.print(f"received at (tiếp nhận): {name(d.receiving)}"
               + ("  [yellow]location-independent (phi địa giới)[/]" if d.location_independent else ""))
     clock_state = "stopped" if d.sla.stopped else "paused" if d.sla.paused else "running"
-    due = d.sla.due_at.strftime("%Y-%m-%d %H:%M") if d.sla.due_at else "—"
+    due = local_time(d.sla.due_at)
     late = cal.working_days_late(d.sla.due_at, d.sla.stopped_at or events[-1].at) if d.sla.due_at else 0
+    out.print(f"received: {local_time(d.received_at)} · times in Asia/Ho_Chi_Minh")
     out.print(f"SLA: {d.sla.working_days} working day(s), due {due}, clock {clock_state}"
               + (f", [red]{late} working day(s) late[/]" if late else ""))
     out.print(f"data: {mask_record(d.data, defn)}", highlight=False)
@@ -185,9 +186,9 @@ def inspect(
         sla = ""
         if "sla" in fx:
             s = fx["sla"]
-            sla = "stopped" if s["stopped_at"] else "paused" if s["paused_at"] else f"due {s['due_at'][:16]}"
+            sla = "stopped" if s["stopped_at"] else "paused" if s["paused_at"] else f"due {local_time(s['due_at'])}"
         handoff = " [cyan](hand-off)[/]" if "custodian_from" in fx else ""
-        t.add_row(str(e.seq), e.at.strftime("%Y-%m-%d %H:%M"), e.trigger or e.kind,
+        t.add_row(str(e.seq), local_time(e.at), e.trigger or e.kind,
                   f"{e.from_state or '∅'} → {e.to_state}", str(e.status), e.actor,
                   f"{name(e.custodian)}{handoff}", sla)
     out.print(t)
@@ -219,6 +220,9 @@ def _mount_optional() -> None:
     from procflow.cli_timers import register as register_timers
 
     register_timers(app)
+    from procflow.cli_calendar import register as register_calendar
+
+    register_calendar(app)
     try:
         from procflow.exchange.cli import app as exchange_app
     except ImportError:  # pragma: no cover - the exchange package ships with procflow

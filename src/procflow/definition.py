@@ -47,7 +47,54 @@ PORTAL_STATUS = {
     10: "result returned (đã trả kết quả)",
 }
 
+
+
+@attrs.frozen
+class StatusRule:
+    """What a national-portal status means for a state that reports it (the portal's meaning, as rules a
+    definition can be checked against): final or not, what the SLA clock does, who holds the dossier."""
+
+    final: bool | None  # None: either
+    clocks: tuple[str, ...]  # the clock modes a state reporting this status may have
+    holder: str | None = None  # the holder role the meaning implies (None: any)
+
+
+STATUS_RULES: dict[int, StatusRule] = {
+    1: StatusRule(False, ("excluded",), "receiving"),  # filed online, waiting for the desk: no limit yet
+    2: StatusRule(False, ("running",)),  # received (by the one-stop desk or a member agency): the limit runs
+    3: StatusRule(True, ("stopped",)),  # refused at receipt (form 03)
+    4: StatusRule(False, ("running", "excluded")),  # being processed (a public posting does not count)
+    5: StatusRule(False, ("citizen", "excluded")),  # waiting for the citizen's supplement (form 02)
+    6: StatusRule(False, ("citizen", "excluded")),  # waiting for the citizen to pay (nghĩa vụ tài chính)
+    7: StatusRule(True, ("stopped",)),  # withdrawn at the citizen's request
+    8: StatusRule(None, ("stopped",)),  # processing stopped (form 05)
+    9: StatusRule(False, ("stopped",), "receiving"),  # result at the one-stop desk, waiting to be handed over
+    10: StatusRule(True, ("stopped",), "receiving"),  # result returned to the citizen
+}
+"""The meaning table behind PORTAL_STATUS (docs/concepts/statuses.md shows the same rules)."""
+
+
+def status_mapping_problems(defn: ProcedureDefinition) -> list[str]:
+    """Where a definition's states report a status whose meaning they contradict (empty: consistent)."""
+    out = []
+    for st in defn.states:
+        rule = STATUS_RULES.get(st.portal_status)
+        if rule is None:
+            continue
+        where = f"{defn.code} state {st.name!r} (status {st.portal_status})"
+        if rule.final is not None and st.final != rule.final:
+            out.append(f"{where}: status {st.portal_status} is {'a final' if rule.final else 'not a final'} state")
+        if st.clock.value not in rule.clocks:
+            out.append(f"{where}: clock {st.clock.value!r}, the status means {' or '.join(rule.clocks)}")
+        if rule.holder is not None and st.holder != rule.holder:
+            out.append(f"{where}: held by {st.holder!r}, the status means the {rule.holder} desk holds it")
+    return out
+
+
 LEVELS = ("commune", "province", "ministry")
+APPLICANT_KINDS = {"citizen": 1, "business": 2, "household_business": 3}
+"""The national portal's LoaiDoiTuong: who files (công dân / doanh nghiệp / hộ kinh doanh)."""
+APPLICANT_ROLES = ("name", "national_id", "phone", "address", "email")
 FIELD_TYPES = ("string", "int", "decimal", "bool", "date", "datetime")
 PERSONAL_KINDS = ("national_id", "phone", "address", "date_of_birth", "name", "email", "other")
 BUILTIN_ROLES = ("receiving", "competent", "location")
@@ -179,6 +226,19 @@ class ProcedureDefinition:
     source: str = ""
     file: str | None = None
     retention_years: int | None = None  # personal data of a closed dossier is erased after this (None: kept)
+    sector_code: str = ""
+    """The procedure's sector (mã lĩnh vực, MaLinhVuc on the national portal)."""
+    applicant_kind: str = "citizen"
+    """Who files: citizen, business or household_business (LoaiDoiTuong 1/2/3)."""
+    applicant: Mapping[str, str] = attrs.field(factory=dict)
+    """Which fields name the applicant — the dossier holder (chủ hồ sơ) the portal lists: for a birth
+    registration the parent who files, not the newborn. Keys: name, national_id, phone, address, email."""
+    online_initial: str | None = None
+    """Where an online filing starts (portal status 1, waiting for the desk); None: no online filing."""
+
+    @property
+    def applicant_kind_code(self) -> int:
+        return APPLICANT_KINDS.get(self.applicant_kind, 1)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -237,7 +297,8 @@ class _Reader:
 
 
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
-             "sla", "roles", "fields", "states", "transitions", "timers", "retention_years")
+             "sla", "roles", "fields", "states", "transitions", "timers", "retention_years", "sector_code",
+             "applicant_kind", "applicant", "online_initial")
 
 
 def parse_definition(text: str, *, file: str | None = None,
@@ -282,17 +343,51 @@ def parse_definition(text: str, *, file: str | None = None,
     transitions = _read_transitions(r, raw)
     timers = _read_timers(r, raw, states, transitions)
     initial = r.get(raw, "initial", "", str, default="")
+    sector_code = r.get(raw, "sector_code", "", str, required=False, default="")
+    applicant_kind = r.get(raw, "applicant_kind", "", str, required=False, default="citizen")
+    if applicant_kind not in APPLICANT_KINDS:
+        r.problem("applicant_kind", f"unknown applicant kind {applicant_kind!r} "
+                                    f"(expected one of {', '.join(APPLICANT_KINDS)})")
+    applicant = _read_applicant(r, raw, fields)
+    online_initial = r.get(raw, "online_initial", "", str, required=False, default=None)
+    if online_initial is not None:
+        by_name = {st.name: st for st in states}
+        st = by_name.get(online_initial)
+        if st is None:
+            r.problem("online_initial", f"unknown state {online_initial!r} (states: {', '.join(sorted(by_name))})")
+        elif st.portal_status != 1 or st.final:
+            r.problem("online_initial", f"state {online_initial!r} must be a non-final state with portal_status = 1 "
+                                        "(newly registered online, waiting for the desk)")
+        elif online_initial == initial:
+            r.problem("online_initial", "must differ from initial (the desk's own receipt starts at status 2)")
     defn = ProcedureDefinition(
         code=code, version=version, name_vi=name_vi, name_en=name_en, level=level,
         competent_kind=competent_kind, initial=initial, states=tuple(states),
         transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
         roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, timers=tuple(timers),
-        source=text, file=file, retention_years=retention_years,
+        source=text, file=file, retention_years=retention_years, sector_code=sector_code,
+        applicant_kind=applicant_kind, applicant=applicant, online_initial=online_initial,
     )
     _check_graph(r, defn, known_guards)
     if r.problems:
         raise DefinitionError(r.problems, file=file)
     return defn
+
+
+def _read_applicant(r: _Reader, raw: Mapping[str, Any], fields: list[FieldSpec]) -> dict[str, str]:
+    table = r.get(raw, "applicant", "", dict, required=False, default={})
+    r.unknown_keys(table, APPLICANT_ROLES, "applicant.")
+    names = {f.name for f in fields}
+    out: dict[str, str] = {}
+    for role in APPLICANT_ROLES:
+        name = r.get(table, role, "applicant.", str, required=False, default=None)
+        if name is None:
+            continue
+        if name not in names:
+            r.problem(f"applicant.{role}", f"unknown field {name!r} (fields: {', '.join(sorted(names)) or 'none'})")
+            continue
+        out[role] = name
+    return out
 
 
 def _read_fields(r: _Reader, raw: Mapping[str, Any]) -> list[FieldSpec]:
@@ -547,8 +642,9 @@ def _check_graph(r: _Reader, d: ProcedureDefinition, known_guards: Collection[st
         if not s.final and not outgoing[s.name]:
             r.problem(f"states[{i}]", f"state {s.name!r} is a dead end but not marked final = true")
     if d.initial in names:
-        reached = {d.initial}
-        frontier = [d.initial]
+        roots = [d.initial] + ([d.online_initial] if d.online_initial in names else [])
+        reached = set(roots)
+        frontier = list(roots)
         while frontier:
             cur = frontier.pop()
             for t in outgoing[cur]:

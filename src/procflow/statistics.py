@@ -196,7 +196,7 @@ def build_report(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, in
         if d.status in COMPLETED:
             stop = d.sla.stopped_at or d.updated_at
             late = d.sla.due_at is not None and stop > d.sla.due_at
-            days = calendar.working_days_between(calendar.counting_start(d.received_at), stop.date())
+            days = calendar.working_days_taken(d.received_at, stop)
             for f in figs:
                 f.completed += 1
                 f.on_time += not late
@@ -273,7 +273,7 @@ def bundle_summary(bundles: Iterable[Any], calendar: WorkingCalendar, at: dateti
             f.completed += 1
             f.on_time += not late
             f.completed_late += late
-            f._durations.append(calendar.working_days_between(calendar.counting_start(b.received_at), stop.date()))
+            f._durations.append(calendar.working_days_taken(b.received_at, stop))
         elif b.status in (3, 7, 8):
             f.closed_other += 1
         else:

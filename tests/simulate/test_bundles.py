@@ -41,7 +41,7 @@ def test_members_run_in_parallel_and_join_at_the_receiving_commune(procflow_engi
     bundles = BundleCoordinator(procflow_engine, persist=persist)
     b = bundles.file(BUNDLE, filed_at=WARD, actor=DESK, data=APPLICATION)
     assert (b.status, list(b.members), b.receiving) == (2, ["birth"], WARD)
-    assert b.sla.due_at.isoformat() == "2026-04-22T17:00:00+07:00"  # 3 working days from Monday
+    assert b.sla.due_at.isoformat() == "2026-04-23T17:00:00+07:00"  # 3 working days after Monday
     birth = procflow_engine.get(b.members["birth"])
     fired = finish(bundles, birth)
     # the electronic birth certificate feeds both agencies at once
@@ -76,7 +76,7 @@ def test_a_supplement_pauses_the_bundle_clock_and_a_refused_birth_stops_it(procf
     assert paused.status == 5 and paused.sla.paused
     procflow_clock.add_working_days(2, at="09:00")
     resumed = bundles.fire(birth, "resubmit", DESK).bundle
-    assert resumed.sla.running and resumed.sla.due_at.isoformat() == "2026-04-24T17:00:00+07:00"  # restarted
+    assert resumed.sla.running and resumed.sla.due_at.isoformat() == "2026-04-28T17:00:00+07:00"  # restarted (27th off)
     with pytest.raises(TransitionNotAllowed, match="no joined result"):
         bundles.return_result(b.id, DESK)
     stopped = bundles.fire(birth, "stop_processing", officer(birth)).bundle

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from procflow.calendar import local_time
+
 __all__ = ["simulate"]
 
 
@@ -142,7 +144,7 @@ def _print_extras(out: Any, data: dict[str, Any], *, resumed: bool, html: Path |
                   f"last {worst['name']} of {len(ranking)}")
     for f in data.get("faults") or []:
         out.print(f"fault {f['kind']}: {f['what']}{' · ' + str(f['name']) if f.get('name') else ''} "
-                  f"({str(f['from'])[:16]} → {str(f['to'])[:16]})")
+                  f"({local_time(f['from'])} → {local_time(f['to'])})")
     effect = data.get("fault_effect")
     if effect:
         a, b = effect["faulted"], effect["baseline"]

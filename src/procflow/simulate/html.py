@@ -13,6 +13,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from procflow.calendar import local_time
+
 __all__ = ["render_html"]
 
 _COLORS = ("#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#0a7b83", "#cf222e", "#6e7781", "#953800")
@@ -53,7 +55,7 @@ def _num(x: float | int | None) -> str:
 
 
 def _day(iso: str) -> str:
-    return datetime.fromisoformat(iso).strftime("%d/%m")
+    return local_time(iso, "%d/%m")
 
 
 def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float], str]], *,
@@ -187,7 +189,7 @@ def render_html(data: Mapping[str, Any]) -> str:
         parts.append('<h2>Sự cố <span class="en">· faults injected</span></h2><div class="panel"><ul>' + "".join(
             f"<li><b>{escape(str(f['kind']))}</b> — {escape(str(f['what']))}"
             + (f" · {escape(str(f.get('name', '')))}" if f.get("name") else "")
-            + f" · {escape(str(f['from'])[:16])} → {escape(str(f['to'])[:16])}</li>" for f in faults) + "</ul>")
+            + f" · {escape(local_time(f['from']))} → {escape(local_time(f['to']))}</li>" for f in faults) + "</ul>")
         if effect:
             rows = [("Tỷ lệ đúng hạn · on-time rate", "on_time_rate", _pct),
                     ("Quá hạn đang mở · overdue open", "overdue_open", _num),
@@ -246,7 +248,7 @@ def render_html(data: Mapping[str, Any]) -> str:
                  "giới, trên các hồ sơ xã đã tiếp nhận. Score = the average of the commune's percentile on the "
                  "on-time rate and on the location-independent share, over the dossiers it received. "
                  "Click a column to sort.</p>" + _ranking(data.get("commune_ranking", [])))
-    parts.append(f'<p class="note">procflow · {escape(str(data.get("at", ""))[:16])} · '
+    parts.append(f'<p class="note">procflow · {escape(local_time(data.get("at")))} · '
                  "cùng seed cho cùng số liệu · the same seed gives the same figures</p>")
     return ("<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"

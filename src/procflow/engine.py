@@ -450,15 +450,11 @@ class Engine:
         event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=kind, trigger=None, from_state=d.state,
                              to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
                              custodian=d.custodian, definition_version=d.definition_version, effects=fx, note=note)
-        if self.hash_chain:
-            new.chain = (new.revision, chain_event(event, self._head(d)))
-        row = new  # data is not among the changed columns: the stored (sealed) values stay as they are
-        timers = compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers is not None else None
-        with self.store.transaction():
-            self.store.apply(row, d.revision, event, (), frozenset(changed))
-            if timers is not None and (timers.arm or timers.cancel or timers.pause):
-                self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
-                                       cancel=timers.cancel, pause=timers.pause)
+        w = self.writer
+        new.chain = w.link(event, d)
+        # data is not among the changed columns: the stored (sealed) values stay as they are
+        w.write(new, event, expected=d.revision, changed=frozenset(changed),
+                timers=compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers else None)
         if isinstance(dossier, Dossier):
             for name in ("updated_at", "revision", "sla", "step_due_at", "chain"):
                 setattr(dossier, name, getattr(new, name))

@@ -100,10 +100,29 @@ DESCRIPTIONS: dict[str, str] = {
     "competent_kind": "Agency kind of the competent agency (cơ quan có thẩm quyền), resolved for the "
                       "commune where the subject is. Defaults to the value of `level`.",
     "initial": "Name of the state a new dossier starts in (usually `received`, tiếp nhận).",
+    "online_initial": "State an online filing starts in (`engine.file(..., online=True)`): portal status 1, "
+                      "clock `excluded`, held by the receiving desk. The time limit starts when the desk "
+                      "receives it (status 2); the desk may refuse it (3) or ask for a supplement first (5).",
+    "sector_code": "The procedure's sector code as the national portal wants it (mã lĩnh vực, MaLinhVuc). "
+                   "The bundled procedures carry procflow's provisional codes: use your portal's list.",
+    "applicant_kind": "Who files (LoaiDoiTuong): `citizen` (1), `business` (2) or `household_business` (3).",
+    "applicant": "Which fields name the dossier holder (chủ hồ sơ) the portal lists — the person who "
+                 "files, e.g. the parent for a birth registration, not the newborn. Keys: `name`, "
+                 "`national_id`, `phone`, `address`, `email`; each names a declared field.",
     "legal_basis": "Laws, decrees and circulars the definition follows, so users can check it.",
     "retention_years": "Years the personal data of a closed dossier is kept; then `procflow retention apply` "
                        "erases it from the vault (statistics and the event log stay), and a liên thông bundle's "
                        "own copy once every member has expired. Absent: kept.",
+    "catalogue_source": "The public page or document the catalogue code and time limit were checked against "
+                        "(a URL or a citation); bundled procedures list it in "
+                        "[Bundled procedures](bundled.md).",
+    "unconfirmed": "What could not be confirmed against a public source, from: `catalogue_code`, `time_limit`, "
+                   "`verification_limit`, `flow`, `competent_agency`, `fee`, `legal_basis`. Users check these "
+                   "before relying on the definition.",
+    "effective_from": "First day this version's flow is the law (a TOML date, e.g. `2025-07-01`). A later "
+                      "decree is a new version with its own dates.",
+    "effective_until": "First day it no longer is (exclusive), after `effective_from` — e.g. `2027-03-01` for "
+                       "the Decree 151/2025/NĐ-CP land flow.",
     "sla": "The whole time limit; see the `[sla]` table below.",
     "roles": "Extra holder roles: `name = \"agency kind\"`; see `[roles]` below.",
     "fields": "Declared dossier data; data a procedure does not declare is refused (`InvalidData`).",
@@ -202,6 +221,7 @@ _TOML_TYPES = {
     "tuple[Step, ...]": "array of tables", "tuple[Transition, ...]": "array of tables",
     "tuple[FieldSpec, ...]": "array of tables", "tuple[TimerSpec, ...]": "array of tables",
     "TimerAnchor": "string", "TimerAction": "string", "float | None": "float", "datetime | None": "offset date-time",
+    "date | None": "local date",
 }
 
 

@@ -154,6 +154,16 @@ def test_mkdocs_build_strict(tmp_path):
     reference = (tmp_path / "site" / "procedures" / "reference" / "index.html").read_text(encoding="utf-8")
     assert "resume_policy" in reference and "supplement_policy" in reference
     assert (tmp_path / "site" / "reference" / "api" / "index.html").exists()
+    # nothing is fetched from the internet at view time (agency intranets): fonts and mermaid are local
+    for page in (tmp_path / "site").rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "fonts.googleapis" not in html and "fonts.gstatic" not in html, page
+        assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', html), f"{page}: loads from the internet"
+        if 'class="mermaid"' in html:
+            assert "assets/js/mermaid.min.js" in html, page
+    css = (tmp_path / "site" / "assets" / "css" / "fonts.css").read_text(encoding="utf-8")
+    fonts = re.findall(r"url\(\.\./fonts/([^)]+)\)", css)
+    assert fonts and all((tmp_path / "site" / "assets" / "fonts" / f).exists() for f in fonts)
 
 
 def test_bash_lines_parse():

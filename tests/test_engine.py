@@ -131,7 +131,7 @@ def test_filing_errors(engine, registry):
 def test_location_independent_land_dossier_hands_off_across_levels(engine, registry, clock):
     filed, land_at = (c.code for c in communes(registry, 2))
     data = {"applicant_name": "Trần Thị B", "applicant_national_id": "092987654321", "parcel": "12/34"}
-    d = engine.file(LAND, filed_at=filed, location=land_at, actor=desk(filed), data=data)
+    d = engine.file(LAND, version=1, filed_at=filed, location=land_at, actor=desk(filed), data=data)
     assert d.location_independent and d.receiving == filed and d.location == land_at
     office = d.agencies["competent"]
     assert registry.agency(office).kind == "land_registration_office"
@@ -164,7 +164,7 @@ def test_location_independent_land_dossier_hands_off_across_levels(engine, regis
 
 def test_supplement_restarts_clock_by_default(engine, registry, clock):
     a = communes(registry)[0].code
-    d = engine.file("2.000575", filed_at=a, actor=desk(a), data={
+    d = engine.file("2.000720", filed_at=a, actor=desk(a), data={
         "business_name": "Tạp hoá An", "owner_name": "Lê C", "owner_national_id": "092111222333",
         "business_address": "Số 1"})
     engine.fire(d, "accept", desk(a))
@@ -194,17 +194,18 @@ def test_versions_run_side_by_side_and_conflicting_content_is_refused(engine, re
     a = communes(registry)[0].code
     old = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
     v1 = engine.definition(BIRTH)
-    v2_text = v1.source.replace("version = 1", "version = 2").replace('label_en = "Processing"',
-                                                                     'label_en = "In progress"')
+    n = v1.version
+    v2_text = v1.source.replace(f"version = {n}", f"version = {n + 1}", 1).replace('label_en = "Processing"',
+                                                                                'label_en = "In progress"')
     engine.register(parse_definition(v2_text))
     new = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
-    assert (old.definition_version, new.definition_version) == (1, 2)
+    assert (old.definition_version, new.definition_version) == (n, n + 1)
     engine.fire(old, "accept", desk(a))
-    assert engine.get(old.id).definition_version == 1
+    assert engine.get(old.id).definition_version == n
     with pytest.raises(StoreError, match="already registered with different content"):
         engine.register(parse_definition(v1.source.replace('label_en = "Received"', 'label_en = "Got it"')))
     reopened = Engine(engine.store, registry=registry, clock=engine.clock)
-    assert {d.key for d in reopened.definitions()} >= {(BIRTH, 1), (BIRTH, 2)}
+    assert {d.key for d in reopened.definitions()} >= {(BIRTH, n), (BIRTH, n + 1)}
 
 
 def test_unknown_guard_refused_at_registration(engine):

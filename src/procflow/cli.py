@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from procflow.definition import PORTAL_STATUS, ProcedureDefinition, load_definition
+from procflow.definition import PORTAL_STATUS, ProcedureDefinition, bundled_definitions, load_definition
 from procflow.errors import DefinitionError, ProcflowError
 
 app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
@@ -76,14 +76,18 @@ def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[n
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="Procedure definition TOML files.")]) -> None:
-    """Lint procedure definitions; exit non-zero when any has problems."""
+def validate(files: Annotated[list[Path], typer.Argument(help="Procedure or liên thông bundle TOML files.")]) -> None:
+    """Lint procedure definitions and bundles; exit non-zero when any has problems."""
     from procflow.guards import BUILTIN_GUARDS
     from procflow.plugins import make_plugin_manager, plugin_guards
 
     known = set(BUILTIN_GUARDS) | set(plugin_guards(make_plugin_manager()))
     bad = 0
+    bundles = [p for p in files if p.suffix == ".toml" and _is_bundle(p)]
+    procedures = {d.code: d for d in bundled_definitions()}
     for path in files:
+        if path in bundles:
+            continue
         try:
             d = load_definition(path, known_guards=known)
         except DefinitionError as exc:
@@ -92,10 +96,36 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Procedure definit
             for p in exc.problems:
                 err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
         else:
+            procedures[d.code] = d
             out.print(f"[green]✓[/] {path}: {d.code} v{d.version} {d.name} — {len(d.states)} states, "
                       f"{len(d.transitions)} transitions", highlight=False)
+    for path in bundles:  # after the procedures, so a bundle may name a procedure validated in the same run
+        from procflow.bundle.definition import check_members, parse_bundle
+
+        try:
+            b = parse_bundle(path.read_text(encoding="utf-8"), file=str(path))
+            problems = check_members(b, procedures)
+            if problems:
+                raise DefinitionError(problems, file=str(path))
+        except DefinitionError as exc:
+            bad += 1
+            err.print(f"[red]✗[/] {path}: {len(exc.problems)} problem(s)", highlight=False)
+            for p in exc.problems:
+                err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
+        else:
+            out.print(f"[green]✓[/] {path}: bundle {b.code} v{b.version} {b.name} — {len(b.members)} members, "
+                      f"{b.sla_days} working days", highlight=False)
     if bad:
         raise typer.Exit(1)
+
+
+def _is_bundle(path: Path) -> bool:
+    from procflow.bundle.definition import is_bundle_text
+
+    try:
+        return is_bundle_text(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False  # load_definition reports it
 
 
 def mermaid(d: ProcedureDefinition) -> str:

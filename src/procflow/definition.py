@@ -11,7 +11,7 @@ import enum
 import hashlib
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,10 @@ APPLICANT_ROLES = ("name", "national_id", "phone", "address", "email")
 FIELD_TYPES = ("string", "int", "decimal", "bool", "date", "datetime")
 PERSONAL_KINDS = ("national_id", "phone", "address", "date_of_birth", "name", "email", "other")
 BUILTIN_ROLES = ("receiving", "competent", "location")
+# What a definition may declare it could not confirm against a public source (``unconfirmed = [...]``): the
+# docs and the sources table show these, so users know what to check before relying on it.
+UNCONFIRMED_ITEMS = ("catalogue_code", "time_limit", "verification_limit", "flow", "competent_agency", "fee",
+                     "legal_basis")
 
 
 class ClockMode(enum.StrEnum):
@@ -236,6 +240,11 @@ class ProcedureDefinition:
     online_initial: str | None = None
     """Where an online filing starts (portal status 1, waiting for the desk); None: no online filing."""
 
+    catalogue_source: str = ""  # where the code and time limit were checked (a public page or document)
+    unconfirmed: tuple[str, ...] = ()  # items of UNCONFIRMED_ITEMS not confirmed against a public source
+    effective_from: date | None = None  # first day the flow is the law (a later decree: a new version)
+    effective_until: date | None = None  # first day it no longer is (exclusive), e.g. Decree 151/2025: 2027-03-01
+
     @property
     def applicant_kind_code(self) -> int:
         return APPLICANT_KINDS.get(self.applicant_kind, 1)
@@ -258,6 +267,11 @@ class ProcedureDefinition:
     @property
     def name(self) -> str:
         return f"{self.name_en} ({self.name_vi})" if self.name_en else self.name_vi
+
+    def is_effective(self, on: date) -> bool:
+        """Whether this version's flow is the law on day ``on`` (open-ended where a bound is not given)."""
+        return (self.effective_from is None or on >= self.effective_from) and (
+            self.effective_until is None or on < self.effective_until)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -298,7 +312,8 @@ class _Reader:
 
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
              "sla", "roles", "fields", "states", "transitions", "timers", "retention_years", "sector_code",
-             "applicant_kind", "applicant", "online_initial")
+             "applicant_kind", "applicant", "online_initial", "catalogue_source", "unconfirmed", "effective_from",
+             "effective_until")
 
 
 def parse_definition(text: str, *, file: str | None = None,
@@ -324,6 +339,7 @@ def parse_definition(text: str, *, file: str | None = None,
     retention_years = r.get(raw, "retention_years", "", int, required=False, default=None)
     if retention_years is not None and retention_years < 0:
         r.problem("retention_years", "must be >= 0 (years the personal data of a closed dossier is kept)")
+    provenance = _read_provenance(r, raw)
     sla = r.get(raw, "sla", "", dict, default={})
     r.unknown_keys(sla, ("working_days", "supplement_policy"), "sla.")
     sla_days = r.get(sla, "working_days", "sla.", int, default=0)
@@ -366,7 +382,7 @@ def parse_definition(text: str, *, file: str | None = None,
         transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
         roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, timers=tuple(timers),
         source=text, file=file, retention_years=retention_years, sector_code=sector_code,
-        applicant_kind=applicant_kind, applicant=applicant, online_initial=online_initial,
+        applicant_kind=applicant_kind, applicant=applicant, online_initial=online_initial, **provenance,
     )
     _check_graph(r, defn, known_guards)
     if r.problems:
@@ -374,6 +390,33 @@ def parse_definition(text: str, *, file: str | None = None,
     return defn
 
 
+def _read_provenance(r: _Reader, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``catalogue_source``, ``unconfirmed`` and the effective dates: where the definition comes from and
+    for which days it is the law."""
+    source = r.get(raw, "catalogue_source", "", str, required=False, default="")
+    if "catalogue_source" in raw and isinstance(raw["catalogue_source"], str) and not source.strip():
+        r.problem("catalogue_source", "must not be empty (a public page or document the code was checked against)")
+    items = r.get(raw, "unconfirmed", "", list, required=False, default=[])
+    unconfirmed: list[str] = []
+    for i, item in enumerate(items):
+        if item not in UNCONFIRMED_ITEMS:
+            r.problem(f"unconfirmed[{i}]", f"unknown item {item!r} (expected one of {', '.join(UNCONFIRMED_ITEMS)})")
+        elif item in unconfirmed:
+            r.problem(f"unconfirmed[{i}]", f"{item!r} is listed twice")
+        else:
+            unconfirmed.append(item)
+    bounds: dict[str, date | None] = {}
+    for key in ("effective_from", "effective_until"):
+        value = raw.get(key)
+        if key in raw and (not isinstance(value, date) or isinstance(value, datetime)):
+            r.problem(key, f"expected a date such as 2025-07-01 (TOML local date, no quotes), got {value!r}")
+            value = None
+        bounds[key] = value
+    start, end = bounds["effective_from"], bounds["effective_until"]
+    if start is not None and end is not None and end <= start:
+        r.problem("effective_until", f"{end.isoformat()} is not after effective_from {start.isoformat()}")
+    return {"catalogue_source": source, "unconfirmed": tuple(unconfirmed), "effective_from": start,
+            "effective_until": end}
 def _read_applicant(r: _Reader, raw: Mapping[str, Any], fields: list[FieldSpec]) -> dict[str, str]:
     table = r.get(raw, "applicant", "", dict, required=False, default={})
     r.unknown_keys(table, APPLICANT_ROLES, "applicant.")

@@ -189,12 +189,15 @@ class Engine:
         data: Mapping[str, Any] | None = None,
         version: int | None = None,
         online: bool = False,
+        sla_days: int | None = None,
     ) -> Dossier:
         """Receive a dossier (tiếp nhận) at the one-stop desk of commune ``filed_at``.
 
         ``online=True`` files it as submitted on the public-service portal: it starts in the definition's
         ``online_initial`` state (portal status 1, newly registered) and its time limit starts only when the
         desk receives it (status 2); the desk may instead refuse it (status 3) or ask for a supplement.
+        ``sla_days`` overrides the definition's limit for this dossier: a liên thông bundle gives its members
+        their (shorter) limits inside the bundle.
 
         ``location`` is the commune where the subject is (residence, land); when it differs from
         ``filed_at`` the dossier is location-independent and routed to the competent agency, while the
@@ -221,7 +224,7 @@ class Engine:
         for role, kind in defn.roles.items():
             agencies[role] = self.registry.resolve(kind, routing.location.code).code
         step = compiled.steps[initial]
-        sla = SlaClock.start(self.calendar, now, defn.sla_days)
+        sla = SlaClock.start(self.calendar, now, defn.sla_days if sla_days is None else sla_days)
         if online:  # the limit counts from the desk's receipt (status 2), not from the submission
             sla = sla.pause(now)
         elif step.clock is ClockMode.STOPPED:

@@ -8,7 +8,7 @@ plugin is registered, naming the plugin and its signature.
 
 Hooks come in four families:
 
-* ``procflow_register_*`` (and ``procflow_calendar_files``) are called once when an engine is built; every
+* ``procflow_register_*`` (and ``procflow_register_calendar_files``) are called once when an engine is built; every
   plugin's answer is collected.
 * ``procflow_deliver_*`` send one outbox message to an outside system. They are called by the delivery
   worker, never inside a state transaction, and are ``firstresult``: the first plugin that returns
@@ -87,7 +87,7 @@ def procflow_register_procedures() -> Iterable[ProcedureDefinition] | None:
 
 
 @hookspec
-def procflow_calendar_files() -> Iterable[str | os.PathLike[str]] | None:
+def procflow_register_calendar_files() -> Iterable[str | os.PathLike[str]] | None:
     """Day-off files of the province or agency this plugin serves (local days off, late swaps).
 
     Called by ``build_engine`` when it builds the engine's working calendar; each file has the shape of

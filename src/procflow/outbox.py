@@ -128,9 +128,11 @@ Sealed = Mapping[str, tuple[Any, Any]]
 
 def _lookup(sealed: Sealed | None) -> dict[tuple[type, Any], Mapping[str, str]]:
     """(type, real value) → reference, for the values a payload could carry whole: non-empty strings and
-    integers (the type is part of the key, so ``True`` never matches a personal ``1``)."""
+    integers (the type is part of the key, so ``True`` never matches a personal ``1``). Two fields with the
+    same value (a couple's names may coincide) give the reference of the first field by name, so a record
+    opened from the store seals exactly as the one the engine kept in memory (their field order differs)."""
     out: dict[tuple[type, Any], Mapping[str, str]] = {}
-    for value, ref in (sealed or {}).values():
+    for _, (value, ref) in sorted((sealed or {}).items()):
         t = type(value)
         if (t is str and value) or t is int:
             if type(ref) is dict and MARKER in ref:

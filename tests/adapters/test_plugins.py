@@ -125,7 +125,7 @@ def test_without_a_subscriber_no_outbox_rows_are_written(sqlite_store, registry,
 
 
 def test_a_catalogue_plugin_contributes_procedures(sqlite_store, registry, clock, bundled):
-    catalogue = bundled["2.000575"].source.replace('code = "2.000575"', 'code = "9.999001"')
+    catalogue = bundled["2.000720"].source.replace('code = "2.000720"', 'code = "9.999001"')
 
     class Catalogue:
         @hookimpl
@@ -174,7 +174,7 @@ def test_a_plugin_lays_its_province_days_off_over_the_national_schedule(tmp_path
 
     class Province:
         @hookimpl
-        def procflow_calendar_files(self):
+        def procflow_register_calendar_files(self):
             return [local]
 
     engine = build_engine(SQLiteStore(str(tmp_path / "p.db")),

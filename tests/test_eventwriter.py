@@ -32,7 +32,7 @@ from procflow.store.sqlite import SQLiteStore
 from procflow.vault import Vault
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-HKD = "2.000575"  # household business registration: three personal fields, timers
+HKD = "2.000720"  # household business registration: three personal fields, timers
 REGISTRY = Registry.default()
 DEFINITIONS = bundled_definitions()
 COMMUNE, OTHER = (c.code for c in REGISTRY.communes_of("92")[:2])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from procflow.simulate.job import run_simulation
 from procflow.simulate.scenario import DEFAULT_PROFILES, Choice, Scenario
 
-RESIDENCE = "1.004194"
+RESIDENCE = "1.004222"
 
 
 def _abandoned_supplements() -> dict:
@@ -71,10 +71,10 @@ def test_a_task_that_outlives_its_state_is_checkpointed_and_resumed(tmp_path, mo
 
     profiles = dict(DEFAULT_PROFILES)
     late = (Choice("resubmit", 1.0, "citizen", minutes=10, days=40),)  # beyond the 30-day expiry
-    profiles["2.000575"] = {**profiles["2.000575"], "supplement_requested": late,
+    profiles["2.000720"] = {**profiles["2.000720"], "supplement_requested": late,
                             "reviewing": (Choice("request_supplement", 1.0, minutes=15),)}
     scenario = Scenario(province="Lai Châu", days=45, seed=2, dossiers_per_commune_day=0.3, commit_every=50,
-                        procedure_mix={"2.000575": 1.0}, profiles=profiles)
+                        procedure_mix={"2.000720": 1.0}, profiles=profiles)
     result, report, engine = run_simulation(scenario, str(tmp_path / "ref.db"))
     engine.store.close()
     assert report.extra["timers"]["supplements_expired"] > 0

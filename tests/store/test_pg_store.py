@@ -163,7 +163,7 @@ def test_a_fire_that_arms_timers_is_still_one_round_trip(pg):
     desk = Actor("desk", commune, {"one_stop_officer"})
     data = {"business_name": "Tạp hóa An", "owner_name": "Lê Văn An", "owner_national_id": "092123456789",
             "business_address": "Số 3, đường 3/2"}
-    warm, d = (engine.file("2.000575", filed_at=commune, actor=desk, data=data) for _ in range(2))
+    warm, d = (engine.file("2.000720", filed_at=commune, actor=desk, data=data) for _ in range(2))
     engine.fire(warm.id, "accept", desk)  # prepares the statements
     d = engine.get(d.id)  # as a caller holds it: read back from the store, with its hash-chain head
     assert round_trips(pg, lambda: engine.fire(d, "accept", desk)) == 1

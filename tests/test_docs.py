@@ -176,14 +176,15 @@ def test_bash_lines_parse():
 def test_the_report_explained_in_getting_started_matches_the_real_one():
     """The sample report is abridged text; every label it shows and explains must be in the real output."""
     exe = Path(sys.executable).with_name("procflow")
-    result = subprocess.run([str(exe) if exe.exists() else "procflow", "simulate", "--days", "2", "--rate", "2",
+    result = subprocess.run([str(exe) if exe.exists() else "procflow", "simulate", "--days", "2", "--rate", "0.7",
                              "--db", ":memory:"], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
     page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
     labels = ["dossiers received (tiếp nhận)", "filed online", "transitions", "location-independent (phi địa giới)",
               "received", "completed", "on time", "on-time rate", "overdue open", "open", "paused", "median w-days",
-              "National-portal status (TrangThaiHoSo)", "Top communes by backlog (hồ sơ tồn)"]
+              "National-portal status (TrangThaiHoSo)", "Top communes by backlog (hồ sơ tồn)",
+              "Official reporting table (tình hình, kết quả giải quyết TTHC)"]
     for label in labels:
         assert label in result.stdout, f"the report no longer shows {label!r}"
         assert label in page, f"getting-started.md does not show {label!r}"

@@ -83,6 +83,8 @@ def procflow_register_procedures() -> Iterable[ProcedureDefinition] | None:
     Called by ``build_engine``; each returned definition is validated and registered as its own version
     (the same code and version with different content is refused). Read the catalogue here, not at import.
     Raise ``DefinitionError`` for a definition you cannot translate, naming its source.
+    ``procflow.catalogue.catalogue_procedures(path)`` (or the ready ``CataloguePlugin(path)``) turns a
+    catalogue file into validated definitions for this hook.
     """
 
 

@@ -4,7 +4,8 @@
     python benchmarks/bench_postgres.py --url postgresql://user@host/db --rounds 7
     python benchmarks/bench_postgres.py --sizing        # rows and bytes per dossier after a 30-day run
 
-Every worker is its own OS process with its own engine and connection, firing ``Engine.fire`` on its own
+Every worker is its own OS process with its own engine and connection, firing the default fire (as in
+``bench_engine.py``: one guard, one national-portal status row in the outbox, hash chain and vault on) on its own
 1,000 live dossiers (so rows never conflict, as with real workers that each hold different dossiers).
 Rounds are interleaved (SQLite, PostgreSQL ×1, PostgreSQL ×2, …) and medians reported, because this
 machine is shared and noisy. Alongside throughput it measures CPU per transition in the workers (engine +
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from common import LOOP
+from common import DEFAULT, FILING
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -42,16 +43,21 @@ def _worker(conn: Any, target: str, options: dict[str, Any], index: int) -> None
     from procflow.dossier import Actor
     from procflow.engine import Engine
     from procflow.jurisdiction import Registry
+    from procflow.keys import StaticKeyProvider
+    from procflow.outbox import status_sync_topic, topic_rule
     from procflow.store.base import open_store
+    from procflow.vault import Vault
 
     reg = Registry.default()
     commune = reg.communes_of("92")[index].code
     store = open_store(target, **options)
-    engine = Engine(store, registry=reg, clock=FakeClock(datetime(2026, 4, 20, 9, tzinfo=VN)))
-    engine.register(parse_definition(LOOP))
+    engine = Engine(store, registry=reg, clock=FakeClock(datetime(2026, 4, 20, 9, tzinfo=VN)),
+                    outbox_rules=[topic_rule([status_sync_topic(store)])],
+                    vault=Vault(store, StaticKeyProvider.generate()))  # keys in memory: none written to $HOME
+    engine.register(parse_definition(DEFAULT))
     desk = Actor("officer", commune, {"officer"})
     with engine.batch():
-        hot = [engine.file("bench.loop", filed_at=commune, actor=desk) for _ in range(1000)]
+        hot = [engine.file("bench.default", filed_at=commune, actor=desk, data=FILING) for _ in range(1000)]
     conn.send("ready")
     fire = engine.fire
     while True:
@@ -63,18 +69,18 @@ def _worker(conn: Any, target: str, options: dict[str, Any], index: int) -> None
         if per_tx == 1:
             for i in range(n):
                 d = hot[i % 1000]
-                fire(d, "to_check" if d.state == "review" else "to_review", desk)
+                fire(d, "start" if d.state == "received" else "back", desk)
         elif per_tx == 0:  # the explicit-transaction variant: BEGIN, the statement, COMMIT
             for i in range(n):
                 d = hot[i % 1000]
                 with store.transaction():
-                    fire(d, "to_check" if d.state == "review" else "to_review", desk)
+                    fire(d, "start" if d.state == "received" else "back", desk)
         else:
             for start in range(0, n, per_tx):
                 with store.transaction():
                     for i in range(start, min(start + per_tx, n)):
                         d = hot[i % 1000]
-                        fire(d, "to_check" if d.state == "review" else "to_review", desk)
+                        fire(d, "start" if d.state == "received" else "back", desk)
         conn.send((t0, time.perf_counter(), time.process_time() - cpu0))
     store.close()
 

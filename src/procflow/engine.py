@@ -31,7 +31,6 @@ from procflow.definition import ClockMode, ProcedureDefinition, Step, Transition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.errors import (
     DefinitionError,
-    DossierNotFound,
     GuardRejected,
     InvalidData,
     NotCustodian,
@@ -39,11 +38,10 @@ from procflow.errors import (
     ProcflowError,
     TransitionNotAllowed,
 )
+from procflow.eventwriter import EventWriter
 from procflow.guards import BUILTIN_GUARDS
-from procflow.hashchain import GENESIS, chain_event, head_of
 from procflow.jurisdiction import Registry
 from procflow.masking import mask_record
-from procflow.outbox import seal_messages
 from procflow.store.base import AuditEntry, OutboxMessage, Store
 from procflow.timers import TimerTable
 from procflow.vault import Vault, has_refs, is_ref
@@ -127,6 +125,7 @@ class Engine:
         self.vault = vault if vault is not None else Vault(store)
         self.hash_chain = hash_chain
         self.access_policy = access_policy if access_policy is not None else AccessPolicy(self.registry)
+        self.writer = EventWriter(self)  # every event goes through it (vault, chain, outbox, timers)
         self._compiled: dict[tuple[str, int], CompiledDefinition] = {}
         self._latest: dict[str, int] = {}
         for code, version, source in store.definition_sources():
@@ -244,19 +243,18 @@ class Engine:
                 data=values, revision=1,
             )
             row = dossier  # what the store gets: personal values sealed in the vault, references in their place
+            w = self.writer
             if compiled.personal:
-                dossier.data, stored = self._seal(dossier.id, 1, values, compiled.personal)
+                dossier.data, stored = w.seal(dossier.id, 1, values, compiled.personal)
                 dossier.sealed = {k: (dossier.data[k], v) for k, v in stored.items() if is_ref(v)}
                 row = attrs.evolve(dossier, data=stored)
             event = DossierEvent(dossier_id=dossier.id, seq=1, at=now, kind=EventKind.FILED, trigger=None,
                                  from_state=None, to_state=dossier.state, status=dossier.status, actor=actor.id,
                                  agency=actor.agency, custodian=dossier.custodian,
                                  definition_version=defn.version, effects=filed_effects(row))
-            if self.hash_chain:
-                dossier.chain = (1, chain_event(event, GENESIS))
-            self.store.insert_dossier(row, event, self._outbox(dossier, event, defn, compiled.personal))
-            if compiled.timers is not None and (armed := compiled.timers.on_file(dossier, self.calendar, now)).arm:
-                self.store.save_timers(dossier.id, seq=1, state=dossier.state, arm=armed.arm)
+            dossier.chain = w.link(event, None)
+            w.write(row, event, expected=None, outbox=w.outbox(dossier, event, defn, compiled.personal),
+                    timers=compiled.timers.on_file(dossier, self.calendar, now) if compiled.timers else None)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("filed %s (%s v%d) at %s by %s: %s", dossier.id, defn.code, defn.version, receiving, actor.id,
                        mask_record(dossier.data, defn))
@@ -338,16 +336,11 @@ class Engine:
                                  from_state=d.state, to_state=dest.name, status=dest.portal_status, actor=actor.id,
                                  agency=actor.agency, custodian=custodian, definition_version=d.definition_version,
                                  effects=effects or None, note=note)
-            if self.hash_chain:
-                new.chain = (new.revision, chain_event(event, self._head(d)))
-            outbox = self._outbox(new, event, defn, compiled.personal) if self.outbox_rules else ()
-            if compiled.timers is None or not (timers := compiled.timers.on_fire(d, new, self.calendar, now)).arm:
-                self.store.apply(row, d.revision, event, outbox, frozenset(changed))
-            else:  # armings are queued in the same transaction (cancelling writes nothing: the event says it)
-                with self.store.transaction():
-                    self.store.apply(row, d.revision, event, outbox, frozenset(changed))
-                    self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
-                                           cancel=timers.cancel, pause=timers.pause)
+            w = self.writer
+            new.chain = w.link(event, d)
+            w.write(row, event, expected=d.revision, changed=frozenset(changed),
+                    outbox=w.outbox(new, event, defn, compiled.personal) if self.outbox_rules else (),
+                    timers=compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers else None)
         if isinstance(dossier, Dossier):
             for name in ("state", "status", "custodian", "updated_at", "sla", "step_due_at", "data", "revision",
                          "sealed", "chain"):
@@ -356,13 +349,6 @@ class Engine:
         return new
 
     # -- personal data and the hash chain (see procflow.vault, procflow.hashchain) --------------------------
-    def _seal(self, dossier_id: str, seq: int, values: Mapping[str, Any],
-              personal: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(real values, stored values): personal ones sealed in the vault as event ``seq``."""
-        if has_refs(values):  # values copied from a stored record: open them, then seal them anew
-            values = self.vault.resolve(values)
-        return dict(values), self.vault.seal(dossier_id, seq, values, personal)
-
     def _sealed_row(self, d: Dossier, new: Dossier, values: Mapping[str, Any], personal: Mapping[str, str],
                     effects: dict[str, Any]) -> Dossier:
         """Seal the personal values among ``values``; ``new`` keeps real values, the returned row (for the
@@ -370,7 +356,7 @@ class Engine:
         if personal.keys().isdisjoint(values):
             real, stored = dict(values), dict(values)
         else:
-            real, stored = self._seal(d.id, new.revision, values, personal)
+            real, stored = self.writer.seal(d.id, new.revision, values, personal)
         effects["data"] = stored
         base = dict(d.data)
         sealed = dict(d.sealed or {})
@@ -406,14 +392,7 @@ class Engine:
         that stores the references."""
         kinds = {f.name: f.personal for c in self._compiled.values() for f in c.definition.fields
                  if f.personal is not None and f.name in values}
-        return self._seal(owner_id, seq, values, kinds)[1] if kinds else dict(values)
-
-    def _head(self, d: Dossier) -> bytes:
-        """The hash of the dossier's last event (from the record when it carries it, else from the store)."""
-        chain = d.chain
-        if chain is not None and chain[0] == d.revision:
-            return chain[1]
-        return head_of(self.store, d.id, d.revision)
+        return self.writer.seal(owner_id, seq, values, kinds)[1] if kinds else dict(values)
 
     def open_record(self, d: Dossier) -> Dossier:
         """A stored record with its personal values opened from the vault (the system path: not audited)."""
@@ -475,16 +454,12 @@ class Engine:
         event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=kind, trigger=None, from_state=d.state,
                              to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
                              custodian=d.custodian, definition_version=d.definition_version, effects=fx, note=note)
-        if self.hash_chain:
-            new.chain = (new.revision, chain_event(event, self._head(d)))
-        row = new  # data is not among the changed columns: the stored (sealed) values stay as they are
-        timers = compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers is not None else None
-        outbox = self._outbox(new, event, compiled.definition, compiled.personal) if self.outbox_rules else ()
-        with self.store.transaction():
-            self.store.apply(row, d.revision, event, outbox, frozenset(changed))
-            if timers is not None and (timers.arm or timers.cancel or timers.pause):
-                self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
-                                       cancel=timers.cancel, pause=timers.pause)
+        w = self.writer
+        new.chain = w.link(event, d)
+        # data is not among the changed columns: the stored (sealed) values stay as they are
+        w.write(new, event, expected=d.revision, changed=frozenset(changed),
+                outbox=w.outbox(new, event, compiled.definition, compiled.personal) if self.outbox_rules else (),
+                timers=compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers else None)
         if isinstance(dossier, Dossier):
             for name in ("updated_at", "revision", "sla", "step_due_at", "chain"):
                 setattr(dossier, name, getattr(new, name))
@@ -506,11 +481,11 @@ class Engine:
                              to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
                              custodian=d.custodian, definition_version=d.definition_version,
                              effects=dict(effects) if effects else None, note=note)
-        if self.hash_chain:
-            new.chain = (new.revision, chain_event(event, self._head(d)))
+        w = self.writer
+        new.chain = w.link(event, d)
         if outbox:
-            outbox = self._seal_outbox(list(outbox), d, self._get_compiled(d.procedure, d.definition_version).personal)
-        self.store.apply(new, d.revision, event, outbox, frozenset())
+            outbox = w.seal_outbox(list(outbox), d, self._get_compiled(d.procedure, d.definition_version).personal)
+        w.write(new, event, expected=d.revision, outbox=outbox)
         if isinstance(dossier, Dossier):
             dossier.updated_at, dossier.revision, dossier.chain = new.updated_at, new.revision, new.chain
             return dossier
@@ -548,40 +523,6 @@ class Engine:
                 raise InvalidData(f"procedure {defn.code}: required field(s) missing: {', '.join(missing)}",
                                   field=missing[0])
         return dict(data)
-
-    def _outbox(self, d: Dossier, e: DossierEvent, defn: ProcedureDefinition,
-                personal: Mapping[str, str]) -> list[OutboxMessage]:
-        out: list[OutboxMessage] = []
-        for rule in self.outbox_rules:
-            out.extend(rule(d, e, defn))
-        return self._seal_outbox(out, d, personal) if out and personal else out
-
-    def _seal_outbox(self, messages: list[OutboxMessage], d: Dossier,
-                     personal: Mapping[str, str]) -> list[OutboxMessage]:
-        """Payloads built from ``d``'s real values, with those values swapped for their vault references
-        (``procflow.outbox.seal_payload``): the outbox row at rest holds no personal value in clear."""
-        if not personal:
-            return messages
-        sealed = d.sealed or {}
-        for k in personal:
-            v = d.data.get(k)
-            if v is None or v == "" or is_ref(v):
-                continue
-            s = sealed.get(k)
-            if s is None or s[0] != v:  # a record without its references (built by hand): the store has them
-                sealed = self._stored_seals(d.id, personal, sealed)
-                break
-        return seal_messages(messages, sealed) if sealed else messages
-
-    def _stored_seals(self, dossier_id: str, personal: Mapping[str, str],
-                      known: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
-        try:
-            raw = self.store.get(dossier_id).data
-        except DossierNotFound:  # not stored yet
-            return dict(known)
-        refs = {k: raw[k] for k in personal if is_ref(raw.get(k))}
-        opened = self.vault.resolve(refs) if refs else {}
-        return {**known, **{k: (opened[k], ref) for k, ref in refs.items()}}
 
     def _refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError) -> None:
         if self.audit_refusals:

@@ -25,7 +25,6 @@ from procflow.definition import ClockMode, ProcedureDefinition, Step
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind
 from procflow.engine import Engine
 from procflow.errors import JurisdictionError, ProcflowError
-from procflow.hashchain import chain_event, head_of
 
 __all__ = ["MigrationRefused", "MigrationReport", "Refusal", "migrate_definition", "migrate_units", "read_unit_map"]
 
@@ -106,15 +105,17 @@ def _event(engine: Engine, d: Dossier, new: Dossier, actor: Actor, effects: dict
                          from_state=d.state, to_state=new.state, status=new.status, actor=actor.id,
                          agency=actor.agency, custodian=new.custodian, definition_version=new.definition_version,
                          effects=effects, note=note)
-    if engine.hash_chain:
-        new.chain = (new.revision, chain_event(event, head_of(engine.store, d.id, d.revision)))
+    new.chain = engine.writer.link(event, d)
     return event
 
 
 def _apply(engine: Engine, d: Dossier, new: Dossier, event: DossierEvent, defn: ProcedureDefinition,
            changed: frozenset[str]) -> None:
-    outbox = [m for rule in engine.outbox_rules for m in rule(new, event, defn)]
-    engine.store.apply(new, d.revision, event, outbox, changed)
+    """Through the engine's one event writer (``procflow.eventwriter``): outbox rows sealed like a fire's.
+    A move arms no timer: the deadlines set at receipt stay (the queued armings settle against the log)."""
+    w = engine.writer
+    personal = {f.name: f.personal for f in defn.fields if f.personal is not None}
+    w.write(new, event, expected=d.revision, outbox=w.outbox(new, event, defn, personal), changed=changed)
 
 
 def migrate_units(engine: Engine, mapping: Mapping[str, str], *, dry_run: bool = False, partial: bool = False,

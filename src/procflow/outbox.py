@@ -163,7 +163,17 @@ def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str,
 
 
 def _sealed(payload: Mapping[str, Any], refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> dict[str, Any]:
-    return {k: _walk(v, refs) for k, v in payload.items()}
+    out: dict[str, Any] = {}
+    for k, v in payload.items():  # the top level inline (most leaves live here): this runs on every fire
+        t = type(v)
+        if t is str or t is int:
+            ref = refs.get((t, v))
+            out[k] = v if ref is None else dict(ref)
+        elif t is dict or t is list or t is tuple:
+            out[k] = _walk(v, refs)
+        else:
+            out[k] = v
+    return out
 
 
 def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None) -> list[OutboxMessage]:

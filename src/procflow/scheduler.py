@@ -326,16 +326,39 @@ class SimulationTimers:
                 self.wake = min(self.wake, when.timestamp())
 
         store.save_timers = save_timers  # type: ignore[method-assign]
+        if getattr(store, "writes_armings", False):  # armings that ride with the snapshot (procflow.eventwriter)
+            apply, insert = store.apply, store.insert_dossier
 
-    def run_until(self, sim: Any, until: float) -> None:
-        """Fire, in due order at their due moments, the timers due at or before ``until`` (a timestamp)."""
+            def apply_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
+                apply(*args, arm=arm, **kw)
+                for _name, when, _keep in arm:
+                    self.wake = min(self.wake, when.timestamp())
+
+            def insert_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
+                insert(*args, arm=arm, **kw)
+                for _name, when, _keep in arm:
+                    self.wake = min(self.wake, when.timestamp())
+
+            store.apply = apply_armed  # type: ignore[method-assign]
+            store.insert_dossier = insert_armed  # type: ignore[method-assign]
+
+    def run_until(self, sim: Any, until: float, *, tasks: bool = True) -> None:
+        """Fire, in due order at their due moments, the timers due at or before ``until`` (a timestamp).
+
+        What a timer changes can make the simulator schedule a task at that very moment (a bundle reacting
+        to a member a timer moved, an official taking the dossier up again), before the next timer's due
+        time: so the bound is looked at again after every moment, and the simulator's own next task
+        (``sim.next_task_ts()``) lowers it. Otherwise the clock would jump to a later timer and that task
+        would then run in the past ("time cannot go backwards"). ``tasks=False`` ignores the tasks (the
+        final drain after the last task, where nothing else will run)."""
         if self.wake > until:
             return
         clock = sim.engine.clock
         while True:
+            limit = min(until, sim.next_task_ts()) if tasks else until
             due = self.scheduler.next_due()
             self.wake = math.inf if due is None else due.timestamp()
-            if self.wake > until:
+            if self.wake > limit:
                 return
             if due is not None and due > clock.now():
                 clock.set(due)

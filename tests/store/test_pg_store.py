@@ -141,3 +141,36 @@ def test_a_transition_is_one_round_trip(pg):
     stale, stale_event = accepted(pg.get("D0"))
     with pytest.raises(ConcurrencyConflict, match="expected version 1"):
         pg.apply(stale, 1, stale_event, (), frozenset())
+
+
+def test_a_fire_that_arms_timers_is_still_one_round_trip(pg):
+    """Issue 17: a fire arming timers cost 4 round trips (BEGIN, snapshot+event, armings, COMMIT). The
+    armings now ride in the snapshot's statement, and only when its revision check passed."""
+    from procflow.clock import FakeClock
+    from procflow.definition import bundled_definitions
+    from procflow.dossier import Actor
+    from procflow.engine import Engine
+    from procflow.jurisdiction import Registry
+    from procflow.keys import StaticKeyProvider
+    from procflow.vault import Vault
+
+    registry = Registry.default()
+    commune = registry.communes_of("92")[0].code
+    clock = FakeClock(T0)
+    engine = Engine(pg, registry=registry, clock=clock, vault=Vault(pg, StaticKeyProvider.generate()))
+    for definition in bundled_definitions():
+        engine.register(definition)
+    desk = Actor("desk", commune, {"one_stop_officer"})
+    data = {"business_name": "Tạp hóa An", "owner_name": "Lê Văn An", "owner_national_id": "092123456789",
+            "business_address": "Số 3, đường 3/2"}
+    warm, d = (engine.file("2.000720", filed_at=commune, actor=desk, data=data) for _ in range(2))
+    engine.fire(warm.id, "accept", desk)  # prepares the statements
+    d = engine.get(d.id)  # as a caller holds it: read back from the store, with its hash-chain head
+    assert round_trips(pg, lambda: engine.fire(d, "accept", desk)) == 1
+    armed = pg.timers(dossier_id=d.id)
+    assert [t.armed_seq for t in armed if t.armed_seq == 2] and d.state == "reviewing"
+    assert [e.seq for e in pg.events(d.id)] == [1, 2]
+    stale = attrs.evolve(d, revision=1, state="received")
+    with pytest.raises(ConcurrencyConflict):
+        engine.fire(stale, "accept", desk)
+    assert [t.armed_seq for t in pg.timers(dossier_id=d.id)] == [t.armed_seq for t in armed]  # nothing armed

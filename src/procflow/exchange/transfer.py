@@ -63,7 +63,7 @@ from procflow.exchange.model import (
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits
 from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
 from procflow.exchange.verifier import Verifier
-from procflow.hashchain import GENESIS, chain_event
+from procflow.hashchain import GENESIS
 from procflow.outbox import EXCHANGE_HANDOFF, OutboxTopic, topic_rule
 
 __all__ = [
@@ -419,10 +419,10 @@ class ExchangeNode:
     def _apply(self, plan: _Plan) -> list[DossierEvent]:
         """Write the new events as the sender's engine wrote them (inside the caller's transaction)."""
         engine, store = self.engine, self.engine.store
+        writer = engine.writer  # the one event writer (procflow.eventwriter): vault, chain, timers, one transaction
         defn = plan.definition
         did = plan.events[0].dossier_id
-        vault = getattr(engine, "vault", None)
-        personal = {f.name: f.personal for f in defn.fields if f.personal is not None} if vault is not None else {}
+        personal = {f.name: f.personal for f in defn.fields if f.personal is not None}
         timers = engine.timer_table(defn.code, defn.version)
         rows = store.events(did) if plan.known else []
         prev_hash = (rows[-1].hash or GENESIS) if rows else GENESIS
@@ -431,21 +431,17 @@ class ExchangeNode:
         for e in plan.events[plan.known:]:
             fx = e.effects
             if personal and fx and isinstance(fx.get("data"), Mapping):
-                e = attrs.evolve(e, effects={**fx, "data": vault.seal(did, e.seq, fx["data"], personal)})  # type: ignore[union-attr]
-            if getattr(engine, "hash_chain", False):
-                prev_hash = chain_event(e, prev_hash)
+                e = attrs.evolve(e, effects={**fx, "data": writer.seal(did, e.seq, fx["data"], personal)[1]})
+            chain = writer.link(e, before, prev_hash=prev_hash)
+            prev_hash = chain[1] if chain is not None else prev_hash
             rows.append(e)
             after = replay(rows)
-            if e.seq == 1:
-                store.insert_dossier(after, e, ())
-            else:
-                store.apply(after, e.seq - 1, e, (), _ALL_COLUMNS)
+            changes = None
             if timers is not None:
                 changes = (timers.on_file(after, engine.calendar, e.at) if before is None
                            else timers.on_fire(before, after, engine.calendar, e.at))
-                if changes:
-                    store.save_timers(did, seq=e.seq, state=after.state, arm=changes.arm, cancel=changes.cancel,
-                                      pause=changes.pause)
+            # the sender's outbox rows stay with the sender: an imported event emits none here
+            writer.write(after, e, expected=None if e.seq == 1 else e.seq - 1, changed=_ALL_COLUMNS, timers=changes)
             before = after
             written.append(e)
         return written

@@ -26,31 +26,51 @@ _VERSION = 1
 _COUNTERS = ("filed", "fired", "refused", "online", "bundles")
 
 
-def _choice_index(sim: Simulator) -> dict[tuple[str, str, int], int]:
-    """Each choice's position in its state's tuple, by identity (no attrs equality calls per task)."""
+def _choice_index(sim: Simulator) -> dict[tuple[Any, ...], Any]:
+    """Each choice's position in its state's tuple, by identity (no attrs equality calls per task); also,
+    per procedure, the state a choice belongs to (a task outlives its state when a timer moves the dossier
+    while the task waits: an expired supplement request withdraws a dossier whose citizen is still due)."""
     cached = getattr(sim, "_choice_index", None)
     if cached is None:
-        cached = {(code, state, id(c)): i for code, states in sim.sc.profiles.items()
-                  for state, choices in states.items() for i, c in enumerate(choices)}
+        cached = {}
+        for code, states in sim.sc.profiles.items():
+            for state, choices in states.items():
+                for i, c in enumerate(choices):
+                    cached[(code, state, id(c))] = i
+                    cached.setdefault((code, id(c)), (state, i))
         sim._choice_index = cached  # type: ignore[attr-defined]
     return cached
 
 
-def _encode(index: dict[tuple[str, str, int], int], kind: str, payload: Any) -> list[Any]:
+def _choice(index: dict[tuple[Any, ...], Any], d: Dossier, c: Any) -> list[Any]:
+    """``[position]`` in the dossier's state, or ``[position, state]`` when the dossier has left the state
+    the task was decided in."""
+    i = index.get((d.procedure, d.state, id(c)))
+    if i is not None:
+        return [i]
+    state, i = index[(d.procedure, id(c))]
+    return [i, state]
+
+
+def _encode(index: dict[tuple[Any, ...], Any], kind: str, payload: Any) -> list[Any]:
     if kind == "ready":
         d, c, online = payload
-        return [d.id, index[(d.procedure, d.state, id(c))], online]
+        i, *state = _choice(index, d, c)
+        return [d.id, i, online, *state]
     if kind == "fire":
         d, c, who, online = payload
-        return [d.id, index[(d.procedure, d.state, id(c))], who, online]
+        i, *state = _choice(index, d, c)
+        return [d.id, i, who, online, *state]
     return list(payload)  # arrive, bready, breturn: plain values already
 
 
 def _decode(sim: Simulator, kind: str, p: list[Any], live: dict[str, Dossier]) -> Any:
     if kind in ("ready", "fire"):
         d = live[p[0]]
-        c = sim.sc.profiles[d.procedure][d.state][p[1]]
-        return (d, c, *p[2:])
+        n = 3 if kind == "ready" else 4
+        state = p[n] if len(p) > n else d.state
+        c = sim.sc.profiles[d.procedure][state][p[1]]
+        return (d, c, *p[2:n])
     return tuple(p)
 
 

@@ -139,6 +139,10 @@ def simulate(
 
     _print_report(report, elapsed=time.perf_counter() - t0, db=db)
     _print_extras(out, data, resumed=result.resumed, html=html)
+    pace = [(day, result.pace(day)) for day in (10, 30, 100, 300) if result.pace(day) is not None]
+    if pace and not result.resumed:  # the main job's cost per simulated day must stay flat as the backlog grows
+        out.print("[dim]wall time per simulated day (7-day mean): "
+                  + " · ".join(f"day {day} {s:.2f} s" for day, s in pace) + "[/]")
 
 
 def _fail(message: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import time as _time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -63,6 +64,18 @@ class SimulationResult:
     online_ids: set[str] = attrs.field(factory=set)  # dossiers filed online (the official table's split)
     volumes: dict[str, float] = attrs.field(factory=dict)  # yearly volume per code the run filed from
     skipped: list[str] = attrs.field(factory=list)  # calibrated codes not registered here (not simulated)
+    # wall-clock ``perf_counter`` at the start and at each simulated day's close (this process only; never in
+    # the report, which must be the same for the same seed): what ``pace`` reports
+    day_clock: list[float] = attrs.field(factory=list, eq=False, repr=False)
+
+    def pace(self, day: int, window: int = 7) -> float | None:
+        """Wall seconds per simulated day around day ``day`` (1-based): the mean over the ``window`` days
+        ending there, so a weekend's lighter load does not read as a speed-up. None if not reached."""
+        stamps = self.day_clock
+        if day >= len(stamps) or day < 1:
+            return None
+        first = max(0, day - window)
+        return (stamps[day] - stamps[first]) / (day - first)
 
 
 class Simulator:
@@ -135,6 +148,11 @@ class Simulator:
         if ts < self._end_ts:
             self._seq += 1
             heapq.heappush(self._heap if heap is None else heap, (ts, self._seq, kind, payload))
+
+    def next_task_ts(self) -> float:
+        """When the next decided task or filing is due (a timestamp; infinity when none is left)."""
+        heap, arrivals = self._heap, self._arrivals_heap
+        return min(heap[0][0] if heap else math.inf, arrivals[0][0] if arrivals else math.inf)
 
     def _pool(self, agency: str) -> Pool:
         pool = self._pools.get(agency)
@@ -394,6 +412,7 @@ class Simulator:
             samples: list[Sample] = [(stamp, "*", *total)]  # type: ignore[list-item]
             samples += [(stamp, agency, *r) for agency, r in sorted(rows.items())]  # type: ignore[misc]
             self.result.backlog += samples
+            self.result.day_clock.append(_time.perf_counter())
             if self.tables is not None:
                 self.tables.add_samples(samples)
             self._next_sample = datetime.combine(at.date() + timedelta(days=1), SAMPLE_AT, self.cal.tz).timestamp()
@@ -414,6 +433,7 @@ class Simulator:
         heap, arrivals = self._heap, self._arrivals_heap
         tz = self.cal.tz
         self._commit_done(final=False)
+        self.result.day_clock.append(_time.perf_counter())
         timers = self.timers
         while heap or arrivals:
             done = 0
@@ -444,7 +464,7 @@ class Simulator:
                 self.progress((clock.now().timestamp() - self.start.timestamp()) / span)
         with self.engine.batch():
             if timers is not None:
-                timers.run_until(self, self._end_ts)
+                timers.run_until(self, self._end_ts, tasks=False)
             self._sample_until(self._end_ts)
             if self.checkpoints:
                 checkpoint.save(self, finished=True)

@@ -53,6 +53,10 @@ _OUTBOX_CTE = (", o AS (INSERT INTO outbox (topic, key, dossier_id, payload, cre
                " SELECT m.t, m.k, m.d, m.p::jsonb, %s::timestamptz, %s::timestamptz"
                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS m(t, k, d, p)"
                " WHERE EXISTS (SELECT 1 FROM w))")
+# a state change's timer armings ride in the same statement (one round trip), only if the snapshot was written
+_TIMERS_CTE = (", a AS (INSERT INTO timers (fire_at, dossier_id, name, armed_seq, keep)"
+               " SELECT t.f, %s::text, t.n, %s::int, t.k FROM unnest(%s::timestamptz[], %s::text[], %s::boolean[])"
+               " AS t(f, n, k) WHERE EXISTS (SELECT 1 FROM w) ON CONFLICT DO NOTHING)")
 _OPTIONAL = ("sla", "step_due_at", "data", "agencies")
 _OPTIONAL_CAST = {"sla": "jsonb", "step_due_at": "timestamptz", "data": "jsonb", "agencies": "jsonb"}
 _PAGE = 5000
@@ -200,17 +204,24 @@ class PostgresStore(PostgresRecords):
             "SET last = sequences.last + 1 RETURNING last", (agency, day), prepare=True).fetchone()
         return int(row[0])  # type: ignore[index]
 
-    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage]) -> None:
+    # A store that takes a state change's timer armings with its snapshot (``arm=``) writes them in the same
+    # statement; ``procflow.eventwriter`` uses it instead of a transaction around ``save_timers``.
+    writes_armings = True
+
+    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage], *,
+                       arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
         query = ("WITH w AS (INSERT INTO dossiers (" + _DOSSIER_COLS + ") VALUES (%s, %s, %s, %s, %s, %s, "
                  "%s::jsonb, %s, %s, %s, %s::jsonb, %s, %s::jsonb, %s) ON CONFLICT (id) DO NOTHING RETURNING 1)"
-                 + (_OUTBOX_CTE if outbox else "")
+                 + (_OUTBOX_CTE if outbox else "") + (_TIMERS_CTE if arm else "")
                  + f" INSERT INTO events ({_EVENT_COLS}) SELECT {_EVENT_VALUES} FROM w")
         params: list[Any] = [d.id, d.procedure, d.definition_version, d.state, d.status, d.custodian,
                              dumps(d.agencies), d.location_independent, d.received_at, d.updated_at,
                              dumps(sla_to_dict(d.sla)), d.step_due_at, dumps(d.data), d.revision]
         if outbox:
             params += _outbox_params(event, outbox)
+        if arm:
+            params += _arm_params(event, arm)
         params += _event_params(event)
         if self._write(query, params) != 1:
             raise StoreError(f"dossier {d.id} already exists")
@@ -221,20 +232,21 @@ class PostgresStore(PostgresRecords):
         except psycopg.IntegrityError as exc:  # e.g. an outbox idempotency key used twice
             raise StoreError(f"the store refused the write: {exc.diag.message_primary or exc}") from exc
 
-    def _apply_statement(self, changed: frozenset[str], has_outbox: bool) -> str:
-        key = (changed, has_outbox)
+    def _apply_statement(self, changed: frozenset[str], has_outbox: bool, has_arm: bool = False) -> str:
+        key = (changed, has_outbox, has_arm)
         query = self._update_sql.get(key)
         if query is None:
             sets = ["state=%s", "status=%s", "custodian=%s", "definition_version=%s", "updated_at=%s", "revision=%s"]
             sets += [f"{c}=%s::{_OPTIONAL_CAST[c]}" for c in _OPTIONAL if c in changed]
             query = (f"WITH w AS (UPDATE dossiers SET {', '.join(sets)} WHERE id=%s AND revision=%s RETURNING 1)"
-                     + (_OUTBOX_CTE if has_outbox else "")
+                     + (_OUTBOX_CTE if has_outbox else "") + (_TIMERS_CTE if has_arm else "")
                      + f" INSERT INTO events ({_EVENT_COLS}) SELECT {_EVENT_VALUES} FROM w")
             self._update_sql[key] = query
         return query
 
     def apply(self, dossier: Dossier, expected_revision: int, event: DossierEvent,
-              outbox: Sequence[OutboxMessage], changed: frozenset[str]) -> None:
+              outbox: Sequence[OutboxMessage], changed: frozenset[str], *,
+              arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
         params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, event.at, d.revision]
         if changed:
@@ -249,19 +261,25 @@ class PostgresStore(PostgresRecords):
         params += (d.id, expected_revision)
         if outbox:
             params += _outbox_params(event, outbox)
+        if arm:
+            params += _arm_params(event, arm)
         params += _event_params(event)
-        if self._write(self._apply_statement(changed, bool(outbox)), params) != 1:
+        if self._write(self._apply_statement(changed, bool(outbox), bool(arm)), params) != 1:
             row = self._conn().execute("SELECT revision FROM dossiers WHERE id=%s", (d.id,)).fetchone()
             if row is None:
                 raise DossierNotFound(d.id)
             raise ConcurrencyConflict(dossier_id=d.id, expected_version=expected_revision, actual_version=row[0])
 
     def get(self, dossier_id: str) -> Dossier:
-        row = self._cur().execute(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE id=%s", (dossier_id,),
-                                  prepare=True).fetchone()
+        row = self._cur().execute(
+            f"SELECT {_DOSSIER_COLS}, (SELECT hash FROM events e WHERE e.dossier_id = dossiers.id"
+            " AND e.seq = dossiers.revision) FROM dossiers WHERE id=%s", (dossier_id,), prepare=True).fetchone()
         if row is None:
             raise DossierNotFound(dossier_id)
-        return dossier_row(row)
+        d = dossier_row(row[:-1])
+        if row[-1] is not None:  # the hash-chain head travels with the record: a fire need not read it again
+            d.chain = (d.revision, bytes(row[-1]))
+        return d
 
     def iter_dossiers(self) -> Iterator[Dossier]:
         """Keyset pages, so a long iteration holds no transaction open (and writes may run beside it)."""
@@ -503,6 +521,10 @@ def _pg_timer(r: Sequence[Any]) -> TimerRecord:
 def _event_params(e: DossierEvent) -> list[Any]:
     return [e.dossier_id, e.seq, e.at, e.kind, e.trigger, e.from_state, e.to_state, e.status, e.actor, e.agency,
             e.custodian, e.definition_version, e.effects_json(), e.note, e.prev_hash, e.hash]
+
+
+def _arm_params(e: DossierEvent, arm: Sequence[tuple[str, datetime, bool]]) -> list[Any]:
+    return [e.dossier_id, e.seq, [a[1] for a in arm], [a[0] for a in arm], [bool(a[2]) for a in arm]]
 
 
 def _outbox_params(e: DossierEvent, outbox: Sequence[OutboxMessage]) -> list[Any]:

@@ -70,6 +70,8 @@ CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
 
 _DOSSIER_COLS = ("id, procedure, definition_version, state, status, custodian, agencies, location_independent,"
                  " received_at, updated_at, sla, step_due_at, data, revision")
+_GET = (f"SELECT {_DOSSIER_COLS}, (SELECT hash FROM events WHERE dossier_id=dossiers.id AND seq=dossiers.revision)"
+        " FROM dossiers WHERE id=?")
 _EVENT_COLS = ("dossier_id, seq, at, kind, trigger, from_state, to_state, status, actor, agency, custodian,"
                " definition_version, effects, note, prev_hash, hash")
 _INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -181,7 +183,12 @@ class SQLiteStore(SQLiteRecords):
                 "INSERT INTO sequences VALUES (?,?,1) ON CONFLICT (agency, day) DO UPDATE SET last=last+1 "
                 "RETURNING last", (agency, day)).fetchone()[0])
 
-    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage]) -> None:
+    # A store that takes a state change's timer armings with its snapshot (``arm=``) writes them in the same
+    # transaction; ``procflow.eventwriter`` uses it instead of a transaction around ``save_timers``.
+    writes_armings = True
+
+    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage], *,
+                       arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
         with self.transaction():
             try:
@@ -195,6 +202,8 @@ class SQLiteStore(SQLiteRecords):
                 raise StoreError(f"dossier {d.id} already exists") from exc
             try:
                 self._write_event(event, outbox)
+                if arm:
+                    self.save_timers(d.id, seq=event.seq, state=d.state, arm=arm)
             except BaseException as exc:
                 self._half_written(d.id, exc)
                 raise
@@ -221,7 +230,8 @@ class SQLiteStore(SQLiteRecords):
         return sql
 
     def apply(self, dossier: Dossier, expected_revision: int, event: DossierEvent,
-              outbox: Sequence[OutboxMessage], changed: frozenset[str]) -> None:
+              outbox: Sequence[OutboxMessage], changed: frozenset[str], *,
+              arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
         at = event.at.isoformat()
         params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, at, d.revision]
@@ -249,6 +259,8 @@ class SQLiteStore(SQLiteRecords):
                                           actual_version=row[0])
             try:
                 self._write_event(event, outbox, at)
+                if arm:
+                    self.save_timers(d.id, seq=event.seq, state=d.state, arm=arm)
             except BaseException as exc:
                 if not own:
                     self._half_written(d.id, exc)
@@ -263,10 +275,15 @@ class SQLiteStore(SQLiteRecords):
             db.execute("COMMIT")
 
     def get(self, dossier_id: str) -> Dossier:
-        row = self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers WHERE id=?", (dossier_id,)).fetchone()
+        """The record, with its hash-chain head (the last event's hash, one index probe), so that the next
+        fire on it does not read the store again to link its event."""
+        row = self._db.execute(_GET, (dossier_id,)).fetchone()
         if row is None:
             raise DossierNotFound(dossier_id)
-        return _dossier(row)
+        d = _dossier(row)
+        if row[14] is not None:
+            d.chain = (d.revision, row[14])
+        return d
 
     def iter_dossiers(self) -> Iterator[Dossier]:
         for row in self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers ORDER BY id"):
@@ -429,6 +446,17 @@ class SQLiteStore(SQLiteRecords):
         if due_before is not None:
             where.append("id < ? AND fire_us <= ?")
             params += _due_bound(due_before)
+        if dossier_id is None and limit is not None:
+            # the first ``limit`` armings lie in the due milliseconds of the first ``limit`` rows of the
+            # clustered queue: bound the scan there, so the scheduler's "next due" stays one short range
+            # read, not a sort of the whole queue (cancelled armings included) on every call
+            last = self._db.execute(
+                "SELECT max(id) FROM (SELECT id FROM timers" + (" WHERE " + " AND ".join(where) if where else "")
+                + " ORDER BY id LIMIT ?)", [*params, limit]).fetchone()[0]
+            if last is None:
+                return []
+            where.append("id < ?")
+            params.append((last // _TIES + 1) * _TIES)
         sql = f"SELECT {_TIMER_COLS} FROM timers" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY fire_us, dossier_id, name, armed_seq" + (" LIMIT ?" if limit is not None else "")
         return [_timer(r) for r in self._db.execute(sql, [*params, limit] if limit is not None else params)]

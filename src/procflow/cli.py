@@ -213,6 +213,9 @@ def _mount_optional() -> None:
     from procflow.cli_privacy import register as register_privacy
 
     register_privacy(app)
+    from procflow.cli_safety import register as register_safety
+
+    register_safety(app)
     from procflow.cli_adapters import register as register_adapters
 
     register_adapters(app)

@@ -25,7 +25,7 @@ __all__ = ["CREATORS", "SCHEMA_VERSION", "SQLiteStore", "check_sqlite_path", "sq
 
 CREATORS = ("application", "simulation")
 
-SCHEMA_VERSION = 5  # procflow.store.migrations.latest("sqlite")
+SCHEMA_VERSION = 6  # procflow.store.migrations.latest("sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -37,6 +37,7 @@ from procflow.errors import (
     NotCustodian,
     Problem,
     ProcflowError,
+    RoleNotGranted,
     TransitionNotAllowed,
 )
 from procflow.guards import BUILTIN_GUARDS
@@ -90,8 +91,11 @@ class CompiledDefinition:
             for src in t.source:
                 compiled_dest = event.transitions[src][0].dest
                 table[(src, t.trigger)] = attrs.evolve(t, dest=compiled_dest) if compiled_dest != t.dest else t
-        allowed = {s.name: tuple(sorted(t.trigger for t in defn.transitions if s.name in t.source))
-                   for s in defn.states}
+        by_source: dict[str, list[str]] = {s.name: [] for s in defn.states}  # linear, not states × transitions
+        for t in defn.transitions:
+            for src in t.source:
+                by_source.setdefault(src, []).append(t.trigger)
+        allowed = {name: tuple(sorted(set(triggers))) for name, triggers in by_source.items()}
         return cls(definition=defn, machine=machine, table=table, steps={s.name: s for s in defn.states},
                    allowed=allowed, timers=TimerTable.compile(defn),
                    personal={f.name: f.personal for f in defn.fields if f.personal is not None})
@@ -271,10 +275,8 @@ class Engine:
                 dossier_id=d.id, state=d.state, trigger=trigger, allowed=compiled.allowed.get(d.state, ())))
             raise AssertionError("unreachable")
         if t.roles and not actor.roles.intersection(t.roles) and "*" not in actor.roles:
-            self._refuse(actor, d, trigger, NotCustodian(
-                dossier_id=d.id, agency=actor.agency, custodian=d.custodian, trigger=trigger,
-                reason=f"dossier {d.id}: trigger {trigger!r} needs role {' or '.join(t.roles)}; "
-                       f"{actor.id} has {', '.join(sorted(actor.roles)) or 'no roles'}"))
+            self._refuse(actor, d, trigger, RoleNotGranted(dossier_id=d.id, actor=actor.id, trigger=trigger,
+                                                           needed=t.roles, held=actor.roles))
         if t.level is not None and self.registry.agency(d.custodian).level != t.level:
             self._refuse(actor, d, trigger, NotCustodian(
                 dossier_id=d.id, agency=actor.agency, custodian=d.custodian, trigger=trigger,

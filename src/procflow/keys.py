@@ -167,7 +167,8 @@ class FileKeyProvider:
     """A JSON keyring file: ``{"format": 1, "active": "k2", "keys": {"k1": b64, "k2": b64}, "index_key": b64}``.
 
     Created (mode 0600) the first time a value is sealed (``active_key_id``) — reading (``key``, ``key_ids``,
-    ``index_key``) never creates it; rewritten atomically (temp file, fsync, rename) on rotation. A key id it does not know makes it re-read the file, so a process keeps reading values that
+    ``index_key``) never creates it; rewritten atomically (temp file, fsync, rename) on rotation. A key id
+    it does not know makes it re-read the file, so a process keeps reading values that
     another process re-encrypted with a newer key.
     """
 

@@ -207,7 +207,7 @@ class Vault:
         """Ids of the keys that sealed this store's values (recorded in ``vault_keys`` as they are used)."""
         try:
             rows = self._sql("SELECT key_id FROM vault_keys ORDER BY key_id")
-        except Exception:  # noqa: BLE001 - a store from before the table: fall back to the values themselves
+        except Exception:  # a store from before the table: fall back to the values themselves
             rows = self._sql("SELECT DISTINCT key_id FROM vault WHERE key_id NOT IN (?, ?) ORDER BY key_id",
                              (PLAIN, ERASED))
         return [r[0] for r in rows]

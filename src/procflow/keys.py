@@ -5,8 +5,8 @@ ships three:
 
 * :class:`FileKeyProvider` — a JSON keyring file (mode 0600), created on the first *write* of a personal
   value, never by a read. The default: for a SQLite store ``X.db`` it is ``X.db.keys`` beside it; for
-  PostgreSQL a file under ``~/.config/procflow/keys/``. Point ``PROCFLOW_KEYS_FILE`` somewhere else (another disk, a secrets mount)
-  in production: a backup of the database alone then holds no readable personal data.
+  PostgreSQL a file under ``~/.config/procflow/keys/``. Point ``PROCFLOW_KEYS_FILE`` somewhere else
+  (another disk, a secrets mount) in production: a backup of the database alone then holds no readable personal data.
 * :class:`EnvKeyProvider` — keys from the environment (``PROCFLOW_VAULT_KEYS="k1:<base64>,k2:<base64>"``,
   the first is active; ``PROCFLOW_VAULT_INDEX_KEY=<base64>``), for containers whose secrets arrive as
   variables. It cannot create keys: rotate by putting a new key first in the variable.

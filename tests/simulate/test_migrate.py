@@ -116,7 +116,8 @@ def test_cli_migrate_units_and_definition(procflow_engine, dossiers, tmp_path):
     assert procflow_engine.get(d1.id).custodian == NEW
     v2 = tmp_path / "birth-v2.toml"
     v2.write_text(procflow_engine.definition("1.001193", 1).source.replace("version = 1", "version = 2", 1))
-    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "2", "--db", db, "--file", str(v2), "--yes"])
+    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "2", "--db", db, "--file", str(v2),
+                                 "--yes"])
     assert result.exit_code == 0, result.output
     assert procflow_engine.get(d1.id).definition_version == 2
     result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "7", "--db", db, "--yes"])

@@ -40,6 +40,7 @@ from procflow.errors import (
     RoleNotGranted,
     TransitionNotAllowed,
 )
+from procflow.fieldtypes import check_values, field_checkers
 from procflow.guards import BUILTIN_GUARDS
 from procflow.hashchain import GENESIS, chain_event, head_of
 from procflow.jurisdiction import Registry
@@ -471,8 +472,8 @@ class Engine:
 
     def _check_data(self, defn: ProcedureDefinition, dossier_id: str | None, data: Mapping[str, Any], *,
                     filing: bool) -> dict[str, Any]:
-        declared = {f.name: f for f in defn.fields}
-        unknown = sorted(set(data) - set(declared))
+        declared = field_checkers(defn)  # compiled once per definition (procflow.fieldtypes)
+        unknown = sorted(data.keys() - declared.keys())
         if unknown:
             raise InvalidData(f"procedure {defn.code} v{defn.version} declares no field(s) {', '.join(unknown)} "
                               f"(declared: {', '.join(sorted(declared)) or 'none'})", dossier_id=dossier_id,
@@ -482,7 +483,7 @@ class Engine:
             if missing:
                 raise InvalidData(f"procedure {defn.code}: required field(s) missing: {', '.join(missing)}",
                                   field=missing[0])
-        return dict(data)
+        return check_values(defn, data, dossier_id=dossier_id)  # declared types; only the fields given
 
     def _outbox(self, d: Dossier, e: DossierEvent, defn: ProcedureDefinition,
                 personal: Mapping[str, str]) -> list[OutboxMessage]:

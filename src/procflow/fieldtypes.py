@@ -168,18 +168,18 @@ def field_checkers(defn: Any) -> dict[str, tuple[str, Checker]]:
 def check_values(defn: Any, data: Mapping[str, Any], *, dossier_id: str | None = None) -> dict[str, Any]:
     """``data`` checked against the declared types of ``defn``'s fields (None means "not given" and passes),
     with values normalised (phone numbers, national IDs). Raises :class:`InvalidData` naming the field."""
-    table = field_checkers(defn)
+    hit = _COMPILED.get(id(defn))
+    table = hit[1] if hit is not None and hit[0] is defn else field_checkers(defn)
     out = dict(data)
     for name, value in data.items():
-        if value is None or (type(value) is dict and "$vault" in value):
-            continue  # not given / a vault reference copied from a stored record (checked when first filed)
         spec = table.get(name)
-        if spec is None:
-            continue  # undeclared fields are refused by the caller, with the list of declared ones
-        typ, check = spec
+        if spec is None or value is None or (type(value) is dict and "$vault" in value):
+            continue  # undeclared (the caller refuses it) / not given / a vault reference copied from a record
         try:
-            out[name] = check(value)
+            checked = spec[1](value)
         except ValueError as exc:
-            raise InvalidData(f"procedure {defn.code} v{defn.version}: field {name!r} ({typ}) expects {exc}, got "
-                              f"{value_kind(value)}", dossier_id=dossier_id, field=name) from None
+            raise InvalidData(f"procedure {defn.code} v{defn.version}: field {name!r} ({spec[0]}) expects {exc}, "
+                              f"got {value_kind(value)}", dossier_id=dossier_id, field=name) from None
+        if checked is not value:
+            out[name] = checked
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -98,17 +99,39 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Procedure definit
         raise typer.Exit(1)
 
 
+_SAFE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a mermaid label: no line breaks, quotes or comment/statement syntax from a definition
+    can reach the diagram's structure (entity codes, which mermaid renders as the character)."""
+    out = []
+    for ch in text:
+        if ch in '"#;:<>{}[]|`\\' or not ch.isprintable():
+            out.append(f"#{ord(ch)};")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def mermaid(d: ProcedureDefinition) -> str:
-    """A mermaid state diagram: each transition labelled with its trigger, each state with its portal status."""
-    lines = ["stateDiagram-v2", f"    %% {d.code} v{d.version} {d.name}", f"    [*] --> {d.initial}"]
+    """A mermaid state diagram: each transition labelled with its trigger, each state with its portal status.
+    States get generated ids (``s0``…) and quoted, escaped labels, so no name can inject diagram text."""
+    ids = {s.name: s.name if _SAFE_ID.fullmatch(s.name) and s.name not in ("state", "note", "end")
+           else f"s{i}" for i, s in enumerate(d.states)}
+    lines = ["stateDiagram-v2", f"    %% {_mermaid_text(d.code)} v{d.version} {_mermaid_text(d.name)}",
+             f"    [*] --> {ids.get(d.initial, 's_unknown')}"]
     for s in d.states:
-        lines.append(f'    {s.name} : {s.label} [{s.portal_status}] · {s.holder}')
+        if ids[s.name] != s.name:
+            lines.append(f'    state "{_mermaid_text(s.name)}" as {ids[s.name]}')
+        lines.append(f"    {ids[s.name]} : {_mermaid_text(s.label)} #91;{s.portal_status}#93; · "
+                     f"{_mermaid_text(s.holder)}")
     for t in d.transitions:
         for src in t.source:
-            lines.append(f"    {src} --> {t.dest} : {t.trigger}")
+            lines.append(f"    {ids[src]} --> {ids[t.dest]} : {_mermaid_text(t.trigger)}")
     for s in d.states:
         if s.final:
-            lines.append(f"    {s.name} --> [*]")
+            lines.append(f"    {ids[s.name]} --> [*]")
     return "\n".join(lines) + "\n"
 
 

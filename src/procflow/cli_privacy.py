@@ -14,6 +14,7 @@ file beside a SQLite store (``procflow.keys.default_key_provider``).
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -263,19 +264,35 @@ def retention_apply(
         _out.print(f"  {bundle_id}: kept, members unknown (its first member has expired)")
 
 
+class LogLevel(str, enum.Enum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class LogFormat(str, enum.Enum):
+    json = "json"
+    text = "text"
+
+
 def _logging_callback(
     log_file: Annotated[str | None, typer.Option("--log-file", envvar="PROCFLOW_LOG_FILE",
                                                  help="Write logs here (JSON lines, personal data redacted).")] = None,
-    log_level: Annotated[str | None, typer.Option("--log-level", envvar="PROCFLOW_LOG_LEVEL",
-                                                  help="DEBUG, INFO, WARNING…")] = None,
-    log_format: Annotated[str, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
-                                            help="json or text.")] = "json",
+    log_level: Annotated[LogLevel | None, typer.Option("--log-level", envvar="PROCFLOW_LOG_LEVEL",
+                                                       case_sensitive=False, help="How much to log.")] = None,
+    log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
+                                                  case_sensitive=False, help="Log line format.")] = LogFormat.json,
 ) -> None:
     """procflow — durable workflows for Vietnam's one-stop (một cửa) procedures."""
     if log_file or log_level:
         from procflow.logging_setup import configure_logging
 
-        configure_logging(log_level or "INFO", log_file, fmt=log_format)
+        try:
+            configure_logging(log_level.value if log_level else "INFO", log_file, fmt=log_format.value)
+        except OSError as exc:
+            _fail(f"--log-file: cannot write {log_file}: {exc.strerror or exc}")
 
 
 def register(app: typer.Typer) -> None:

@@ -76,6 +76,8 @@ def _parse_at(at: str | None) -> datetime | None:
         value = datetime.fromisoformat(at)
     except ValueError as exc:
         raise typer.BadParameter(f"--at: {exc}") from exc
+    if not 2000 <= value.year <= 2100:
+        raise typer.BadParameter(f"--at: {at} is outside the years procflow counts (2000–2100)")
     return value if value.tzinfo is not None else value.replace(tzinfo=VN_TZ)
 
 

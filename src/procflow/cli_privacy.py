@@ -264,7 +264,7 @@ def retention_apply(
         _out.print(f"  {bundle_id}: kept, members unknown (its first member has expired)")
 
 
-class LogLevel(str, enum.Enum):
+class LogLevel(enum.StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"
     WARNING = "WARNING"
@@ -272,7 +272,7 @@ class LogLevel(str, enum.Enum):
     CRITICAL = "CRITICAL"
 
 
-class LogFormat(str, enum.Enum):
+class LogFormat(enum.StrEnum):
     json = "json"
     text = "text"
 

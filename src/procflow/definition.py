@@ -57,7 +57,7 @@ MAX_RETENTION_YEARS = 100
 MAX_WORKING_DAYS = 2610  # ten years of working days: no time limit or timer is longer
 MAX_CALENDAR_DAYS = 3653  # ten years
 MAX_HOURS = MAX_CALENDAR_DAYS * 24
-MAX_SOURCE_BYTES = 2_000_000  # a definition file larger than this is refused before parsing
+MAX_SOURCE_BYTES = 16_000_000  # a definition file larger than this is refused before parsing
 PERSONAL_KINDS = ("national_id", "phone", "address", "date_of_birth", "name", "email", "other")
 BUILTIN_ROLES = ("receiving", "competent", "location")
 

@@ -162,9 +162,17 @@ def inspect(
     from procflow.masking import mask_record
     from procflow.store.base import open_store
 
+    if not db.strip():
+        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
     if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
         _fail(f"no store at {db}")
-    store = open_store(db)
+    try:
+        store = open_store(db, **({} if db.startswith("postgres") else {"upgrade": False}))
+    except ProcflowError as exc:
+        _fail(str(exc))
+    from procflow.cli_safety import require_keys
+
+    require_keys(store, db)
     try:  # a read on behalf of a person: access-checked, audited, masked (procflow.access)
         from procflow.access import actor_from_env
         from procflow.engine import Engine

@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-__all__ = ["backup_store", "confirm_destructive", "register", "restore_store"]
+__all__ = ["backup_store", "confirm_destructive", "register", "require_keys", "restore_store"]
 
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -53,6 +53,22 @@ def confirm_destructive(what: str, *, yes: bool, dry_run: bool = False) -> None:
             return
         _fail("cancelled; nothing was changed")
     _fail(f"{what}: pass --yes to do it (or --dry-run to see what it would do); nothing was changed")
+
+
+def require_keys(store: object, db: str, keys: str | None = None) -> None:
+    """Refuse (one line, exit 1) a store whose sealed values need keys that are not available — before a
+    command reads or writes anything, so a store copied without its keyring is never given a new one."""
+    from procflow.errors import ProcflowError
+    from procflow.keys import FileKeyProvider
+    from procflow.vault import Vault
+
+    try:
+        Vault(store, FileKeyProvider(keys, create=False) if keys else None, location=db).check_keys()
+    except ProcflowError as exc:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+        _fail(str(exc))
 
 
 # -- backup / restore -----------------------------------------------------------------------------------------

@@ -35,8 +35,16 @@ def _open(db: str):  # type: ignore[no-untyped-def]
     try:
         from procflow.engine import Engine
 
-        return Engine(open_store(db))
+        store = open_store(db)
     except ProcflowError as exc:
+        _fail(str(exc))
+    from procflow.cli_safety import require_keys
+
+    require_keys(store, db)
+    try:
+        return Engine(store)
+    except ProcflowError as exc:
+        store.close()
         _fail(str(exc))
 
 

@@ -101,13 +101,21 @@ def register(app: typer.Typer) -> None:
         from procflow.engine import Engine
         from procflow.store.base import open_store
 
-        if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
-            _err.print(f"[bold red]error:[/] no store at {db}")
+        if not db.strip() or (not db.startswith(("postgres", ":memory:"))
+                              and not Path(db.removeprefix("sqlite:///")).exists()):
+            _err.print(f"[bold red]error:[/] no store at {db!r}")
             raise typer.Exit(1)
         moment = _parse_at(at)
         now = moment or datetime.now(VN_TZ)
         clock: Clock = FakeClock(now) if moment is not None else SystemClock()
-        store = open_store(db)
+        try:
+            store = open_store(db, **({} if run or db.startswith("postgres") else {"upgrade": False}))
+        except ProcflowError as exc:
+            _err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+        from procflow.cli_safety import require_keys
+
+        require_keys(store, db)
         try:
             engine = Engine(store, clock=clock)
             report: dict[str, Any] = {"at": now.isoformat()}

@@ -23,7 +23,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 def _fail(message: str, code: int = 1) -> None:
     from procflow.masking import mask_text  # exception messages leave the engine for human eyes too
 
-    err.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
+    err.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
         try:
             ran, st = upgrade(db, schema)
         except StoreError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         if ran:
             _out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         try:
             st = status(db, schema)
         except StoreError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         _show(st)
         if check and not st.up_to_date:

@@ -50,7 +50,7 @@ retention_app = typer.Typer(help="Retention of personal data (anonymise closed d
 
 
 def _fail(message: str, code: int = 1) -> None:
-    _err.print(f"[bold red]error:[/] {mask_text(message)}")
+    _err.print(f"[bold red]error:[/] {mask_text(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -39,7 +39,7 @@ MANIFEST = "procflow-backup.json"
 def _fail(message: str, code: int = 1) -> None:
     from procflow.masking import mask_text
 
-    _err.print(f"[bold red]error:[/] {mask_text(message)}")
+    _err.print(f"[bold red]error:[/] {mask_text(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -53,7 +53,7 @@ def _fail(message: str, code: int = 1) -> None:
 
     from procflow.masking import mask_text  # messages may quote dossier data: personal values are masked
 
-    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

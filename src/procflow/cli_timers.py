@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
 
         if not db.strip() or (not db.startswith(("postgres", ":memory:"))
                               and not Path(db.removeprefix("sqlite:///")).exists()):
-            _err.print(f"[bold red]error:[/] no store at {db!r}")
+            _err.print(f"[bold red]error:[/] no store at {db!r}", soft_wrap=True)
             raise typer.Exit(1)
         moment = _parse_at(at)
         now = moment or datetime.now(VN_TZ)
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
         try:
             store = open_store(db, **({} if run or db.startswith("postgres") else {"upgrade": False}))
         except ProcflowError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         from procflow.cli_safety import require_keys
 
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
             rows = due_timers(engine, None) if show_all else due
             outcomes = store.timer_counts()
         except ProcflowError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         finally:
             store.close()

@@ -227,7 +227,7 @@ class Vault:
         if isinstance(provider, FileKeyProvider):
             return (f"the keyring file {provider.path}"
                     + (" (from PROCFLOW_KEYS_FILE)" if os.environ.get("PROCFLOW_KEYS_FILE") else "")
-                    + (" — it does not exist" if not provider.exists() else ""))
+                    + (", which does not exist" if not provider.exists() else ""))
         if type(provider).__name__ == "EnvKeyProvider":
             return "the environment variable PROCFLOW_VAULT_KEYS"
         return f"the key provider {provider!r}"
@@ -240,12 +240,11 @@ class Vault:
             missing = sorted(set(needed) - set(self.present_key_ids()))
             if missing:
                 raise KeysUnavailable(
-                    f"this store holds personal values sealed with key(s) {', '.join(missing)}, and "
-                    f"{self._provider_description()} does not hold them; procflow looked there (the order: "
-                    "$PROCFLOW_VAULT_KEYS, $PROCFLOW_KEYS_FILE or --keys, then the file beside the store) and "
-                    "will not make new keys for a store that already has sealed values. Restore the keyring that "
-                    "belongs to this store (`procflow restore`, or copy <store>.keys beside it) or point "
-                    "PROCFLOW_KEYS_FILE / --keys at it")
+                    f"this store holds personal values sealed with key(s) {', '.join(missing)}, which are not in "
+                    f"{self._provider_description()} (procflow looks in $PROCFLOW_VAULT_KEYS, then "
+                    "$PROCFLOW_KEYS_FILE or --keys, then <store>.keys beside the store, and never makes new keys "
+                    "for a store that already has sealed values): restore this store's keyring (`procflow "
+                    "restore`, or copy <store>.keys beside it) or point PROCFLOW_KEYS_FILE / --keys at it")
         self._checked = True
 
     # -- crypto -----------------------------------------------------------------------------------------
@@ -289,6 +288,8 @@ class Vault:
                 raise VaultError(f"vault entry {dossier_id}/{seq} does not decrypt with key {key_id!r} "
                                  "(tampered, moved, or a different key under the same id)") from exc
             except KeysUnavailable as exc:
+                if not self._checked:
+                    raise  # the store's keys are missing altogether: say so, not which entry noticed
                 raise VaultError(f"vault entry {dossier_id}/{seq}: {exc}") from exc
         return json.loads(plaintext)  # type: ignore[no-any-return]
 
@@ -459,6 +460,12 @@ class Vault:
         if late:
             log.warning("key rotation: %d value(s) sealed with a retired key during retirement were re-encrypted",
                         late)
+        if not any(k in retired for k in self.key_usage()):
+            with self.store.transaction():  # the store no longer needs them
+                for kid in retired:
+                    self._sql("DELETE FROM vault_keys WHERE key_id=?", (kid,))
+            if self._recorded is not None:
+                self._recorded.difference_update(retired)
         return retired
 
     def key_usage(self) -> dict[str, int]:

@@ -132,7 +132,7 @@ def _fail(message: str) -> None:
 
     from procflow.masking import mask_text  # messages may quote dossier data: personal values are masked
 
-    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -132,6 +132,12 @@ def audit_verify(
     from procflow.hashchain import verify
 
     with _engine(db) as engine:
+        if dossier:
+            known = set(engine.store.dossier_ids())
+            unknown = [d for d in dossier if d not in known and not engine.store.events(d)]
+            if unknown:
+                _fail(f"no dossier {unknown[0]!r} in this store: nothing to verify"
+                      + (f" (and {len(unknown) - 1} more unknown)" if len(unknown) > 1 else ""))
         report = verify(engine.store, dossier or None, allow_unchained=allow_unchained)
     if as_json:
         out = report.to_dict()

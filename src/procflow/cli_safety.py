@@ -114,15 +114,15 @@ def backup_store(db: str, to: str | os.PathLike[str], *, keys: str | None = None
         raise StoreError(f"no store at {db}")
     check_sqlite_path(path)
     target = Path(to)
-    if target.exists() and any(target.iterdir()):
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise StoreError(f"{target} is not empty; back up into a new directory")
-    target.mkdir(parents=True, exist_ok=True)
     name = Path(path).name
     try:
         src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             if "meta" not in {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
                 raise StoreError(f"{path} is not a procflow store")
+            target.mkdir(parents=True, exist_ok=True)  # only once the source is known to be a store
             dest = sqlite3.connect(target / name)
             try:
                 src.backup(dest)

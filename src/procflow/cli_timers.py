@@ -75,9 +75,11 @@ def _parse_at(at: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(at)
     except ValueError as exc:
-        raise typer.BadParameter(f"--at: {exc}") from exc
+        _err.print(f"[bold red]error:[/] --at: expected an ISO date and time ({exc})", soft_wrap=True)
+        raise typer.Exit(1) from None
     if not 2000 <= value.year <= 2100:
-        raise typer.BadParameter(f"--at: {at} is outside the years procflow counts (2000–2100)")
+        _err.print(f"[bold red]error:[/] --at: {at} is outside the years procflow counts (2000–2100)", soft_wrap=True)
+        raise typer.Exit(1)
     return value if value.tzinfo is not None else value.replace(tzinfo=VN_TZ)
 
 

@@ -80,6 +80,12 @@ def simulate(
         _fail(f"--fault: {exc}")
     except ProcflowError as exc:
         _fail(f"--fault: {exc}")
+    try:  # before any file is touched: a typo in --province must not leave an empty store behind
+        from procflow.jurisdiction import Registry
+
+        Registry.default().province(province)
+    except ProcflowError as exc:
+        _fail(f"--province: {exc}")
     if fail_rate and not local_portal:
         _fail("--fail-rate needs --local-portal")
     if portal and local_portal:

@@ -48,8 +48,7 @@ def _terminate(pg_url: str, app_name: str) -> int:
     return len(rows)
 
 
-def test_a_worker_whose_connection_is_terminated_reconnects_and_delivers_each_effect_once(pg_empty, registry,
-                                                                                             tmp_path):
+def test_a_worker_whose_connection_is_terminated_reconnects_and_delivers_each_effect_once(pg_empty, registry):
     pg_url, schema = pg_empty
     app_name = f"procflow-worker-{secrets.token_hex(4)}"  # only this test's worker is terminated
     url = _url(pg_url, schema, app_name)
@@ -71,8 +70,7 @@ def test_a_worker_whose_connection_is_terminated_reconnects_and_delivers_each_ef
         portal.hold_after(10)  # the 10th applied call is held: applied at the portal, not yet answered
         env = {**os.environ, "PROCFLOW_PORTAL_URL": portal.url, "PROCFLOW_PORTAL_USERNAME": portal.username,
                "PROCFLOW_PORTAL_PASSWORD": portal.password, "PROCFLOW_PORTAL_AGENCY": "000.00.00.H92",
-               "PROCFLOW_KEYS_FILE": str(engine.vault.keys.path) if hasattr(engine.vault.keys, "path")
-               else str(keyring)}
+               "PROCFLOW_KEYS_FILE": str(engine.vault.keys.path)}  # type: ignore[attr-defined]
         worker = subprocess.Popen([PROCFLOW, "worker", "--db", url, "--no-timers", "--batch", "1",
                                    "--concurrency", "1", "--timeout", "1", "--lease", "3", "--poll", "0.05",
                                    "--base-delay", "0.1", "--json"],
@@ -101,7 +99,7 @@ def test_a_worker_whose_connection_is_terminated_reconnects_and_delivers_each_ef
             delivered_all(keys)
         finally:
             worker.send_signal(signal.SIGTERM)  # graceful: finishes, hands back, exits 0
-            out, err = worker.communicate(timeout=30)
+            _, err = worker.communicate(timeout=30)
         assert worker.returncode == 0, err
         assert "Traceback" not in err, err
         lost = [line for line in err.splitlines() if "lost the connection to PostgreSQL" in line]

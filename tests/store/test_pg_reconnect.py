@@ -65,7 +65,6 @@ def test_a_worker_whose_connection_is_terminated_reconnects_and_delivers_each_ef
         engine.fire(d, "accept", desk)
     keys = {r["key"] for r in store.outbox()}
     assert len(keys) == 30
-    keyring = tmp_path / "worker.keys"
     with portal_http.PortalSimulator() as portal:
         portal.hold_after(10)  # the 10th applied call is held: applied at the portal, not yet answered
         env = {**os.environ, "PROCFLOW_PORTAL_URL": portal.url, "PROCFLOW_PORTAL_USERNAME": portal.username,

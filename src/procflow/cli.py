@@ -167,7 +167,7 @@ def inspect(
     if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
         _fail(f"no store at {db}")
     try:
-        store = open_store(db, **({} if db.startswith("postgres") else {"upgrade": False}))
+        store = open_store(db, **({"migrate": False} if db.startswith("postgres") else {"upgrade": False}))
     except ProcflowError as exc:
         _fail(str(exc))
     from procflow.cli_safety import require_keys

@@ -71,7 +71,7 @@ def _engine(db: str, keys: str | None = None, *, check_keys: bool = True, write:
     if not postgres and path != ":memory:" and not Path(path).exists():
         _fail(f"no store at {db}")
     try:
-        store = open_store(db, **({} if postgres else {"upgrade": write}))
+        store = open_store(db, **({"migrate": write} if postgres else {"upgrade": write}))
     except ProcflowError as exc:
         _fail(str(exc))
     try:

@@ -13,8 +13,10 @@ A page asks for generated content with a marker comment on a line of its own:
     messages they produce.
 ``<!-- procflow:diagram FILE -->``
     the mermaid diagram ``procflow diagram`` prints for a bundled procedure (``FILE`` without ``.toml``).
-``<!-- procflow:portal-status -->``, ``<!-- procflow:clock-modes -->``, ``<!-- procflow:masking -->``
-    the national-portal status codes, the clock modes, and how each personal-data kind is masked.
+``<!-- procflow:portal-status -->``, ``<!-- procflow:status-rules -->``, ``<!-- procflow:clock-modes -->``,
+``<!-- procflow:masking -->``
+    the national-portal status codes and what each means for a state, the clock modes, and how each
+    personal-data kind is masked.
 ``<!-- procflow:hookspecs -->``, ``<!-- procflow:testing-api -->``
     the adapter hooks (``procflow.hookspecs``) and the ``procflow.testing`` contents, when they exist.
 
@@ -102,6 +104,16 @@ DESCRIPTIONS: dict[str, str] = {
     "retention_years": "Years the personal data of a closed dossier is kept; then `procflow retention apply` "
                        "erases it from the vault (statistics and the event log stay), and a liên thông bundle's "
                        "own copy once every member has expired. Absent: kept.",
+    "catalogue_source": "The public page or document the catalogue code and time limit were checked against "
+                        "(a URL or a citation); bundled procedures list it in "
+                        "[Bundled procedures](bundled.md).",
+    "unconfirmed": "What could not be confirmed against a public source, from: `catalogue_code`, `time_limit`, "
+                   "`verification_limit`, `flow`, `competent_agency`, `fee`, `legal_basis`. Users check these "
+                   "before relying on the definition.",
+    "effective_from": "First day this version's flow is the law (a TOML date, e.g. `2025-07-01`). A later "
+                      "decree is a new version with its own dates.",
+    "effective_until": "First day it no longer is (exclusive), after `effective_from` — e.g. `2027-03-01` for "
+                       "the Decree 151/2025/NĐ-CP land flow.",
     "sla": "The whole time limit; see the `[sla]` table below.",
     "roles": "Extra holder roles: `name = \"agency kind\"`; see `[roles]` below.",
     "official_roles": "The roles officials hold (`[\"one_stop_officer\", \"civil_status_officer\"]`). Every role a "
@@ -208,6 +220,7 @@ _TOML_TYPES = {
     "tuple[Step, ...]": "array of tables", "tuple[Transition, ...]": "array of tables",
     "tuple[FieldSpec, ...]": "array of tables", "tuple[TimerSpec, ...]": "array of tables",
     "TimerAnchor": "string", "TimerAction": "string", "float | None": "float", "datetime | None": "offset date-time",
+    "date | None": "local date",
 }
 
 
@@ -393,6 +406,15 @@ def _roles_section() -> list[str]:
 def portal_status() -> str:
     rows = ["| code | status |", "|---|---|"]
     rows += [f"| {code} | {label} |" for code, label in sorted(pdef.PORTAL_STATUS.items())]
+    return "\n".join(rows) + "\n"
+
+
+def status_rules() -> str:
+    rows = ["| code | final state | SLA clock in that state | held by |", "|---|---|---|---|"]
+    for code, rule in sorted(pdef.STATUS_RULES.items()):
+        final = "either" if rule.final is None else "yes" if rule.final else "no"
+        rows.append(f"| {code} | {final} | {' or '.join(f'`{c}`' for c in rule.clocks)} | "
+                    f"{rule.holder or 'any'} |")
     return "\n".join(rows) + "\n"
 
 
@@ -637,6 +659,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "validation-errors": validation_errors,
     "diagram": diagram,
     "portal-status": portal_status,
+    "status-rules": status_rules,
     "clock-modes": clock_modes,
     "masking": masking,
     "hookspecs": hookspecs,

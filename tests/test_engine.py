@@ -134,7 +134,7 @@ def test_filing_errors(engine, registry):
 def test_location_independent_land_dossier_hands_off_across_levels(engine, registry, clock):
     filed, land_at = (c.code for c in communes(registry, 2))
     data = {"applicant_name": "Trần Thị B", "applicant_national_id": "092987654321", "parcel": "12/34"}
-    d = engine.file(LAND, filed_at=filed, location=land_at, actor=desk(filed), data=data)
+    d = engine.file(LAND, version=1, filed_at=filed, location=land_at, actor=desk(filed), data=data)
     assert d.location_independent and d.receiving == filed and d.location == land_at
     office = d.agencies["competent"]
     assert registry.agency(office).kind == "land_registration_office"
@@ -167,7 +167,7 @@ def test_location_independent_land_dossier_hands_off_across_levels(engine, regis
 
 def test_supplement_restarts_clock_by_default(engine, registry, clock):
     a = communes(registry)[0].code
-    d = engine.file("2.000575", filed_at=a, actor=desk(a), data={
+    d = engine.file("2.000720", filed_at=a, actor=desk(a), data={
         "business_name": "Tạp hoá An", "owner_name": "Lê C", "owner_national_id": "092111222333",
         "business_address": "Số 1"})
     engine.fire(d, "accept", desk(a))

@@ -15,13 +15,16 @@ EXAMPLES = ROOT / "examples"
 
 # What each example's run.py must print (a line containing each fragment).
 EXPECTED = {
-    "lien_thong_child_under_6": ["status 2 (received), due 2026-04-22 17:00 (3 working days)", "started in parallel",
+    "lien_thong_child_under_6": ["status 2 (received), due 2026-04-23 17:00 (3 working days)", "started in parallel",
                                  "refused: NotCustodian", "members: birth 10, residence 10, health_insurance 10",
                                  "bundle replay reproduces the record: True"],
+    "lien_thong_death": ["bundle 1.011537", "started in parallel", "on time: True",
+                         "members: death 10, deregistration 10, funeral_allowance 10",
+                         "group replay reproduces the record: True"],
     "birth_registration": ["status 2, due 2026-04-20 17:00", "supplement requested: status 5, clock paused: True",
                            "refused: NotCustodian", "returned (trả kết quả): status 10, on time: True",
                            "replay reproduces the snapshot: True"],
-    "land_certificate": ["20 working days, due 2026-06-26 17:00", "public_posting", "hand-off",
+    "land_certificate": ["20 working days, due 2026-06-29 17:00", "public_posting", "hand-off",
                          "awaiting_payment     status  6", "on time: True", "replay reproduces the snapshot: True"],
     "location_independent": ["location-independent: True", "refused with NotCustodian",
                              "returned by the receiving ward: status 10"],
@@ -58,7 +61,7 @@ def test_examples_own_tests_pass(tmp_path):
 
 def test_new_procedure_validates_with_the_cli():
     exe = Path(sys.executable).with_name("procflow")
-    toml = EXAMPLES / "marriage_registration" / "marriage_registration.toml"
+    toml = ROOT / "src" / "procflow" / "procedures" / "marriage_registration.toml"  # promoted from the example
     result = subprocess.run([str(exe) if exe.exists() else "procflow", "validate", str(toml)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -1,10 +1,11 @@
 """First land registration and land-use certificate (bundled, 1.012751): commune ↔ province ↔ tax.
 
-The dossier changes hands four times — the commune one-stop desk (bộ phận một cửa) receives, the commune
-where the land lies verifies and posts the findings publicly for 15 days (not counted towards the limit),
-the provincial land registration office (văn phòng đăng ký đất đai) processes, the tax authority assesses
-the financial obligation (nghĩa vụ tài chính; the clock pauses while the citizen pays), and the desk returns
-the certificate. Each hand-off is an event; only the current custodian may act.
+The flow of Decree 151/2025/NĐ-CP (version 2, in force 1 July 2025 – 1 March 2027): the commune one-stop
+desk (bộ phận một cửa) receives, the commune People's Committee where the land lies verifies and posts the
+findings publicly for 15 days (not counted towards the limit), sends the financial-obligation information to
+the tax authority (nghĩa vụ tài chính; the clock pauses while the citizen pays) and signs the certificate;
+the provincial land registration office (văn phòng đăng ký đất đai) updates the cadastre, and the desk
+returns the certificate. Each hand-off is an event; only the current custodian may act.
 
 Run:  python examples/land_certificate/run.py [store.db]
 """
@@ -47,6 +48,9 @@ def main(db: str = ":memory:") -> dict:
         hand_off = f"  hand-off {before} → {d.custodian}" if d.custodian != before else ""
         print(f"{clock.now():%Y-%m-%d %H:%M} {trigger:<18} → {d.state:<20} status {d.status:>2}{hand_off}")
 
+    flow = engine.definition("1.012751", d.definition_version)
+    print(f"received {d.id} under version {flow.version} (Decree 151/2025 flow), in force "
+          f"{flow.effective_from} – {flow.effective_until}")
     print(f"received {d.id}: 20 working days, due {due_at_filing:%Y-%m-%d %H:%M}")
     for role in ("receiving", "location", "competent", "tax"):
         print(f"  {role:<9} {engine.registry.agency(d.agencies[role])}")
@@ -57,13 +61,14 @@ def main(db: str = ":memory:") -> dict:
     step("posting_complete", land_officer)     # the deadline moves later by the posting
     print(f"after the public posting the due date is {d.sla.due_at:%Y-%m-%d %H:%M}")
     later()
-    step("send_to_tax", registrar, data={"documents_complete": True})
+    step("send_to_tax", land_officer, data={"documents_complete": True})  # the commune informs tax
     later()
     step("notify_obligation", tax_officer)     # waiting for the citizen to pay: paused
     later(5)
-    step("confirm_payment", registrar, data={"obligation_paid": True})
+    step("confirm_payment", land_officer, data={"obligation_paid": True})
     later()
-    step("issue_certificate", registrar)
+    step("issue_certificate", land_officer)     # the commune People's Committee signs the certificate
+    step("update_cadastre", registrar)         # the land registration office updates the cadastre
     step("return_result", desk)
     on_time = not d.sla.is_overdue(clock.now())
     print(f"certificate returned; due {d.sla.due_at:%Y-%m-%d %H:%M}, on time: {on_time}")

@@ -1,4 +1,4 @@
-"""The marriage-registration example: the TOML validates with the CLI, and both paths run to the result."""
+"""The marriage-registration example: the bundled TOML validates with the CLI, and both paths run to the result."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -24,7 +25,8 @@ def _procflow() -> list[str]:
 
 
 def test_the_toml_validates_with_the_cli():
-    result = subprocess.run([*_procflow(), "validate", str(HERE / "marriage_registration.toml")],
+    toml = resources.files("procflow").joinpath("procedures", "marriage_registration.toml")
+    result = subprocess.run([*_procflow(), "validate", str(toml)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "1.000894 v1" in result.stdout
@@ -35,4 +37,5 @@ def test_both_paths_run(tmp_path):
     assert any("Luật Hộ tịch" in b and "Điều 18" in b for b in result["definition"].legal_basis)
     assert result["quick"].status == result["slow"].status == 10
     assert result["on_time"]
-    assert result["slow"].sla.working_days == 5
+    assert result["quick"].sla.working_days == result["slow"].sla.working_days == 0  # same day, verification apart
+    assert result["slow"].sla.due_at > result["quick"].sla.due_at  # the verification days did not count

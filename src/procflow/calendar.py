@@ -1,9 +1,17 @@
 """Working calendar and SLA clock: the one place procflow turns "N working days" into a moment.
 
 The incumbent systems spread due-date logic over many classes that disagree; here it lives in one
-module. Which days are worked comes from ``holidays.country_holidays("VN")`` (Tết, Hùng Kings, observed
-and substituted days off, Saturdays worked in exchange); procflow adds only what the library cannot
-know: office hours, the daily receipt cut-off, a province's own days off, and pauses.
+module, and ``WorkingCalendar.due_at`` is the one definition of "due" every other part uses.
+
+Counting follows the Civil Code 2015, art. 147: the day of the event is not counted. A limit of N
+working days starts on the working day after the (effective) receipt day and ends at the close of office
+hours of the Nth working day; a dossier received after the daily cut-off (15:00 by default) or on a day
+off counts as received on the next working day. A same-day limit (N = 0, "trong ngày") is due at the
+close of the effective receipt day.
+
+Which days are worked comes from the Government's decisions shipped as data (``procflow.schedule``,
+with document numbers) for the years they cover, and from ``holidays.country_holidays("VN")`` with a
+warning for other years; procflow adds office hours, the cut-off, a province's own days off and pauses.
 
 Holiday objects are slow per lookup and the simulator asks about ~100k dossiers, so each calendar
 year is asked once, then kept as a sorted list of working-day ordinals: adding or counting working
@@ -24,8 +32,9 @@ import attrs
 import holidays
 
 from procflow.errors import CalendarError, CalendarWarning
+from procflow.schedule import DayEntry, DaySchedule, default_schedule
 
-__all__ = ["VN_TZ", "ClockPolicy", "OfficeHours", "SlaClock", "WorkingCalendar"]
+__all__ = ["VN_TZ", "ClockPolicy", "OfficeHours", "SlaClock", "WorkingCalendar", "local_time"]
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -40,6 +49,17 @@ class ClockPolicy(enum.StrEnum):
     """The deadline moves later by the office time spent paused (the limit keeps its progress)."""
     RESTART = "restart"
     """The full limit counts again from the resume moment; the default for supplement requests."""
+
+
+def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M", *, tz: tzinfo = VN_TZ) -> str:
+    """A stored instant as people in Viet Nam read it (Asia/Ho_Chi_Minh): stores keep UTC or any offset,
+    and printing one as-is shows a 07:00 receipt as 00:00. Accepts ISO text; None → "—"."""
+    if value is None or value == "":
+        return "—"
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if dt.tzinfo is None:  # a naive instant is one procflow wrote in local time (legacy rows)
+        dt = dt.replace(tzinfo=tz)
+    return dt.astimezone(tz).strftime(fmt)
 
 
 def _us_of_day(t: time) -> int:
@@ -108,20 +128,7 @@ def _plain_date(value: object, name: str) -> date:
     return value
 
 
-def _supported_years(h: holidays.HolidayBase) -> range:
-    """The span of years the installed holiday data names substituted days for, read from the data.
-
-    Outside it the library still knows fixed holidays, but not which days the Government swapped,
-    so counts there are a guess worth a warning.
-    """
-    years: set[int] = set()
-    for year, entries in getattr(h, "special_public_holidays", {}).items():
-        for entry in entries if entries and isinstance(entries[0], tuple) else (entries,):
-            if len(entry) >= 4:  # (to_month, to_day, from_month, from_day[, from_year]) = a substitution
-                years.add(year)
-                if len(entry) == 5:
-                    years.add(entry[4])
-    return range(min(years), max(years) + 1) if years else range(0)
+_WARNED: set[tuple[int, tuple[int, ...]]] = set()  # (year, covered years): warn once per process
 
 
 @attrs.frozen
@@ -144,8 +151,13 @@ class WorkingCalendar:
         extra_days_off: Iterable[date] = (),
         extra_working_days: Iterable[date] = (),
         tz: tzinfo = VN_TZ,
+        schedule: DaySchedule | None = None,
     ) -> None:
+        """``schedule``: the decided days off and worked Saturdays (default: the shipped national schedule
+        plus ``PROCFLOW_CALENDAR_FILE``); years it covers are counted from it alone."""
         self.tz = tz
+        self.schedule = schedule if schedule is not None else default_schedule()
+        self._decided = self.schedule.lookup()
         self.office_hours = office_hours if office_hours is not None else OfficeHours()
         self._days_off = frozenset(_plain_date(d, "extra_days_off").toordinal() for d in extra_days_off)
         self._days_on = frozenset(
@@ -160,7 +172,10 @@ class WorkingCalendar:
         self._close = self.office_hours.sessions[-1][1]
         self._close_us = self._sessions_us[-1][1]
         self._cutoff = self.office_hours.cutoff
-        self.supported_years: range = _supported_years(holidays.country_holidays(_COUNTRY))
+        covered = sorted(self.schedule.covered)
+        self.covered_years: frozenset[int] = frozenset(covered)
+        self.supported_years: range = range(covered[0], covered[-1] + 1) if covered else range(0)
+        """The span of years the day-off schedule covers (outside them counting warns)."""
 
     def __repr__(self) -> str:
         return f"WorkingCalendar(office_hours={self.office_hours!r}, tz={self.tz!r})"
@@ -176,25 +191,46 @@ class WorkingCalendar:
     def _build_year(self, year: int) -> _Year:
         if not 1 <= year <= 9999:
             raise CalendarError(f"year {year} is outside the range of dates Python can represent")
-        if year not in self.supported_years:
-            span = self.supported_years
-            known = f"{span.start}–{span.stop - 1}" if span else "none"
-            warnings.warn(
-                CalendarWarning(
-                    f"{year} is outside the years whose substituted days off the installed `holidays` "
-                    f"data knows ({known}); working days in {year} may be wrong"
-                ),
-                stacklevel=4,
-            )
-        # years= is explicit: weekend workdays of a year only appear once that year is populated.
-        h = holidays.country_holidays(_COUNTRY, years=year)
         first = date(year, 1, 1).toordinal()
         last = date(year, 12, 31).toordinal()
+        decided = self._decided
+        if year in self.covered_years:
+            def worked(o: int) -> bool:
+                entry = decided.get(o)
+                if entry is not None:
+                    return entry.kind == "worked"
+                return date.fromordinal(o).weekday() < 5
+        else:
+            key = (year, tuple(sorted(self.covered_years)))
+            if key not in _WARNED:
+                _WARNED.add(key)
+                span = self.supported_years
+                known = f"{span.start}–{span.stop - 1}" if span else "none"
+                warnings.warn(
+                    CalendarWarning(
+                        f"{year} is not covered by procflow's day-off schedule (covered: {known}); working "
+                        f"days in {year} are guessed from the `holidays` library and may be wrong — add the "
+                        f"Government's decisions for {year} with PROCFLOW_CALENDAR_FILE"
+                    ),
+                    stacklevel=4,
+                )
+            # years= is explicit: weekend workdays of a year only appear once that year is populated.
+            h = holidays.country_holidays(_COUNTRY, years=year)
+
+            def worked(o: int) -> bool:
+                entry = decided.get(o)
+                if entry is not None:
+                    return entry.kind == "worked"
+                return bool(h.is_working_day(date.fromordinal(o)))
         ordinals = []
         for o in range(first, last + 1):
-            if o in self._days_on or (o not in self._days_off and h.is_working_day(date.fromordinal(o))):
+            if o in self._days_on or (o not in self._days_off and worked(o)):
                 ordinals.append(o)
         return _Year(ordinals, frozenset(ordinals))
+
+    def decided(self, d: date) -> DayEntry | None:
+        """The schedule's entry for ``d`` (why it is off or worked), if the day was decided."""
+        return self._decided.get(_plain_date(d, "d").toordinal())
 
     def _first_working_on_or_after(self, o: int, skip: int = 0) -> int:
         """Ordinal of the working day ``skip`` working days after the first one on or after ``o``."""
@@ -256,24 +292,80 @@ class WorkingCalendar:
         _plain_date(d, "d")
         return datetime.combine(d, self._close, self.tz)
 
-    def counting_start(self, received_at: datetime) -> date:
-        """First day that counts: the receipt day if worked and strictly before the cut-off."""
+    def receipt_day(self, received_at: datetime) -> date:
+        """The effective receipt day: the receipt day if worked and strictly before the cut-off, else the
+        next working day (a dossier received at 15:30 or on a Sunday is received the next working day)."""
         local = self._local(received_at, "received_at")
         o = local.toordinal()
         if local.time() < self._cutoff and o in self._year(local.year).working:
             return date.fromordinal(o)
         return date.fromordinal(self._first_working_on_or_after(o + 1))
 
+    def counting_start(self, received_at: datetime) -> date:
+        """The first day counted towards a limit of N >= 1 working days: the working day after the
+        effective receipt day (Civil Code 2015 art. 147: the day of the event is not counted)."""
+        return self.next_working_day(self.receipt_day(received_at))
+
     def due_at(self, received_at: datetime, working_days: int) -> datetime:
-        """Close of the last day of the limit; 0 means "trong ngày", due the day counting starts."""
-        if working_days < 0:
-            raise CalendarError(f"working_days must be >= 0, got {working_days}")
+        """When a limit of ``working_days`` falls due: the close of the Nth working day after the
+        effective receipt day; 0 ("trong ngày") is due at the close of the effective receipt day.
+
+        Mon 09:00 + 3 → Thu 17:00; Fri 09:00 + 1 → Mon 17:00; Tue 16:00 + 2 → Fri 17:00 (received Wed).
+        """
+        if not isinstance(working_days, int) or isinstance(working_days, bool) or working_days < 0:
+            raise CalendarError(f"working_days must be an int >= 0, got {working_days!r}")
         local = self._local(received_at, "received_at")
         o = local.toordinal()
         if not (local.time() < self._cutoff and o in self._year(local.year).working):
-            o += 1
-        last = self._first_working_on_or_after(o, working_days - 1 if working_days else 0)
-        return datetime.combine(date.fromordinal(last), self._close, self.tz)
+            o = self._first_working_on_or_after(o + 1)
+        if working_days:
+            o = self._first_working_on_or_after(o + 1, working_days - 1)
+        return datetime.combine(date.fromordinal(o), self._close, self.tz)
+
+    def explain_due(self, received_at: datetime, working_days: int) -> list[str]:
+        """The reasoning behind ``due_at``, step by step, in the words an official checks it with."""
+        local = self._local(received_at, "received_at")
+        lines = [f"received {local:%a %Y-%m-%d %H:%M} (Asia/Ho_Chi_Minh)"]
+        day = local.date()
+        if not self.is_working_day(day):
+            lines.append(f"{day:%a %Y-%m-%d} is not a working day{self._why(day)}: received the next working day")
+        elif local.time() >= self._cutoff:
+            lines.append(f"after the {self._cutoff:%H:%M} cut-off: received the next working day")
+        receipt = self.receipt_day(received_at)
+        d = day + timedelta(days=1)
+        while receipt != day and d < receipt:
+            lines.append(f"  skip {d:%a %Y-%m-%d}{self._why(d) or ' (weekend)'}")
+            d += timedelta(days=1)
+        lines.append(f"effective receipt day: {receipt:%a %Y-%m-%d}")
+        if working_days == 0:
+            lines.append("same-day limit (trong ngày): due at the close of the receipt day")
+        else:
+            lines.append("the receipt day is not counted (Civil Code 2015, art. 147); counting starts "
+                         f"{self.counting_start(received_at):%a %Y-%m-%d}")
+            d, n = receipt, 0
+            while n < working_days:
+                d += timedelta(days=1)
+                if self.is_working_day(d):
+                    n += 1
+                    lines.append(f"  day {n}: {d:%a %Y-%m-%d}")
+                else:
+                    lines.append(f"  skip {d:%a %Y-%m-%d}{self._why(d) or ' (weekend)'}")
+        due = self.due_at(received_at, working_days)
+        lines.append(f"due: {due:%a %Y-%m-%d %H:%M} (close of office hours)")
+        return lines
+
+    def _why(self, d: date) -> str:
+        entry = self.decided(d)
+        if entry is None:
+            return " (weekend)" if d.weekday() >= 5 else ""
+        return f" ({entry.reason}; {entry.source})"
+
+    def working_days_taken(self, received_at: datetime, at: datetime) -> int:
+        """Working days used from receipt to ``at``, counted as the limit is: the effective receipt day
+        is day 0, so a dossier done on it took 0 days and one done on the due day of N took N."""
+        end = self._local(at, "at").date()
+        receipt = self.receipt_day(received_at)
+        return self.working_days_between(receipt + timedelta(days=1), end + timedelta(days=1))
 
     def _office_us_before(self, t: time) -> int:
         """Office microseconds of a working day that have elapsed by wall-clock time ``t``."""

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from procflow.definition import PORTAL_STATUS, ProcedureDefinition, load_definition
+from procflow.definition import PORTAL_STATUS, ProcedureDefinition, bundled_definitions, load_definition
 from procflow.errors import DefinitionError, ProcflowError
 
 app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
@@ -77,14 +77,18 @@ def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[n
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="Procedure definition TOML files.")]) -> None:
-    """Lint procedure definitions; exit non-zero when any has problems."""
+def validate(files: Annotated[list[Path], typer.Argument(help="Procedure or liên thông bundle TOML files.")]) -> None:
+    """Lint procedure definitions and bundles; exit non-zero when any has problems."""
     from procflow.guards import BUILTIN_GUARDS
     from procflow.plugins import make_plugin_manager, plugin_guards
 
     known = set(BUILTIN_GUARDS) | set(plugin_guards(make_plugin_manager()))
     bad = 0
+    bundles = [p for p in files if p.suffix == ".toml" and _is_bundle(p)]
+    procedures = {d.code: d for d in bundled_definitions()}
     for path in files:
+        if path in bundles:
+            continue
         try:
             d = load_definition(path, known_guards=known)
         except DefinitionError as exc:
@@ -93,8 +97,25 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Procedure definit
             for p in exc.problems:
                 err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
         else:
+            procedures[d.code] = d
             out.print(f"[green]✓[/] {path}: {d.code} v{d.version} {d.name} — {len(d.states)} states, "
                       f"{len(d.transitions)} transitions", highlight=False)
+    for path in bundles:  # after the procedures, so a bundle may name a procedure validated in the same run
+        from procflow.bundle.definition import check_members, parse_bundle
+
+        try:
+            b = parse_bundle(path.read_text(encoding="utf-8"), file=str(path))
+            problems = check_members(b, procedures)
+            if problems:
+                raise DefinitionError(problems, file=str(path))
+        except DefinitionError as exc:
+            bad += 1
+            err.print(f"[red]✗[/] {path}: {len(exc.problems)} problem(s)", highlight=False)
+            for p in exc.problems:
+                err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
+        else:
+            out.print(f"[green]✓[/] {path}: bundle {b.code} v{b.version} {b.name} — {len(b.members)} members, "
+                      f"{b.sla_days} working days", highlight=False)
     if bad:
         raise typer.Exit(1)
 
@@ -112,6 +133,15 @@ def _mermaid_text(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _is_bundle(path: Path) -> bool:
+    from procflow.bundle.definition import is_bundle_text
+
+    try:
+        return is_bundle_text(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False  # load_definition reports it
 
 
 def mermaid(d: ProcedureDefinition) -> str:
@@ -156,7 +186,7 @@ def inspect(
     purpose: Annotated[str, typer.Option(help="Why the dossier is read (recorded in the access audit).")] = "inspect",
 ) -> None:
     """Show a dossier's timeline: custodians, hand-offs, statuses and the SLA clock (personal data masked)."""
-    from procflow.calendar import WorkingCalendar
+    from procflow.calendar import WorkingCalendar, local_time
     from procflow.dossier import replay
     from procflow.jurisdiction import Registry
     from procflow.masking import mask_record
@@ -203,8 +233,9 @@ def inspect(
     out.print(f"received at (tiếp nhận): {name(d.receiving)}"
               + ("  [yellow]location-independent (phi địa giới)[/]" if d.location_independent else ""))
     clock_state = "stopped" if d.sla.stopped else "paused" if d.sla.paused else "running"
-    due = d.sla.due_at.strftime("%Y-%m-%d %H:%M") if d.sla.due_at else "—"
+    due = local_time(d.sla.due_at)
     late = cal.working_days_late(d.sla.due_at, d.sla.stopped_at or events[-1].at) if d.sla.due_at else 0
+    out.print(f"received: {local_time(d.received_at)} · times in Asia/Ho_Chi_Minh")
     out.print(f"SLA: {d.sla.working_days} working day(s), due {due}, clock {clock_state}"
               + (f", [red]{late} working day(s) late[/]" if late else ""))
     out.print(f"data: {mask_record(d.data, defn)}", highlight=False)
@@ -216,9 +247,9 @@ def inspect(
         sla = ""
         if "sla" in fx:
             s = fx["sla"]
-            sla = "stopped" if s["stopped_at"] else "paused" if s["paused_at"] else f"due {s['due_at'][:16]}"
+            sla = "stopped" if s["stopped_at"] else "paused" if s["paused_at"] else f"due {local_time(s['due_at'])}"
         handoff = " [cyan](hand-off)[/]" if "custodian_from" in fx else ""
-        t.add_row(str(e.seq), e.at.strftime("%Y-%m-%d %H:%M"), e.trigger or e.kind,
+        t.add_row(str(e.seq), local_time(e.at), e.trigger or e.kind,
                   f"{e.from_state or '∅'} → {e.to_state}", str(e.status), e.actor,
                   f"{name(e.custodian)}{handoff}", sla)
     out.print(t)
@@ -253,6 +284,9 @@ def _mount_optional() -> None:
     from procflow.cli_timers import register as register_timers
 
     register_timers(app)
+    from procflow.cli_calendar import register as register_calendar
+
+    register_calendar(app)
     try:
         from procflow.exchange.cli import app as exchange_app
     except ImportError:  # pragma: no cover - the exchange package ships with procflow

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from procflow.calendar import local_time
 from procflow.errors import ProcflowError
 
 __all__ = ["register"]
@@ -193,7 +194,8 @@ def outbox_cmd(
             table.add_column(col, overflow="fold")
         for r in shown:
             table.add_row(str(r["id"]), r["topic"], r["key"], r["status"], str(r["attempts"]),
-                          r["available_at"][:19] if r["status"] == "pending" else "—", r["last_error"])
+                          local_time(r["available_at"], "%Y-%m-%d %H:%M:%S") if r["status"] == "pending" else "—",
+                          r["last_error"])
         out.print(table)
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from procflow.errors import StoreError
+from procflow.errors import ProcflowError, StoreError
 from procflow.store import migrations
 
 __all__ = ["register"]
@@ -99,6 +99,21 @@ def status(db: str, schema: str | None = None) -> migrations.MigrationStatus:
         return migrations.postgres_status(conn) if backend == "postgres" else migrations.sqlite_status(conn)
 
 
+def _recount(db: str, schema: str | None) -> Any:
+    """Recount the deadlines of dossiers stored before the Civil Code counting (``procflow.recount``)."""
+    from procflow.engine import Engine
+    from procflow.recount import recount_due_dates
+    from procflow.store.base import open_store
+
+    store = open_store(db, **({"schema": schema} if schema else {}))
+    try:
+        if not store.due_recount_pending():
+            return None
+        return recount_due_dates(Engine(store))
+    finally:
+        store.close()
+
+
 def _show(st: migrations.MigrationStatus) -> None:
     state = "[green]up to date[/]" if st.up_to_date else f"[yellow]{len(st.pending)} pending[/]"
     _out.print(f"{st.backend} store at schema version {st.current} of {st.latest}: {state}")
@@ -124,6 +139,15 @@ def register(app: typer.Typer) -> None:
             _out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
         else:
             _out.print(f"nothing to do: schema version {st.current} is current")
+        try:
+            report = _recount(db, schema)
+        except ProcflowError as exc:
+            _err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+        if report is not None and report.total:
+            _out.print(f"due dates recounted (Civil Code 2015 art. 147, receipt day not counted): "
+                       f"{report.recounted:,} open dossier(s) moved one working day later, each recorded as an "
+                       f"event; {report.unchanged:,} same-day and {report.closed:,} closed needed nothing")
 
     @db_app.command("status")
     def status_cmd(db: DbOption, schema: SchemaOption = None,

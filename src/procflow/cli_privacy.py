@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from procflow.calendar import local_time
 from procflow.errors import ProcflowError
 from procflow.masking import mask_text
 
@@ -113,7 +114,7 @@ def audit_access(
         t.add_column(col)
     for r in rows:
         style = "red" if r.outcome.startswith("refused") else None
-        t.add_row(r.at.strftime("%Y-%m-%d %H:%M:%S"), r.actor, r.agency, r.dossier_id or "—", r.action, r.outcome,
+        t.add_row(local_time(r.at, "%Y-%m-%d %H:%M:%S"), r.actor, r.agency, r.dossier_id or "—", r.action, r.outcome,
                   r.purpose or "—", mask_text(r.detail), style=style)
     _out.print(t)
 

@@ -14,7 +14,7 @@ import math
 import tomllib
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,54 @@ PORTAL_STATUS = {
     10: "result returned (đã trả kết quả)",
 }
 
+
+
+@attrs.frozen
+class StatusRule:
+    """What a national-portal status means for a state that reports it (the portal's meaning, as rules a
+    definition can be checked against): final or not, what the SLA clock does, who holds the dossier."""
+
+    final: bool | None  # None: either
+    clocks: tuple[str, ...]  # the clock modes a state reporting this status may have
+    holder: str | None = None  # the holder role the meaning implies (None: any)
+
+
+STATUS_RULES: dict[int, StatusRule] = {
+    1: StatusRule(False, ("excluded",), "receiving"),  # filed online, waiting for the desk: no limit yet
+    2: StatusRule(False, ("running",)),  # received (by the one-stop desk or a member agency): the limit runs
+    3: StatusRule(True, ("stopped",)),  # refused at receipt (form 03)
+    4: StatusRule(False, ("running", "excluded")),  # being processed (a public posting does not count)
+    5: StatusRule(False, ("citizen", "excluded")),  # waiting for the citizen's supplement (form 02)
+    6: StatusRule(False, ("citizen", "excluded")),  # waiting for the citizen to pay (nghĩa vụ tài chính)
+    7: StatusRule(True, ("stopped",)),  # withdrawn at the citizen's request
+    8: StatusRule(None, ("stopped",)),  # processing stopped (form 05)
+    9: StatusRule(False, ("stopped",), "receiving"),  # result at the one-stop desk, waiting to be handed over
+    10: StatusRule(True, ("stopped",), "receiving"),  # result returned to the citizen
+}
+"""The meaning table behind PORTAL_STATUS (docs/concepts/statuses.md shows the same rules)."""
+
+
+def status_mapping_problems(defn: ProcedureDefinition) -> list[str]:
+    """Where a definition's states report a status whose meaning they contradict (empty: consistent)."""
+    out = []
+    for st in defn.states:
+        rule = STATUS_RULES.get(st.portal_status)
+        if rule is None:
+            continue
+        where = f"{defn.code} state {st.name!r} (status {st.portal_status})"
+        if rule.final is not None and st.final != rule.final:
+            out.append(f"{where}: status {st.portal_status} is {'a final' if rule.final else 'not a final'} state")
+        if st.clock.value not in rule.clocks:
+            out.append(f"{where}: clock {st.clock.value!r}, the status means {' or '.join(rule.clocks)}")
+        if rule.holder is not None and st.holder != rule.holder:
+            out.append(f"{where}: held by {st.holder!r}, the status means the {rule.holder} desk holds it")
+    return out
+
+
 LEVELS = ("commune", "province", "ministry")
+APPLICANT_KINDS = {"citizen": 1, "business": 2, "household_business": 3}
+"""The national portal's LoaiDoiTuong: who files (công dân / doanh nghiệp / hộ kinh doanh)."""
+APPLICANT_ROLES = ("name", "national_id", "phone", "address", "email")
 FIELD_TYPES = ("string", "int", "decimal", "bool", "date", "datetime", "enum", "national_id", "phone")
 MAX_VERSION = 2**31 - 1  # a definition version fits a 32-bit integer column on every backend
 MAX_RETENTION_YEARS = 100
@@ -60,6 +107,10 @@ MAX_HOURS = MAX_CALENDAR_DAYS * 24
 MAX_SOURCE_BYTES = 16_000_000  # a definition file larger than this is refused before parsing
 PERSONAL_KINDS = ("national_id", "phone", "address", "date_of_birth", "name", "email", "other")
 BUILTIN_ROLES = ("receiving", "competent", "location")
+# What a definition may declare it could not confirm against a public source (``unconfirmed = [...]``): the
+# docs and the sources table show these, so users know what to check before relying on it.
+UNCONFIRMED_ITEMS = ("catalogue_code", "time_limit", "verification_limit", "flow", "competent_agency", "fee",
+                     "legal_basis")
 
 
 class ClockMode(enum.StrEnum):
@@ -190,6 +241,24 @@ class ProcedureDefinition:
     source: str = ""
     file: str | None = None
     retention_years: int | None = None  # personal data of a closed dossier is erased after this (None: kept)
+    sector_code: str = ""
+    """The procedure's sector (mã lĩnh vực, MaLinhVuc on the national portal)."""
+    applicant_kind: str = "citizen"
+    """Who files: citizen, business or household_business (LoaiDoiTuong 1/2/3)."""
+    applicant: Mapping[str, str] = attrs.field(factory=dict)
+    """Which fields name the applicant — the dossier holder (chủ hồ sơ) the portal lists: for a birth
+    registration the parent who files, not the newborn. Keys: name, national_id, phone, address, email."""
+    online_initial: str | None = None
+    """Where an online filing starts (portal status 1, waiting for the desk); None: no online filing."""
+
+    catalogue_source: str = ""  # where the code and time limit were checked (a public page or document)
+    unconfirmed: tuple[str, ...] = ()  # items of UNCONFIRMED_ITEMS not confirmed against a public source
+    effective_from: date | None = None  # first day the flow is the law (a later decree: a new version)
+    effective_until: date | None = None  # first day it no longer is (exclusive), e.g. Decree 151/2025: 2027-03-01
+
+    @property
+    def applicant_kind_code(self) -> int:
+        return APPLICANT_KINDS.get(self.applicant_kind, 1)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -209,6 +278,11 @@ class ProcedureDefinition:
     @property
     def name(self) -> str:
         return f"{self.name_en} ({self.name_vi})" if self.name_en else self.name_vi
+
+    def is_effective(self, on: date) -> bool:
+        """Whether this version's flow is the law on day ``on`` (open-ended where a bound is not given)."""
+        return (self.effective_from is None or on >= self.effective_from) and (
+            self.effective_until is None or on < self.effective_until)
 
 
 def name_defect(value: str) -> str:
@@ -303,7 +377,9 @@ class _Reader:
 
 
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
-             "sla", "roles", "official_roles", "fields", "states", "transitions", "timers", "retention_years")
+             "sla", "roles", "official_roles", "fields", "states", "transitions", "timers", "retention_years",
+             "sector_code", "applicant_kind", "applicant", "online_initial", "catalogue_source", "unconfirmed",
+             "effective_from", "effective_until")
 
 
 def parse_definition(text: str, *, file: str | None = None, known_guards: Collection[str] | None = None,
@@ -344,6 +420,7 @@ def parse_definition(text: str, *, file: str | None = None, known_guards: Collec
         r.problem("retention_years", f"must be between 0 and {MAX_RETENTION_YEARS} (years the personal data of a "
                                      f"closed dossier is kept), got {retention_years}")
         retention_years = None
+    provenance = _read_provenance(r, raw)
     sla = r.get(raw, "sla", "", dict, default={})
     r.unknown_keys(sla, ("working_days", "supplement_policy"), "sla.")
     sla_days = r.get(sla, "working_days", "sla.", int, default=0)
@@ -371,18 +448,78 @@ def parse_definition(text: str, *, file: str | None = None, known_guards: Collec
                                     check="official_roles" in raw)
     timers = _read_timers(r, raw, states, transitions)
     initial = r.get(raw, "initial", "", str, default="")
+    sector_code = r.get(raw, "sector_code", "", str, required=False, default="")
+    applicant_kind = r.get(raw, "applicant_kind", "", str, required=False, default="citizen")
+    if applicant_kind not in APPLICANT_KINDS:
+        r.problem("applicant_kind", f"unknown applicant kind {applicant_kind!r} "
+                                    f"(expected one of {', '.join(APPLICANT_KINDS)})")
+    applicant = _read_applicant(r, raw, fields)
+    online_initial = r.get(raw, "online_initial", "", str, required=False, default=None)
+    if online_initial is not None:
+        by_name = {st.name: st for st in states}
+        st = by_name.get(online_initial)
+        if st is None:
+            r.problem("online_initial", f"unknown state {online_initial!r} (states: {', '.join(sorted(by_name))})")
+        elif st.portal_status != 1 or st.final:
+            r.problem("online_initial", f"state {online_initial!r} must be a non-final state with portal_status = 1 "
+                                        "(newly registered online, waiting for the desk)")
+        elif online_initial == initial:
+            r.problem("online_initial", "must differ from initial (the desk's own receipt starts at status 2)")
     defn = ProcedureDefinition(
         code=code, version=version, name_vi=name_vi, name_en=name_en, level=level,
         competent_kind=competent_kind, initial=initial, states=tuple(states),
         transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
         roles=dict(roles), official_roles=official_roles, fields=tuple(fields), legal_basis=legal_basis,
-        timers=tuple(timers),
-        source=text, file=file, retention_years=retention_years,
+        timers=tuple(timers), source=text, file=file, retention_years=retention_years, sector_code=sector_code,
+        applicant_kind=applicant_kind, applicant=applicant, online_initial=online_initial, **provenance,
     )
     _check_graph(r, defn, known_guards)
     if r.problems:
         raise DefinitionError(r.problems, file=file)
     return defn
+
+
+def _read_provenance(r: _Reader, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``catalogue_source``, ``unconfirmed`` and the effective dates: where the definition comes from and
+    for which days it is the law."""
+    source = r.get(raw, "catalogue_source", "", str, required=False, default="")
+    if "catalogue_source" in raw and isinstance(raw["catalogue_source"], str) and not source.strip():
+        r.problem("catalogue_source", "must not be empty (a public page or document the code was checked against)")
+    items = r.get(raw, "unconfirmed", "", list, required=False, default=[])
+    unconfirmed: list[str] = []
+    for i, item in enumerate(items):
+        if item not in UNCONFIRMED_ITEMS:
+            r.problem(f"unconfirmed[{i}]", f"unknown item {item!r} (expected one of {', '.join(UNCONFIRMED_ITEMS)})")
+        elif item in unconfirmed:
+            r.problem(f"unconfirmed[{i}]", f"{item!r} is listed twice")
+        else:
+            unconfirmed.append(item)
+    bounds: dict[str, date | None] = {}
+    for key in ("effective_from", "effective_until"):
+        value = raw.get(key)
+        if key in raw and (not isinstance(value, date) or isinstance(value, datetime)):
+            r.problem(key, f"expected a date such as 2025-07-01 (TOML local date, no quotes), got {value!r}")
+            value = None
+        bounds[key] = value
+    start, end = bounds["effective_from"], bounds["effective_until"]
+    if start is not None and end is not None and end <= start:
+        r.problem("effective_until", f"{end.isoformat()} is not after effective_from {start.isoformat()}")
+    return {"catalogue_source": source, "unconfirmed": tuple(unconfirmed), "effective_from": start,
+            "effective_until": end}
+def _read_applicant(r: _Reader, raw: Mapping[str, Any], fields: list[FieldSpec]) -> dict[str, str]:
+    table = r.get(raw, "applicant", "", dict, required=False, default={})
+    r.unknown_keys(table, APPLICANT_ROLES, "applicant.")
+    names = {f.name for f in fields}
+    out: dict[str, str] = {}
+    for role in APPLICANT_ROLES:
+        name = r.get(table, role, "applicant.", str, required=False, default=None)
+        if name is None:
+            continue
+        if name not in names:
+            r.problem(f"applicant.{role}", f"unknown field {name!r} (fields: {', '.join(sorted(names)) or 'none'})")
+            continue
+        out[role] = name
+    return out
 
 
 def _read_fields(r: _Reader, raw: Mapping[str, Any]) -> list[FieldSpec]:
@@ -675,8 +812,9 @@ def _check_graph(r: _Reader, d: ProcedureDefinition, known_guards: Collection[st
         if not s.final and not outgoing.get(s.name):
             r.problem(f"states[{i}]", f"state {s.name!r} is a dead end but not marked final = true")
     if d.initial in names:
-        reached = {d.initial}
-        frontier = [d.initial]
+        roots = [d.initial] + ([d.online_initial] if d.online_initial in names else [])
+        reached = set(roots)
+        frontier = list(roots)
         while frontier:
             cur = frontier.pop()
             for t in outgoing[cur]:

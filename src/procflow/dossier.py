@@ -24,6 +24,7 @@ class EventKind:
     MIGRATED = "migrated"
     ESCALATED = "escalated"  # a timer escalated the dossier to the head of the unit (state unchanged)
     OVERDUE = "overdue"  # the due date passed: form 04 (apology and new date) was produced (state unchanged)
+    DUE_RECOUNTED = "due_recounted"  # `procflow db upgrade` recounted the deadline by Civil Code art. 147
 
 
 @attrs.frozen

@@ -194,8 +194,16 @@ class Engine:
         location: str | None = None,
         data: Mapping[str, Any] | None = None,
         version: int | None = None,
+        online: bool = False,
+        sla_days: int | None = None,
     ) -> Dossier:
         """Receive a dossier (tiếp nhận) at the one-stop desk of commune ``filed_at``.
+
+        ``online=True`` files it as submitted on the public-service portal: it starts in the definition's
+        ``online_initial`` state (portal status 1, newly registered) and its time limit starts only when the
+        desk receives it (status 2); the desk may instead refuse it (status 3) or ask for a supplement.
+        ``sla_days`` overrides the definition's limit for this dossier: a liên thông bundle gives its members
+        their (shorter) limits inside the bundle.
 
         ``location`` is the commune where the subject is (residence, land); when it differs from
         ``filed_at`` the dossier is location-independent and routed to the competent agency, while the
@@ -203,6 +211,10 @@ class Engine:
         """
         compiled = self._get_compiled(procedure, version)
         defn = compiled.definition
+        if online and defn.online_initial is None:
+            raise DefinitionError(f"procedure {defn.code} v{defn.version} takes no online filing "
+                                  "(its definition declares no online_initial state)")
+        initial = defn.online_initial if online and defn.online_initial is not None else defn.initial
         routing = self.registry.route(filed_at=filed_at, location=location or filed_at,
                                       competent_kind=defn.competent_kind)
         now = self.clock.now()
@@ -217,9 +229,11 @@ class Engine:
                     "location": routing.location.code}
         for role, kind in defn.roles.items():
             agencies[role] = self.registry.resolve(kind, routing.location.code).code
-        step = compiled.steps[defn.initial]
-        sla = SlaClock.start(self.calendar, now, defn.sla_days)
-        if step.clock is ClockMode.STOPPED:
+        step = compiled.steps[initial]
+        sla = SlaClock.start(self.calendar, now, defn.sla_days if sla_days is None else sla_days)
+        if online:  # the limit counts from the desk's receipt (status 2), not from the submission
+            sla = sla.pause(now)
+        elif step.clock is ClockMode.STOPPED:
             sla = sla.stop(now)
         elif step.clock is not ClockMode.RUNNING:
             sla = sla.pause(now)
@@ -228,7 +242,7 @@ class Engine:
             seq = self.store.next_sequence(receiving, day)
             dossier = Dossier(
                 id=f"{receiving}-{day}-{seq:04d}", procedure=defn.code, definition_version=defn.version,
-                state=defn.initial, status=step.portal_status, custodian=agencies[step.holder],
+                state=initial, status=step.portal_status, custodian=agencies[step.holder],
                 agencies=agencies, location_independent=routing.location_independent, received_at=now,
                 updated_at=now, sla=sla,
                 step_due_at=self.calendar.due_at(now, step.sla_days) if step.sla_days is not None else None,
@@ -426,6 +440,14 @@ class Engine:
 
     def _advance_clock(self, src: Step, dest: Step, sla: SlaClock, now: datetime,
                        defn: ProcedureDefinition) -> SlaClock:
+        if src.name == defn.online_initial and src.name != dest.name and not sla.stopped:
+            # an online filing leaves "newly registered": received → the limit starts now; refused → stopped
+            if dest.clock is ClockMode.STOPPED:
+                return sla.stop(now)
+            if dest.portal_status == 5:  # asked to supplement before receipt: still not received
+                return sla
+            started = SlaClock.start(self.calendar, now, sla.working_days)
+            return started if dest.clock is ClockMode.RUNNING else started.pause(now)
         if src.clock is dest.clock or sla.stopped:
             return sla
         if dest.clock is ClockMode.STOPPED:
@@ -437,6 +459,38 @@ class Engine:
                 return sla.resume(self.calendar, now, ClockPolicy(defn.supplement_policy))
             return sla.resume(self.calendar, now, ClockPolicy.PAUSE)
         return sla.pause(now) if sla.running else sla
+
+    def amend_deadline(self, dossier: Dossier | str, kind: str, actor: Actor, *, sla: SlaClock,
+                       step_due_at: datetime | None, effects: Mapping[str, Any] | None = None,
+                       note: str | None = None) -> Dossier:
+        """Append a fact that moves the dossier's deadline but not its state (a recount of the limit): one
+        event carrying the new clock, with the timers anchored to the due date re-armed in the same
+        transaction. The system path: callers decide who may do it."""
+        d = self.store.get(dossier) if isinstance(dossier, str) else dossier
+        compiled = self._get_compiled(d.procedure, d.definition_version)
+        now = self.clock.now()
+        changed = {"sla"} | ({"step_due_at"} if step_due_at != d.step_due_at else set())
+        fx: dict[str, Any] = {**(effects or {}), "sla": sla_to_dict(sla)}
+        if "step_due_at" in changed:
+            fx["step_due_at"] = None if step_due_at is None else step_due_at.isoformat()
+        new = attrs.evolve(d, updated_at=now, revision=d.revision + 1, sla=sla, step_due_at=step_due_at)
+        event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=kind, trigger=None, from_state=d.state,
+                             to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
+                             custodian=d.custodian, definition_version=d.definition_version, effects=fx, note=note)
+        if self.hash_chain:
+            new.chain = (new.revision, chain_event(event, self._head(d)))
+        row = new  # data is not among the changed columns: the stored (sealed) values stay as they are
+        timers = compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers is not None else None
+        with self.store.transaction():
+            self.store.apply(row, d.revision, event, (), frozenset(changed))
+            if timers is not None and (timers.arm or timers.cancel or timers.pause):
+                self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
+                                       cancel=timers.cancel, pause=timers.pause)
+        if isinstance(dossier, Dossier):
+            for name in ("updated_at", "revision", "sla", "step_due_at", "chain"):
+                setattr(dossier, name, getattr(new, name))
+            return dossier
+        return new
 
     def record(self, dossier: Dossier | str, kind: str, actor: Actor, *, effects: Mapping[str, Any] | None = None,
                note: str | None = None, outbox: Sequence[OutboxMessage] = ()) -> Dossier:

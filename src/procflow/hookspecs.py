@@ -8,7 +8,8 @@ plugin is registered, naming the plugin and its signature.
 
 Hooks come in four families:
 
-* ``procflow_register_*`` are called once when an engine is built; every plugin's answer is collected.
+* ``procflow_register_*`` (and ``procflow_calendar_files``) are called once when an engine is built; every
+  plugin's answer is collected.
 * ``procflow_deliver_*`` send one outbox message to an outside system. They are called by the delivery
   worker, never inside a state transaction, and are ``firstresult``: the first plugin that returns
   something other than ``None`` has delivered the message.
@@ -35,6 +36,7 @@ key once. Anything an adapter logs must mask personal data (``procflow.masking``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +83,17 @@ def procflow_register_procedures() -> Iterable[ProcedureDefinition] | None:
     Called by ``build_engine``; each returned definition is validated and registered as its own version
     (the same code and version with different content is refused). Read the catalogue here, not at import.
     Raise ``DefinitionError`` for a definition you cannot translate, naming its source.
+    """
+
+
+@hookspec
+def procflow_calendar_files() -> Iterable[str | os.PathLike[str]] | None:
+    """Day-off files of the province or agency this plugin serves (local days off, late swaps).
+
+    Called by ``build_engine`` when it builds the engine's working calendar; each file has the shape of
+    procflow's shipped ``data/days_off.toml`` (``[[day]]`` entries with date, kind, reason, document) and is
+    laid over the national schedule (a local entry wins on its date). A malformed file is refused with a
+    ``CalendarError`` naming the file and the entry.
     """
 
 

@@ -40,11 +40,18 @@ __all__ = [
 ]
 
 _ID = re.compile(r"(?<!\d)(\d{4})\d{6}(\d{2})(?!\d)")
-_PHONE = re.compile(r"(?<!\d)(0\d{2})\d{5}(\d{2})(?!\d)")
-# +84 / 84 international form of a mobile number (9 digits after the country code)
-_PHONE_INTL = re.compile(r"(?<![\d+])(\+?84)(\d{2})\d{5}(\d{2})(?!\d)")
-# a number written in groups: 0912 345 678, 091.234.5678, 091-234-5678, 0921 2345 6789 (ID in groups)
-_GROUPED = re.compile(r"(?<![\d.-])(?:\+84|0)\d{1,3}(?:[ .-]\d{2,4}){2,3}(?![\d])")
+# 10-digit mobile (09x…) and 11-digit landline (02xx xxxx xxx, area codes since 2017) written in one run
+_PHONE = re.compile(r"(?<!\d)(0\d{2})\d{5,6}(\d{2})(?!\d)")
+# +84 / 84 international form (9 or 10 digits after the country code), also "(+84)"
+_PHONE_INTL = re.compile(r"(?<![\d+])(\(?\+84\)?[ .-]?|84)(\d{2})\d{5,6}(\d{2})(?!\d)")
+# a number written in groups: 0912 345 678, 091.234.5678, 091-234-5678, +84 912 345 678, (+84) 912.345.678,
+# 0292 3812 345 (landline), 0921 2345 6789 (ID in groups)
+_GROUPED = re.compile(r"(?<![\d.-])(?:\(?\+84\)?[ .-]?|0)\d{1,4}(?:[ .-]\d{2,4}){1,3}(?![\d])")
+# old 9-digit identity-card numbers (CMND) and 12-digit ones, where the text says they are ID numbers: a bare
+# 9-digit number is as likely an amount or a register number, so only the personal context masks it
+_ID_CONTEXT = re.compile(
+    r"(?i)((?:CMND|CCCD|CMTND|chứng minh(?: nhân dân)?|căn cước(?: công dân)?|định danh(?: cá nhân)?|"
+    r"identity(?: card)?|national id|ID)\b[^\d\n]{0,24})(\d{3}[ .]?\d{3}[ .]?\d{3})(?!\d)")
 
 
 def mask_value(value: Any, kind: str | None) -> Any:
@@ -87,17 +94,40 @@ def mask_record(data: Mapping[str, Any], definition: ProcedureDefinition | None)
 def _grouped(m: re.Match[str]) -> str:
     text = m.group(0)
     digits = [i for i, c in enumerate(text) if c.isdigit()]
-    if len(digits) < 9:
+    if len(digits) < 9 or len(digits) > 13:  # too short for a phone or ID; longer runs are something else
         return text
     keep = set(digits[:3] + digits[-2:])
     return "".join(c if (not c.isdigit() or i in keep) else "*" for i, c in enumerate(text))
 
 
+def _run(m: re.Match[str]) -> str:
+    """A number in one run: keep the first 3 and the last 2 digits, mask the rest (length kept)."""
+    return m.group(1) + "*" * (len(m.group(0)) - 5) + m.group(2)
+
+
+def _run_intl(m: re.Match[str]) -> str:
+    body = m.group(0)[len(m.group(1)):]
+    return m.group(1) + m.group(2) + "*" * (len(body) - 4) + m.group(3)
+
+
+def _id_in_context(m: re.Match[str]) -> str:
+    number = m.group(2)
+    digits = [i for i, c in enumerate(number) if c.isdigit()]
+    keep = set(digits[:2] + digits[-2:])
+    return m.group(1) + "".join(c if (not c.isdigit() or i in keep) else "*" for i, c in enumerate(number))
+
+
 def mask_text(text: str) -> str:
-    """Last line of defence: mask national IDs and phone numbers found by pattern in free text."""
+    """Last line of defence: mask national IDs and phone numbers found by pattern in free text.
+
+    Masked: 12-digit ID numbers anywhere; 9-digit (old CMND) ones after an ID word; mobiles and 10–11
+    digit landlines starting 0 or +84 (84, (+84)), in one run or in groups split by spaces, dots or dashes.
+    Left alone: amounts (1.500.000 đồng), sequence and register numbers, dates, dossier codes.
+    """
+    text = _ID_CONTEXT.sub(_id_in_context, text)
     text = _ID.sub(r"\1******\2", text)
-    text = _PHONE.sub(r"\1*****\2", text)
-    text = _PHONE_INTL.sub(r"\1\2*****\3", text)
+    text = _PHONE.sub(_run, text)
+    text = _PHONE_INTL.sub(_run_intl, text)
     return _GROUPED.sub(_grouped, text)
 
 

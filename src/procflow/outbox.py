@@ -30,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from procflow.calendar import local_time
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition
 from procflow.dossier import Dossier, DossierEvent
 from procflow.store.base import OutboxMessage, Store
@@ -127,9 +128,11 @@ Sealed = Mapping[str, tuple[Any, Any]]
 
 def _lookup(sealed: Sealed | None) -> dict[tuple[type, Any], Mapping[str, str]]:
     """(type, real value) → reference, for the values a payload could carry whole: non-empty strings and
-    integers (the type is part of the key, so ``True`` never matches a personal ``1``)."""
+    integers (the type is part of the key, so ``True`` never matches a personal ``1``). Two fields with the
+    same value (a couple's names may coincide) give the reference of the first field by name, so a record
+    opened from the store seals exactly as the one the engine kept in memory (their field order differs)."""
     out: dict[tuple[type, Any], Mapping[str, str]] = {}
-    for value, ref in (sealed or {}).values():
+    for _, (value, ref) in sorted((sealed or {}).items()):
         t = type(value)
         if (t is str and value) or t is int:
             if type(ref) is dict and MARKER in ref:
@@ -205,6 +208,15 @@ def _first(d: Dossier, defn: ProcedureDefinition, kind: str) -> Any:
     return None
 
 
+def _applicant(d: Dossier, defn: ProcedureDefinition) -> Any:
+    """The dossier holder (chủ hồ sơ) as the definition names it; the first name field otherwise."""
+    field = defn.applicant.get("name")
+    if field is not None:
+        value = d.data.get(field)
+        return value if value not in ("",) else None
+    return _first(d, defn, "name")
+
+
 def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent | None = None,
                    reason: str = "event", supplement: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The dossier as the national portal needs to see it, in procflow's words (the adapter maps them to
@@ -229,7 +241,9 @@ def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent
         "competent_agency": d.agencies.get("competent"),
         "custodian": d.custodian,
         "location_independent": d.location_independent,
-        "applicant": _first(d, defn, "name"),
+        "applicant": _applicant(d, defn),
+        "applicant_kind": defn.applicant_kind_code,
+        "field_code": defn.sector_code or None,
         "event": None,
         "supplement": dict(supplement) if supplement else None,
     }
@@ -285,7 +299,7 @@ def notification_topic() -> OutboxTopic:
     def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
         if e.status not in _NOTICES or _previous_status(e, defn) == e.status:
             return
-        due = d.sla.due_at.strftime("%d/%m/%Y") if d.sla.due_at else "—"
+        due = local_time(d.sla.due_at, "%d/%m/%Y")
         vi, en = _NOTICES[e.status]
         yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": f"status-{e.status}",
                "text_vi": vi.format(id=d.id, due=due), "text_en": en.format(id=d.id, due=due),

@@ -221,6 +221,13 @@ def build_engine(store: Store, *, pm: PluginManager | None = None, register_proc
     rule = outbox_rule(pm, store)
     if rule is not None:
         rules.append(rule)
+    if "calendar" not in engine_kwargs:
+        files = [f for result in pm.hook.procflow_calendar_files() for f in (result or ())]
+        if files:
+            from procflow.calendar import WorkingCalendar
+            from procflow.schedule import default_schedule
+
+            engine_kwargs["calendar"] = WorkingCalendar(schedule=default_schedule(files))
     engine = Engine(store, guards={**plugin_guards(pm), **(guards or {})}, outbox_rules=rules, **engine_kwargs)
     if register_procedures:
         for definition in plugin_procedures(pm):

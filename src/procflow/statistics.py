@@ -196,7 +196,7 @@ def build_report(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, in
         if d.status in COMPLETED:
             stop = d.sla.stopped_at or d.updated_at
             late = d.sla.due_at is not None and stop > d.sla.due_at
-            days = calendar.working_days_between(calendar.counting_start(d.received_at), stop.date())
+            days = calendar.working_days_taken(d.received_at, stop)
             for f in figs:
                 f.completed += 1
                 f.on_time += not late
@@ -258,30 +258,48 @@ def backlog_series(samples: Iterable[tuple[str, str, int, int, int]], registry: 
     return {"days": days, "province": province, "agencies": agencies}
 
 
-def bundle_summary(bundles: Iterable[Any], calendar: WorkingCalendar, at: datetime) -> dict[str, Any]:
-    """Liên thông bundles as a province reports them: received, joined results, on time (bundle SLA)."""
+def bundle_summary(bundles: Iterable[Any], calendar: WorkingCalendar, at: datetime, *,
+                   definitions: Iterable[Any] = ()) -> dict[str, Any]:
+    """Liên thông bundles as a province reports them: received, joined results, on time (bundle SLA).
+
+    On time is judged against each bundle's own due date, which already carries the verification rule (the
+    coordinator lengthens the limit when a member enters a verification state, e.g. 3 → 5 working days for
+    the child-under-6 bundle, Decree 63/2024/ND-CP). ``by_bundle`` gives the figures per bundle code with
+    its limits (from ``definitions``) and how many bundles were verified.
+    """
+    limits = {d.code: (d.sla_days, d.verification_working_days, d.name) for d in definitions}
     f = Figures()
+    per: dict[str, Figures] = defaultdict(Figures)
+    verified: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     codes: Counter[str] = Counter()
     for b in bundles:
-        f.received += 1
         statuses[b.status] += 1
         codes[b.code] += 1
-        if b.status in COMPLETED:
-            stop = b.sla.stopped_at or b.updated_at
-            late = b.sla.due_at is not None and stop > b.sla.due_at
-            f.completed += 1
-            f.on_time += not late
-            f.completed_late += late
-            f._durations.append(calendar.working_days_between(calendar.counting_start(b.received_at), stop.date()))
-        elif b.status in (3, 7, 8):
-            f.closed_other += 1
-        else:
-            f.open += 1
-            f.overdue_open += b.sla.is_overdue(at)
-            f.paused += b.status in PAUSED
+        base = limits.get(b.code, (None, None, ""))[0]
+        verified[b.code] += base is not None and b.sla.working_days > base
+        for g in (f, per[b.code]):
+            g.received += 1
+            if b.status in COMPLETED:
+                stop = b.sla.stopped_at or b.updated_at
+                late = b.sla.due_at is not None and stop > b.sla.due_at
+                g.completed += 1
+                g.on_time += not late
+                g.completed_late += late
+                g._durations.append(calendar.working_days_taken(b.received_at, stop))
+            elif b.status in (3, 7, 8):
+                g.closed_other += 1
+            else:
+                g.open += 1
+                g.overdue_open += b.sla.is_overdue(at)
+                g.paused += b.status in PAUSED
+    by_bundle = {}
+    for code in sorted(per):
+        days, longer, name = limits.get(code, (None, None, code))
+        by_bundle[code] = {"name": name, "working_days": days, "verification_working_days": longer,
+                           "verified": verified[code], **per[code].to_dict()}
     return {**f.to_dict(), "bundles": dict(sorted(codes.items())),
-            "statuses": {str(k): v for k, v in sorted(statuses.items())}}
+            "statuses": {str(k): v for k, v in sorted(statuses.items())}, "by_bundle": by_bundle}
 
 
 def compare_runs(faulted: Report, baseline: Report, faulted_backlog: dict[str, Any],

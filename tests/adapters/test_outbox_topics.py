@@ -56,7 +56,7 @@ def test_status_sync_follows_a_birth_registration_through_a_supplement(sqlite_st
 def test_status_sync_skips_events_that_change_neither_status_nor_custodian_but_not_hand_offs(
         sqlite_store, registry, clock, commune):
     engine = engine_with(sqlite_store, registry, clock, status_sync_topic(sqlite_store))
-    d = engine.file("1.012751", filed_at=commune, actor=desk(commune),
+    d = engine.file("1.012751", version=1, filed_at=commune, actor=desk(commune),
                     data={"applicant_name": "Lê Văn Tám", "applicant_national_id": "092123456780", "parcel": "12/3",
                           "land_address": "ấp 3", "area_m2": 120.5})
     land = Actor("land", "", {"land_officer", "registration_officer", "one_stop_officer"})
@@ -87,7 +87,7 @@ def test_citizen_notices_payment_requests_and_result_documents(sqlite_store, reg
 
 def test_the_land_procedure_requests_payment_once_it_awaits_it(sqlite_store, registry, clock, commune):
     engine = engine_with(sqlite_store, registry, clock, payment_topic())
-    d = engine.file("1.012751", filed_at=commune, actor=desk(commune),
+    d = engine.file("1.012751", version=1, filed_at=commune, actor=desk(commune),
                     data={"applicant_name": "Lê Văn Tám", "applicant_national_id": "092123456780", "parcel": "12/3",
                           "land_address": "ấp 3", "area_m2": 120.5})
     roles = {"land_officer", "registration_officer", "one_stop_officer", "tax_officer"}

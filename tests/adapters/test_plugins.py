@@ -125,7 +125,7 @@ def test_without_a_subscriber_no_outbox_rows_are_written(sqlite_store, registry,
 
 
 def test_a_catalogue_plugin_contributes_procedures(sqlite_store, registry, clock, bundled):
-    catalogue = bundled["2.000575"].source.replace('code = "2.000575"', 'code = "9.999001"')
+    catalogue = bundled["2.000720"].source.replace('code = "2.000720"', 'code = "9.999001"')
 
     class Catalogue:
         @hookimpl
@@ -161,3 +161,26 @@ def test_prefill_fills_only_the_same_persons_fields(bundled):
     assert asked == [("092123456789", "1.001193"), ("001099000000", "1.001193")]
     with pytest.raises(PluginError, match="no national-ID field named 'spouse_national_id'"):
         prefill(pm, birth, "092123456789", id_field="spouse_national_id")
+
+
+def test_a_plugin_lays_its_province_days_off_over_the_national_schedule(tmp_path):
+    from datetime import date
+
+    from procflow.store.sqlite import SQLiteStore
+
+    local = tmp_path / "local-days.toml"
+    local.write_text('[[day]]\ndate = 2026-03-11\nkind = "off"\nreason = "Ngày lễ địa phương"\n'
+                     'document = "QĐ 12/UBND"\n', encoding="utf-8")
+
+    class Province:
+        @hookimpl
+        def procflow_calendar_files(self):
+            return [local]
+
+    engine = build_engine(SQLiteStore(str(tmp_path / "p.db")),
+                          pm=make_plugin_manager(load_entrypoints=False, plugins=[Province()]))
+    assert not engine.calendar.is_working_day(date(2026, 3, 11))
+    assert engine.calendar.decided(date(2026, 3, 11)).document == "QĐ 12/UBND"
+    assert not engine.calendar.is_working_day(date(2026, 1, 2))  # the national schedule is still there
+    plain = build_engine(SQLiteStore(":memory:"), pm=make_plugin_manager(load_entrypoints=False))
+    assert plain.calendar.is_working_day(date(2026, 3, 11))

@@ -83,7 +83,7 @@ class Federation:
         """File a land dossier at the commune and take it to the land registration office (not delivered)."""
         desk = Actor(f"motcua@{self.commune}", self.commune, {"one_stop_officer"})
         land_officer = Actor(f"diachinh@{self.commune}", self.commune, {"land_officer"})
-        d = self.a.engine.file(LAND, filed_at=self.commune, actor=desk, data=APPLICANT)
+        d = self.a.engine.file(LAND, version=1, filed_at=self.commune, actor=desk, data=APPLICANT)
         self.a.engine.fire(d, "forward_to_commune", desk)
         self.a.engine.fire(d, "post_publicly", land_officer)
         self.clock.advance(days=15)

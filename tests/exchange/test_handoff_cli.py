@@ -40,7 +40,7 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
     a = _engine(a_db, registry, clock)
     desk = Actor("desk", commune, {"one_stop_officer"})
     officer = Actor("dc", commune, {"land_officer"})
-    d = a.file("1.012751", filed_at=commune, actor=desk, data=DATA)
+    d = a.file("1.012751", version=1, filed_at=commune, actor=desk, data=DATA)
     a.fire(d, "forward_to_commune", desk)
     a.fire(d, "post_publicly", officer)
     clock.advance(days=15)

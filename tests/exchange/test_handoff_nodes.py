@@ -38,7 +38,7 @@ def test_commune_province_commune_hand_off_ends_with_the_same_history_on_two_sto
     tax_officer = Actor(f"thue@{tax}", tax, {"tax_officer"})
 
     # -- the commune node: receive, verify, post publicly; the office takes over ---------------------------
-    d = a.engine.file(LAND, filed_at=commune, actor=desk, data=APPLICANT)
+    d = a.engine.file(LAND, version=1, filed_at=commune, actor=desk, data=APPLICANT)
     clock.advance(minutes=30)
     a.engine.fire(d, "forward_to_commune", desk)
     a.engine.fire(d, "post_publicly", land_officer)

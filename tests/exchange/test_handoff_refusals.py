@@ -113,6 +113,6 @@ def test_export_refuses_what_this_node_may_not_send(federation):
         federation.a.exchange.export(d.id, to=stranger)  # personal data only goes to member nodes
     desk = Actor(f"motcua@{federation.commune}", federation.commune, {"one_stop_officer"})
     data = {"applicant_name": "A", "applicant_national_id": "092000000001", "parcel": "1"}
-    kept = federation.a.engine.file("1.012751", filed_at=federation.commune, actor=desk, data=data)
+    kept = federation.a.engine.file("1.012751", version=1, filed_at=federation.commune, actor=desk, data=data)
     with pytest.raises(HandoffError, match="held here"):
         federation.a.exchange.envelope_for(kept.id)

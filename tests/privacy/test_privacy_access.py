@@ -14,7 +14,7 @@ from procflow.errors import AccessDenied, DossierNotFound, ProcflowError
 
 def land_dossier(engine, communes):
     filed, land_at = communes[0], communes[1]
-    d = engine.file(LAND, filed_at=filed, location=land_at, actor=desk(filed),
+    d = engine.file(LAND, version=1, filed_at=filed, location=land_at, actor=desk(filed),
                     data={"applicant_name": "Trần Thị B", "applicant_national_id": "092987654321", "parcel": "12/34"})
     engine.fire(d, "forward_to_commune", desk(filed))  # hand-off: the commune where the land lies
     return d, filed, land_at

@@ -103,7 +103,7 @@ def test_retention_cli(rengine, communes, sqlite_store, monkeypatch):
 
 # -- liên thông bundles: the application's values for members not filed yet, held under the bundle's id ------
 BUNDLE = "LT.KS-TT-BHYT"
-YEARS = {BIRTH: 5, "BHYT.TE6": 5, "1.004194": 10}  # the residence record is kept longer
+YEARS = {BIRTH: 5, "BHYT.TE6": 5, "1.004222": 10}  # the residence record is kept longer
 ADDRESS = "Số 12, đường 30/4, hẻm Retention"
 
 

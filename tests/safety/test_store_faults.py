@@ -78,11 +78,12 @@ def test_a_locked_store_is_one_line_from_a_writing_command(locked, monkeypatch):
 def test_reading_an_old_schema_asks_for_db_upgrade_instead_of_migrating(app_store):
     path, _ = app_store
     con = sqlite3.connect(str(path))
-    con.execute("DELETE FROM procflow_migrations WHERE version = 6")
-    con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    latest = con.execute("SELECT max(version) FROM procflow_migrations").fetchone()[0]
+    con.execute("DELETE FROM procflow_migrations WHERE version = ?", (latest,))
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(latest - 1),))
     con.commit()
     con.close()
-    with pytest.raises(StoreError, match=r"schema version 5 is older .* run `procflow db upgrade"):
+    with pytest.raises(StoreError, match=rf"schema version {latest - 1} is older .* run `procflow db upgrade"):
         SQLiteStore(str(path), upgrade=False)
     result = runner.invoke(app, ["audit", "verify", "--db", str(path)])
     assert result.exit_code == 1 and "procflow db upgrade" in result.output

@@ -13,7 +13,7 @@ BUNDLE = "LT.KS-TT-BHYT"
 WARD = "311.35.99.H92"  # phường Ninh Kiều, Cần Thơ
 APPLICATION = {"child_name": "Nguyễn Thị Mai", "child_birth_date": "2026-04-15",
                "parent_national_id": "092123456789", "residence_address": "Số 12, đường 30/4"}
-ROLES = {"1.001193": "civil_status_officer", "1.004194": "residence_officer", "BHYT.TE6": "insurance_officer"}
+ROLES = {"1.001193": "civil_status_officer", "1.004222": "residence_officer", "BHYT.TE6": "insurance_officer"}
 DESK = Actor("one_stop_officer@ward", WARD, {"one_stop_officer"})
 
 
@@ -28,11 +28,11 @@ def finish(bundles, d, *, ok=True):
 
 
 def test_the_shipped_bundle_cites_the_decree_and_names_its_members():
-    (bdef,) = bundled_bundle_definitions()
-    assert bdef.code == BUNDLE and bdef.sla_days == 3
+    bdef = next(b for b in bundled_bundle_definitions() if b.code == BUNDLE)
+    assert bdef.code == BUNDLE and bdef.sla_days == 3 and bdef.verification_working_days == 5
     assert any("63/2024" in law for law in bdef.legal_basis)
     assert [(m.name, m.procedure, m.after) for m in bdef.members] == [
-        ("birth", "1.001193", ()), ("residence", "1.004194", ("birth",)),
+        ("birth", "1.001193", ()), ("residence", "1.004222", ("birth",)),
         ("health_insurance", "BHYT.TE6", ("birth",))]
 
 
@@ -41,12 +41,12 @@ def test_members_run_in_parallel_and_join_at_the_receiving_commune(procflow_engi
     bundles = BundleCoordinator(procflow_engine, persist=persist)
     b = bundles.file(BUNDLE, filed_at=WARD, actor=DESK, data=APPLICATION)
     assert (b.status, list(b.members), b.receiving) == (2, ["birth"], WARD)
-    assert b.sla.due_at.isoformat() == "2026-04-22T17:00:00+07:00"  # 3 working days from Monday
+    assert b.sla.due_at.isoformat() == "2026-04-23T17:00:00+07:00"  # 3 working days after Monday
     birth = procflow_engine.get(b.members["birth"])
     fired = finish(bundles, birth)
     # the electronic birth certificate feeds both agencies at once
     residence, insurance = fired.started
-    assert (residence.procedure, insurance.procedure) == ("1.004194", "BHYT.TE6")
+    assert (residence.procedure, insurance.procedure) == ("1.004222", "BHYT.TE6")
     assert procflow_engine.registry.agency(residence.custodian).kind == "police"
     assert procflow_engine.registry.agency(insurance.custodian).kind == "social_insurance"
     assert residence.data["residence_address"] == APPLICATION["residence_address"]
@@ -76,7 +76,7 @@ def test_a_supplement_pauses_the_bundle_clock_and_a_refused_birth_stops_it(procf
     assert paused.status == 5 and paused.sla.paused
     procflow_clock.add_working_days(2, at="09:00")
     resumed = bundles.fire(birth, "resubmit", DESK).bundle
-    assert resumed.sla.running and resumed.sla.due_at.isoformat() == "2026-04-24T17:00:00+07:00"  # restarted
+    assert resumed.sla.running and resumed.sla.due_at.isoformat() == "2026-04-28T17:00:00+07:00"  # restarted (27th off)
     with pytest.raises(TransitionNotAllowed, match="no joined result"):
         bundles.return_result(b.id, DESK)
     stopped = bundles.fire(birth, "stop_processing", officer(birth)).bundle

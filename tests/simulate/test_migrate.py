@@ -34,7 +34,7 @@ def dossiers(procflow_engine):
     d2 = e.file("1.001193", filed_at=OLD, actor=desk(OLD), data=CHILD)
     for t, who in (("accept", desk), ("approve", officer), ("return_result", desk)):
         e.fire(d2, t, who(OLD), data={"documents_complete": True} if t == "approve" else None)
-    d3 = e.file("1.012751", filed_at=OLD, actor=desk(OLD), data=LAND)  # received at the old ward's desk
+    d3 = e.file("1.012751", version=1, filed_at=OLD, actor=desk(OLD), data=LAND)  # received at the old ward's desk
     d4 = e.file("1.001193", filed_at=OTHER, actor=desk(OTHER), data=CHILD)
     return d1, d2, d3, d4
 

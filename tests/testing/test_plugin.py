@@ -80,7 +80,7 @@ def test_the_recording_adapter_implements_every_hook():
 def test_recording_adapter_records_fails_and_dedupes(procflow_engine, procflow_adapters, procflow_deliver,
                                                       dossier_story):
     procflow_adapters.fail("procflow_deliver_status_sync", RetryableAdapterError("portal busy"), times=1)
-    story = dossier_story("2.000575", filed_at="31135", data={
+    story = dossier_story("2.000720", filed_at="31135", data={
         "business_name": "Tiệm Cơm Cô Ba", "owner_name": "Lê Thị Ba", "owner_national_id": "092123456780",
         "business_address": "Số 5, Ninh Kiều"})
     story.deliver()
@@ -90,7 +90,7 @@ def test_recording_adapter_records_fails_and_dedupes(procflow_engine, procflow_a
     story.wait(hours=2).deliver()
     assert [m["status"] for m in procflow_adapters.messages("portal.status")] == [2]
     procflow_adapters.respond("procflow_resolve_citizen", {"full_name": "Lê Thị Ba"})
-    assert procflow_adapters.procflow_resolve_citizen("092123456780", "2.000575", 1.0) == {"full_name": "Lê Thị Ba"}
+    assert procflow_adapters.procflow_resolve_citizen("092123456780", "2.000720", 1.0) == {"full_name": "Lê Thị Ba"}
 
 
 def test_story_refusals_are_typed_and_leave_everything_unchanged(dossier_story):

@@ -25,7 +25,7 @@ def outbox_keys(store) -> list[str]:
 def test_every_action_has_its_effect_once(tengine, tstore, tclock):
     c = timerdefs.commune(tengine)
     d = tengine.file("t.restart", filed_at=c, actor=desk(c), data={"phone": "0912345678"})
-    tclock.advance(days=3)  # past the due date (3 working days from Monday 08:00 → Wednesday 17:00)
+    tclock.advance(days=4)  # past the due date (3 working days after Monday 08:00 → Thursday 17:00)
     stats = Scheduler(tengine, worker="w").run_due()
     assert (stats.fired, stats.by_action) == (3, {"notify": 1, "escalate": 1, "overdue": 1})
     events = tstore.events(d.id)
@@ -107,7 +107,7 @@ def test_a_week_of_downtime_fires_the_backlog_once_each_in_due_order(tengine, ts
             d = tengine.file("t.restart" if i % 2 else "t.pause", filed_at=c, actor=desk(c))
             if i % 3 == 0:
                 tengine.fire(d, "request_supplement", officer(c))
-    tclock.set(timerdefs.T0 + timedelta(days=7))
+    tclock.set(timerdefs.T0 + timedelta(days=9))  # Wednesday 29 April (Monday 27 is a day off)
     backlog = due_armings(tengine, tclock.now())
     assert len(backlog) > 40
     stats = Scheduler(tengine, batch=7).run_due()  # restart, small batches: order holds across batches
@@ -124,7 +124,7 @@ def test_a_week_of_downtime_fires_the_backlog_once_each_in_due_order(tengine, ts
 def test_a_poison_timer_is_set_aside_and_the_rest_fire(tengine, tstore, tclock, monkeypatch):
     c = timerdefs.commune(tengine)
     ids = [tengine.file("t.restart", filed_at=c, actor=desk(c)).id for _ in range(4)]
-    tclock.advance(days=3)
+    tclock.advance(days=4)  # Friday: past Thursday's due date
     real = tengine.record
 
     def record(dossier, kind, *a, **kw):
@@ -178,10 +178,10 @@ def test_inspect_and_the_timers_command_show_armed_and_due_timers(tmp_path, regi
     r = runner.invoke(app, ["inspect", d.id, "--db", path, "--actor", f"desk@{c}"])
     assert r.exit_code == 0, r.output
     assert "Timers (hẹn giờ)" in r.output and "escalate" in r.output and "remind" in r.output
-    r = runner.invoke(app, ["timers", "--db", path, "--at", "2026-04-21T18:00:00+07:00"])
+    r = runner.invoke(app, ["timers", "--db", path, "--at", "2026-04-22T18:00:00+07:00"])
     assert r.exit_code == 0, r.output
-    assert "Due timers at 2026-04-21 18:00: 2" in r.output and "remind" in r.output
-    r = runner.invoke(app, ["timers", "--db", path, "--at", "2026-04-23T08:00:00+07:00", "--run", "--json"])
+    assert "Due timers at 2026-04-22 18:00: 2" in r.output and "remind" in r.output  # due Thu 23 17:00
+    r = runner.invoke(app, ["timers", "--db", path, "--at", "2026-04-24T08:00:00+07:00", "--run", "--json"])
     assert r.exit_code == 0, r.output
     import json
 

@@ -9,7 +9,7 @@ from procflow.simulate import Choice, Scenario, run_simulation
 # household business registration (3 working days) in a small province: half the dossiers are reviewed far
 # too slowly (a reminder, then an overdue letter), half are sent back for a supplement the citizen never
 # brings (the request expires after 30 days and the dossier is closed by the scheduler)
-PROFILE = {"2.000575": {
+PROFILE = {"2.000720": {
     "received": (Choice("accept", 1.0, minutes=5),),
     "reviewing": (Choice("approve", 0.5, minutes=2400, data={"documents_complete": True}),
                   Choice("request_supplement", 0.5, minutes=10)),
@@ -20,7 +20,7 @@ PROFILE = {"2.000575": {
 
 def test_simulation_fires_reminders_overdue_letters_and_expiring_supplements():
     scenario = Scenario(province="Lai Châu", days=40, seed=3, start=date(2026, 4, 20), dossiers_per_commune_day=0.15,
-                        procedure_mix={"2.000575": 1.0}, profiles=PROFILE)
+                        procedure_mix={"2.000720": 1.0}, profiles=PROFILE)
     result, report, engine = run_simulation(scenario, ":memory:")
     timers = report.extra["timers"]
     store = engine.store

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from procflow.bundle.definition import BundleDefinition, bundled_bundle_definitions, parse_bundle
+from procflow.bundle.definition import BundleDefinition, bundled_bundle_definitions, check_members, parse_bundle
 from procflow.bundle.records import (
     BUNDLE_PREFIX,
     FINAL_STATUSES,
@@ -24,7 +24,6 @@ from procflow.errors import (
     DefinitionError,
     InvalidData,
     NotCustodian,
-    Problem,
     ProcflowError,
     StoreError,
     TransitionNotAllowed,
@@ -81,9 +80,7 @@ class BundleCoordinator:
     # -- definitions ------------------------------------------------------------------------------------
     def register(self, bdef: BundleDefinition) -> None:
         """Check every member procedure is registered with the engine, then keep the definition."""
-        known = {d.code for d in self.engine.definitions()}
-        missing = [Problem(f"members[{i}].procedure", f"procedure {m.procedure!r} is not registered", bdef.file)
-                   for i, m in enumerate(bdef.members) if m.procedure not in known]
+        missing = check_members(bdef, {d.code: d for d in self.engine.definitions()})
         if missing:
             raise DefinitionError(missing, file=bdef.file)
         with self.engine.store.transaction():
@@ -180,7 +177,7 @@ class BundleCoordinator:
                 subset = {k: v for k, v in values.items() if k in fields[m.name]}
                 try:
                     started[m.name] = engine.file(m.procedure, filed_at=filed_at, location=location, actor=actor,
-                                                  data=subset)
+                                                  data=subset, sla_days=bdef.member_limits.get(m.name))
                 except ProcflowError as exc:
                     if started:
                         raise
@@ -223,7 +220,8 @@ class BundleCoordinator:
             else:
                 if bundle_id is None:
                     result = Fired(d)
-                elif before == (d.status, self._final(d)):  # same portal status: nothing the bundle joins changed
+                elif before == (d.status, self._final(d)) and not self._enters_verification(bundle_id, d):
+                    # same portal status: nothing the bundle joins changed
                     self._dossiers[d.id] = d
                     result = Fired(d, self._current(bundle_id))
                 else:
@@ -286,6 +284,18 @@ class BundleCoordinator:
         return moved
 
     # -- the bundle's reaction --------------------------------------------------------------------------
+    def _verifying(self, bdef: BundleDefinition, members: Mapping[str, Dossier]) -> bool:
+        """Whether a member sits in one of the bundle's verification states (its longer limit applies)."""
+        return any(f"{name}.{d.state}" in bdef.verification_states for name, d in members.items())
+
+    def _enters_verification(self, bundle_id: str, d: Dossier) -> bool:
+        b = self._current(bundle_id)
+        bdef = self.definition(b.code, b.version)
+        if not bdef.verification_states or b.sla.working_days == bdef.verification_working_days:
+            return False
+        name = next((n for n, did in b.members.items() if did == d.id), None)
+        return f"{name}.{d.state}" in bdef.verification_states
+
     def _fields(self, procedure: str) -> set[str]:
         return {f.name for f in self.engine.definition(procedure).fields} - _FLAGS
 
@@ -332,13 +342,20 @@ class BundleCoordinator:
                     values.update({k: v for k, v in p.data.items() if k not in _FLAGS})
                 fields = self._fields(m.procedure)
                 d = engine.file(m.procedure, filed_at=b.receiving, location=b.location, actor=system,
-                                data={k: v for k, v in values.items() if k in fields})
+                                data={k: v for k, v in values.items() if k in fields},
+                                sla_days=bdef.member_limits.get(m.name))
                 members[m.name] = started[m.name] = d
             elif any(self._final(p) for p in preds):
                 skipped.append(m.name)
         all_skipped = b.skipped + tuple(skipped)
         status = self._status(bdef, members, all_skipped)
         sla = b.sla
+        longer = bdef.verification_working_days
+        if longer is not None and not sla.stopped and sla.working_days < longer and self._verifying(bdef, members):
+            # Decree 63/2024/ND-CP: the bundle's limit is longer when the residence must be verified; the
+            # clock keeps its start and counts to the longer limit, so a legally on-time bundle is on time
+            assert sla.started_at is not None
+            sla = attrs.evolve(sla, working_days=longer, due_at=engine.calendar.due_at(sla.started_at, longer))
         if not sla.stopped:
             if status in FINAL_STATUSES:
                 sla = sla.stop(now)

@@ -207,7 +207,9 @@ def export(
         sys.stdout.buffer.write(signed)
         sys.stdout.flush()
     else:
-        output.write_bytes(signed)
+        from procflow.files import write_private
+
+        write_private(output, signed)  # the envelope carries personal values: owner-only from the first byte
         typer.echo(f"wrote {output} ({len(signed):,} bytes): dossier {dossier_id} from {sender} to {to}", err=True)
 
 

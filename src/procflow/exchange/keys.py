@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from procflow.exchange.signing import NodeKeys
+from procflow.files import write_private
 
 __all__ = ["generate_test_keys", "generate_test_pki"]
 
@@ -73,13 +74,9 @@ def generate_test_pki(
         if not code or "/" in code or code.startswith("."):
             raise ValueError(f"agency code {code!r} cannot name a key file")
         keys = generate_test_keys(code, now=now)
-        (target / f"{code}.key.pem").write_bytes(
-            keys.private_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+        write_private(target / f"{code}.key.pem",
+                      keys.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
         (target / f"{code}.cert.pem").write_bytes(keys.certificate.public_bytes(serialization.Encoding.PEM))
         result[code] = keys
     return result

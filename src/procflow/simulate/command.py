@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
+from procflow.calendar import local_time
+
 __all__ = ["simulate"]
 
 
@@ -145,10 +147,16 @@ def _fail(message: str) -> None:
 def _print_extras(out: Any, data: dict[str, Any], *, resumed: bool, html: Path | None) -> None:
     bundles = data.get("bundles")
     if bundles:
-        rate = bundles["on_time_rate"]
-        out.print(f"liên thông bundles (birth + residence + health insurance, child under 6): {bundles['received']:,} "
-                  f"received · {bundles['completed']:,} with a joined result · on time "
-                  f"{'—' if rate is None else f'{rate:.1%}'} (3 working days) · {bundles['open']:,} open")
+        out.print(f"liên thông bundles: {bundles['received']:,} received · on time against each bundle's limit, "
+                  "the longer one where a member had to verify (Decree 63/2024/NĐ-CP):", highlight=False)
+        for code, b in (bundles.get("by_bundle") or {}).items():
+            rate = b["on_time_rate"]
+            limit = f"{b['working_days']} working days" if b["working_days"] is not None else "its limit"
+            if b.get("verification_working_days") is not None:
+                limit += f", {b['verification_working_days']} with verification ({b['verified']:,} verified)"
+            out.print(f"  {code} {b['name'].split(' (')[0]}: {b['received']:,} received · "
+                      f"{b['completed']:,} with a joined result · on time {'—' if rate is None else f'{rate:.1%}'} "
+                      f"({limit}) · {b['open']:,} open", highlight=False)
     ranking = data.get("commune_ranking") or []
     if ranking:
         best, worst = ranking[0], ranking[-1]
@@ -156,7 +164,7 @@ def _print_extras(out: Any, data: dict[str, Any], *, resumed: bool, html: Path |
                   f"last {worst['name']} of {len(ranking)}")
     for f in data.get("faults") or []:
         out.print(f"fault {f['kind']}: {f['what']}{' · ' + str(f['name']) if f.get('name') else ''} "
-                  f"({str(f['from'])[:16]} → {str(f['to'])[:16]})")
+                  f"({local_time(f['from'])} → {local_time(f['to'])})")
     effect = data.get("fault_effect")
     if effect:
         a, b = effect["faulted"], effect["baseline"]

@@ -13,6 +13,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from procflow.calendar import local_time
+
 __all__ = ["render_html"]
 
 _COLORS = ("#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#0a7b83", "#cf222e", "#6e7781", "#953800")
@@ -53,7 +55,7 @@ def _num(x: float | int | None) -> str:
 
 
 def _day(iso: str) -> str:
-    return datetime.fromisoformat(iso).strftime("%d/%m")
+    return local_time(iso, "%d/%m")
 
 
 def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float], str]], *,
@@ -187,7 +189,7 @@ def render_html(data: Mapping[str, Any]) -> str:
         parts.append('<h2>Sự cố <span class="en">· faults injected</span></h2><div class="panel"><ul>' + "".join(
             f"<li><b>{escape(str(f['kind']))}</b> — {escape(str(f['what']))}"
             + (f" · {escape(str(f.get('name', '')))}" if f.get("name") else "")
-            + f" · {escape(str(f['from'])[:16])} → {escape(str(f['to'])[:16])}</li>" for f in faults) + "</ul>")
+            + f" · {escape(local_time(f['from']))} → {escape(local_time(f['to']))}</li>" for f in faults) + "</ul>")
         if effect:
             rows = [("Tỷ lệ đúng hạn · on-time rate", "on_time_rate", _pct),
                     ("Quá hạn đang mở · overdue open", "overdue_open", _num),
@@ -230,23 +232,32 @@ def render_html(data: Mapping[str, Any]) -> str:
                        _num(s["count"])) for code, s in statuses.items()],
                      color=_COLORS[4]) + "</div>")
     if bundles:
-        parts.append('<h2>Liên thông <span class="en">· inter-agency bundles (birth + residence + health '
-                     'insurance, child under 6)</span></h2><div class="panel"><table><tr>'
-                     + "".join(f"<th>{h}</th>" for h in ("tiếp nhận · received", "đã có kết quả · completed",
-                                                           "đúng hạn · on time", "tỷ lệ · rate",
-                                                           "đang giải quyết · open", "quá hạn · overdue open"))
-                     + f"</tr><tr><td>{_num(bundles['received'])}</td><td>{_num(bundles['completed'])}</td>"
-                     f"<td>{_num(bundles['on_time'])}</td><td>{_pct(bundles['on_time_rate'])}</td>"
-                     f"<td>{_num(bundles['open'])}</td><td>{_num(bundles['overdue_open'])}</td></tr></table>"
-                     '<p class="note">Thời hạn cả bộ: 3 ngày làm việc kể từ khi nhận đủ hồ sơ (Nghị định '
-                     "63/2024/NĐ-CP); kết quả trả tại xã tiếp nhận. Bundle limit: 3 working days from a complete "
-                     "dossier; the result is returned at the receiving commune.</p></div>")
+        rows = "".join(
+            f"<tr><td>{escape(code)} · {escape(b['name'].split(' (')[0])}</td><td>{_num(b['received'])}</td>"
+            f"<td>{_num(b['completed'])}</td><td>{_num(b['on_time'])}</td><td>{_pct(b['on_time_rate'])}</td>"
+            f"<td>{_num(b['open'])}</td><td>{_num(b['overdue_open'])}</td>"
+            f"<td>{b['working_days'] if b['working_days'] is not None else '—'}"
+            f"{'' if b.get('verification_working_days') is None else ' / ' + str(b['verification_working_days'])}"
+            f"</td><td>{_num(b.get('verified', 0))}</td></tr>"
+            for code, b in (bundles.get("by_bundle") or {}).items())
+        parts.append('<h2>Liên thông <span class="en">· inter-agency bundles</span></h2><div class="panel"><table><tr>'
+                     + "".join(f"<th>{h}</th>" for h in ("nhóm · bundle", "tiếp nhận · received",
+                                                           "đã có kết quả · completed", "đúng hạn · on time",
+                                                           "tỷ lệ · rate", "đang giải quyết · open",
+                                                           "quá hạn · overdue open",
+                                                           "thời hạn · limit (with verification)",
+                                                           "có xác minh · verified"))
+                     + f"</tr>{rows}</table>"
+                     '<p class="note">Thời hạn cả nhóm tính từ khi nhận đủ hồ sơ, dài hơn khi phải xác minh (Nghị định '
+                     "63/2024/NĐ-CP); kết quả trả tại xã tiếp nhận. Each bundle's limit counts from a complete "
+                     "dossier and is longer when a member must verify; on time is judged against that limit. The "
+                     "result is returned at the receiving commune.</p></div>")
     parts.append('<h2>Xếp hạng xã, phường <span class="en">· commune ranking</span></h2>'
                  '<p class="note">Điểm = trung bình thứ hạng (phân vị) theo tỷ lệ đúng hạn và tỷ lệ hồ sơ phi địa '
                  "giới, trên các hồ sơ xã đã tiếp nhận. Score = the average of the commune's percentile on the "
                  "on-time rate and on the location-independent share, over the dossiers it received. "
                  "Click a column to sort.</p>" + _ranking(data.get("commune_ranking", [])))
-    parts.append(f'<p class="note">procflow · {escape(str(data.get("at", ""))[:16])} · '
+    parts.append(f'<p class="note">procflow · {escape(local_time(data.get("at")))} · '
                  "cùng seed cho cùng số liệu · the same seed gives the same figures</p>")
     return ("<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"

@@ -119,7 +119,8 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
             portal_run.close()
         raise
     if sim.bundles is not None:
-        result.bundle_summary = bundle_summary(sim.bundles.iter_bundles(), calendar, clock.now())
+        result.bundle_summary = bundle_summary(sim.bundles.iter_bundles(), calendar, clock.now(),
+                                               definitions=sim.bundles.definitions())
     report = build_report(engine.store.iter_dossiers(), {d.key: d for d in engine.definitions()}, calendar,
                           engine.registry, clock.now())
     report.extra["simulation"] = {

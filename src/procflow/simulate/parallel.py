@@ -202,7 +202,8 @@ def _worker(db: str, options: dict[str, Any], scenario: Scenario, index: int, wo
             result = Simulator(engine, scenario, progress=report, bundles=bundles,
                                timers=SimulationTimers(Scheduler(engine, batch=2000))).run()
             if bundles is not None:  # the coordinator keeps bundles in memory here: summarise them now
-                result.bundle_summary = bundle_summary(bundles.iter_bundles(), engine.calendar, engine.clock.now())
+                result.bundle_summary = bundle_summary(bundles.iter_bundles(), engine.calendar, engine.clock.now(),
+                                               definitions=bundles.definitions())
         finally:
             store.close()
         results.put(("ok", index, result))

@@ -68,7 +68,7 @@ DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
         "processed": _RETURN,
     },
     # household business registration (đăng ký hộ kinh doanh)
-    "2.000575": {
+    "2.000720": {
         "received": (Choice("accept", 1.0, minutes=10),),
         "reviewing": (Choice("approve", 0.85, minutes=45, data=_OK),
                       Choice("request_supplement", 0.12, minutes=15),
@@ -78,7 +78,7 @@ DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
     },
     # first land registration (đăng ký đất đai lần đầu)
     # permanent-residence registration (đăng ký thường trú), mostly as a member of the liên thông bundle
-    "1.004194": {
+    "1.004222": {
         "received": (Choice("accept", 0.98, minutes=10), Choice("refuse_receipt", 0.02, minutes=5)),
         "processing": (Choice("approve", 0.86, minutes=30, data=_OK),
                        Choice("request_verification", 0.09, minutes=15),
@@ -118,6 +118,14 @@ DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
 }
 
 
+def _extras() -> tuple[Mapping[str, Mapping[str, tuple[Choice, ...]]], Mapping[str, float]]:
+    """Profiles and shares of the further commune procedures and the death liên thông group (issue 15),
+    kept in ``procedure_profiles`` (imported here, late, because that module builds on ``Choice``)."""
+    from procflow.simulate.procedure_profiles import EXTRA_MIX, EXTRA_PROFILES
+
+    return EXTRA_PROFILES, EXTRA_MIX
+
+
 @attrs.frozen(kw_only=True)
 class Scenario:
     province: str = "Cần Thơ"
@@ -135,8 +143,9 @@ class Scenario:
     officials_by_kind: Mapping[str, int] = attrs.field(factory=lambda: {"police": 45})
     # a code is a procedure or a liên thông bundle (most births of children now come as the bundle)
     procedure_mix: Mapping[str, float] = attrs.field(factory=lambda: {
-        "1.001193": 0.52, "LT.KS-TT-BHYT": 0.10, "2.000575": 0.30, "1.012751": 0.08})
-    profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]] = DEFAULT_PROFILES
+        "1.001193": 0.52, "LT.KS-TT-BHYT": 0.10, "2.000720": 0.30, "1.012751": 0.08, **_extras()[1]})
+    profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]] = attrs.field(
+        factory=lambda: {**DEFAULT_PROFILES, **_extras()[0]})
     commit_every: int = 2000  # group-commit size (events per transaction) for the simulated run
     faults: tuple[Fault, ...] = attrs.field(default=(), converter=tuple)  # see procflow.simulate.faults
     portal_sync: bool = False  # emit national-portal status messages to the outbox (and deliver them)

@@ -164,6 +164,14 @@ class Store(Protocol):
         """Outcomes so far: ``(timer name, action, outcome) -> count`` from the timer log."""
         ...
 
+    def due_recount_pending(self) -> list[str]:
+        """Ids of dossiers written before the Civil Code counting whose deadline is not recounted yet."""
+        ...
+
+    def mark_due_recounted(self, dossier_id: str, *, at: datetime) -> None:
+        """Inside the caller's transaction: the dossier's deadline is recounted (or needs no recount)."""
+        ...
+
     def record_audit(self, entry: AuditEntry) -> None:
         """Audit a refusal (or a read) in its own transaction: the dossier itself is never touched."""
         ...

@@ -209,7 +209,17 @@ ALTER TABLE vault_v5 RENAME TO vault;
 CREATE UNIQUE INDEX vault_dossier_seq ON vault (dossier_id, seq)
 """
 
-# Version 6 (SQLite) / 5 (PostgreSQL): the ids of the keys that sealed this store's values. A store copied or
+# Version 6 (SQLite) / 5 (PostgreSQL): time limits are counted as the Civil Code 2015 (art. 147) counts
+# periods — the receipt day is not counted — where procflow before 2026.12 counted it as day 1, one working
+# day early. Every dossier already in the store when this step runs is listed; ``procflow db upgrade``
+# then recounts the deadline of each one still open and records it as one event (``due_recounted``), and
+# marks the row done in the same transaction. Dossiers filed after this step are counted right already.
+_DUE_RECOUNT = """
+CREATE TABLE IF NOT EXISTS due_recount (dossier_id TEXT PRIMARY KEY, done_at TEXT);
+INSERT INTO due_recount (dossier_id) SELECT id FROM dossiers
+"""
+
+# Version 7 (SQLite) / 6 (PostgreSQL): the ids of the keys that sealed this store's values. A store copied or
 # restored without its keyring is then recognised on open (procflow.vault.Vault.check_keys), instead of a new
 # keyring being made for it. Filled from the values already stored.
 _VAULT_KEYS = """
@@ -223,12 +233,15 @@ SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(3, "personal data", lambda: _SQLITE_V3),
                                  Migration(4, "exchange", lambda: _SQLITE_V4),
                                  Migration(5, "append-ordered event log and vault", lambda: _SQLITE_V5),
-                                 Migration(6, "vault key ids", lambda: _VAULT_KEYS))
+                                 Migration(6, "recount due dates (Civil Code art. 147)", lambda: _DUE_RECOUNT),
+                                 Migration(7, "vault key ids", lambda: _VAULT_KEYS))
 POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTGRES_V1),
                                    Migration(2, "timers", lambda: _POSTGRES_V2),
                                    Migration(3, "personal data", lambda: _POSTGRES_V3),
                                    Migration(4, "exchange", lambda: _POSTGRES_V4),
-                                   Migration(5, "vault key ids", lambda: _VAULT_KEYS))
+                                   Migration(5, "recount due dates (Civil Code art. 147)",
+                                             lambda: _DUE_RECOUNT),
+                                   Migration(6, "vault key ids", lambda: _VAULT_KEYS))
 _STEPS = {"sqlite": SQLITE, "postgres": POSTGRES}
 
 

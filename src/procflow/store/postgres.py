@@ -424,6 +424,15 @@ class PostgresStore:
                          [i[0].armed_seq for i in logged], [i[2] for i in logged], [i[0].fire_at for i in logged],
                          [i[3] for i in logged], [i[1] for i in logged], [i[4] for i in logged]), prepare=True)
 
+    def due_recount_pending(self) -> list[str]:
+        return [r[0] for r in self._conn().execute(
+            "SELECT dossier_id FROM due_recount WHERE done_at IS NULL ORDER BY dossier_id")]
+
+    def mark_due_recounted(self, dossier_id: str, *, at: datetime) -> None:
+        with self.transaction():
+            self._conn().execute("UPDATE due_recount SET done_at=%s WHERE dossier_id=%s",
+                                 (at.isoformat(), dossier_id))
+
     def timers(self, *, dossier_id: str | None = None, statuses: Sequence[str] | None = ("armed", "paused"),
                due_before: datetime | None = None, limit: int | None = None) -> list[TimerRecord]:
         if statuses is not None and "armed" not in statuses:

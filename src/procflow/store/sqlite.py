@@ -25,7 +25,7 @@ __all__ = ["CREATORS", "SCHEMA_VERSION", "SQLiteStore", "check_sqlite_path", "sq
 
 CREATORS = ("application", "simulation")
 
-SCHEMA_VERSION = 6  # procflow.store.migrations.latest("sqlite")
+SCHEMA_VERSION = 7  # procflow.store.migrations.latest("sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -438,6 +438,15 @@ class SQLiteStore:
     def in_transaction(self) -> bool:
         """True inside ``transaction()``/``batch()``: delivery refuses to run there (invariant 5)."""
         return self._depth > 0
+
+    # -- the Civil Code recount (schema version 6; procflow.recount) ----------------------------------------
+    def due_recount_pending(self) -> list[str]:
+        return [r[0] for r in self._db.execute(
+            "SELECT dossier_id FROM due_recount WHERE done_at IS NULL ORDER BY dossier_id")]
+
+    def mark_due_recounted(self, dossier_id: str, *, at: datetime) -> None:
+        with self.transaction():
+            self._db.execute("UPDATE due_recount SET done_at=? WHERE dossier_id=?", (at.isoformat(), dossier_id))
 
     # -- timers (schema version 2; procflow.timers / procflow.scheduler) -----------------------------------
     def save_timers(self, dossier_id: str, *, seq: int, state: str,

@@ -143,13 +143,19 @@ class EngineMachine(RuleBasedStateMachine):
         policy = src.resume_policy or (defn.supplement_policy if src.clock is ClockMode.CITIZEN else "pause")
         if ClockPolicy(policy) is ClockPolicy.RESTART:
             assert a.started_at == now and a.due_at == self.cal.close_of(a.due_at.date())
-            start = self.cal.counting_start(now)
-            counted = self._working_days_through(start, a.due_at.date())
-            assert counted == max(a.working_days, 1), f"restart counted {counted} working days, not {a.working_days}"
+            self._assert_counted_as_the_law_counts(now, a.due_at, a.working_days, "restart")
         else:
             paused = office_seconds(self.cal, b.paused_at, now)
             gained = office_seconds(self.cal, b.due_at, a.due_at)
             assert abs(paused - gained) < 1e-6, f"paused {paused}s of office time but the deadline moved {gained}s"
+
+    def _assert_counted_as_the_law_counts(self, received: datetime, due: datetime, n: int, what: str) -> None:
+        """Civil Code 2015 art. 147: the receipt day is not counted; a same-day limit ends on it."""
+        if n == 0:
+            assert due.date() == self.cal.receipt_day(received), f"{what}: a same-day limit ends on the receipt day"
+            return
+        counted = self._working_days_through(self.cal.counting_start(received), due.date())
+        assert counted == n, f"{what} counted {counted} working days after the receipt day, not {n}"
 
     # -- rules ------------------------------------------------------------------------------------------
     @rule(target=dossiers, data=st.data())
@@ -161,8 +167,7 @@ class EngineMachine(RuleBasedStateMachine):
         if defn.sla_days is not None and d.sla.due_at is not None:
             due = d.sla.due_at
             assert due == self.cal.close_of(due.date())
-            counted = self._working_days_through(self.cal.counting_start(d.received_at), due.date())
-            assert counted == max(defn.sla_days, 1)
+            self._assert_counted_as_the_law_counts(d.received_at, due, defn.sla_days, "filing")
         self.live[d.id] = d
         return d.id
 

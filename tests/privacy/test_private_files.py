@@ -1,0 +1,36 @@
+"""Files that carry personal data or private keys are owner-only (0600) from the moment they exist."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from procflow.exchange.keys import generate_test_pki
+from procflow.files import write_private
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_write_private_creates_0600_whatever_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_private(tmp_path / "export.xml", b"<dossier/>")
+    finally:
+        os.umask(old)
+    assert _mode(path) == 0o600 and path.read_bytes() == b"<dossier/>"
+
+
+def test_write_private_tightens_an_existing_world_readable_file(tmp_path):
+    target = tmp_path / "old.html"
+    target.write_text("old")
+    os.chmod(target, 0o644)
+    write_private(target, "new")
+    assert _mode(target) == 0o600 and target.read_text() == "new"
+
+
+def test_test_pki_private_keys_are_0600(tmp_path):
+    generate_test_pki(["000.00.01.H92"], tmp_path)
+    assert _mode(tmp_path / "000.00.01.H92.key.pem") == 0o600
+    assert _mode(tmp_path / "000.00.01.H92.cert.pem") & 0o004  # certificates are public

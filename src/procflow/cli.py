@@ -140,8 +140,8 @@ def _is_bundle(path: Path) -> bool:
 
     try:
         return is_bundle_text(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return False  # load_definition reports it
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError):
+        return False  # load_definition reports it (a file nested too deeply for the TOML parser included)
 
 
 def mermaid(d: ProcedureDefinition) -> str:

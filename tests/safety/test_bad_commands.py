@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import fingerprint, make_app_store
+from safety_support import fingerprint, make_app_store
 from typer.testing import CliRunner
 
 from procflow.cli import app

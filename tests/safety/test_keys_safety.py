@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIRTH, CHILD, desk, fingerprint
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from safety_support import BIRTH, CHILD, desk, fingerprint
 from typer.testing import CliRunner
 
 from procflow.cli import app

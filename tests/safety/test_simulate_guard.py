@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from conftest import fingerprint
+from safety_support import fingerprint
 from typer.testing import CliRunner
 
 from procflow.cli import app

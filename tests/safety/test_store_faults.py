@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import civil, fingerprint
+from safety_support import civil, fingerprint
 from typer.testing import CliRunner
 
 from procflow.cli import app

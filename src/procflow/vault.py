@@ -235,6 +235,9 @@ class Vault:
     def check_keys(self) -> None:
         """Raise :class:`KeysUnavailable` when the store holds values sealed with keys the provider lacks,
         naming where procflow looked and what to do. Nothing is created or written."""
+        if self._keys is None:
+            loc = self._location or getattr(self.store, "path", None) or getattr(self.store, "url", None)
+            self._keys = default_key_provider(loc)
         needed = self.needed_key_ids()
         if needed:
             missing = sorted(set(needed) - set(self.present_key_ids()))
@@ -288,8 +291,8 @@ class Vault:
                 raise VaultError(f"vault entry {dossier_id}/{seq} does not decrypt with key {key_id!r} "
                                  "(tampered, moved, or a different key under the same id)") from exc
             except KeysUnavailable as exc:
-                if not self._checked:
-                    raise  # the store's keys are missing altogether: say so, not which entry noticed
+                if not self._checked:  # the store's keys are missing altogether: keep the type, name the entry
+                    raise KeysUnavailable(f"vault entry {dossier_id}/{seq}: {exc}") from exc
                 raise VaultError(f"vault entry {dossier_id}/{seq}: {exc}") from exc
         return json.loads(plaintext)  # type: ignore[no-any-return]
 

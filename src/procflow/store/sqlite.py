@@ -152,7 +152,7 @@ class SQLiteStore:
             if current > st.latest:
                 raise StoreError(f"{self.path}: schema version {current} is newer than this procflow "
                                  f"understands ({st.latest}); upgrade procflow")
-            if st.up_to_date:
+            if not st.pending:
                 return
             if not upgrade:
                 raise StoreError(f"{self.path}: schema version {st.current} is older than this procflow's "

@@ -6,8 +6,8 @@
    rounds, medians. Target: ≤ 1.20× the same fire without timers.
 2. Scheduler throughput on SQLite, one process, group commit (one transaction per batch): a backlog of due
    timers fired by ``Scheduler.run_due``. Target: ≥ 10,000 timers/s. Measured for notices (the common
-   case: reminders to the handling official), for overdue letters (an event + form-04 data + two notices)
-   and for expiring timers that fire a trigger through the engine.
+   case: reminders to the handling official), for overdue timers (an event recording the lateness + a notice
+   to the head of the unit) and for expiring timers that fire a trigger through the engine.
 
     python benchmarks/bench_timers.py            # ~1 minute
     python benchmarks/bench_timers.py --quick    # smaller numbers, for a smoke run
@@ -66,7 +66,7 @@ notify = "official"
 name = "overdue"
 anchor = "due"
 action = "overdue"
-notify = ["citizen", "head"]
+notify = ["head"]
 """,
     "fire": """
 [[timers]]

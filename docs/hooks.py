@@ -100,10 +100,21 @@ DESCRIPTIONS: dict[str, str] = {
     "competent_kind": "Agency kind of the competent agency (cơ quan có thẩm quyền), resolved for the "
                       "commune where the subject is. Defaults to the value of `level`.",
     "initial": "Name of the state a new dossier starts in (usually `received`, tiếp nhận).",
+    "online_initial": "State an online filing starts in (`engine.file(..., online=True)`): portal status 1, "
+                      "clock `excluded`, held by the receiving desk. The time limit starts when the desk "
+                      "receives it (status 2); the desk may refuse it (3) or ask for a supplement first (5).",
+    "sector_code": "The procedure's sector code as the national portal wants it (mã lĩnh vực, MaLinhVuc). "
+                   "The bundled procedures carry procflow's provisional codes: use your portal's list.",
+    "applicant_kind": "Who files (LoaiDoiTuong): `citizen` (1), `business` (2) or `household_business` (3).",
+    "applicant": "Which fields name the dossier holder (chủ hồ sơ) the portal lists — the person who "
+                 "files, e.g. the parent for a birth registration, not the newborn. Keys: `name`, "
+                 "`national_id`, `phone`, `address`, `email`; each names a declared field.",
     "legal_basis": "Laws, decrees and circulars the definition follows, so users can check it.",
     "retention_years": "Years the personal data of a closed dossier is kept; then `procflow retention apply` "
                        "erases it from the vault (statistics and the event log stay), and a liên thông bundle's "
                        "own copy once every member has expired. Absent: kept.",
+    "sector": "The sector (lĩnh vực) as the national catalogue files the procedure; the official reporting "
+              "table groups by it. Optional (procflow knows the sectors of its bundled procedures).",
     "catalogue_source": "The public page or document the catalogue code and time limit were checked against "
                         "(a URL or a citation); bundled procedures list it in "
                         "[Bundled procedures](bundled.md).",
@@ -167,8 +178,8 @@ DESCRIPTIONS: dict[str, str] = {
                      "custodian receiving the dossier; `absolute` — the moment `at`.",
     "timers.action": "What it does when it falls due: `notify` — send notices; `fire` — fire `trigger` as the "
                      "custodian's system actor; `escalate` — record an escalation and notify the head of unit "
-                     "(optionally `reassign_to`); `overdue` — record the overdue dossier and produce form 04 "
-                     "(apology and new date).",
+                     "(optionally `reassign_to`); `overdue` — record the lateness and notify the officials "
+                     "named (form 04 is issued before the due date with `procflow extend`).",
     "timers.states": "States where the timer is live; leaving them cancels it.",
     "timers.working_days": "Offset in working days (negative counts back from the due date). Give exactly one "
                            "of `working_days`, `calendar_days`, `hours` (none for `absolute`).",
@@ -178,7 +189,8 @@ DESCRIPTIONS: dict[str, str] = {
     "timers.trigger": "The trigger an `action = \"fire\"` timer fires; it must be allowed from every live state.",
     "timers.notify": "Who is notified.",
     "timers.reassign_to": "For `escalate`: who takes the dossier over.",
-    "timers.extension_working_days": "For `overdue`: the working days the proposed new date adds.",
+    "timers.extension_working_days": "No longer used (accepted for old definitions): form 04 is issued before "
+                                     "the due date by `procflow extend`.",
     "timers.text_vi": "Vietnamese notice text.",
     "timers.text_en": "English notice text.",
 }

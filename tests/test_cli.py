@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def simulate(tmp_path: Path, name: str, *args: str):
-    return runner.invoke(app, ["simulate", "--days", "4", "--rate", "3", "--db", str(tmp_path / name), "--json", *args])
+    return runner.invoke(app, ["simulate", "--days", "4", "--rate", "1", "--db", str(tmp_path / name), "--json", *args])
 
 
 def test_simulate_is_deterministic_for_a_seed(tmp_path):
@@ -33,6 +33,9 @@ def test_simulate_is_deterministic_for_a_seed(tmp_path):
     assert set(a["by_level"]) == {"commune", "province"}
     assert 0 < a["location_independent_share"] < 0.2
     assert sum(s["count"] for s in a["statuses"].values()) == sim["filed"]
+    table = a["official_table"]  # the reporting table provinces send up, per level and sector
+    assert table["total"]["received"] == sim["filed"] and set(table["by_level"]) == {"commune", "province"}
+    assert a["calibration"]["source"] == "calibrated" and a["calibration"]["rate"] == 1.0
     # the store holds exactly what the report counts
     db = sqlite3.connect(tmp_path / "a.db")
     assert db.execute("SELECT count(*) FROM dossiers").fetchone()[0] == sim["filed"]
@@ -41,7 +44,7 @@ def test_simulate_is_deterministic_for_a_seed(tmp_path):
 
 def test_simulate_human_report_and_rerun_replaces_its_store(tmp_path):
     for _ in range(2):
-        result = runner.invoke(app, ["simulate", "--days", "2", "--rate", "2", "--db", str(tmp_path / "s.db")])
+        result = runner.invoke(app, ["simulate", "--days", "2", "--rate", "0.7", "--db", str(tmp_path / "s.db")])
         assert result.exit_code == 0, result.output
     assert "On-time rate".lower() in result.stdout.lower()
     assert "Top communes by backlog" in result.stdout

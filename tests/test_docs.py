@@ -154,6 +154,16 @@ def test_mkdocs_build_strict(tmp_path):
     reference = (tmp_path / "site" / "procedures" / "reference" / "index.html").read_text(encoding="utf-8")
     assert "resume_policy" in reference and "supplement_policy" in reference
     assert (tmp_path / "site" / "reference" / "api" / "index.html").exists()
+    # nothing is fetched from the internet at view time (agency intranets): fonts and mermaid are local
+    for page in (tmp_path / "site").rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "fonts.googleapis" not in html and "fonts.gstatic" not in html, page
+        assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', html), f"{page}: loads from the internet"
+        if 'class="mermaid"' in html:
+            assert "assets/js/mermaid.min.js" in html, page
+    css = (tmp_path / "site" / "assets" / "css" / "fonts.css").read_text(encoding="utf-8")
+    fonts = re.findall(r"url\(\.\./fonts/([^)]+)\)", css)
+    assert fonts and all((tmp_path / "site" / "assets" / "fonts" / f).exists() for f in fonts)
 
 
 def test_bash_lines_parse():
@@ -166,14 +176,15 @@ def test_bash_lines_parse():
 def test_the_report_explained_in_getting_started_matches_the_real_one():
     """The sample report is abridged text; every label it shows and explains must be in the real output."""
     exe = Path(sys.executable).with_name("procflow")
-    result = subprocess.run([str(exe) if exe.exists() else "procflow", "simulate", "--days", "2", "--rate", "2",
+    result = subprocess.run([str(exe) if exe.exists() else "procflow", "simulate", "--days", "2", "--rate", "0.7",
                              "--db", ":memory:"], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
     page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
     labels = ["dossiers received (tiếp nhận)", "filed online", "transitions", "location-independent (phi địa giới)",
               "received", "completed", "on time", "on-time rate", "overdue open", "open", "paused", "median w-days",
-              "National-portal status (TrangThaiHoSo)", "Top communes by backlog (hồ sơ tồn)"]
+              "National-portal status (TrangThaiHoSo)", "Top communes by backlog (hồ sơ tồn)",
+              "Official reporting table (tình hình, kết quả giải quyết TTHC)"]
     for label in labels:
         assert label in result.stdout, f"the report no longer shows {label!r}"
         assert label in page, f"getting-started.md does not show {label!r}"

@@ -197,17 +197,18 @@ def test_versions_run_side_by_side_and_conflicting_content_is_refused(engine, re
     a = communes(registry)[0].code
     old = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
     v1 = engine.definition(BIRTH)
-    v2_text = v1.source.replace("version = 1", "version = 2").replace('label_en = "Processing"',
-                                                                     'label_en = "In progress"')
+    n = v1.version
+    v2_text = v1.source.replace(f"version = {n}", f"version = {n + 1}", 1).replace('label_en = "Processing"',
+                                                                                'label_en = "In progress"')
     engine.register(parse_definition(v2_text))
     new = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
-    assert (old.definition_version, new.definition_version) == (1, 2)
+    assert (old.definition_version, new.definition_version) == (n, n + 1)
     engine.fire(old, "accept", desk(a))
-    assert engine.get(old.id).definition_version == 1
+    assert engine.get(old.id).definition_version == n
     with pytest.raises(StoreError, match="already registered with different content"):
         engine.register(parse_definition(v1.source.replace('label_en = "Received"', 'label_en = "Got it"')))
     reopened = Engine(engine.store, registry=registry, clock=engine.clock)
-    assert {d.key for d in reopened.definitions()} >= {(BIRTH, 1), (BIRTH, 2)}
+    assert {d.key for d in reopened.definitions()} >= {(BIRTH, n), (BIRTH, n + 1)}
 
 
 def test_unknown_guard_refused_at_registration(engine):
@@ -260,8 +261,8 @@ def test_replay_equals_snapshot_for_random_histories(engine, registry, clock, st
     assert replay(engine.history(d.id)) == engine.get(d.id)
 
 
-def test_overdue_dossier_gets_an_extension_letter(engine, registry, clock):
-    from procflow.overdue import extension_letter, find_overdue
+def test_overdue_dossier_lateness_is_recorded_against_the_legal_limit(engine, registry, clock):
+    from procflow.overdue import find_overdue, lateness_effects
 
     a = communes(registry)[0].code
     d = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
@@ -272,12 +273,11 @@ def test_overdue_dossier_gets_an_extension_letter(engine, registry, clock):
     clock.advance(days=2)  # Wednesday: the same-day limit (Monday 17:00) has passed
     late = list(find_overdue(engine.store.iter_dossiers(), clock.now()))
     assert [x.id for x in late] == [d.id]
-    letter = extension_letter(engine.get(d.id), engine.definition(BIRTH), engine.calendar, clock.now())
-    assert letter.working_days_late == 2 and letter.responsible_agency == a
-    assert letter.original_due_at == d.sla.due_at and letter.new_due_at > clock.now()
-    assert engine.calendar.is_working_day(letter.new_due_at.date())
+    late_fx = lateness_effects(engine.get(d.id), engine.calendar, clock.now())["overdue"]
+    assert late_fx["working_days_late"] == engine.calendar.working_days_late(d.sla.due_at, clock.now()) > 0
+    assert late_fx["custodian"] == d.custodian and late_fx["due_at"] == d.sla.due_at.isoformat()
     with pytest.raises(ValueError, match="not overdue"):
-        extension_letter(engine.get(on_time.id), engine.definition(BIRTH), engine.calendar, clock.now())
+        lateness_effects(engine.get(on_time.id), engine.calendar, clock.now())
 
 
 MINISTRY_APPEAL = """

@@ -102,6 +102,24 @@ def test_db_upgrade_recounts_open_dossiers_once(tmp_path, registry):
     store.close()
 
 
+def test_a_recount_sends_the_new_appointment_to_the_portal(tmp_path, registry):
+    from procflow.outbox import status_sync_topic, topic_rule
+    from procflow.recount import recount_due_dates
+
+    path = str(tmp_path / "old.db")
+    open_ids, _ = _old_store(path, registry)
+    store = SQLiteStore(path)
+    engine = Engine(store, registry=registry, outbox_rules=[topic_rule([status_sync_topic(store)])],
+                    clock=FakeClock(datetime(2026, 4, 21, 8, 0, tzinfo=VN_TZ)))
+    report = recount_due_dates(engine)
+    assert report.recounted == 3
+    rows = [r for r in store.outbox() if r["topic"] == "portal.status"]
+    assert {r["payload"]["dossier_id"] for r in rows} == set(open_ids)
+    for r in rows:
+        assert r["payload"]["due_at"] == store.get(r["payload"]["dossier_id"]).sla.due_at.isoformat()
+    store.close()
+
+
 def test_a_store_created_now_needs_no_recount(tmp_path, registry, clock):
     path = str(tmp_path / "new.db")
     store = SQLiteStore(path)

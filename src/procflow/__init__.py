@@ -32,6 +32,8 @@ from procflow.errors import (
     DefinitionError,
     DossierNotFound,
     EnvelopeRejected,
+    ExtensionRefused,
+    FormNotAvailable,
     GuardRejected,
     InvalidData,
     JurisdictionError,
@@ -45,6 +47,7 @@ from procflow.errors import (
     TransitionNotAllowed,
     UnknownAgency,
 )
+from procflow.forms import ExtensionLetter, build_form, build_register, render_html, render_json
 from procflow.hashchain import VerifyReport
 from procflow.hashchain import verify as verify_log
 from procflow.hookspecs import hookimpl
@@ -53,7 +56,6 @@ from procflow.keys import EnvKeyProvider, FileKeyProvider, KeyProvider, KeysUnav
 from procflow.logging_setup import configure_logging
 from procflow.masking import mask_dossier, mask_event, mask_json, mask_record, mask_text, mask_value
 from procflow.outbox import Delivery, OutboxTopic
-from procflow.overdue import ExtensionLetter, extension_letter
 from procflow.plugins import build_engine, make_plugin_manager
 from procflow.retention import RetentionReport, apply_retention
 from procflow.scheduler import Scheduler, SchedulerStats, armed_timers
@@ -86,9 +88,11 @@ __all__ = [
     "EnvKeyProvider",
     "EnvelopeRejected",
     "ExtensionLetter",
+    "ExtensionRefused",
     "FakeClock",
     "FieldSpec",
     "FileKeyProvider",
+    "FormNotAvailable",
     "GuardRejected",
     "InvalidData",
     "JurisdictionError",
@@ -131,10 +135,11 @@ __all__ = [
     "apply_retention",
     "armed_timers",
     "build_engine",
+    "build_form",
+    "build_register",
     "build_report",
     "bundled_definitions",
     "configure_logging",
-    "extension_letter",
     "hookimpl",
     "load_definition",
     "make_plugin_manager",
@@ -146,6 +151,8 @@ __all__ = [
     "mask_value",
     "open_store",
     "parse_definition",
+    "render_html",
+    "render_json",
     "replay",
     "verify_log",
 ]

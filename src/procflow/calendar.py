@@ -464,6 +464,18 @@ class SlaClock:
     due_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
     paused_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
     stopped_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
+    # The new appointment of an extension (form 04, ``Engine.extend``): the date promised to the citizen and
+    # sent to the portal as NgayHenTra. ``due_at`` keeps the legal limit, so lateness is still counted
+    # against it (statistics, the overdue timer); only reminders and the portal follow the appointment.
+    extended_due_at: datetime | None = attrs.field(default=None, validator=_optional_aware)
+
+    @property
+    def appointment_at(self) -> datetime | None:
+        """The date promised to the citizen (ngày hẹn trả): the extension's, or the due date. A restarted or
+        shifted due date later than the extension wins (the extension never brings the promise forward)."""
+        if self.extended_due_at is None or self.due_at is None:
+            return self.due_at
+        return max(self.due_at, self.extended_due_at)
 
     @classmethod
     def start(cls, cal: WorkingCalendar, at: datetime, working_days: int) -> SlaClock:

@@ -23,7 +23,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 def _fail(message: str, code: int = 1) -> None:
     from procflow.masking import mask_text  # exception messages leave the engine for human eyes too
 
-    err.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)  # one line, unwrapped
     raise typer.Exit(code)
 
 
@@ -40,8 +40,8 @@ def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[n
               f"{report.location_independent:,} ({report.location_independent_share:.1%})")
     tm = report.extra.get("timers")
     if tm:
-        out.print(f"timers (hẹn giờ): reminders {tm['reminders']:,}  ·  overdue letters (form 04) "
-                  f"{tm['overdue_letters']:,}  ·  expired supplement requests {tm['supplements_expired']:,}  ·  "
+        out.print(f"timers (hẹn giờ): reminders {tm['reminders']:,}  ·  overdue recorded "
+                  f"{tm['overdue_recorded']:,}  ·  expired supplement requests {tm['supplements_expired']:,}  ·  "
                   f"escalations {tm['escalations']:,}")
     table = Table(title="By level and procedure", title_justify="left")
     for col in ("", "received", "completed", "on time", "on-time rate", "overdue open", "open",
@@ -287,6 +287,12 @@ def _mount_optional() -> None:
     from procflow.cli_calendar import register as register_calendar
 
     register_calendar(app)
+    from procflow.cli_forms import register as register_forms
+
+    register_forms(app)
+    from procflow.catalogue.cli import app as catalogue_app
+
+    app.add_typer(catalogue_app, name="catalogue", help="A province's procedure catalogue as definitions.")
     try:
         from procflow.exchange.cli import app as exchange_app
     except ImportError:  # pragma: no cover - the exchange package ships with procflow

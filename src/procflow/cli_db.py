@@ -101,7 +101,7 @@ def status(db: str, schema: str | None = None) -> migrations.MigrationStatus:
 
 def _recount(db: str, schema: str | None) -> Any:
     """Recount the deadlines of dossiers stored before the Civil Code counting (``procflow.recount``)."""
-    from procflow.engine import Engine
+    from procflow.plugins import build_engine
     from procflow.recount import recount_due_dates
     from procflow.store.base import open_store
 
@@ -109,7 +109,8 @@ def _recount(db: str, schema: str | None) -> Any:
     try:
         if not store.due_recount_pending():
             return None
-        return recount_due_dates(Engine(store))
+        # with the installed plugins' outbox topics, so the portal adapter is sent each new NgayHenTra
+        return recount_due_dates(build_engine(store, register_procedures=False))
     finally:
         store.close()
 

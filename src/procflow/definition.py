@@ -174,7 +174,7 @@ class TimerAction(enum.StrEnum):
     NOTIFY = "notify"  # send notices (citizen, handling official, head of unit)
     FIRE = "fire"  # fire ``trigger`` through the engine as the custodian's system actor
     ESCALATE = "escalate"  # record an escalation, notify the head of unit, optionally name a new handler
-    OVERDUE = "overdue"  # record the overdue dossier, produce form 04 (apology + new date), notify
+    OVERDUE = "overdue"  # record the lateness (form 04 is issued before the due date: Engine.extend), notify officials
 
 
 TIMER_RECIPIENTS = ("citizen", "official", "head")
@@ -199,7 +199,7 @@ class TimerSpec:
     trigger: str | None = None
     notify: tuple[str, ...] = ()
     reassign_to: str | None = None
-    extension_working_days: int = 1
+    extension_working_days: int = 1  # no longer used: form 04 is issued before the due date (Engine.extend)
     text_vi: str = ""
     text_en: str = ""
 
@@ -241,6 +241,7 @@ class ProcedureDefinition:
     source: str = ""
     file: str | None = None
     retention_years: int | None = None  # personal data of a closed dossier is erased after this (None: kept)
+    sector: str = ""  # lĩnh vực, as the national catalogue files it (the official reporting table groups by it)
     sector_code: str = ""
     """The procedure's sector (mã lĩnh vực, MaLinhVuc on the national portal)."""
     applicant_kind: str = "citizen"
@@ -381,6 +382,8 @@ _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind",
              "sector_code", "applicant_kind", "applicant", "online_initial", "catalogue_source", "unconfirmed",
              "effective_from", "effective_until")
 
+_TOP_KEYS += ("sector",)  # lĩnh vực (optional): reports group procedures by it
+
 
 def parse_definition(text: str, *, file: str | None = None, known_guards: Collection[str] | None = None,
                      require_official_roles: bool = False) -> ProcedureDefinition:
@@ -472,6 +475,7 @@ def parse_definition(text: str, *, file: str | None = None, known_guards: Collec
         roles=dict(roles), official_roles=official_roles, fields=tuple(fields), legal_basis=legal_basis,
         timers=tuple(timers), source=text, file=file, retention_years=retention_years, sector_code=sector_code,
         applicant_kind=applicant_kind, applicant=applicant, online_initial=online_initial, **provenance,
+        sector=r.get(raw, "sector", "", str, required=False, default=""),
     )
     _check_graph(r, defn, known_guards)
     if r.problems:

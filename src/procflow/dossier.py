@@ -23,7 +23,8 @@ class EventKind:
     FIRED = "fired"
     MIGRATED = "migrated"
     ESCALATED = "escalated"  # a timer escalated the dossier to the head of the unit (state unchanged)
-    OVERDUE = "overdue"  # the due date passed: form 04 (apology and new date) was produced (state unchanged)
+    OVERDUE = "overdue"  # the due date passed: lateness recorded (state unchanged; the dossier stays counted late)
+    EXTENDED = "extended"  # form 04 issued before the due date: apology + new appointment (Engine.extend)
     DUE_RECOUNTED = "due_recounted"  # `procflow db upgrade` recounted the deadline by Civil Code art. 147
 
 
@@ -50,13 +51,16 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def sla_to_dict(c: SlaClock) -> dict[str, Any]:
-    return {
+    out = {
         "working_days": c.working_days,
         "started_at": _iso(c.started_at),
         "due_at": _iso(c.due_at),
         "paused_at": _iso(c.paused_at),
         "stopped_at": _iso(c.stopped_at),
     }
+    if c.extended_due_at is not None:  # only when extended: older events and snapshots hash as before
+        out["extended_due_at"] = _iso(c.extended_due_at)
+    return out
 
 
 def sla_from_dict(d: Mapping[str, Any]) -> SlaClock:
@@ -66,6 +70,7 @@ def sla_from_dict(d: Mapping[str, Any]) -> SlaClock:
         due_at=_dt(d["due_at"]),
         paused_at=_dt(d["paused_at"]),
         stopped_at=_dt(d["stopped_at"]),
+        extended_due_at=_dt(d.get("extended_due_at")),
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -463,9 +463,10 @@ class Engine:
     def amend_deadline(self, dossier: Dossier | str, kind: str, actor: Actor, *, sla: SlaClock,
                        step_due_at: datetime | None, effects: Mapping[str, Any] | None = None,
                        note: str | None = None) -> Dossier:
-        """Append a fact that moves the dossier's deadline but not its state (a recount of the limit): one
-        event carrying the new clock, with the timers anchored to the due date re-armed in the same
-        transaction. The system path: callers decide who may do it."""
+        """Append a fact that moves the dossier's deadline but not its state (an extension, form 04; a recount
+        of the limit): one event carrying the new clock, its outbox rows (the portal's NgayHenTra) and the
+        timers anchored to the due date re-armed, in one transaction. The system path: callers check who
+        may do it."""
         d = self.store.get(dossier) if isinstance(dossier, str) else dossier
         compiled = self._get_compiled(d.procedure, d.definition_version)
         now = self.clock.now()
@@ -481,8 +482,9 @@ class Engine:
             new.chain = (new.revision, chain_event(event, self._head(d)))
         row = new  # data is not among the changed columns: the stored (sealed) values stay as they are
         timers = compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers is not None else None
+        outbox = self._outbox(new, event, compiled.definition, compiled.personal) if self.outbox_rules else ()
         with self.store.transaction():
-            self.store.apply(row, d.revision, event, (), frozenset(changed))
+            self.store.apply(row, d.revision, event, outbox, frozenset(changed))
             if timers is not None and (timers.arm or timers.cancel or timers.pause):
                 self.store.save_timers(d.id, seq=new.revision, state=new.state, arm=timers.arm,
                                        cancel=timers.cancel, pause=timers.pause)
@@ -494,7 +496,7 @@ class Engine:
 
     def record(self, dossier: Dossier | str, kind: str, actor: Actor, *, effects: Mapping[str, Any] | None = None,
                note: str | None = None, outbox: Sequence[OutboxMessage] = ()) -> Dossier:
-        """Append a fact that moves nothing (an escalation, an overdue letter): one event with ``outbox``,
+        """Append a fact that moves nothing (an escalation, recorded lateness): one event with ``outbox``,
         under the same custody and revision checks as a fire. Replay keeps the snapshot as it was.
         Personal values of the dossier in ``outbox`` payloads are stored as vault references."""
         d = self.store.get(dossier) if isinstance(dossier, str) else dossier
@@ -516,6 +518,17 @@ class Engine:
             dossier.updated_at, dossier.revision, dossier.chain = new.updated_at, new.revision, new.chain
             return dossier
         return new
+
+    def extend(self, dossier: Dossier | str, actor: Actor, *, reason: str, new_due: datetime | date,
+               signer_role: str = "") -> Dossier:
+        """Issue form 04 (apology and new appointment) before the due date, once per dossier, as the custodian.
+
+        The new appointment drives the portal's NgayHenTra and reminders; the legal due date stays in the SLA
+        clock, so statistics still count lateness against it. Refusals raise ``ExtensionRefused`` /
+        ``NotCustodian``, change nothing and are audited (``procflow.forms.extension``)."""
+        from procflow.forms.extension import extend
+
+        return extend(self, dossier, actor, reason=reason, new_due=new_due, signer_role=signer_role)
 
     def timer_table(self, procedure: str, version: int) -> TimerTable | None:
         """The compiled timers of a definition version (None when it declares none)."""

@@ -16,6 +16,8 @@
     ├── DossierNotFound (KeyError)
     ├── StoreError                          the store refused (schema mismatch, definition conflict, ...)
     ├── CalendarError (ValueError)          a date the working calendar cannot count
+    ├── ExtensionRefused (ValueError)       form 04: after the due date, a second time, no reason, bad date
+    ├── FormNotAvailable (LookupError)      a one-stop form the dossier's history does not support
     ├── PluginError                         a plugin failed to load or implements a hook wrongly
     ├── AdapterError                        an adapter failed to deliver
     │   ├── RetryableAdapterError
@@ -41,6 +43,8 @@ __all__ = [
     "DefinitionError",
     "DossierNotFound",
     "EnvelopeRejected",
+    "ExtensionRefused",
+    "FormNotAvailable",
     "GuardRejected",
     "InvalidData",
     "JurisdictionError",
@@ -225,6 +229,29 @@ class StoreError(ProcflowError):
 
 class CalendarError(ProcflowError, ValueError):
     """A date or duration the working calendar cannot count."""
+
+
+class ExtensionRefused(ProcflowError, ValueError):
+    """An extension (form 04, văn bản xin lỗi và đề nghị gia hạn) that may not be issued: the due date has
+    passed, the dossier was already extended once, the clock is stopped, or the reason / new date is unfit."""
+
+    def __init__(self, message: str, *, dossier_id: str, rule: str) -> None:
+        self.dossier_id = dossier_id
+        self.rule = rule  # stable code: after_due, already_extended, no_reason, bad_date, clock_stopped
+        super().__init__(f"dossier {dossier_id}: form 04 refused: {message}")
+
+
+class FormNotAvailable(ProcflowError, LookupError):
+    """A one-stop form (Circular 03/2025/TT-VPCP, Annex I) that cannot be built: an unknown form number,
+    or a dossier whose history has no such act (no refusal for form 03, no extension for form 04, ...)."""
+
+    def __init__(self, message: str, *, form: str, dossier_id: str | None = None) -> None:
+        self.form = form
+        self.dossier_id = dossier_id
+        super().__init__(message)
+
+    def __str__(self) -> str:  # LookupError is fine with str(); keep the message as given
+        return str(self.args[0])
 
 
 class CalendarWarning(UserWarning):

@@ -8,7 +8,7 @@ plugin is registered, naming the plugin and its signature.
 
 Hooks come in four families:
 
-* ``procflow_register_*`` (and ``procflow_calendar_files``) are called once when an engine is built; every
+* ``procflow_register_*`` (and ``procflow_register_calendar_files``) are called once when an engine is built; every
   plugin's answer is collected.
 * ``procflow_deliver_*`` send one outbox message to an outside system. They are called by the delivery
   worker, never inside a state transaction, and are ``firstresult``: the first plugin that returns
@@ -83,11 +83,13 @@ def procflow_register_procedures() -> Iterable[ProcedureDefinition] | None:
     Called by ``build_engine``; each returned definition is validated and registered as its own version
     (the same code and version with different content is refused). Read the catalogue here, not at import.
     Raise ``DefinitionError`` for a definition you cannot translate, naming its source.
+    ``procflow.catalogue.catalogue_procedures(path)`` (or the ready ``CataloguePlugin(path)``) turns a
+    catalogue file into validated definitions for this hook.
     """
 
 
 @hookspec
-def procflow_calendar_files() -> Iterable[str | os.PathLike[str]] | None:
+def procflow_register_calendar_files() -> Iterable[str | os.PathLike[str]] | None:
     """Day-off files of the province or agency this plugin serves (local days off, late swaps).
 
     Called by ``build_engine`` when it builds the engine's working calendar; each file has the shape of

@@ -234,7 +234,10 @@ def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent
         "state": d.state,
         "state_label": step.label_vi or step.label,
         "received_at": _iso(d.received_at),
-        "due_at": _iso(d.sla.due_at),
+        # the appointment promised to the citizen (NgayHenTra): an extension's new date (form 04) once issued;
+        # the legal limit stays in original_due_at (lateness is still counted against it)
+        "due_at": _iso(d.sla.appointment_at),
+        "original_due_at": _iso(d.sla.due_at),
         "step_due_at": _iso(d.step_due_at),
         "returned_at": _iso(d.updated_at) if d.status == 10 else None,
         "receiving_agency": d.agencies.get("receiving"),
@@ -246,7 +249,12 @@ def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent
         "field_code": defn.sector_code or None,
         "event": None,
         "supplement": dict(supplement) if supplement else None,
+        "extension": None,
     }
+    if event is not None and event.kind == "extended":  # form 04: the previous appointment is kept beside the new
+        ext = (event.effects or {}).get("extension") or {}
+        payload["extension"] = {"previous_due_at": ext.get("previous_due_at"), "new_due_at": ext.get("new_due_at"),
+                                "reason": ext.get("reason"), "issued_at": ext.get("issued_at")}
     if event is not None:
         payload["event"] = {"seq": event.seq, "at": _iso(event.at), "kind": event.kind, "trigger": event.trigger,
                             "actor": event.actor, "agency": event.agency, "from_status": _previous_status(event, defn)}
@@ -268,13 +276,16 @@ def _supplement(store: Store | None, d: Dossier, e: DossierEvent) -> dict[str, A
     return None
 
 
+_DEADLINE_EVENTS = frozenset({"extended", "due_recounted"})  # move NgayHenTra without changing the status
+
+
 def status_sync_topic(store: Store | None = None) -> OutboxTopic:
     """``portal.status``: every filing, national-portal status change and hand-off is synced. With the
     store, a return from a supplement request carries the previous and new due dates."""
 
     def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
         before = _previous_status(e, defn)
-        if before is not None and before == e.status and not e.handoff:
+        if before is not None and before == e.status and not e.handoff and e.kind not in _DEADLINE_EVENTS:
             return
         supplement = _supplement(store, d, e) if before == 5 and e.status != 5 else None
         yield status_payload(d, defn, event=e, supplement=supplement)
@@ -293,13 +304,24 @@ _NOTICES = {
 }
 
 
+_EXTENSION = ("Hồ sơ {id}: cơ quan giải quyết xin lỗi vì chưa thể trả kết quả đúng hẹn; hẹn trả kết quả mới {due} "
+              "(văn bản xin lỗi và đề nghị gia hạn, mẫu số 04).",
+              "Dossier {id}: the agency apologises that the result cannot be ready on time; new appointment {due} "
+              "(apology and extension letter, form 04).")
+
+
 def notification_topic() -> OutboxTopic:
     """``notify.citizen``: the texts a citizen gets when their dossier needs them or is done."""
 
     def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
+        due = local_time(d.sla.appointment_at, "%d/%m/%Y")
+        if e.kind == "extended":  # form 04 issued: the citizen is told of the apology and the new appointment
+            yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": "extension",
+                   "text_vi": _EXTENSION[0].format(id=d.id, due=due), "text_en": _EXTENSION[1].format(id=d.id, due=due),
+                   "recipient": {"phone": _first(d, defn, "phone"), "email": _first(d, defn, "email")}}
+            return
         if e.status not in _NOTICES or _previous_status(e, defn) == e.status:
             return
-        due = local_time(d.sla.due_at, "%d/%m/%Y")
         vi, en = _NOTICES[e.status]
         yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": f"status-{e.status}",
                "text_vi": vi.format(id=d.id, due=due), "text_en": en.format(id=d.id, due=due),

@@ -1,58 +1,23 @@
-"""Overdue dossiers and the apology / extension letter (form 04 of the one-stop regulation).
+"""Overdue dossiers: finding them and recording their lateness.
 
-When a dossier passes its due date the agency at fault must apologise to the citizen in writing and
-propose a new date (văn bản xin lỗi và hẹn lại ngày trả kết quả). This module finds those dossiers and
-produces the letter's data; rendering and delivery belong to adapters (the notification hook).
+The one-stop rules (Decree 118/2025/NĐ-CP; Circular 03/2025/TT-VPCP, Annex I, form 04) ask the agency to
+apologise and propose a new appointment *before* the due date, when it foresees lateness: that is
+``Engine.extend`` (``procflow.forms.extension``). Once the due date has passed there is nothing left to
+issue: the overdue timer only records the lateness (an ``overdue`` event with this module's effects), so the
+processing-control slip (form 06) and the province's ranking show that, when and by how much the dossier ran
+late. Lateness is always measured against the legal limit (``SlaClock.due_at``), never an extension's date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-
-import attrs
+from typing import Any
 
 from procflow.calendar import WorkingCalendar
-from procflow.definition import ProcedureDefinition
 from procflow.dossier import Dossier
 
-__all__ = ["ExtensionLetter", "extension_letter", "find_overdue", "overdue_effects", "was_overdue"]
-
-
-@attrs.frozen
-class ExtensionLetter:
-    """The data of form 04 (văn bản xin lỗi và đề nghị gia hạn thời gian giải quyết)."""
-
-    dossier_id: str
-    procedure_code: str
-    procedure_name: str
-    receiving_agency: str  # where the citizen collects the result
-    responsible_agency: str  # the custodian when the deadline passed
-    received_at: datetime
-    original_due_at: datetime
-    working_days_late: int
-    new_due_at: datetime
-    reason: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in attrs.asdict(self).items()}
-
-
-def extension_letter(dossier: Dossier, definition: ProcedureDefinition, calendar: WorkingCalendar, at: datetime,
-                     *, extra_working_days: int = 1, reason: str = "") -> ExtensionLetter:
-    """Propose a new date ``extra_working_days`` after ``at``; refuse for a dossier that is not overdue."""
-    if dossier.sla.due_at is None or not dossier.sla.is_overdue(at):
-        raise ValueError(f"dossier {dossier.id} is not overdue at {at.isoformat()}")
-    if extra_working_days < 1:
-        raise ValueError("extra_working_days must be >= 1")
-    return ExtensionLetter(
-        dossier_id=dossier.id, procedure_code=definition.code, procedure_name=definition.name,
-        receiving_agency=dossier.receiving, responsible_agency=dossier.custodian, received_at=dossier.received_at,
-        original_due_at=dossier.sla.due_at, working_days_late=calendar.working_days_late(dossier.sla.due_at, at),
-        new_due_at=calendar.due_at(at, extra_working_days),
-        reason=reason or f"processing at {dossier.custodian} exceeded the time limit of "
-                         f"{dossier.sla.working_days} working day(s)",
-    )
+__all__ = ["find_overdue", "lateness_effects", "was_overdue"]
 
 
 def find_overdue(dossiers: Iterable[Dossier], at: datetime) -> Iterator[Dossier]:
@@ -62,13 +27,18 @@ def find_overdue(dossiers: Iterable[Dossier], at: datetime) -> Iterator[Dossier]
             yield d
 
 
-def overdue_effects(letter: ExtensionLetter) -> dict[str, object]:
-    """What the ``overdue`` event records: the letter's data, so the processing-control slip (form 06) and
-    the province's ranking can show that, when and by how much the dossier ran late."""
-    return {"overdue": letter.to_dict()}
+def lateness_effects(d: Dossier, calendar: WorkingCalendar, at: datetime) -> dict[str, Any]:
+    """What the ``overdue`` event records; raises ``ValueError`` for a dossier that is not overdue at ``at``."""
+    if d.sla.due_at is None or not d.sla.is_overdue(at):
+        raise ValueError(f"dossier {d.id} is not overdue at {at.isoformat()}")
+    ext = d.sla.extended_due_at
+    return {"overdue": {"due_at": d.sla.due_at.isoformat(), "detected_at": at.isoformat(),
+                        "custodian": d.custodian, "working_days": d.sla.working_days,
+                        "working_days_late": calendar.working_days_late(d.sla.due_at, at),
+                        "extended_due_at": None if ext is None else ext.isoformat()}}
 
 
 def was_overdue(effects: Iterable[object]) -> bool:
-    """True when any of a dossier's event effects records an overdue letter (``overdue_effects``): a dossier
-    that ran late stays late in the ranking even if a restarted clock would make it look on time."""
+    """True when any of a dossier's event effects records lateness (``lateness_effects``): a dossier that ran
+    late stays late in the ranking even if a restarted clock would make it look on time."""
     return any(isinstance(fx, dict) and "overdue" in fx for fx in effects)

@@ -222,7 +222,7 @@ def build_engine(store: Store, *, pm: PluginManager | None = None, register_proc
     if rule is not None:
         rules.append(rule)
     if "calendar" not in engine_kwargs:
-        files = [f for result in pm.hook.procflow_calendar_files() for f in (result or ())]
+        files = [f for result in pm.hook.procflow_register_calendar_files() for f in (result or ())]
         if files:
             from procflow.calendar import WorkingCalendar
             from procflow.schedule import default_schedule

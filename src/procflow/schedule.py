@@ -4,7 +4,7 @@ Time limits are counted in the working days of the agencies (Decree 118/2025/NĐ
 each year by the Government's letters, not only by the Labour Code: `holidays` guesses some of them and
 has missed others. So procflow ships the decisions themselves (``procflow/data/days_off.toml``) with
 their document numbers, lets a province add its own local days off (a file named by
-``PROCFLOW_CALENDAR_FILE`` or returned by the ``procflow_calendar_files`` plugin hook), and treats a year
+``PROCFLOW_CALENDAR_FILE`` or returned by the ``procflow_register_calendar_files`` plugin hook), and treats a year
 the shipped file does not cover as unsupported (the calendar warns there).
 """
 

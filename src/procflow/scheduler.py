@@ -39,7 +39,7 @@ from procflow.dossier import Actor, Dossier, EventKind
 from procflow.engine import Engine
 from procflow.errors import DossierNotFound, ProcflowError, StoreError
 from procflow.escalation import escalate
-from procflow.overdue import extension_letter, overdue_effects
+from procflow.overdue import lateness_effects
 from procflow.store.base import OutboxMessage, TimerRecord
 from procflow.timers import Arming, TimerTable, armings, notices
 
@@ -291,17 +291,18 @@ class Scheduler:
             elif spec.action is TimerAction.ESCALATE:
                 escalate(self.engine, d, spec, timer, defn, cal, actor)
                 stats.touched.add(d.id)
-            else:
+            else:  # overdue: record the lateness only (form 04 is issued before the due date: Engine.extend)
                 at = self.engine.clock.now()
                 try:
-                    letter = extension_letter(d, defn, cal, at, extra_working_days=spec.extension_working_days)
+                    effects = lateness_effects(d, cal, at)
                 except ValueError as exc:
                     raise _Discard(str(exc)) from exc
-                msgs = notices(spec, d, defn, cal, armed_seq=timer.armed_seq, new_due=letter.new_due_at,
-                               extra={"letter": letter.to_dict(), "form": "04"})
-                self.engine.record(d, EventKind.OVERDUE, actor, effects=overdue_effects(letter),
-                                   note=f"timer {spec.name}: overdue, form 04 with new date "
-                                        f"{letter.new_due_at.isoformat()}", outbox=msgs)
+                officials = attrs.evolve(spec, notify=tuple(w for w in spec.notify if w != "citizen"))
+                msgs = notices(officials, d, defn, cal, armed_seq=timer.armed_seq, extra=effects)
+                self.engine.record(d, EventKind.OVERDUE, actor, effects=effects,
+                                   note=f"timer {spec.name}: overdue since {d.sla.due_at.isoformat()}"  # type: ignore[union-attr]
+                                        f" ({effects['overdue']['working_days_late']} working day(s) late)",
+                                   outbox=msgs)
                 stats.touched.add(d.id)
         except _Discard as why:
             pending.finished.append((timer, "discarded", action, self.engine.clock.now(), str(why)[:1000]))
@@ -365,7 +366,7 @@ def timer_report(store: Any) -> dict[str, Any]:
             row = table.setdefault(key, {})
             row[outcome] = row.get(outcome, 0) + n
     fired = {k: v.get("fired", 0) for k, v in by_action.items()}
-    return {"reminders": fired.get("notify", 0), "overdue_letters": fired.get("overdue", 0),
+    return {"reminders": fired.get("notify", 0), "overdue_recorded": fired.get("overdue", 0),
             "escalations": fired.get("escalate", 0), "triggers_fired": fired.get("fire", 0),
             "supplements_expired": by_name.get("supplement_expiry", {}).get("fired", 0),
             "discarded": sum(v.get("discarded", 0) for v in by_action.values()),

@@ -25,7 +25,10 @@ Meaning, in one place:
 * Working-day offsets keep the wall-clock time and move across working days only: "2 working days before
   due" is the same time of day on the second working day before the due day, so exactly two working days
   of office time are left. Calendar offsets (``calendar_days``, ``hours``) are plain elapsed time.
-* An ``overdue`` timer fires just after the due moment (a dossier due at 17:00 is not late at 17:00).
+* An ``overdue`` timer fires just after the due moment (a dossier due at 17:00 is not late at 17:00) and
+  only records the lateness (event ``overdue``; officials it names are told). It always counts from the
+  legal due date; other due timers count from the appointment, which an extension (form 04,
+  ``Engine.extend``) may have moved later.
 
 Definitions without timers compile to ``None`` and the engine skips all of this: they pay nothing.
 """
@@ -104,9 +107,12 @@ def fire_at(spec: TimerSpec, d: Dossier, cal: WorkingCalendar, now: datetime) ->
     if spec.anchor is TimerAnchor.ABSOLUTE:
         return spec.at
     if spec.anchor is TimerAnchor.DUE:
-        if d.sla.due_at is None:
+        # lateness is measured against the legal limit; reminders count to the appointment promised to the
+        # citizen, which an extension (form 04) may have moved later
+        base = d.sla.due_at if spec.action is TimerAction.OVERDUE else d.sla.appointment_at
+        if base is None:
             return None
-        when = _offset(cal, spec, d.sla.due_at)
+        when = _offset(cal, spec, base)
         return when + _JUST_AFTER if spec.action is TimerAction.OVERDUE else when
     return _offset(cal, spec, now)
 
@@ -207,10 +213,14 @@ class TimerTable:
                     pause.append(spec.name)  # the clock paused in a state where the timer lives: it waits
                     continue
                 restarted = new.sla.started_at != old.sla.started_at
-                if not live or (was and not restarted and new.sla.due_at == old.sla.due_at):
+                # an extension (form 04) moves the appointment: reminders follow it, the overdue timer does not
+                extended = (new.sla.extended_due_at != old.sla.extended_due_at
+                            and spec.action is not TimerAction.OVERDUE)
+                if not live or (was and not restarted and not extended and new.sla.due_at == old.sla.due_at):
                     continue
-                # same SLA run (a PAUSE resume): the deadline moved, and a timer that fired for it stays fired
-                keep = not restarted
+                # same SLA run (a PAUSE resume): the deadline moved, and a timer that fired for it stays fired;
+                # a reminder re-armed for an extension's new appointment fires again
+                keep = not restarted and not extended
             elif spec.anchor is TimerAnchor.CUSTODY and new.custodian != old.custodian:
                 keep = False
             else:
@@ -291,10 +301,10 @@ _TEXTS: Mapping[tuple[TimerAction, str], tuple[str, str]] = {
                                  "đề nghị lãnh đạo đơn vị chỉ đạo xử lý.",
                                  "Dossier {id} ({procedure_name}) has been at {custodian} too long (step {state}); "
                                  "the head of the unit is asked to act."),
-    (TimerAction.OVERDUE, ""): ("Hồ sơ {id} ({procedure_name}) đã quá hạn giải quyết. Cơ quan xin lỗi và hẹn trả "
-                                "kết quả vào {new_due}.",
-                                "Dossier {id} ({procedure_name}) is overdue. We apologise; your result is now due "
-                                "on {new_due}."),
+    (TimerAction.OVERDUE, ""): ("Hồ sơ {id} ({procedure_name}) đã quá hạn giải quyết (hạn {due}) tại {custodian}; "
+                                "hồ sơ được ghi nhận trễ hạn.",
+                                "Dossier {id} ({procedure_name}) passed its time limit ({due}) at {custodian}; it is "
+                                "recorded as late."),
 }
 
 
@@ -317,8 +327,9 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
     if not spec.notify:
         return []
     vi, en = _TEXTS.get((spec.action, spec.anchor.value)) or _TEXTS[(spec.action, "")]
+    shown_due = d.sla.due_at if spec.action is TimerAction.OVERDUE else d.sla.appointment_at
     values = _Blank(id=d.id, procedure=defn.code, procedure_name=defn.name_vi, state=defn.step(d.state).label_vi
-                    or d.state, due=_when(d.sla.due_at, cal), trigger=spec.trigger or "", timer=spec.name,
+                    or d.state, due=_when(shown_due, cal), trigger=spec.trigger or "", timer=spec.name,
                     custodian=d.custodian, new_due=_when(new_due, cal))
     text_vi = (spec.text_vi or vi).format_map(values)
     text_en = (spec.text_en or en).format_map(values)

@@ -16,6 +16,7 @@ SPECS = {name: fn for name, fn in vars(hookspecs).items() if name.startswith("pr
 
 def test_the_contract_covers_what_the_sdk_promises():
     assert {"procflow_register_guards", "procflow_register_procedures", "procflow_register_outbox_topics",
+            "procflow_register_calendar_files",
             "procflow_deliver_status_sync", "procflow_deliver_handoff", "procflow_deliver_payment_request",
             "procflow_deliver_notification", "procflow_deliver_document", "procflow_deliver_message",
             "procflow_resolve_citizen", "procflow_resolve_payment_status", "procflow_resolve_remote_statuses",

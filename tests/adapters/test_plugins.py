@@ -98,7 +98,8 @@ def test_plugin_guards_reach_definitions_and_conflicts_name_both_plugins(sqlite_
 
     source = bundled["1.001193"].source.replace('guards = ["documents_complete"]',
                                                 'guards = ["documents_complete", "parent_id_present"]')
-    source = source.replace("version = 1", "version = 2")
+    n = bundled["1.001193"].version
+    source = source.replace(f"version = {n}", f"version = {n + 1}", 1)
     pm = make_plugin_manager(load_entrypoints=False, plugins=[Parents()])
     engine = build_engine(sqlite_store, pm=pm, registry=registry, clock=clock)
     engine.register(parse_definition(source))
@@ -174,7 +175,7 @@ def test_a_plugin_lays_its_province_days_off_over_the_national_schedule(tmp_path
 
     class Province:
         @hookimpl
-        def procflow_calendar_files(self):
+        def procflow_register_calendar_files(self):
             return [local]
 
     engine = build_engine(SQLiteStore(str(tmp_path / "p.db")),

@@ -71,13 +71,13 @@ def test_a_full_simulation_leaves_no_national_id_or_phone_in_clear_anywhere(tmp_
     text_db, json_db = str(tmp_path / "text.db"), str(tmp_path / "json.db")
     outputs: dict[str, bytes] = {}
     html = tmp_path / "report.html"
-    args = ["simulate", "--days", "2", "--rate", "2", "--db", text_db]
+    args = ["simulate", "--days", "2", "--rate", "0.7", "--db", text_db]
     sim = subprocess.run([PROCFLOW, *args, "--html", str(html)], capture_output=True, env=env, timeout=300)
     if sim.returncode == 2 and not html.exists():  # this procflow has no ``--html PATH`` (yet): plain run
         sim = run(*args, env=env)
     assert sim.returncode == 0, sim.stderr.decode(errors="replace")
     outputs["simulate stdout"], outputs["simulate stderr"] = sim.stdout, sim.stderr
-    sim = run("simulate", "--days", "2", "--rate", "2", "--db", json_db, "--json", env=env)
+    sim = run("simulate", "--days", "2", "--rate", "0.7", "--db", json_db, "--json", env=env)
     outputs["JSON report"] = sim.stdout
     report = json.loads(sim.stdout)
     assert report["simulation"]["filed"] > 100
@@ -115,7 +115,7 @@ def test_a_simulation_synced_to_a_portal_keeps_its_outbox_free_of_personal_value
     the citizens' national IDs, phone numbers or names in clear."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROCFLOW_")}
     db = str(tmp_path / "portal.db")
-    sim = run("simulate", "--days", "1", "--rate", "2", "--db", db, "--local-portal", "--fail-rate", "0.2",
+    sim = run("simulate", "--days", "1", "--rate", "0.7", "--db", db, "--local-portal", "--fail-rate", "0.2",
               "--json", env=env)
     report = json.loads(sim.stdout)
     store = SQLiteStore(db)

@@ -75,8 +75,8 @@ def test_units_refuse_unknown_or_wrong_level_agencies_and_move_nothing(procflow_
 
 
 def _v2(engine):
-    v1 = engine.definition("1.001193", 1).source
-    text = v1.replace("version = 1", "version = 2", 1).replace("supplement_requested", "awaiting_citizen")
+    v1 = engine.definition("1.001193", 2).source
+    text = v1.replace("version = 2", "version = 3", 1).replace("supplement_requested", "awaiting_citizen")
     engine.register(parse_definition(text, file="birth-v2.toml"))
 
 
@@ -87,18 +87,18 @@ def test_definition_migration_refuses_states_without_counterpart_then_maps_them(
     d5 = e.file("1.001193", filed_at=OTHER, actor=desk(OTHER), data=CHILD)
     e.fire(d5, "accept", desk(OTHER))
     _v2(e)
-    with pytest.raises(MigrationRefused, match="has no counterpart in v2"):
-        migrate_definition(e, "1.001193", 2)
+    with pytest.raises(MigrationRefused, match="has no counterpart in v3"):
+        migrate_definition(e, "1.001193", 3)
     with pytest.raises(MigrationRefused, match="SLA clock is running in 'processing' but stopped"):
-        migrate_definition(e, "1.001193", 2, state_map={"supplement_requested": "awaiting_citizen",
+        migrate_definition(e, "1.001193", 3, state_map={"supplement_requested": "awaiting_citizen",
                                                         "processing": "processed"})
-    report = migrate_definition(e, "1.001193", 2, state_map={"supplement_requested": "awaiting_citizen"})
+    report = migrate_definition(e, "1.001193", 3, state_map={"supplement_requested": "awaiting_citizen"})
     assert d1.id in report.moved and d5.id in report.moved and d2.id not in report.moved
     moved = e.get(d1.id)
-    assert (moved.definition_version, moved.state, moved.status) == (2, "awaiting_citizen", 5)
+    assert (moved.definition_version, moved.state, moved.status) == (3, "awaiting_citizen", 5)
     assert e.replay(d1.id) == moved and verify(e.store).ok
     e.fire(moved, "resubmit", desk(OLD))  # v2's transitions now apply
-    assert e.get(d1.id).state == "processing" and e.get(d2.id).definition_version == 1
+    assert e.get(d1.id).state == "processing" and e.get(d2.id).definition_version == 2
 
 
 def test_cli_migrate_units_and_definition(procflow_engine, dossiers, tmp_path):
@@ -115,10 +115,10 @@ def test_cli_migrate_units_and_definition(procflow_engine, dossiers, tmp_path):
     assert "moved 2 in-flight dossier(s)" in result.output
     assert procflow_engine.get(d1.id).custodian == NEW
     v2 = tmp_path / "birth-v2.toml"
-    v2.write_text(procflow_engine.definition("1.001193", 1).source.replace("version = 1", "version = 2", 1))
-    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "2", "--db", db, "--file", str(v2),
+    v2.write_text(procflow_engine.definition("1.001193", 2).source.replace("version = 2", "version = 3", 1))
+    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "3", "--db", db, "--file", str(v2),
                                  "--yes"])
     assert result.exit_code == 0, result.output
-    assert procflow_engine.get(d1.id).definition_version == 2
+    assert procflow_engine.get(d1.id).definition_version == 3
     result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "7", "--db", db, "--yes"])
     assert result.exit_code == 1 and "not registered" in result.output

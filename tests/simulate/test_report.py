@@ -46,7 +46,7 @@ def test_html_is_self_contained_escaped_and_has_charts(tmp_path):
     app = typer.Typer()
     app.command()(simulate)
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(app, ["--province", "Lai Châu", "--days", "5", "--rate", "3", "--db",
+    result = CliRunner().invoke(app, ["--province", "Lai Châu", "--days", "5", "--rate", "0.25", "--db",
                                       str(tmp_path / "sim.db"), "--json", "--html", str(out),
                                       "--fault", "official-leave:officials=2,start=2026-04-21,days=2"])
     assert result.exit_code == 0, result.output
@@ -65,7 +65,7 @@ def test_html_is_self_contained_escaped_and_has_charts(tmp_path):
 def test_the_text_report_names_bundles_ranking_and_faults(tmp_path):
     app = typer.Typer()
     app.command()(simulate)
-    result = CliRunner().invoke(app, ["--province", "Lai Châu", "--days", "4", "--rate", "3", "--db",
+    result = CliRunner().invoke(app, ["--province", "Lai Châu", "--days", "4", "--rate", "0.25", "--db",
                                       str(tmp_path / "sim.db"), "--fault", "portal-down", "--no-baseline"])
     assert result.exit_code == 0, result.output
     assert "liên thông bundles" in result.output and "commune ranking" in result.output

@@ -20,12 +20,12 @@ from procflow.testing.crash import FileReceiver, check_store, kill_points, run_w
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = {"province": "Lai Châu", "days": 24, "rate": 6.0, "seed": 7}
+OPTIONS = {"province": "Lai Châu", "days": 24, "rate": 0.5, "seed": 7}
 
 
 def test_simulate_survives_twenty_sigkills(tmp_path):
     scenario = Scenario(province=OPTIONS["province"], days=OPTIONS["days"], seed=OPTIONS["seed"],
-                        dossiers_per_commune_day=OPTIONS["rate"], portal_sync=True)
+                        rate=OPTIONS["rate"], portal_sync=True)
     ref_receiver = FileReceiver(str(tmp_path / "ref-received.db"))
     result, report, engine = run_simulation(scenario, str(tmp_path / "ref.db"), receiver=ref_receiver)
     reference = json.loads(json.dumps(simulation_report(result, report, engine)))

@@ -27,7 +27,8 @@ from procflow.store.sqlite import SQLiteStore
 from procflow.timers import shift_working_days
 
 REGISTRY = Registry.default()
-NOTIFY = {"remind": ("official",), "late": ("citizen", "head"), "expire": ("citizen",), "escalate": ("head",)}
+# the overdue timer only records lateness: a "citizen" recipient is dropped (form 04 goes out before the due date)
+NOTIFY = {"remind": ("official",), "late": ("head",), "expire": ("citizen",), "escalate": ("head",)}
 
 
 class Crash(BaseException):

@@ -26,12 +26,12 @@ def test_simulation_fires_reminders_overdue_letters_and_expiring_supplements():
     store = engine.store
     try:
         assert result.refused == 0  # officials never acted on a revision a timer had moved on
-        assert timers["reminders"] > 0 and timers["overdue_letters"] > 0 and timers["supplements_expired"] > 0
+        assert timers["reminders"] > 0 and timers["overdue_recorded"] > 0 and timers["supplements_expired"] > 0
         withdrawn = [d for d in store.iter_dossiers() if d.state == "withdrawn"]
         assert len(withdrawn) == timers["supplements_expired"]
         assert all(store.events(d.id)[-1].actor.startswith("scheduler@") for d in withdrawn)
         # one form-04 letter for every dossier the on-time statistics count as late, and for no other
-        assert timers["overdue_letters"] == report.total.completed_late + report.total.overdue_open > 0
-        assert report.to_dict()["timers"]["by_name"]["overdue"]["fired"] == timers["overdue_letters"]
+        assert timers["overdue_recorded"] == report.total.completed_late + report.total.overdue_open > 0
+        assert report.to_dict()["timers"]["by_name"]["overdue"]["fired"] == timers["overdue_recorded"]
     finally:
         store.close()

@@ -100,6 +100,7 @@ def restore(sim: Simulator) -> bool:
         setattr(sim.result, k, int(state["result"][k]))
     sim._next_sample = float(state["next_sample"])
     sim.result.backlog = sim.tables.samples()
+    sim.result.online_ids = sim.tables.online_ids()
     sim._live = {i: d for i, d in live.items() if not sim._step(d).final}
     sim._open = {i: d for i, d in sim._live.items() if d.status not in (9, 10)}
     sim._returning = {p[0] for _, _, kind, p in state["heap"] if kind in ("bready", "breturn")}

@@ -29,7 +29,11 @@ def simulate(
     db: Annotated[str, typer.Option(help="Store: a SQLite path (replaced only if an earlier `procflow simulate` "
                                          "made it), or ':memory:'.")] = "procflow-sim.db",
     start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")] = "2026-04-20",
-    rate: Annotated[float, typer.Option(help="Mean dossiers per commune per working day.")] = 12.0,
+    rate: Annotated[float, typer.Option(min=0.0, help="Multiplier of the calibrated yearly volumes (1.0 = the "
+                                                      "province's published figures; see calibration.toml).")] = 1.0,
+    catalogue: Annotated[Path | None, typer.Option(
+        help="Run the province on this procedure catalogue (CSV/JSON, imported in memory): volumes from its "
+             "annual_volume column or the default by level, a generic behaviour by level and time limit.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace --db even if it is an application's store or not a "
                                                  "procflow store (its data is deleted).")] = False,
@@ -58,6 +62,7 @@ def simulate(
     """Simulate one province's one-stop offices (bộ phận một cửa) and report SLA figures."""
     from rich.console import Console
 
+    from procflow.catalogue.records import CatalogueError
     from procflow.errors import ProcflowError
     from procflow.simulate import Scenario, run_simulation
     from procflow.simulate.faults import parse_fault
@@ -67,17 +72,31 @@ def simulate(
     if not db.strip():
         _fail("--db is empty: name a SQLite file, a postgresql:// URL, or ':memory:'")
     if not math.isfinite(rate) or not 0 < rate <= 10_000:
-        _fail(f"--rate: dossiers per commune per working day must be a number above 0 and at most 10,000, got {rate}")
+        _fail(f"--rate: the volume multiplier must be a finite number above 0 and at most 10,000, got {rate}")
     try:
         first = date.fromisoformat(start)
     except ValueError as exc:
         _fail(f"--start: expected YYYY-MM-DD ({exc})")
     if not 2000 <= first.year <= 2100:
         _fail(f"--start: {start} is outside the years procflow counts (2000–2100)")
+    definitions: list[Any] = []
+    extra: dict[str, Any] = {}
+    if catalogue is not None:
+        if workers > 1 or db.startswith(("postgresql://", "postgres://")):
+            _fail("--catalogue runs in one process on SQLite for now; drop --workers / the PostgreSQL --db")
+        try:
+            from procflow.catalogue import simulation_inputs
+
+            definitions, volumes, profiles = simulation_inputs(catalogue)
+        except CatalogueError as exc:
+            _fail(exc.one_line())
+        except ProcflowError as exc:
+            _fail(f"--catalogue {catalogue}: " + " ".join(str(exc).split()))
+        extra = {"volumes": volumes, "profiles": profiles}
     try:
         faults = tuple(parse_fault(f) for f in fault or ())
         scenario = Scenario(province=province, days=days, seed=seed, start=first,
-                            dossiers_per_commune_day=rate, faults=faults, portal_sync=sync_to is not None)
+                            rate=rate, faults=faults, portal_sync=sync_to is not None, **extra)
     except ValueError as exc:
         _fail(f"--fault: {exc}")
     except ProcflowError as exc:
@@ -115,8 +134,9 @@ def simulate(
             else:
                 result, report, engine = run_simulation(scenario, db, overwrite=overwrite, resume=resume,
                                                         receiver=receiver, portal=portal_opts,
-                                                        progress=lambda f: bar.update(task, completed=min(f, 1.0)))
-            base = run_with_baseline(scenario) if faults and baseline else None
+                                                        progress=lambda f: bar.update(task, completed=min(f, 1.0)),
+                                                        definitions=definitions)
+            base = run_with_baseline(scenario, definitions=definitions) if faults and baseline else None
     except ProcflowError as exc:
         _fail(str(exc))
     finally:
@@ -176,6 +196,17 @@ def _print_extras(out: Any, data: dict[str, Any], *, resumed: bool, html: Path |
 
         for line in portal_lines(data["portal"]):
             out.print(line, highlight=False)
+    table = data.get("official_table")
+    if table:
+        out.print(official_rich_table(table))
+        out.print("[dim]" + " · ".join(c["label"] for c in table["columns"]) + "[/]", highlight=False)
+    cal = data.get("calibration") or {}
+    if "births_per_month_simulated" in cal:
+        out.print(f"births (khai sinh, incl. liên thông bundles): {cal['births_filed']:,} filed ≈ "
+                  f"{cal['births_per_month_simulated']:,.0f} a month; calibrated "
+                  f"{cal['births_per_month_expected']:,.0f} a month × rate {cal['rate']:g}"
+                  + (f" · not simulated (not registered here): {', '.join(cal['not_simulated'])}"
+                     if cal.get("not_simulated") else ""), highlight=False)
     if resumed:
         out.print("[dim]resumed from the checkpoint in the store[/]")
     if html is not None:
@@ -184,3 +215,34 @@ def _print_extras(out: Any, data: dict[str, Any], *, resumed: bool, html: Path |
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
+
+
+_SHORT = {"received": "received", "carried_over": "carried\nover", "online": "online", "in_person": "in\nperson",
+          "resolved": "resolved", "early": "early", "on_time": "on\ntime", "late": "late",
+          "in_progress": "in\nprogress", "within_limit": "within\nlimit", "overdue": "overdue",
+          "withdrawn": "with-\ndrawn", "refused": "refused"}
+
+
+def official_rich_table(table: dict[str, Any]) -> Any:
+    """The official reporting table (per level, then per sector) as a rich table for the console (the
+    Vietnamese column names are printed under it)."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title="Official reporting table (tình hình, kết quả giải quyết TTHC), "
+                    f"{table['period']['from'][:10]} → {table['period']['to'][:10]}", title_justify="left",
+              box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+    t.add_column("level, sector", no_wrap=True, overflow="ellipsis", max_width=21)
+    for col in table["columns"]:
+        head = _SHORT.get(col["key"], col["key"])
+        t.add_column(head, justify="right", no_wrap=True, min_width=max(len(h) for h in head.split("\n")))
+
+    def row(label: str, r: dict[str, Any]) -> None:
+        t.add_row(label, *("—" if r[c["key"]] is None else f"{r[c['key']]:,}" for c in table["columns"]))
+
+    row("[bold]total (tổng số)[/]", table["total"])
+    for level, r in table["by_level"].items():
+        row(f"{level} level", r)
+    for sector, r in table["by_sector"].items():
+        row(sector, r)
+    return t

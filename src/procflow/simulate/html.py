@@ -163,6 +163,36 @@ def _ranking(rows: Sequence[Mapping[str, Any]]) -> str:
     return html
 
 
+def _official(table: Mapping[str, Any], calibration: Mapping[str, Any] | None) -> str:
+    """The official reporting table (tình hình, kết quả giải quyết TTHC) per level and per sector."""
+    cols = table["columns"]
+    head = "".join(f"<th>{escape(c['label'])}</th>" for c in cols)
+
+    def row(label: str, r: Mapping[str, Any], strong: bool = False) -> str:
+        cells = "".join(f"<td>{_num(r[c['key']])}</td>" for c in cols)
+        name = f"<b>{escape(label)}</b>" if strong else escape(label)
+        return f"<tr><td class='l'>{name}</td>{cells}</tr>"
+
+    levels = {"commune": "cấp xã · commune level", "province": "cấp tỉnh · province level",
+              "ministry": "cấp bộ · ministry level"}
+    body = [row("Tổng số · total", table["total"], strong=True)]
+    body += [row(levels.get(k, k), r) for k, r in table["by_level"].items()]
+    body.append(f"<tr><td class='l' colspan='{len(cols) + 1}'><b>Theo lĩnh vực · by sector</b></td></tr>")
+    body += [row(k, r) for k, r in table["by_sector"].items()]
+    period = table["period"]
+    note = ('<p class="note">Kỳ báo cáo · period: ' + escape(period["from"][:10]) + " → " + escape(period["to"][:10])
+            + ". Trước hạn: có kết quả trước ngày hẹn trả; đúng hạn: đến hạn; quá hạn: sau hạn. Early: the result "
+            "was ready on a day before the due day; on time: by the due moment; late: after it.</p>")
+    if calibration and calibration.get("births_per_month_simulated") is not None:
+        note += ('<p class="note">Khai sinh (kể cả liên thông) · births incl. bundles: '
+                 f"{_num(calibration['births_per_month_simulated'])} / tháng · a month (mô phỏng · simulated), "
+                 f"{_num(calibration['births_per_month_expected'])} theo số liệu hiệu chỉnh · calibrated "
+                 f"(×{calibration['rate']:g}).</p>")
+    return ('<h2>Báo cáo tình hình, kết quả giải quyết TTHC <span class="en">· official reporting table</span>'
+            f"</h2>{note}<div class='panel'><table><tr><th class='l'>Cấp, lĩnh vực · level, sector</th>{head}</tr>"
+            + "".join(body) + "</table></div>")
+
+
 def render_html(data: Mapping[str, Any]) -> str:
     """The page for one simulation report (the dict ``procflow simulate --json`` prints)."""
     sim = data.get("simulation", {})
@@ -252,6 +282,8 @@ def render_html(data: Mapping[str, Any]) -> str:
                      "63/2024/NĐ-CP); kết quả trả tại xã tiếp nhận. Each bundle's limit counts from a complete "
                      "dossier and is longer when a member must verify; on time is judged against that limit. The "
                      "result is returned at the receiving commune.</p></div>")
+    if data.get("official_table"):
+        parts.append(_official(data["official_table"], data.get("calibration")))
     parts.append('<h2>Xếp hạng xã, phường <span class="en">· commune ranking</span></h2>'
                  '<p class="note">Điểm = trung bình thứ hạng (phân vị) theo tỷ lệ đúng hạn và tỷ lệ hồ sơ phi địa '
                  "giới, trên các hồ sơ xã đã tiếp nhận. Score = the average of the commune's percentile on the "

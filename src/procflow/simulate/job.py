@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from procflow.bundle import BundleCoordinator
 from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition import ProcedureDefinition, bundled_definitions
 from procflow.engine import Engine
 from procflow.errors import StoreError
 from procflow.outbox import status_sync_topic, topic_rule
@@ -78,7 +78,8 @@ def simulation_calendar(scenario: Scenario) -> WorkingCalendar:
 def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool = False,
                    progress: Callable[[float], None] | None = None, resume: bool = False,
                    receiver: Receiver | None = None,
-                   portal: Mapping[str, Any] | None = None) -> tuple[SimulationResult, Report, Engine]:
+                   portal: Mapping[str, Any] | None = None,
+                   definitions: Sequence[ProcedureDefinition] = ()) -> tuple[SimulationResult, Report, Engine]:
     """Simulate ``scenario`` on the store ``db`` and report on it. The caller closes ``engine.store``.
 
     A SQLite file store gets a checkpoint in every group commit; ``resume=True`` continues from it (and
@@ -86,6 +87,7 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
     ``receiver`` gets the ``portal.status`` messages (implies ``scenario.portal_sync``).
     ``portal`` (options of ``procflow.simulate.portal.PortalRun``: ``portal_url``, ``local``, ``fail_rate``)
     delivers them to a national-portal adapter over HTTP through the outbox, then reconciles.
+    ``definitions`` are registered beside the bundled procedures (a catalogue run).
     """
     postgres = db.startswith(("postgresql://", "postgres://"))
     path = db.removeprefix("sqlite:///")
@@ -99,6 +101,8 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
     engine = Engine(store, calendar=calendar, clock=clock,
                     outbox_rules=[topic_rule([status_sync_topic(store)])] if sync else ())
     for definition in bundled_definitions():
+        engine.register(definition)
+    for definition in definitions:  # e.g. a province's catalogue, imported in memory (procflow.catalogue)
         engine.register(definition)
     known = {d.code for d in engine.definitions()}
     bundles = BundleCoordinator(engine) if any(c not in known for c in scenario.procedure_mix) else None

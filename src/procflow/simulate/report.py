@@ -12,6 +12,8 @@ from typing import Any
 import attrs
 
 from procflow.engine import Engine
+from procflow.official import official_table
+from procflow.simulate.calibration import calibration_summary
 from procflow.simulate.runner import SimulationResult
 from procflow.simulate.scenario import Scenario
 from procflow.statistics import Report, backlog_series, compare_runs
@@ -28,6 +30,10 @@ def simulation_report(result: SimulationResult, report: Report, engine: Engine, 
     out["backlog_over_time"] = series
     out["bundles"] = result.bundle_summary
     out["faults"] = result.faults
+    out["official_table"] = official_table(engine.store.iter_dossiers(), {d.key: d for d in engine.definitions()},
+                                           start=result.start, at=report.at,
+                                           online=lambda d: d.id in result.online_ids)
+    out["calibration"] = calibration_summary(result, report)
     if baseline is not None:
         base_result, base_report = baseline
         out["fault_effect"] = compare_runs(report, base_report, series, backlog_series(base_result.backlog,

@@ -30,10 +30,11 @@ from procflow.engine import Engine
 from procflow.errors import DefinitionError, ProcflowError
 from procflow.jurisdiction import Agency
 from procflow.simulate import checkpoint
+from procflow.simulate.calibration import commune_weights, daily_rate, scenario_volumes, working_day_online_share
 from procflow.simulate.citizens import poisson, synthetic_data
 from procflow.simulate.faults import FaultPlan
 from procflow.simulate.office import Pool, add_office_time
-from procflow.simulate.scenario import Choice, Scenario
+from procflow.simulate.scenario import ONLINE_INTAKE, Choice, Scenario
 from procflow.simulate.tables import Sample, SimTables
 
 __all__ = ["SimulationResult", "Simulator", "add_office_time"]
@@ -59,6 +60,9 @@ class SimulationResult:
     faults: list[dict[str, object]] = attrs.field(factory=list)
     resumed: bool = False
     bundle_summary: dict[str, Any] | None = None  # filled by run_simulation (statistics.bundle_summary)
+    online_ids: set[str] = attrs.field(factory=set)  # dossiers filed online (the official table's split)
+    volumes: dict[str, float] = attrs.field(factory=dict)  # yearly volume per code the run filed from
+    skipped: list[str] = attrs.field(factory=list)  # calibrated codes not registered here (not simulated)
 
 
 class Simulator:
@@ -97,16 +101,22 @@ class Simulator:
         self._returning: set[str] = set()  # bundles whose joined return is scheduled
         self._fields: dict[str, list[FieldSpec]] = {}
         known = {d.code for d in engine.definitions()}
-        if bundles is None and any(code not in known for code in scenario.procedure_mix):
+        # yearly volume per procedure or bundle: calibrated for the province, or the scenario's own
+        self.mix, calibrated = scenario_volumes(scenario, self.province, len(self.communes))
+        self.skipped: list[str] = []  # calibrated codes this installation has not registered
+        if bundles is None and any(code not in known for code in self.mix):
             bundles = BundleCoordinator(engine)
         self.bundles = bundles
-        for code in scenario.procedure_mix:
+        for code in list(self.mix):
             if code in known:
                 self._fields[code] = list(engine.definition(code).fields)
             elif bundles is not None and bundles.is_bundle(code):
                 merged = {f.name: f for m in bundles.definition(code).members
                           for f in engine.definition(m.procedure).fields}
                 self._fields[code] = list(merged.values())
+            elif calibrated:
+                self.skipped.append(code)
+                del self.mix[code]
             else:
                 raise DefinitionError(f"scenario mix names {code!r}: neither a registered procedure nor a bundle")
         self.tables = SimTables.of(engine.store) if (checkpoints or resume) else None
@@ -116,7 +126,8 @@ class Simulator:
         self.plan = FaultPlan()
         self.busiest = self.communes[0].code
         self._next_sample = datetime.combine(scenario.start, SAMPLE_AT, self.cal.tz).timestamp()
-        self.result = SimulationResult(scenario=scenario, province=self.province, start=self.start, end=self.end)
+        self.result = SimulationResult(scenario=scenario, province=self.province, start=self.start, end=self.end,
+                                       volumes=dict(self.mix), skipped=list(self.skipped))
 
     # -- scheduling -------------------------------------------------------------------------------------
     def _push(self, at: datetime | float, kind: str, payload: Any, *, heap: list[Any] | None = None) -> None:
@@ -140,12 +151,13 @@ class Simulator:
 
     def _arrivals(self) -> None:
         sc, rng = self.sc, self.rng
-        codes = list(sc.procedure_mix)
-        weights = [sc.procedure_mix[c] for c in codes]
-        # commune demand varies: a few busy urban wards, many quieter communes (fixed by the seed)
-        demand = [sc.dossiers_per_commune_day * math.exp(rng.gauss(0, 0.45)) for _ in self.communes]
+        codes = list(self.mix)
+        weights = [self.mix[c] for c in codes]
+        # the province's daily filings, spread over communes by a population proxy within bounds (seeded)
+        daily = daily_rate(sum(weights) * sc.rate, online_share=sc.online_share)
+        online_share = working_day_online_share(sc.online_share)  # days off file online only
+        demand = [daily * w for w in commune_weights(self.communes, rng)]
         busiest = max(range(len(demand)), key=demand.__getitem__)
-        demand[busiest] *= sc.busiest_commune_factor
         self.busiest = self.communes[busiest].code
         open_s = self.cal.office_hours.sessions[0][0]
         close_s = self.cal.office_hours.sessions[-1][1]
@@ -156,7 +168,7 @@ class Simulator:
             for i, commune in enumerate(self.communes):
                 n = poisson(rng, demand[i] * (1.0 if working else sc.online_share))
                 for _ in range(n):
-                    online = (not working) or rng.random() < sc.online_share
+                    online = (not working) or rng.random() < online_share
                     if online:
                         at = datetime.combine(d, time(0), self.cal.tz) + timedelta(seconds=rng.uniform(0, 86400))
                     else:
@@ -173,8 +185,8 @@ class Simulator:
         plan = self.plan
         if kind == "arrive":
             proc, filed_at, location, online = payload
-            back = plan.portal_back(ts) if online else plan.offline_until(filed_at, ts)
-            if back is not None:  # the filing waits for the portal / the commune's line
+            back = (plan.portal_back(ts) if online else None) or plan.offline_until(filed_at, ts)
+            if back is not None:  # the filing waits for the portal / the commune's line (online ones too)
                 self._push(back, kind, payload)
                 return
             self._arrive(proc, filed_at, location, online)
@@ -213,14 +225,23 @@ class Simulator:
             b = self.bundles.file(proc, filed_at=filed_at, location=location, actor=actor, data=data)
             started = list(self.bundles.member_dossiers(b).values())
             self.result.bundles += 1
-        else:
-            started = [self.engine.file(proc, filed_at=filed_at, location=location, actor=actor, data=data)]
+        else:  # an online filing of a procedure with an online intake waits for the desk at portal status 1
+            intake = online and self.engine.definition(proc).online_initial is not None
+            started = [self.engine.file(proc, filed_at=filed_at, location=location, actor=actor, data=data,
+                                        online=intake)]
         self.result.online += online
         now = self.engine.clock.now()
         for d in started:
             self.result.filed += 1
+            self._filed_online(d, online)
             self._track(d)
             self._next(d, now, online)
+
+    def _filed_online(self, d: Dossier, online: bool) -> None:
+        if online:
+            self.result.online_ids.add(d.id)
+            if self.tables is not None:
+                self.tables.add_online(d.id)
 
     def _track(self, d: Dossier) -> None:
         final = self._step(d).final
@@ -234,7 +255,7 @@ class Simulator:
             self._live[d.id] = d
 
     def refresh(self, dossier_ids: list[str]) -> None:
-        """Re-read dossiers something else changed (a timer fired, escalated, recorded an overdue letter)
+        """Re-read dossiers something else changed (a timer fired, escalated, recorded lateness)
         into the very records the simulator's tasks hold, so its officials act on the current revision;
         the bundles of touched members react (the same as ``checkpoint.restore`` does after a crash)."""
         bundles: set[str] = set()
@@ -259,6 +280,7 @@ class Simulator:
         online = True  # a member the bundle starts by itself is worked like an online dossier
         for m in started:
             self.result.filed += 1
+            self._filed_online(m, online)
             self._track(m)
             self._next(m, now, online)
         if started or not bundle.open:
@@ -273,7 +295,7 @@ class Simulator:
     def _next(self, d: Dossier, now: datetime, online: bool) -> None:
         if self._step(d).final or (d.status in DONE and self._in_bundle(d)):
             return  # finished, or a bundle member whose result waits for the joined return
-        choices = [c for c in self.sc.profiles.get(d.procedure, {}).get(d.state, ())
+        choices = [c for c in (self.sc.profiles.get(d.procedure, {}).get(d.state) or ONLINE_INTAKE.get(d.state, ()))
                    if c.when is None or c.when(d)]
         if not choices:
             return  # the scenario has no behaviour for this state: the dossier waits (and shows as backlog)
@@ -326,6 +348,7 @@ class Simulator:
         if fired is not None:
             for m in fired.started:
                 self.result.filed += 1
+                self._filed_online(m, online)
                 self._track(m)
                 self._next(m, now, online)
             if fired.bundle is not None and fired.bundle_changed:

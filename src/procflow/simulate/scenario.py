@@ -17,7 +17,7 @@ import attrs
 from procflow.dossier import Dossier
 from procflow.simulate.faults import Fault
 
-__all__ = ["DEFAULT_PROFILES", "Choice", "Scenario"]
+__all__ = ["DEFAULT_PROFILES", "ONLINE_INTAKE", "Choice", "Scenario"]
 
 
 @attrs.frozen
@@ -56,6 +56,16 @@ _SUPPLEMENT = (Choice("resubmit", 0.89, "citizen", minutes=10, days=6),
                Choice("withdraw", 0.08, "citizen", minutes=5, days=8),
                Choice("abandon", 0.03, "never"))  # the supplement_expiry timer closes these
 _RETURN = (Choice("return_result", 1.0, "pickup", minutes=5, days=3),)
+
+# Online filings (portal status 1) wait for the desk, which receives them (the limit starts), asks for a
+# supplement first, or refuses them; states named as in every bundled procedure's online intake.
+ONLINE_INTAKE: Mapping[str, tuple[Choice, ...]] = {
+    "submitted_online": (Choice("receive_online", 0.96, minutes=6),
+                         Choice("request_online_supplement", 0.03, minutes=5),
+                         Choice("refuse_online", 0.01, minutes=4)),
+    "online_supplement_requested": (Choice("resubmit_online", 0.9, "citizen", minutes=4, days=3),
+                                    Choice("withdraw_online", 0.1, "citizen", minutes=3, days=5)),
+}
 
 DEFAULT_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
     # birth registration (đăng ký khai sinh)
@@ -132,8 +142,13 @@ class Scenario:
     days: int = 30
     seed: int = 1
     start: date = date(2026, 4, 20)  # spans Hùng Kings' day, 30/4 and 1/5: the calendar matters
-    dossiers_per_commune_day: float = 12.0
-    busiest_commune_factor: float = 3.0  # urban wards receive several times more than rural communes
+    # demand: by default the province's calibrated yearly volumes (procflow.simulate.calibration, cited in
+    # simulate/data/calibration.toml) spread over communes by a population proxy; ``rate`` multiplies them.
+    # ``volumes`` (code -> dossiers a year) replaces them (a catalogue run); a number here instead files that
+    # many dossiers per commune per working day, shared out by ``procedure_mix`` (uncalibrated provinces: 12).
+    rate: float = 1.0
+    volumes: Mapping[str, float] | None = None
+    dossiers_per_commune_day: float | None = None
     online_share: float = 0.40
     location_independent_share: float = 0.04
     officials_per_commune: int = 6

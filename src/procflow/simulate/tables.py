@@ -21,6 +21,8 @@ _SCHEMA = (
     " state TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sim_backlog (at TEXT NOT NULL, agency TEXT NOT NULL, open INTEGER NOT NULL,"
     " overdue INTEGER NOT NULL, paused INTEGER NOT NULL, PRIMARY KEY (at, agency)) WITHOUT ROWID",
+    # which dossiers were filed online (the official reporting table splits received online / in person)
+    "CREATE TABLE IF NOT EXISTS sim_online (dossier_id TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 
 Sample = tuple[str, str, int, int, int]  # (at, agency or "*" for the province, open, overdue, paused)
@@ -68,6 +70,12 @@ class SimTables:
     def add_samples(self, rows: Sequence[Sample]) -> None:
         for row in rows:
             self.sql("INSERT OR REPLACE INTO sim_backlog VALUES (?,?,?,?,?)", row)
+
+    def add_online(self, dossier_id: str) -> None:
+        self.sql("INSERT OR IGNORE INTO sim_online VALUES (?)", (dossier_id,))
+
+    def online_ids(self) -> set[str]:
+        return {r[0] for r in self.sql("SELECT dossier_id FROM sim_online")}
 
     def samples(self) -> list[Sample]:
         return [tuple(r) for r in self.sql("SELECT at, agency, open, overdue, paused FROM sim_backlog "  # type: ignore[misc]

@@ -117,6 +117,10 @@ class RecordingAdapter:
         return self._call("procflow_register_procedures")  # type: ignore[no-any-return]
 
     @hookimpl
+    def procflow_register_calendar_files(self) -> Iterable[Any] | None:
+        return self._call("procflow_register_calendar_files")  # type: ignore[no-any-return]
+
+    @hookimpl
     def procflow_register_outbox_topics(self, store: Store) -> Iterable[OutboxTopic]:
         from procflow import outbox
 

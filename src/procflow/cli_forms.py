@@ -1,0 +1,142 @@
+"""``procflow forms`` (print a one-stop form) and ``procflow extend`` (issue form 04).
+
+``forms`` only reads: the dossier is read as the acting official (``--actor``), checked against the custody
+path and audited like ``inspect``, personal data masked unless ``--unmask`` is allowed. ``extend`` is the
+engine action behind form 04 (``Engine.extend``). Every bad input ends in one line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from procflow.errors import ProcflowError
+
+__all__ = ["parse_day", "parse_moment", "register"]
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ProcflowError(f"{option} {text!r}: expected a date YYYY-MM-DD, e.g. 2026-04-23") from None
+
+
+def parse_moment(text: str, option: str) -> date | datetime:
+    """``YYYY-MM-DD`` (a day: the close of its office hours) or ``YYYY-MM-DD HH:MM`` in Vietnam's time."""
+    from procflow.calendar import VN_TZ
+
+    t = text.strip()
+    if len(t) == 10:
+        return parse_day(t, option)
+    try:
+        moment = datetime.fromisoformat(t)
+    except ValueError:
+        raise ProcflowError(f"{option} {text!r}: expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (Vietnam time)") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=VN_TZ)
+
+
+def _open(db: str):  # type: ignore[no-untyped-def]
+    from procflow.store.base import open_store
+
+    if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
+        raise ProcflowError(f"no store at {db}")
+    return open_store(db)
+
+
+def register(app: typer.Typer) -> None:
+    from procflow.cli import _fail, out
+
+    @app.command(name="forms")
+    def forms(
+        dossier_id: Annotated[str | None, typer.Argument(help="Dossier code (not for form 07).")] = None,
+        form: Annotated[str, typer.Option("--form", help="Form number 01–07 (Circular 03/2025/TT-VPCP).")] = "01",
+        html: Annotated[Path | None, typer.Option(help="Write the printable HTML page here.")] = None,
+        json_out: Annotated[Path | None, typer.Option("--json", help="Write the form's JSON here ('-': stdout).")]
+        = None,
+        db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+        actor: Annotated[str | None, typer.Option(help="Who reads: OFFICIAL@AGENCY_CODE (default $PROCFLOW_ACTOR); "
+                                                        "checked against the custody path and audited.")] = None,
+        role: Annotated[list[str] | None, typer.Option(help="A role of the actor (repeatable), e.g. oversight:92 "
+                                                             "or personal_data:unmask.")] = None,
+        unmask: Annotated[bool, typer.Option(help="Print personal data unmasked (needs personal_data:unmask).")]
+        = False,
+        agency: Annotated[str | None, typer.Option(help="Form 07: the desk's agency code.")] = None,
+        date_from: Annotated[str | None, typer.Option("--from", help="Form 07: first day, YYYY-MM-DD.")] = None,
+        date_to: Annotated[str | None, typer.Option("--to", help="Form 07: last day, YYYY-MM-DD.")] = None,
+        purpose: Annotated[str, typer.Option(help="Why the dossier is read (recorded in the access audit).")]
+        = "forms",
+    ) -> None:
+        """Render a one-stop form (01–07) as printable HTML and/or JSON. Reads only; audited like inspect."""
+        from procflow.access import actor_from_env
+        from procflow.engine import Engine
+        from procflow.forms import build_form, build_register, check_form_number, render_html, render_json
+
+        store = None
+        try:
+            number = check_form_number(form)
+            reader = actor_from_env(actor, role)
+            if number == "07":
+                if dossier_id is not None:
+                    raise ProcflowError("form 07 is a desk's register: give --agency, --from and --to, not a dossier")
+                if not (agency and date_from and date_to):
+                    raise ProcflowError("form 07 needs --agency CODE --from YYYY-MM-DD --to YYYY-MM-DD")
+                first, last = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+                store = _open(db)
+                record = build_register(Engine(store), agency, first, last, reader, purpose=purpose, unmask=unmask)
+            else:
+                if dossier_id is None:
+                    raise ProcflowError(f"form {number} is built for one dossier: give its code")
+                store = _open(db)
+                record = build_form(Engine(store), dossier_id, number, reader, purpose=purpose, unmask=unmask)
+            if html is not None:
+                html.write_text(render_html(record), encoding="utf-8")
+            text = render_json(record)
+            if json_out is not None and str(json_out) != "-":
+                json_out.write_text(text + "\n", encoding="utf-8")
+            elif json_out is not None or html is None:
+                sys.stdout.write(text + "\n")
+        except (ProcflowError, OSError) as exc:
+            _fail(str(exc))
+        finally:
+            if store is not None:
+                store.close()
+        if html is not None:
+            out.print(f"form {number} ({record.header.title_vi.lower()}) → {html}", highlight=False)
+
+    @app.command(name="extend")
+    def extend(
+        dossier_id: Annotated[str, typer.Argument(help="Dossier code.")],
+        reason: Annotated[str, typer.Option(help="Why the dossier will be late, in Vietnamese (printed in form 04).")],
+        new_date: Annotated[str, typer.Option(help="New appointment: YYYY-MM-DD (close of office) or "
+                                                   "'YYYY-MM-DD HH:MM', Vietnam time.")],
+        db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+        actor: Annotated[str | None, typer.Option(help="The custodian's official: OFFICIAL@AGENCY_CODE "
+                                                        "(default $PROCFLOW_ACTOR).")] = None,
+        role: Annotated[list[str] | None, typer.Option(help="A role of the actor (repeatable).")] = None,
+        signer_role: Annotated[str, typer.Option(help="Who signs form 04.")] = "Thủ trưởng cơ quan",
+    ) -> None:
+        """Issue form 04: apologise and set a new appointment, before the due date, once per dossier."""
+        from procflow.access import actor_from_env
+        from procflow.calendar import VN_TZ
+        from procflow.engine import Engine
+
+        store = None
+        try:
+            official = actor_from_env(actor, role)
+            when = parse_moment(new_date, "--new-date")
+            store = _open(db)
+            d = Engine(store).extend(dossier_id, official, reason=reason, new_due=when, signer_role=signer_role)
+        except ProcflowError as exc:
+            _fail(str(exc))
+        finally:
+            if store is not None:
+                store.close()
+        assert d.sla.appointment_at is not None and d.sla.due_at is not None
+        out.print(f"{d.id}: form 04 issued; new appointment {d.sla.appointment_at.astimezone(VN_TZ):%H:%M %d/%m/%Y}"
+                  f" (legal limit {d.sla.due_at.astimezone(VN_TZ):%H:%M %d/%m/%Y} still counts for lateness)",
+                  highlight=False)

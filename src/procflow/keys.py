@@ -197,7 +197,7 @@ class FileKeyProvider:
                                           "store (procflow restore), or point PROCFLOW_KEYS_FILE / --keys at it")
                 kid, raw = _new_key()
                 self._write({"format": 1, "active": kid, "keys": {kid: _b64(raw)},
-                             "index_key": _b64(secrets.token_bytes(KEY_BYTES))})
+                             "index_key": _b64(secrets.token_bytes(KEY_BYTES))}, exclusive=True)
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -208,7 +208,10 @@ class FileKeyProvider:
             self._mtime = self.path.stat().st_mtime_ns
             return data
 
-    def _write(self, data: dict[str, Any]) -> None:
+    def _write(self, data: dict[str, Any], *, exclusive: bool = False) -> None:
+        """Atomically (temp file, fsync, rename). ``exclusive``: only if no keyring exists yet — two processes
+        making the first keyring at once must not each seal values with a key the other then overwrites; the
+        loser of the race keeps the winner's file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=self.path.parent)
         try:
@@ -217,7 +220,14 @@ class FileKeyProvider:
                 json.dump(data, fh, indent=1, sort_keys=True)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            if exclusive:
+                try:
+                    os.link(tmp, self.path)  # atomic, and fails if another process made the keyring first
+                except FileExistsError:
+                    pass
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -28,7 +28,7 @@ RETAINED = "T.RET5"
 def retained_definition():
     birth = next(d for d in bundled_definitions() if d.code == BIRTH)
     source = birth.source.replace(f'code = "{BIRTH}"', f'code = "{RETAINED}"', 1).replace(
-        "version = 1\n", "version = 1\nretention_years = 5\n", 1)
+        f"version = {birth.version}\n", f"version = {birth.version}\nretention_years = 5\n", 1)
     return parse_definition(source, file="retained.toml")
 
 
@@ -108,8 +108,9 @@ ADDRESS = "Số 12, đường 30/4, hẻm Retention"
 
 
 def with_retention(definition, years):
-    """The shipped definition as version 2 with a retention period (members file under the latest version)."""
-    source = definition.source.replace("version = 1\n", f"version = 2\nretention_years = {years}\n", 1)
+    """The shipped definition as its next version with a retention period (members file under the latest)."""
+    n = definition.version
+    source = definition.source.replace(f"version = {n}\n", f"version = {n + 1}\nretention_years = {years}\n", 1)
     return parse_definition(source, file=f"{definition.code}-retained.toml")
 
 

@@ -107,6 +107,18 @@ def test_four_workers_deliver_ten_thousand_messages_exactly_once(pg):
     print(f"\n4 workers, {MESSAGES:,} messages: {elapsed:.1f} s, {[s['delivered'] for s in stats]}")
 
 
+def _wait_stopped(pid: int) -> None:
+    """SIGSTOP is asynchronous: wait until the kernel reports the process stopped (state T), so that no
+    statement of it commits after we read what it holds."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 def test_a_sigkilled_workers_claims_pass_to_the_others(pg):
     url, schema, conn = pg
     fill(url, schema, MESSAGES)
@@ -118,6 +130,7 @@ def test_a_sigkilled_workers_claims_pass_to_the_others(pg):
         assert time.monotonic() < deadline and victim.poll() is None
         if count(conn, "SELECT count(*) FROM deliveries WHERE worker = 'w0'") >= 300:
             victim.send_signal(signal.SIGSTOP)
+            _wait_stopped(victim.pid)
             # read what w0 holds while it is frozen: on a loaded machine its 3 s leases may run out (and the
             # survivors take them over) before a later query, which is the very thing under test
             orphans = dict(conn.execute(

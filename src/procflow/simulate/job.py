@@ -25,26 +25,47 @@ from procflow.simulate.tables import SimTables
 from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import open_store
 
-__all__ = ["prepare_sqlite_path", "run_simulation"]
+__all__ = ["prepare_sqlite_path", "run_simulation", "store_kind"]
 
 
 def prepare_sqlite_path(path: str, *, overwrite: bool) -> None:
-    """A simulation starts from an empty store. Replace an earlier procflow store; never a foreign file."""
+    """A simulation starts from an empty store. It replaces an earlier simulation's store; an application's
+    store (one not created by ``procflow simulate``, or from before that marker) or a foreign file only with
+    ``overwrite``: one typo in ``--db`` must not delete an agency's dossiers."""
     if path == ":memory:" or not os.path.exists(path):
         return
-    is_store = False
+    if os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not a SQLite store file; choose another --db")
+    what = store_kind(path)
+    if what != "simulation" and not overwrite:
+        if what == "foreign":
+            raise StoreError(f"{path} exists and is not a procflow store; choose another --db, or pass --overwrite "
+                             "to replace it")
+        raise StoreError(f"{path} is an application's procflow store ({what}), not one made by `procflow "
+                         "simulate`; refusing to replace it — choose another --db, or pass --overwrite to delete it "
+                         "(back it up first: `procflow backup`)")
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+
+
+def store_kind(path: str) -> str:
+    """``simulation`` for a store ``procflow simulate`` created; ``foreign`` for a file that is no procflow store;
+    otherwise a short description of the application store (marker absent: made before it, so an application's)."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            is_store = db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is not None
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" not in names:
+                return "foreign"
+            row = db.execute("SELECT value FROM meta WHERE key='created_by'").fetchone()
+            if row is not None and row[0] == "simulation":
+                return "simulation"
+            n = db.execute("SELECT count(*) FROM dossiers").fetchone()[0] if "dossiers" in names else 0
+            return f"{n:,} dossier(s)" + ("" if row is not None else ", created before stores recorded their maker")
         finally:
             db.close()
     except sqlite3.DatabaseError:
-        is_store = False
-    if not is_store and not overwrite:
-        raise StoreError(f"{path} exists and is not a procflow store; choose another --db or pass --overwrite")
-    for suffix in ("", "-wal", "-shm"):
-        Path(path + suffix).unlink(missing_ok=True)
+        return "foreign"
 
 
 def simulation_calendar(scenario: Scenario) -> WorkingCalendar:
@@ -75,7 +96,7 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
         prepare_sqlite_path(path, overwrite=overwrite)
     calendar = simulation_calendar(scenario)
     clock = FakeClock(datetime.combine(scenario.start, time(0), calendar.tz))
-    store = open_store(db)
+    store = open_store(db, **({} if postgres else {"created_by": "simulation"}))
     sync = scenario.portal_sync or receiver is not None or portal is not None
     engine = Engine(store, calendar=calendar, clock=clock,
                     outbox_rules=[topic_rule([status_sync_topic(store)])] if sync else ())

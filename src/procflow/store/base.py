@@ -191,7 +191,12 @@ class Store(Protocol):
 def open_store(url: str | None = None, **options: Any) -> Store:
     """Open a store from a URL: a bare path or ``sqlite:///path`` (default ``:memory:``), or
     ``postgresql://…`` (needs the ``postgres`` extra)."""
-    url = url or ":memory:"
+    if url is None:
+        url = ":memory:"
+    if not url.strip():
+        from procflow.errors import StoreError
+
+        raise StoreError("empty store location: name a SQLite file, a postgresql:// URL, or ':memory:'")
     if url.startswith(("postgresql://", "postgres://")):
         from procflow.store.postgres import PostgresStore
 

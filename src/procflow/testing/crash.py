@@ -46,7 +46,8 @@ __all__ = [
 IGNORED_COLUMNS: Mapping[str, frozenset[str]] = {
     "outbox": frozenset({"status", "attempts", "available_at", "claimed_by", "lease_until", "last_error",
                          "delivered_at"}),
-    "vault": frozenset({"value"}),
+    "vault": frozenset({"value", "key_id"}),  # key ids are fingerprints of each run's own random keys
+    "vault_keys": frozenset({"key_id"}),
     "vault_index": frozenset({"digest"}),
     "procflow_migrations": frozenset({"applied_at"}),
     "timer_log": frozenset({"worker"}),  # which scheduler process fired it (host:pid)
@@ -157,7 +158,7 @@ def store_rows(path: str | os.PathLike[str], *,
         for table in tables:
             cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")
                     if r[1] not in ignore.get(table, frozenset())]
-            rows = db.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
+            rows = db.execute(f"SELECT {', '.join(cols) or 'count(*)'} FROM {table}").fetchall()
             out[table] = sorted(rows, key=repr)
         return out
     finally:

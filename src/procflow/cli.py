@@ -15,7 +15,8 @@ from procflow.definition import PORTAL_STATUS, ProcedureDefinition, bundled_defi
 from procflow.errors import DefinitionError, ProcflowError
 
 app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 out = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 

@@ -284,6 +284,18 @@ class LogFormat(enum.StrEnum):
     text = "text"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        try:
+            typer.echo(f"procflow {dist_version('procflow')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("procflow (not installed)")
+        raise typer.Exit()
+
+
 def _logging_callback(
     log_file: Annotated[str | None, typer.Option("--log-file", envvar="PROCFLOW_LOG_FILE",
                                                  help="Write logs here (JSON lines, personal data redacted).")] = None,
@@ -291,6 +303,8 @@ def _logging_callback(
                                                        case_sensitive=False, help="How much to log.")] = None,
     log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
                                                   case_sensitive=False, help="Log line format.")] = LogFormat.json,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print procflow's version and exit.")] = False,
 ) -> None:
     """procflow — durable workflows for Vietnam's one-stop (một cửa) procedures."""
     if log_file or log_level:

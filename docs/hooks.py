@@ -92,7 +92,7 @@ if hasattr(pdef, "TimerSpec"):
 # What each key means. tests/test_docs.py fails when the loader accepts a key that is not described here.
 DESCRIPTIONS: dict[str, str] = {
     "code": "National catalogue code of the procedure (mã TTHC), e.g. `1.001193`.",
-    "version": "Definition version (≥ 1). `(code, version)` identifies a definition; a running dossier "
+    "version": "Definition version (1 … 2,147,483,647). `(code, version)` identifies a definition; a running dossier "
                "keeps the version it was filed under. Change the content ⇒ bump the version.",
     "name_vi": "Vietnamese name, as in the national catalogue.",
     "name_en": "English name (shown as `English (Tiếng Việt)` in reports).",
@@ -127,6 +127,10 @@ DESCRIPTIONS: dict[str, str] = {
                        "the Decree 151/2025/NĐ-CP land flow.",
     "sla": "The whole time limit; see the `[sla]` table below.",
     "roles": "Extra holder roles: `name = \"agency kind\"`; see `[roles]` below.",
+    "official_roles": "The roles officials hold (`[\"one_stop_officer\", \"civil_status_officer\"]`). Every role a "
+                      "transition names must be listed here (`procflow validate` suggests the closest name for a "
+                      "typo); an official of the custodian agency without the role is refused with "
+                      "`RoleNotGranted`.",
     "fields": "Declared dossier data; data a procedure does not declare is refused (`InvalidData`).",
     "states": "The steps; see `[[states]]` below.",
     "transitions": "The moves between steps; see `[[transitions]]` below.",
@@ -136,7 +140,11 @@ DESCRIPTIONS: dict[str, str] = {
                              "`restart` counts the full limit again from the complete dossier; `pause` "
                              "keeps the progress and moves the deadline by the office time spent waiting.",
     "fields.name": "Field name, the key in `dossier.data`.",
-    "fields.type": "Value type.",
+    "fields.type": "Value type, enforced when a dossier is filed or a trigger carries the field (`InvalidData` "
+                   "names the field and the kind of value, never the value): `string`, `int`, `decimal`, `bool`, "
+                   "`date` (`YYYY-MM-DD`), `datetime` (ISO 8601), `enum` (one of `values`), `national_id` "
+                   "(12 digits), `phone` (a Vietnamese number, `0…` or `+84…`, stored as `0…`).",
+    "fields.values": "For `type = \"enum\"`: the allowed values.",
     "fields.required": "Must be present (and non-empty) when the dossier is filed.",
     "fields.personal": "Personal-data kind: the value is masked wherever it is shown to people "
                        "(`true` means `other`).",

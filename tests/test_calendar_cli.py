@@ -62,3 +62,13 @@ def test_a_bad_province_file_is_one_line(tmp_path, monkeypatch) -> None:
     result = runner.invoke(app, ["calendar", "show", "2026"])
     assert result.exit_code == 1
     assert "error:" in result.output and str(f) in result.output and "Traceback" not in result.output
+
+
+def test_version_and_short_help() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"procflow {version('procflow')}"
+    for args in (["-h"], ["calendar", "-h"], ["calendar", "due", "-h"]):
+        helped = runner.invoke(app, args)
+        assert helped.exit_code == 0 and "Usage:" in helped.output, args

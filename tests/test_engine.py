@@ -17,6 +17,7 @@ from procflow.errors import (
     GuardRejected,
     InvalidData,
     NotCustodian,
+    RoleNotGranted,
     StoreError,
     TransitionNotAllowed,
     UnknownAgency,
@@ -98,8 +99,10 @@ def test_wrong_role_refused(engine, registry):
     a = communes(registry)[0].code
     d = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
     engine.fire(d, "accept", desk(a))
-    with pytest.raises(NotCustodian, match="needs role civil_status_officer"):
+    with pytest.raises(RoleNotGranted, match="needs role civil_status_officer") as info:
         engine.fire(d, "approve", desk(a), data={"documents_complete": True})
+    assert not isinstance(info.value, NotCustodian)  # the agency is the custodian: the role is what is missing
+    assert engine.store.audit(dossier_id=d.id)[-1].outcome == "refused:RoleNotGranted"
     assert d.state == "processing" and engine.get(d.id).revision == 2
 
 
@@ -251,7 +254,7 @@ def test_replay_equals_snapshot_for_random_histories(engine, registry, clock, st
             try:
                 engine.fire(d, trigger, actor, data={"documents_complete": complete})
                 break
-            except (TransitionNotAllowed, NotCustodian):
+            except (TransitionNotAllowed, NotCustodian, RoleNotGranted):
                 assert (engine.get(d.id), len(engine.history(d.id))) == before
         assert engine.get(d.id) == d
         assert d.custodian in d.agencies.values()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,8 @@ from procflow.definition import PORTAL_STATUS, ProcedureDefinition, bundled_defi
 from procflow.errors import DefinitionError, ProcflowError
 
 app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 out = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
@@ -119,26 +121,48 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Procedure or liê
         raise typer.Exit(1)
 
 
+_SAFE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a mermaid label: no line breaks, quotes or comment/statement syntax from a definition
+    can reach the diagram's structure (entity codes, which mermaid renders as the character)."""
+    out = []
+    for ch in text:
+        if ch in '"#;:<>{}[]|`\\' or not ch.isprintable():
+            out.append(f"#{ord(ch)};")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _is_bundle(path: Path) -> bool:
     from procflow.bundle.definition import is_bundle_text
 
     try:
         return is_bundle_text(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return False  # load_definition reports it
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError):
+        return False  # load_definition reports it (a file nested too deeply for the TOML parser included)
 
 
 def mermaid(d: ProcedureDefinition) -> str:
-    """A mermaid state diagram: each transition labelled with its trigger, each state with its portal status."""
-    lines = ["stateDiagram-v2", f"    %% {d.code} v{d.version} {d.name}", f"    [*] --> {d.initial}"]
+    """A mermaid state diagram: each transition labelled with its trigger, each state with its portal status.
+    States get generated ids (``s0``…) and quoted, escaped labels, so no name can inject diagram text."""
+    ids = {s.name: s.name if _SAFE_ID.fullmatch(s.name) and s.name not in ("state", "note", "end")
+           else f"s{i}" for i, s in enumerate(d.states)}
+    lines = ["stateDiagram-v2", f"    %% {_mermaid_text(d.code)} v{d.version} {_mermaid_text(d.name)}",
+             f"    [*] --> {ids.get(d.initial, 's_unknown')}"]
     for s in d.states:
-        lines.append(f'    {s.name} : {s.label} [{s.portal_status}] · {s.holder}')
+        if ids[s.name] != s.name:
+            lines.append(f'    state "{_mermaid_text(s.name)}" as {ids[s.name]}')
+        lines.append(f"    {ids[s.name]} : {_mermaid_text(s.label)} #91;{s.portal_status}#93; · "
+                     f"{_mermaid_text(s.holder)}")
     for t in d.transitions:
         for src in t.source:
-            lines.append(f"    {src} --> {t.dest} : {t.trigger}")
+            lines.append(f"    {ids[src]} --> {ids[t.dest]} : {_mermaid_text(t.trigger)}")
     for s in d.states:
         if s.final:
-            lines.append(f"    {s.name} --> [*]")
+            lines.append(f"    {ids[s.name]} --> [*]")
     return "\n".join(lines) + "\n"
 
 
@@ -169,9 +193,17 @@ def inspect(
     from procflow.masking import mask_record
     from procflow.store.base import open_store
 
+    if not db.strip():
+        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
     if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
         _fail(f"no store at {db}")
-    store = open_store(db)
+    try:
+        store = open_store(db, **({"migrate": False} if db.startswith("postgres") else {"upgrade": False}))
+    except ProcflowError as exc:
+        _fail(str(exc))
+    from procflow.cli_safety import require_keys
+
+    require_keys(store, db)
     try:  # a read on behalf of a person: access-checked, audited, masked (procflow.access)
         from procflow.access import actor_from_env
         from procflow.engine import Engine
@@ -244,6 +276,9 @@ def _mount_optional() -> None:
     from procflow.cli_privacy import register as register_privacy
 
     register_privacy(app)
+    from procflow.cli_safety import register as register_safety
+
+    register_safety(app)
     from procflow.cli_adapters import register as register_adapters
 
     register_adapters(app)

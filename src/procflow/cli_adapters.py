@@ -30,19 +30,24 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout."
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def _open(db: str) -> Any:
+    from procflow.cli_safety import require_keys
     from procflow.store.base import open_store
 
+    if not db.strip():
+        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
     if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
         _fail(f"no store at {db}")
     try:
-        return open_store(db)
+        store = open_store(db)
     except ProcflowError as exc:
         _fail(str(exc))
+    require_keys(store, db)  # a worker must not fail every message of a store whose keyring is missing
+    return store
 
 
 def _plugin_manager() -> Any:

@@ -54,12 +54,26 @@ def _connect(db: str, schema: str | None, *, create: bool) -> Iterator[tuple[str
         finally:
             conn.close()
         return
+    from procflow.store.sqlite import check_sqlite_path, sqlite_problem, sqlite_table_names
+
+    if not db.strip():
+        raise StoreError("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
     path = db.removeprefix("sqlite:///").removeprefix("sqlite://") or ":memory:"
     if not create and path != ":memory:" and not Path(path).exists():
         raise StoreError(f"no store at {path}")
-    conn = sqlite3.connect(path, isolation_level=None)
+    check_sqlite_path(path)
     try:
+        conn = sqlite3.connect(path if create or path == ":memory:" else f"file:{path}?mode=ro",
+                               isolation_level=None, uri=not create and path != ":memory:", timeout=30.0)
+    except sqlite3.Error as exc:
+        raise StoreError(sqlite_problem(path, exc)) from exc
+    try:
+        tables = sqlite_table_names(conn)
+        if tables and "meta" not in tables and "procflow_migrations" not in tables:
+            raise StoreError(f"{path} is a SQLite database but not a procflow store; choose another --db")
         yield "sqlite", conn
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(sqlite_problem(path, exc, 30.0)) from exc
     finally:
         conn.close()
 
@@ -114,7 +128,7 @@ def register(app: typer.Typer) -> None:
         try:
             ran, st = upgrade(db, schema)
         except StoreError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         if ran:
             _out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
@@ -137,7 +151,7 @@ def register(app: typer.Typer) -> None:
         try:
             st = status(db, schema)
         except StoreError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         _show(st)
         if check and not st.up_to_date:

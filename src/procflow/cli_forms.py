@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from procflow.errors import ProcflowError
+from procflow.files import write_private
 
 __all__ = ["parse_day", "parse_moment", "register"]
 
@@ -94,10 +95,10 @@ def register(app: typer.Typer) -> None:
                 store = _open(db)
                 record = build_form(Engine(store), dossier_id, number, reader, purpose=purpose, unmask=unmask)
             if html is not None:
-                html.write_text(render_html(record), encoding="utf-8")
+                write_private(html, render_html(record))  # a dossier's form: owner-only (0600)
             text = render_json(record)
             if json_out is not None and str(json_out) != "-":
-                json_out.write_text(text + "\n", encoding="utf-8")
+                write_private(json_out, text + "\n")
             elif json_out is not None or html is None:
                 sys.stdout.write(text + "\n")
         except (ProcflowError, OSError) as exc:

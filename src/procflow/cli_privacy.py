@@ -14,6 +14,7 @@ file beside a SQLite store (``procflow.keys.default_key_provider``).
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ KeysOption = Annotated[str | None, typer.Option(
     "--keys", help="Keyring file (default: $PROCFLOW_VAULT_KEYS, $PROCFLOW_KEYS_FILE, or <db>.keys beside a SQLite "
                    "store).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not run from a "
+                                                              "terminal).")]
 
 audit_app = typer.Typer(help="The access audit and the tamper-evident event log.", no_args_is_help=True)
 keys_app = typer.Typer(help="Vault keys: status and rotation.", no_args_is_help=True)
@@ -48,26 +51,34 @@ retention_app = typer.Typer(help="Retention of personal data (anonymise closed d
 
 
 def _fail(message: str, code: int = 1) -> None:
-    _err.print(f"[bold red]error:[/] {mask_text(message)}")
+    _err.print(f"[bold red]error:[/] {mask_text(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
 @contextmanager
-def _engine(db: str, keys: str | None = None) -> Iterator[Any]:
+def _engine(db: str, keys: str | None = None, *, check_keys: bool = True, write: bool = False) -> Iterator[Any]:
+    """An engine on an existing store. ``check_keys``: refuse a store whose sealed values need keys that are
+    not available (never make new ones for it). ``write=False`` opens without migrating (a reader never
+    takes the write lock)."""
     from procflow.engine import Engine
     from procflow.keys import FileKeyProvider
     from procflow.store.base import open_store
     from procflow.vault import Vault
 
     path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
-    if not db.startswith(("postgresql://", "postgres://")) and path != ":memory:" and not Path(path).exists():
+    if not db.strip():
+        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
+    postgres = db.startswith(("postgresql://", "postgres://"))
+    if not postgres and path != ":memory:" and not Path(path).exists():
         _fail(f"no store at {db}")
     try:
-        store = open_store(db)
+        store = open_store(db, **({"migrate": write} if postgres else {"upgrade": write}))
     except ProcflowError as exc:
         _fail(str(exc))
     try:
         vault = Vault(store, FileKeyProvider(keys, create=False) if keys else None, location=db)
+        if check_keys:
+            vault.check_keys()
         yield Engine(store, vault=vault)
     except ProcflowError as exc:
         _fail(str(exc))
@@ -122,6 +133,12 @@ def audit_verify(
     from procflow.hashchain import verify
 
     with _engine(db) as engine:
+        if dossier:
+            known = set(engine.store.dossier_ids())
+            unknown = [d for d in dossier if d not in known and not engine.store.events(d)]
+            if unknown:
+                _fail(f"no dossier {unknown[0]!r} in this store: nothing to verify"
+                      + (f" (and {len(unknown) - 1} more unknown)" if len(unknown) > 1 else ""))
         report = verify(engine.store, dossier or None, allow_unchained=allow_unchained)
     if as_json:
         out = report.to_dict()
@@ -147,12 +164,22 @@ def audit_verify(
 # -- keys -----------------------------------------------------------------------------------------------------
 @keys_app.command("status")
 def keys_status(db: DbOption = "procflow-sim.db", keys: KeysOption = None) -> None:
-    """The active key and how many stored values each key encrypts."""
-    with _engine(db, keys) as engine:
-        usage = engine.vault.key_usage()
-        active = engine.vault.keys.active_key_id()
-        known = engine.vault.keys.key_ids()
-    _out.print(f"keys: {engine.vault.keys!r} · active {active} · known {', '.join(known)}")
+    """Which keys the store needs (the ids that sealed its values), which are present, and their use."""
+    with _engine(db, keys, check_keys=False) as engine:
+        vault = engine.vault
+        needed = vault.needed_key_ids()
+        present = vault.present_key_ids()
+        where = vault._provider_description()
+        missing = sorted(set(needed) - set(present))
+        usage = vault.key_usage() if not missing else {}
+        active = vault.keys.active_key_id() if present and not missing else None
+    _out.print(f"keys: {where}")
+    _out.print(f"  needed by the store: {', '.join(needed) or 'none (no sealed values yet)'}")
+    _out.print(f"  present: {', '.join(present) or 'none'}" + (f" · active {active}" if active else ""))
+    if missing:
+        _out.print(f"  [bold red]missing: {', '.join(missing)}[/] — values sealed with them cannot be opened; restore "
+                   "this store's keyring (`procflow restore`) or point PROCFLOW_KEYS_FILE / --keys at it")
+        raise typer.Exit(1)
     for kid, n in usage.items():
         mark = " (active)" if kid == active else " [yellow](rotation pending: run `procflow keys rotate`)[/]"
         _out.print(f"  {kid}: {n:,} value(s){mark}")
@@ -165,11 +192,24 @@ def keys_rotate(
     db: DbOption = "procflow-sim.db",
     keys: KeysOption = None,
     batch: Annotated[int, typer.Option(min=1, help="Values re-encrypted per transaction.")] = 500,
-    retire: Annotated[bool, typer.Option(help="Remove the old keys from the keyring once nothing uses them.")]
+    retire: Annotated[bool, typer.Option(help="Remove the old keys from the keyring once nothing uses them (after "
+                                              "a grace period longer than any process's keyring refresh).")]
     = False,
+    dry_run: Annotated[bool, typer.Option(help="Only say what a rotation would re-encrypt.")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Make a new key active and re-encrypt every value in batches; run again to resume after a crash."""
-    with _engine(db, keys) as engine:
+    from procflow.cli_safety import confirm_destructive
+
+    if dry_run:
+        with _engine(db, keys) as engine:
+            usage = engine.vault.key_usage()
+        _out.print(f"would re-encrypt {sum(usage.values()):,} value(s) under {', '.join(usage) or 'no key'} with a "
+                   "new key" + ("; then retire the old keys" if retire else "") + "; nothing was changed")
+        return
+    confirm_destructive(f"re-encrypt every personal value of {db} with a new key"
+                        + (" and delete the old keys from the keyring" if retire else ""), yes=yes)
+    with _engine(db, keys, write=True) as engine:
         report = engine.vault.rotate(batch_size=batch, retire=retire,
                                      on_batch=lambda b, n: _err.print(f"  batch {b}: {n:,} value(s)")
                                      if _err.is_terminal else None)
@@ -189,18 +229,26 @@ def retention_apply(
     now: Annotated[str | None, typer.Option(help="Apply as of this day (YYYY-MM-DD; default today).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Only list what would be anonymised.")] = False,
     as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Anonymise the personal data of closed dossiers past their procedure's retention_years (and of liên thông
     bundles whose members all are)."""
+    from procflow.cli_safety import confirm_destructive
     from procflow.retention import apply_retention
 
-    with _engine(db, keys) as engine:
-        at = None
-        if now is not None:
-            try:
-                at = datetime.combine(datetime.fromisoformat(now).date(), time(23, 59), engine.calendar.tz)
-            except ValueError:
-                _fail(f"--now: expected YYYY-MM-DD, got {now!r}")
+    day = None
+    if now is not None:
+        try:
+            day = datetime.fromisoformat(now).date()
+        except ValueError:
+            _fail(f"--now: expected YYYY-MM-DD, got {now!r}")
+        assert day is not None
+        if not 2000 <= day.year <= 2100:
+            _fail(f"--now: {now} is outside the years procflow counts (2000–2100)")
+    confirm_destructive(f"erase the personal data of the closed dossiers in {db} that are past their retention "
+                        "period", yes=yes, dry_run=dry_run)
+    with _engine(db, keys, write=not dry_run) as engine:
+        at = None if day is None else datetime.combine(day, time(23, 59), engine.calendar.tz)
         report = apply_retention(engine, now=at, dry_run=dry_run)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
@@ -223,19 +271,49 @@ def retention_apply(
         _out.print(f"  {bundle_id}: kept, members unknown (its first member has expired)")
 
 
+class LogLevel(enum.StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class LogFormat(enum.StrEnum):
+    json = "json"
+    text = "text"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        try:
+            typer.echo(f"procflow {dist_version('procflow')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("procflow (not installed)")
+        raise typer.Exit()
+
+
 def _logging_callback(
     log_file: Annotated[str | None, typer.Option("--log-file", envvar="PROCFLOW_LOG_FILE",
                                                  help="Write logs here (JSON lines, personal data redacted).")] = None,
-    log_level: Annotated[str | None, typer.Option("--log-level", envvar="PROCFLOW_LOG_LEVEL",
-                                                  help="DEBUG, INFO, WARNING…")] = None,
-    log_format: Annotated[str, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
-                                            help="json or text.")] = "json",
+    log_level: Annotated[LogLevel | None, typer.Option("--log-level", envvar="PROCFLOW_LOG_LEVEL",
+                                                       case_sensitive=False, help="How much to log.")] = None,
+    log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
+                                                  case_sensitive=False, help="Log line format.")] = LogFormat.json,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print procflow's version and exit.")] = False,
 ) -> None:
     """procflow — durable workflows for Vietnam's one-stop (một cửa) procedures."""
     if log_file or log_level:
         from procflow.logging_setup import configure_logging
 
-        configure_logging(log_level or "INFO", log_file, fmt=log_format)
+        try:
+            configure_logging(log_level.value if log_level else "INFO", log_file, fmt=log_format.value)
+        except OSError as exc:
+            _fail(f"--log-file: cannot write {log_file}: {exc.strerror or exc}")
 
 
 def register(app: typer.Typer) -> None:

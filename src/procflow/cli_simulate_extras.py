@@ -28,13 +28,23 @@ def _open(db: str):  # type: ignore[no-untyped-def]
     from procflow.errors import ProcflowError
     from procflow.store.base import open_store
 
+    if not db.strip():
+        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
     if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
         _fail(f"no store at {db}")
     try:
         from procflow.engine import Engine
 
-        return Engine(open_store(db))
+        store = open_store(db)
     except ProcflowError as exc:
+        _fail(str(exc))
+    from procflow.cli_safety import require_keys
+
+    require_keys(store, db)
+    try:
+        return Engine(store)
+    except ProcflowError as exc:
+        store.close()
         _fail(str(exc))
 
 
@@ -43,7 +53,7 @@ def _fail(message: str, code: int = 1) -> None:
 
     from procflow.masking import mask_text  # messages may quote dossier data: personal values are masked
 
-    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -68,8 +78,13 @@ def units(
     dry_run: Annotated[bool, typer.Option(help="Report what would move; change nothing.")] = False,
     partial: Annotated[bool, typer.Option(help="Move what can be moved even if some dossiers cannot.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not run from a "
+                                                           "terminal).")] = False,
 ) -> None:
     """Re-home in-flight dossiers after administrative units merged (one 'migrated' event each)."""
+    from procflow.cli_safety import confirm_destructive
+
+    confirm_destructive(f"move the in-flight dossiers of {db} to the units in {map_csv}", yes=yes, dry_run=dry_run)
     from procflow.errors import ProcflowError
     from procflow.migrate import MigrationRefused, migrate_units, read_unit_map
 
@@ -106,8 +121,11 @@ def definition(
     dry_run: Annotated[bool, typer.Option(help="Report what would move; change nothing.")] = False,
     partial: Annotated[bool, typer.Option(help="Move what can be moved even if some dossiers cannot.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not run from a "
+                                                           "terminal).")] = False,
 ) -> None:
     """Move in-flight dossiers of a procedure to another definition version (one 'migrated' event each)."""
+    from procflow.cli_safety import confirm_destructive
     from procflow.definition import load_definition
     from procflow.errors import ProcflowError
     from procflow.migrate import MigrationRefused, migrate_definition
@@ -115,6 +133,9 @@ def definition(
     pairs = [m.partition("=") for m in map_state or ()]
     if any(not eq or not a or not b for a, eq, b in pairs):
         _fail("--map-state takes OLD=NEW")
+    if not 1 <= to <= 2**31 - 1:
+        _fail(f"--to: a definition version is 1 … 2147483647, got {to}")
+    confirm_destructive(f"move the in-flight dossiers of {code} in {db} to version {to}", yes=yes, dry_run=dry_run)
     engine = _open(db)
     try:
         if file is not None:

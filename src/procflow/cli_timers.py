@@ -75,7 +75,11 @@ def _parse_at(at: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(at)
     except ValueError as exc:
-        raise typer.BadParameter(f"--at: {exc}") from exc
+        _err.print(f"[bold red]error:[/] --at: expected an ISO date and time ({exc})", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if not 2000 <= value.year <= 2100:
+        _err.print(f"[bold red]error:[/] --at: {at} is outside the years procflow counts (2000–2100)", soft_wrap=True)
+        raise typer.Exit(1)
     return value if value.tzinfo is not None else value.replace(tzinfo=VN_TZ)
 
 
@@ -99,13 +103,21 @@ def register(app: typer.Typer) -> None:
         from procflow.engine import Engine
         from procflow.store.base import open_store
 
-        if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
-            _err.print(f"[bold red]error:[/] no store at {db}")
+        if not db.strip() or (not db.startswith(("postgres", ":memory:"))
+                              and not Path(db.removeprefix("sqlite:///")).exists()):
+            _err.print(f"[bold red]error:[/] no store at {db!r}", soft_wrap=True)
             raise typer.Exit(1)
         moment = _parse_at(at)
         now = moment or datetime.now(VN_TZ)
         clock: Clock = FakeClock(now) if moment is not None else SystemClock()
-        store = open_store(db)
+        try:
+            store = open_store(db, **({} if run or db.startswith("postgres") else {"upgrade": False}))
+        except ProcflowError as exc:
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        from procflow.cli_safety import require_keys
+
+        require_keys(store, db)
         try:
             engine = Engine(store, clock=clock)
             report: dict[str, Any] = {"at": now.isoformat()}
@@ -117,7 +129,7 @@ def register(app: typer.Typer) -> None:
             rows = due_timers(engine, None) if show_all else due
             outcomes = store.timer_counts()
         except ProcflowError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
+            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         finally:
             store.close()

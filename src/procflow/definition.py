@@ -7,9 +7,13 @@ key path (``transitions[2].dest``), so an author fixes them all in one pass. Def
 
 from __future__ import annotations
 
+import difflib
 import enum
 import hashlib
+import math
+import re
 import tomllib
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from importlib import resources
@@ -95,7 +99,13 @@ LEVELS = ("commune", "province", "ministry")
 APPLICANT_KINDS = {"citizen": 1, "business": 2, "household_business": 3}
 """The national portal's LoaiDoiTuong: who files (công dân / doanh nghiệp / hộ kinh doanh)."""
 APPLICANT_ROLES = ("name", "national_id", "phone", "address", "email")
-FIELD_TYPES = ("string", "int", "decimal", "bool", "date", "datetime")
+FIELD_TYPES = ("string", "int", "decimal", "bool", "date", "datetime", "enum", "national_id", "phone")
+MAX_VERSION = 2**31 - 1  # a definition version fits a 32-bit integer column on every backend
+MAX_RETENTION_YEARS = 100
+MAX_WORKING_DAYS = 2610  # ten years of working days: no time limit or timer is longer
+MAX_CALENDAR_DAYS = 3653  # ten years
+MAX_HOURS = MAX_CALENDAR_DAYS * 24
+MAX_SOURCE_BYTES = 16_000_000  # a definition file larger than this is refused before parsing
 PERSONAL_KINDS = ("national_id", "phone", "address", "date_of_birth", "name", "email", "other")
 BUILTIN_ROLES = ("receiving", "competent", "location")
 # What a definition may declare it could not confirm against a public source (``unconfirmed = [...]``): the
@@ -206,6 +216,7 @@ class FieldSpec:
     personal: str | None = None
     label_vi: str = ""
     label_en: str = ""
+    values: tuple[str, ...] = ()  # the allowed values of an ``enum`` field
 
 
 @attrs.frozen
@@ -224,6 +235,7 @@ class ProcedureDefinition:
     sla_days: int
     supplement_policy: str = "restart"
     roles: Mapping[str, str] = attrs.field(factory=dict)
+    official_roles: tuple[str, ...] = ()  # the roles officials hold, named by transitions' ``roles``
     fields: tuple[FieldSpec, ...] = ()
     legal_basis: tuple[str, ...] = ()
     timers: tuple[TimerSpec, ...] = ()
@@ -275,6 +287,35 @@ class ProcedureDefinition:
             self.effective_until is None or on < self.effective_until)
 
 
+def name_defect(value: str) -> str:
+    """Why ``value`` is no good as a name people compare by eye ('' when it is fine)."""
+    if not value.strip():
+        return "is empty"
+    if value != value.strip():
+        return "has leading or trailing spaces"
+    scripts: set[str] = set()
+    for ch in value:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp"):
+            return f"contains an invisible or control character (U+{ord(ch):04X})"
+        if cat.startswith("L"):
+            try:
+                scripts.add(unicodedata.name(ch).split()[0])
+            except ValueError:
+                return f"contains an unnamed character (U+{ord(ch):04X})"
+    scripts &= {"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"}  # the look-alike families
+    if len(scripts) > 1:
+        return f"mixes scripts ({', '.join(sorted(scripts))}): a look-alike of another name"
+    return ""
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """A "did you mean" hint; looks only at names of about the same length (cheap for huge definitions)."""
+    near = [c for c in choices if abs(len(c) - len(value)) <= 3][:500]
+    close = difflib.get_close_matches(value, near, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _as_list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
@@ -304,6 +345,32 @@ class _Reader:
             return default
         return value
 
+    def strings(self, table: Mapping[str, Any], key: str, path: str, *, one_ok: bool = False) -> list[str]:
+        """A list of strings (or one string when ``one_ok``); anything else nested is a problem, not a crash."""
+        if key not in table:
+            return []
+        value = table[key]
+        if one_ok and isinstance(value, str):
+            return [value]
+        if not isinstance(value, list):
+            self.problem(f"{path}{key}", f"expected a list of strings, got {type(value).__name__}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.problem(f"{path}{key}[{i}]", f"expected a string, got {type(item).__name__}")
+        return out
+
+    def name_problem(self, path: str, value: str, what: str) -> bool:
+        """Names people type and compare (codes, states, triggers, roles): no empty, invisible, control or
+        mixed-script look-alike characters (a Cyrillic 'а' inside a Latin word passes every eye)."""
+        why = name_defect(value)
+        if why:
+            self.problem(path, f"{what} {value!r} {why}")
+        return bool(why)
+
     def unknown_keys(self, table: Mapping[str, Any], allowed: Iterable[str], path: str) -> None:
         allowed = set(allowed)
         for key in table:
@@ -312,42 +379,59 @@ class _Reader:
 
 
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
-             "sla", "roles", "fields", "states", "transitions", "timers", "retention_years", "sector_code",
-             "applicant_kind", "applicant", "online_initial", "catalogue_source", "unconfirmed", "effective_from",
-             "effective_until")
+             "sla", "roles", "official_roles", "fields", "states", "transitions", "timers", "retention_years",
+             "sector_code", "applicant_kind", "applicant", "online_initial", "catalogue_source", "unconfirmed",
+             "effective_from", "effective_until")
 
 _TOP_KEYS += ("sector",)  # lĩnh vực (optional): reports group procedures by it
 
 
-def parse_definition(text: str, *, file: str | None = None,
-                     known_guards: Collection[str] | None = None) -> ProcedureDefinition:
-    """Parse and validate TOML text. ``known_guards`` (when given) is the set of guard names that exist."""
+def parse_definition(text: str, *, file: str | None = None, known_guards: Collection[str] | None = None,
+                     require_official_roles: bool = False) -> ProcedureDefinition:
+    """Parse and validate TOML text. ``known_guards`` (when given) is the set of guard names that exist.
+
+    Transitions' ``roles`` are checked against ``official_roles`` whenever the definition declares it;
+    ``require_official_roles`` (files: ``load_definition``, ``procflow validate``, the bundled procedures)
+    also refuses a definition that names roles without declaring them. Definitions stored before the key
+    existed still open."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
+        raise DefinitionError([Problem("", f"larger than {MAX_SOURCE_BYTES:,} bytes: not a procedure definition",
+                                       file)], file=file)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError([Problem("", f"not valid TOML: {exc}", file)], file=file) from exc
+    except RecursionError as exc:  # arrays nested thousands deep
+        raise DefinitionError([Problem("", "not valid TOML: nested too deeply", file)], file=file) from exc
     r = _Reader(file)
     r.unknown_keys(raw, _TOP_KEYS, "")
     code = r.get(raw, "code", "", str, default="")
+    if "code" in raw and isinstance(raw["code"], str):
+        r.name_problem("code", code, "procedure code")
     version = r.get(raw, "version", "", int, default=0)
-    if isinstance(version, int) and version < 1 and "version" in raw:
-        r.problem("version", "must be >= 1")
+    if isinstance(version, int) and "version" in raw and not 1 <= version <= MAX_VERSION:
+        r.problem("version", f"must be between 1 and {MAX_VERSION}, got {version}")
+        version = 0
     name_vi = r.get(raw, "name_vi", "", str, default="")
     name_en = r.get(raw, "name_en", "", str, required=False, default="")
     level = r.get(raw, "level", "", str, default="commune")
     if level not in LEVELS:
         r.problem("level", f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
     competent_kind = r.get(raw, "competent_kind", "", str, required=False, default=level)
-    legal_basis = tuple(r.get(raw, "legal_basis", "", list, required=False, default=[]))
+    legal_basis = tuple(r.strings(raw, "legal_basis", ""))
     retention_years = r.get(raw, "retention_years", "", int, required=False, default=None)
-    if retention_years is not None and retention_years < 0:
-        r.problem("retention_years", "must be >= 0 (years the personal data of a closed dossier is kept)")
+    if retention_years is not None and not 0 <= retention_years <= MAX_RETENTION_YEARS:
+        r.problem("retention_years", f"must be between 0 and {MAX_RETENTION_YEARS} (years the personal data of a "
+                                     f"closed dossier is kept), got {retention_years}")
+        retention_years = None
     provenance = _read_provenance(r, raw)
     sla = r.get(raw, "sla", "", dict, default={})
     r.unknown_keys(sla, ("working_days", "supplement_policy"), "sla.")
     sla_days = r.get(sla, "working_days", "sla.", int, default=0)
-    if isinstance(sla_days, int) and sla_days < 0:
-        r.problem("sla.working_days", "must be >= 0 (0 means the same working day)")
+    if isinstance(sla_days, int) and not 0 <= sla_days <= MAX_WORKING_DAYS:
+        r.problem("sla.working_days", f"must be between 0 (the same working day) and {MAX_WORKING_DAYS}, "
+                                      f"got {sla_days}")
+        sla_days = 0
     policy = r.get(sla, "supplement_policy", "sla.", str, required=False, default="restart")
     if policy not in ("restart", "pause"):
         r.problem("sla.supplement_policy", f"must be 'restart' or 'pause', got {policy!r}")
@@ -357,9 +441,15 @@ def parse_definition(text: str, *, file: str | None = None,
             r.problem(f"roles.{role}", f"{role!r} is built in and cannot be redefined")
         if not isinstance(kind, str):
             r.problem(f"roles.{role}", f"expected an agency kind (string), got {kind!r}")
+        r.name_problem(f"roles.{role}", role, "role name")
+    roles = {k: v for k, v in roles.items() if isinstance(v, str)}
+    official_roles = tuple(r.strings(raw, "official_roles", ""))
+    for i, role in enumerate(official_roles):
+        r.name_problem(f"official_roles[{i}]", role, "role name")
     fields = _read_fields(r, raw)
     states = _read_states(r, raw, set(BUILTIN_ROLES) | set(roles))
-    transitions = _read_transitions(r, raw)
+    transitions = _read_transitions(r, raw, official_roles, "official_roles" in raw or not require_official_roles,
+                                    check="official_roles" in raw)
     timers = _read_timers(r, raw, states, transitions)
     initial = r.get(raw, "initial", "", str, default="")
     sector_code = r.get(raw, "sector_code", "", str, required=False, default="")
@@ -383,8 +473,8 @@ def parse_definition(text: str, *, file: str | None = None,
         code=code, version=version, name_vi=name_vi, name_en=name_en, level=level,
         competent_kind=competent_kind, initial=initial, states=tuple(states),
         transitions=tuple(transitions), sla_days=sla_days, supplement_policy=policy,
-        roles=dict(roles), fields=tuple(fields), legal_basis=legal_basis, timers=tuple(timers),
-        source=text, file=file, retention_years=retention_years, sector_code=sector_code,
+        roles=dict(roles), official_roles=official_roles, fields=tuple(fields), legal_basis=legal_basis,
+        timers=tuple(timers), source=text, file=file, retention_years=retention_years, sector_code=sector_code,
         applicant_kind=applicant_kind, applicant=applicant, online_initial=online_initial, **provenance,
         sector=r.get(raw, "sector", "", str, required=False, default=""),
     )
@@ -445,8 +535,10 @@ def _read_fields(r: _Reader, raw: Mapping[str, Any]) -> list[FieldSpec]:
         if not isinstance(f, dict):
             r.problem(p[:-1], "expected a table")
             continue
-        r.unknown_keys(f, ("name", "type", "required", "personal", "label_vi", "label_en"), p)
+        r.unknown_keys(f, ("name", "type", "required", "personal", "label_vi", "label_en", "values"), p)
         name = r.get(f, "name", p, str, default="")
+        if "name" in f and isinstance(f["name"], str):
+            r.name_problem(f"{p}name", name, "field name")
         if name in seen:
             r.problem(f"{p}name", f"duplicate field {name!r}")
         seen.add(name)
@@ -461,9 +553,15 @@ def _read_fields(r: _Reader, raw: Mapping[str, Any]) -> list[FieldSpec]:
         if personal is not None and personal not in PERSONAL_KINDS:
             r.problem(f"{p}personal", f"unknown personal-data kind {personal!r} "
                                        f"(expected one of {', '.join(PERSONAL_KINDS)})")
+        values = tuple(r.strings(f, "values", p))
+        if typ == "enum" and not values:
+            r.problem(f"{p}values", "an enum field lists its allowed values (values = [\"a\", \"b\"])")
+        elif values and typ != "enum":
+            r.problem(f"{p}values", "only type = 'enum' takes values")
         out.append(FieldSpec(name=name, type=typ, required=r.get(f, "required", p, bool, required=False,
                                                                       default=False),
-                             personal=personal, label_vi=r.get(f, "label_vi", p, str, required=False, default=""),
+                             personal=personal, values=values,
+                             label_vi=r.get(f, "label_vi", p, str, required=False, default=""),
                              label_en=r.get(f, "label_en", p, str, required=False, default="")))
     return out
 
@@ -482,6 +580,8 @@ def _read_states(r: _Reader, raw: Mapping[str, Any], roles: set[str]) -> list[St
         r.unknown_keys(s, ("name", "portal_status", "holder", "clock", "final", "sla_days", "resume_policy",
                            "label_vi", "label_en"), p)
         name = r.get(s, "name", p, str, default="")
+        if "name" in s and isinstance(s["name"], str):
+            r.name_problem(f"{p}name", name, "state name")
         if name in seen:
             r.problem(f"{p}name", f"duplicate state {name!r}")
         seen.add(name)
@@ -493,15 +593,17 @@ def _read_states(r: _Reader, raw: Mapping[str, Any], roles: set[str]) -> list[St
             r.problem(f"{p}portal_status", f"must be a national-portal status code 1–10, got {status!r}")
         holder = r.get(s, "holder", p, str, required=False, default="competent")
         if holder not in roles:
-            r.problem(f"{p}holder", f"unknown role {holder!r} (known: {', '.join(sorted(roles))})")
+            r.problem(f"{p}holder", f"unknown role {holder!r} (known: {', '.join(sorted(roles))})"
+                                    + did_you_mean(holder, roles))
         clock = r.get(s, "clock", p, str, required=False, default="running")
         if clock not in ClockMode.__members__.values():
             r.problem(f"{p}clock", f"unknown clock mode {clock!r} "
                                    f"(expected one of {', '.join(m.value for m in ClockMode)})")
             clock = "running"
         sla_days = r.get(s, "sla_days", p, int, required=False, default=None)
-        if sla_days is not None and sla_days < 0:
-            r.problem(f"{p}sla_days", "must be >= 0")
+        if sla_days is not None and not 0 <= sla_days <= MAX_WORKING_DAYS:
+            r.problem(f"{p}sla_days", f"must be between 0 and {MAX_WORKING_DAYS}, got {sla_days}")
+            sla_days = None
         resume_policy = r.get(s, "resume_policy", p, str, required=False, default=None)
         if resume_policy not in (None, "pause", "restart"):
             r.problem(f"{p}resume_policy", f"must be 'pause' or 'restart', got {resume_policy!r}")
@@ -513,25 +615,40 @@ def _read_states(r: _Reader, raw: Mapping[str, Any], roles: set[str]) -> list[St
     return out
 
 
-def _read_transitions(r: _Reader, raw: Mapping[str, Any]) -> list[Transition]:
+def _read_transitions(r: _Reader, raw: Mapping[str, Any], official_roles: tuple[str, ...],
+                      declared: bool, *, check: bool) -> list[Transition]:
     out: list[Transition] = []
+    known_roles = set(official_roles)
+    said = False
     for i, t in enumerate(r.get(raw, "transitions", "", list, default=[])):
         p = f"transitions[{i}]."
         if not isinstance(t, dict):
             r.problem(p[:-1], "expected a table")
             continue
         r.unknown_keys(t, ("trigger", "source", "dest", "roles", "level", "guards", "label_vi", "label_en"), p)
-        source = r.get(t, "source", p, (str, list), default=[])
+        if "source" not in t:
+            r.problem(f"{p}source", "missing required key")
+        source = r.strings(t, "source", p, one_ok=True)
         level = r.get(t, "level", p, str, required=False, default=None)
         if level is not None and level not in LEVELS:
             r.problem(f"{p}level", f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
+        roles = r.strings(t, "roles", p)
+        for j, role in enumerate(roles):
+            if not declared:
+                if not said:  # say it once
+                    r.problem(f"{p}roles[{j}]", f"role {role!r} is not declared: list the officials' roles in "
+                                                "official_roles = [...] at the top of the file")
+                said = True
+            elif check and role not in known_roles:
+                r.problem(f"{p}roles[{j}]", f"unknown official role {role!r} (official_roles: "
+                                            f"{', '.join(official_roles) or 'none'})" + did_you_mean(role, known_roles))
         out.append(Transition(
             trigger=r.get(t, "trigger", p, str, default=""),
-            source=tuple(_as_list(source)),
+            source=tuple(source),
             dest=r.get(t, "dest", p, str, default=""),
-            roles=tuple(r.get(t, "roles", p, list, required=False, default=[])),
+            roles=tuple(roles),
             level=level,
-            guards=tuple(r.get(t, "guards", p, list, required=False, default=[])),
+            guards=tuple(r.strings(t, "guards", p)),
             label_vi=r.get(t, "label_vi", p, str, required=False, default=""),
             label_en=r.get(t, "label_en", p, str, required=False, default=""),
         ))
@@ -562,15 +679,15 @@ def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
         name = r.get(t, "name", p, str, default="")
         if name in seen:
             r.problem(f"{p}name", f"duplicate timer {name!r}")
-        elif name and not name.isidentifier():
+        elif name and (not name.isascii() or not name.isidentifier()):
             r.problem(f"{p}name", f"{name!r} is not a valid timer name (letters, digits and underscores)")
         seen.add(name)
         anchor = _enum(r, t, "anchor", p, TimerAnchor, TimerAnchor.STATE)
         action = _enum(r, t, "action", p, TimerAction, TimerAction.NOTIFY)
-        listed = [str(x) for x in _as_list(r.get(t, "states", p, (str, list), required=False, default=[]))]
+        listed = r.strings(t, "states", p, one_ok=True)
         for j, s in enumerate(listed):
             if s not in names:
-                r.problem(f"{p}states[{j}]", f"unknown state {s!r} (states: {', '.join(sorted(names))})")
+                r.problem(f"{p}states[{j}]", f"unknown state {s!r}" + did_you_mean(s, names))
             elif s in finals:
                 r.problem(f"{p}states[{j}]", f"{s!r} is a final state: a finished dossier has no timers")
         if anchor is TimerAnchor.STATE and not listed and "states" not in t:
@@ -584,6 +701,8 @@ def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
                 r.problem(f"{p}at", "a timer with anchor = 'absolute' needs at = <date-time with UTC offset>")
             elif at is not None and at.utcoffset() is None:
                 r.problem(f"{p}at", "needs a UTC offset (e.g. 2026-12-31T17:00:00+07:00)")
+            elif at is not None and not 2000 <= at.year <= 2100:
+                r.problem(f"{p}at", f"must fall between the years 2000 and 2100, got {at.isoformat()}")
             for k in offsets:
                 r.problem(f"{p}{k}", "an absolute timer has no offset; it fires at 'at'")
         else:
@@ -593,10 +712,14 @@ def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
                 r.problem(f"{p}{sorted(offsets)[1]}", f"give one of {', '.join(_OFFSETS)}, not several")
             elif not offsets and action is not TimerAction.OVERDUE:
                 r.problem(p[:-1], f"needs an offset: one of {', '.join(_OFFSETS)}")
-            for k, v in offsets.items():
+            limits = {"working_days": MAX_WORKING_DAYS, "calendar_days": MAX_CALENDAR_DAYS, "hours": MAX_HOURS}
+            for k, v in list(offsets.items()):
                 if v is None:
                     continue
-                if anchor is not TimerAnchor.DUE and v <= 0:
+                if not math.isfinite(v) or abs(v) > limits[k]:
+                    r.problem(f"{p}{k}", f"must be a finite number of at most {limits[k]:,} (ten years), got {v!r}")
+                    offsets[k] = None
+                elif anchor is not TimerAnchor.DUE and v <= 0:
                     r.problem(f"{p}{k}", f"must be > 0: the timer fires after the dossier entered its "
                                          f"{anchor.value} (only anchor = 'due' counts backwards)")
                 elif action is TimerAction.OVERDUE and v < 0:
@@ -609,7 +732,7 @@ def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
             if trigger is None and "trigger" not in t:
                 r.problem(f"{p}trigger", "action = 'fire' names the trigger to fire")
             elif trigger is not None and trigger not in known:
-                r.problem(f"{p}trigger", f"unknown trigger {trigger!r} (triggers: {', '.join(sorted(known))})")
+                r.problem(f"{p}trigger", f"unknown trigger {trigger!r}" + did_you_mean(trigger, known))
             elif trigger is not None:
                 bad = [s for s in live if s in names and s not in finals and trigger not in allowed.get(s, set())]
                 if bad:
@@ -618,7 +741,7 @@ def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
                                              "'states' or add the transition)")
         elif "trigger" in t:
             r.problem(f"{p}trigger", "only action = 'fire' fires a trigger")
-        notify = tuple(str(x) for x in _as_list(r.get(t, "notify", p, (str, list), required=False, default=[])))
+        notify = tuple(r.strings(t, "notify", p, one_ok=True))
         for j, who in enumerate(notify):
             if who not in TIMER_RECIPIENTS:
                 r.problem(f"{p}notify" + (f"[{j}]" if isinstance(t.get("notify"), list) else ""),
@@ -633,8 +756,9 @@ def _read_timers(r: _Reader, raw: Mapping[str, Any], states: list[Step],
         extension = r.get(t, "extension_working_days", p, int, required=False, default=1)
         if "extension_working_days" in t and action is not TimerAction.OVERDUE:
             r.problem(f"{p}extension_working_days", "only action = 'overdue' proposes a new date")
-        elif isinstance(extension, int) and extension < 1:
-            r.problem(f"{p}extension_working_days", "must be >= 1")
+        elif isinstance(extension, int) and not 1 <= extension <= MAX_WORKING_DAYS:
+            r.problem(f"{p}extension_working_days", f"must be between 1 and {MAX_WORKING_DAYS}")
+            extension = 1
         hours = offsets.get("hours")
         out.append(TimerSpec(
             name=name, anchor=anchor, action=action, states=live, working_days=offsets.get("working_days"),
@@ -658,17 +782,22 @@ def _enum(r: _Reader, table: Mapping[str, Any], key: str, p: str, kind: type[enu
 
 
 def _check_graph(r: _Reader, d: ProcedureDefinition, known_guards: Collection[str] | None) -> None:
+    """Every state known, reachable and able to finish — in time linear in states + transitions (a 20,000-state
+    definition is checked as fast as it is read)."""
     names = {s.name for s in d.states}
     if d.initial not in names:
-        r.problem("initial", f"unknown state {d.initial!r} (states: {', '.join(sorted(names))})")
+        r.problem("initial", f"unknown state {d.initial!r}" + did_you_mean(d.initial, names))
     seen_pairs: dict[tuple[str, str], int] = {}
+    outgoing: dict[str, list[Transition]] = {s: [] for s in names}
     for i, t in enumerate(d.transitions):
-        if not t.trigger.isidentifier():
+        if not t.trigger.isidentifier() or not t.trigger.isascii():
             r.problem(f"transitions[{i}].trigger", f"{t.trigger!r} is not a valid trigger name "
-                                                   "(letters, digits and underscores)")
+                                                   "(ASCII letters, digits and underscores)")
         for j, src in enumerate(t.source):
             if src not in names:
-                r.problem(f"transitions[{i}].source[{j}]", f"unknown state {src!r}")
+                r.problem(f"transitions[{i}].source[{j}]", f"unknown state {src!r}" + did_you_mean(src, names))
+            else:
+                outgoing[src].append(t)
             pair = (t.trigger, src)
             if pair in seen_pairs:
                 r.problem(f"transitions[{i}].trigger", f"duplicate trigger {t.trigger!r} from state {src!r} "
@@ -677,16 +806,15 @@ def _check_graph(r: _Reader, d: ProcedureDefinition, known_guards: Collection[st
         if not t.source:
             r.problem(f"transitions[{i}].source", "needs at least one source state")
         if t.dest not in names:
-            r.problem(f"transitions[{i}].dest", f"unknown state {t.dest!r}")
+            r.problem(f"transitions[{i}].dest", f"unknown state {t.dest!r}" + did_you_mean(t.dest, names))
         for j, g in enumerate(t.guards):
             if known_guards is not None and g not in known_guards:
                 r.problem(f"transitions[{i}].guards[{j}]", f"unknown guard {g!r} (known: "
                                                            f"{', '.join(sorted(known_guards)) or 'none'})")
-    outgoing = {s: [t for t in d.transitions if s in t.source] for s in names}
     for i, s in enumerate(d.states):
-        if s.final and outgoing[s.name]:
+        if s.final and outgoing.get(s.name):
             r.problem(f"states[{i}].final", f"final state {s.name!r} has outgoing transitions")
-        if not s.final and not outgoing[s.name]:
+        if not s.final and not outgoing.get(s.name):
             r.problem(f"states[{i}]", f"state {s.name!r} is a dead end but not marked final = true")
     if d.initial in names:
         roots = [d.initial] + ([d.online_initial] if d.online_initial in names else [])
@@ -712,7 +840,8 @@ def load_definition(path: str | Path, *, known_guards: Collection[str] | None = 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"cannot read {path}: {exc}", file=str(path)) from exc
-    return parse_definition(text, file=str(path), known_guards=known_guards)
+    frozen = re.search(r"_v\d+\.toml$", path.name) is not None  # a released version kept byte for byte
+    return parse_definition(text, file=str(path), known_guards=known_guards, require_official_roles=not frozen)
 
 
 def bundled_definitions() -> list[ProcedureDefinition]:
@@ -720,5 +849,9 @@ def bundled_definitions() -> list[ProcedureDefinition]:
     out = []
     for entry in sorted(resources.files("procflow").joinpath("procedures").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
-            out.append(parse_definition(entry.read_text(encoding="utf-8"), file=f"procflow/procedures/{entry.name}"))
+            # a frozen earlier version (``*_v1.toml``) stays byte for byte as released: its content hash is
+            # registered in stores, so it is not edited to declare official_roles
+            frozen = re.search(r"_v\d+\.toml$", entry.name) is not None
+            out.append(parse_definition(entry.read_text(encoding="utf-8"), file=f"procflow/procedures/{entry.name}",
+                                        require_official_roles=not frozen))
     return out

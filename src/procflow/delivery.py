@@ -50,7 +50,7 @@ from procflow.outbox import Delivery, payload_refs
 from procflow.store.base import AuditEntry, Store
 from procflow.vault import MARKER, Vault
 
-__all__ = ["Backoff", "DeliveryStats", "DeliveryWorker", "delivery_hook"]
+__all__ = ["Backoff", "DeliveryStats", "DeliveryWorker", "StoreBackoff", "delivery_hook"]
 
 log = logging.getLogger("procflow.delivery")
 
@@ -73,6 +73,29 @@ class Backoff:
     def delay(self, failures: int, rng: random.Random) -> float:
         raw = min(self.maximum, self.base * 2 ** max(failures - 1, 0))
         return min(self.maximum, raw * (1 - self.jitter + 2 * self.jitter * rng.random()))
+
+
+class StoreBackoff:
+    """Waits between attempts while the store is unreachable (a PostgreSQL restart, ``pg_terminate_backend``, a
+    locked SQLite file): 0.5 s, doubling to 30 s, back to the start after a success. Each failure is logged
+    once, on one line; a claimed message whose outcome could not be recorded is redelivered when its lease
+    expires (the receiver de-duplicates by idempotency key)."""
+
+    def __init__(self, what: str, *, first: float = 0.5, longest: float = 30.0) -> None:
+        self.what, self.first, self.longest = what, first, longest
+        self.delay = 0.0
+        self.failures = 0
+
+    def failed(self, exc: BaseException) -> float:
+        self.failures += 1
+        self.delay = self.first if not self.delay else min(self.longest, self.delay * 2)
+        log.warning("%s: %s; retrying in %.1f s", self.what, exc, self.delay)
+        return self.delay
+
+    def succeeded(self) -> None:
+        if self.delay:
+            log.warning("%s: the store answers again; going on", self.what)
+        self.delay = 0.0
 
 
 @attrs.define
@@ -247,9 +270,15 @@ class DeliveryWorker:
         """Deliver until ``stop()`` (or a signal handler calling it), or until ``until`` (a time on the
         worker's clock, or a predicate). Sleeps ``poll_interval`` when nothing is due."""
         total = DeliveryStats()
+        backoff = StoreBackoff("delivery worker " + self.worker_id)
         try:
             while not self._stop.is_set() and not self._done(until):
-                stats = self.run_once()
+                try:
+                    stats = self.run_once()
+                except StoreError as exc:  # the store is unreachable or locked: wait, reconnect, go on
+                    self._stop.wait(backoff.failed(exc))
+                    continue
+                backoff.succeeded()
                 total.add(stats)
                 if stats.claimed == 0:
                     self._stop.wait(self.poll_interval)
@@ -272,7 +301,10 @@ class DeliveryWorker:
         """Give back anything still claimed and stop the delivery threads."""
         release = getattr(self.store, "release_outbox", None)
         if release is not None:
-            release(self.worker_id)
+            try:
+                release(self.worker_id)
+            except StoreError as exc:  # unreachable at shutdown: the leases expire and others take the rows over
+                log.warning("could not hand back the claimed messages (%s); their leases will expire", exc)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -309,6 +341,8 @@ class DeliveryWorker:
                 action=f"disclose:{m.topic}", outcome=outcome, purpose="delivery",
                 detail=f"to {receivers} via {m.topic} ({m.key}, attempt {m.attempt}): "
                        f"{', '.join(sorted(set(opened.fields)))}"))
+        except StoreError as exc:  # the store went away: the redelivery after the lease is audited again
+            log.error("could not audit the disclosure of %s (%s): %s", m.key, m.topic, exc)
         except Exception:  # the delivery outcome is recorded regardless; the audit failure is loud
             log.exception("could not audit the disclosure of %s (%s)", m.key, m.topic)
 

@@ -36,9 +36,11 @@ from procflow.errors import (
     NotCustodian,
     Problem,
     ProcflowError,
+    RoleNotGranted,
     TransitionNotAllowed,
 )
 from procflow.eventwriter import EventWriter
+from procflow.fieldtypes import check_values, field_checkers
 from procflow.guards import BUILTIN_GUARDS
 from procflow.jurisdiction import Registry
 from procflow.masking import mask_record
@@ -88,8 +90,11 @@ class CompiledDefinition:
             for src in t.source:
                 compiled_dest = event.transitions[src][0].dest
                 table[(src, t.trigger)] = attrs.evolve(t, dest=compiled_dest) if compiled_dest != t.dest else t
-        allowed = {s.name: tuple(sorted(t.trigger for t in defn.transitions if s.name in t.source))
-                   for s in defn.states}
+        by_source: dict[str, list[str]] = {s.name: [] for s in defn.states}  # linear, not states × transitions
+        for t in defn.transitions:
+            for src in t.source:
+                by_source.setdefault(src, []).append(t.trigger)
+        allowed = {name: tuple(sorted(set(triggers))) for name, triggers in by_source.items()}
         return cls(definition=defn, machine=machine, table=table, steps={s.name: s for s in defn.states},
                    allowed=allowed, timers=TimerTable.compile(defn),
                    personal={f.name: f.personal for f in defn.fields if f.personal is not None})
@@ -283,10 +288,8 @@ class Engine:
                 dossier_id=d.id, state=d.state, trigger=trigger, allowed=compiled.allowed.get(d.state, ())))
             raise AssertionError("unreachable")
         if t.roles and not actor.roles.intersection(t.roles) and "*" not in actor.roles:
-            self._refuse(actor, d, trigger, NotCustodian(
-                dossier_id=d.id, agency=actor.agency, custodian=d.custodian, trigger=trigger,
-                reason=f"dossier {d.id}: trigger {trigger!r} needs role {' or '.join(t.roles)}; "
-                       f"{actor.id} has {', '.join(sorted(actor.roles)) or 'no roles'}"))
+            self._refuse(actor, d, trigger, RoleNotGranted(dossier_id=d.id, actor=actor.id, trigger=trigger,
+                                                           needed=t.roles, held=actor.roles))
         if t.level is not None and self.registry.agency(d.custodian).level != t.level:
             self._refuse(actor, d, trigger, NotCustodian(
                 dossier_id=d.id, agency=actor.agency, custodian=d.custodian, trigger=trigger,
@@ -511,8 +514,8 @@ class Engine:
 
     def _check_data(self, defn: ProcedureDefinition, dossier_id: str | None, data: Mapping[str, Any], *,
                     filing: bool) -> dict[str, Any]:
-        declared = {f.name: f for f in defn.fields}
-        unknown = sorted(set(data) - set(declared))
+        declared = field_checkers(defn)  # compiled once per definition (procflow.fieldtypes)
+        unknown = sorted(data.keys() - declared.keys())
         if unknown:
             raise InvalidData(f"procedure {defn.code} v{defn.version} declares no field(s) {', '.join(unknown)} "
                               f"(declared: {', '.join(sorted(declared)) or 'none'})", dossier_id=dossier_id,
@@ -522,7 +525,7 @@ class Engine:
             if missing:
                 raise InvalidData(f"procedure {defn.code}: required field(s) missing: {', '.join(missing)}",
                                   field=missing[0])
-        return dict(data)
+        return check_values(defn, data, dossier_id=dossier_id)  # declared types; only the fields given
 
     def _refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError) -> None:
         if self.audit_refusals:

@@ -9,7 +9,8 @@
     │   └── UnknownAgency                   an agency / province / commune code that does not exist
     ├── TransitionNotAllowed                the trigger cannot fire from the dossier's state
     │   └── GuardRejected                   a named guard said no
-    ├── NotCustodian (PermissionError)      the acting agency does not hold the dossier, or wrong level/role
+    ├── NotCustodian (PermissionError)      the acting agency does not hold the dossier, or the wrong level
+    ├── RoleNotGranted (PermissionError)    the custodian agency's official lacks the role the step needs
     ├── AccessDenied (PermissionError)      a read by an agency off the dossier's custody path
     ├── ConcurrencyConflict                 the dossier changed since it was read (optimistic version check)
     ├── DossierNotFound (KeyError)
@@ -53,6 +54,7 @@ __all__ = [
     "Problem",
     "ProcflowError",
     "RetryableAdapterError",
+    "RoleNotGranted",
     "StoreError",
     "TransitionNotAllowed",
     "UnknownAgency",
@@ -172,6 +174,20 @@ class NotCustodian(ProcflowError, PermissionError):
             f"{trigger!r} (one custodian at a time — 1 cửa, 1 đầu mối)"
         )
         super().__init__(msg)
+
+
+class RoleNotGranted(ProcflowError, PermissionError):
+    """The custodian agency may act, but this official lacks the role the step needs (``official_roles``)."""
+
+    def __init__(self, *, dossier_id: str, actor: str, trigger: str, needed: Iterable[str],
+                 held: Iterable[str]) -> None:
+        self.dossier_id = dossier_id
+        self.actor = actor
+        self.trigger = trigger
+        self.needed = tuple(needed)
+        self.held = tuple(sorted(held))
+        super().__init__(f"dossier {dossier_id}: trigger {trigger!r} needs role {' or '.join(self.needed)}; "
+                         f"{actor} has {', '.join(self.held) or 'no roles'}")
 
 
 class AccessDenied(ProcflowError, PermissionError):

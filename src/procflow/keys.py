@@ -3,10 +3,10 @@
 A province plugs in its own key store (an HSM, a KMS, Vault…) by implementing :class:`KeyProvider`; procflow
 ships three:
 
-* :class:`FileKeyProvider` — a JSON keyring file (mode 0600), created on first use. The default: for a
-  SQLite store ``X.db`` it is ``X.db.keys`` beside it; for PostgreSQL a file under
-  ``~/.config/procflow/keys/``. Point ``PROCFLOW_KEYS_FILE`` somewhere else (another disk, a secrets mount)
-  in production: a backup of the database alone then holds no readable personal data.
+* :class:`FileKeyProvider` — a JSON keyring file (mode 0600), created on the first *write* of a personal
+  value, never by a read. The default: for a SQLite store ``X.db`` it is ``X.db.keys`` beside it; for
+  PostgreSQL a file under ``~/.config/procflow/keys/``. Point ``PROCFLOW_KEYS_FILE`` somewhere else
+  (another disk, a secrets mount) in production: a backup of the database alone then holds no readable personal data.
 * :class:`EnvKeyProvider` — keys from the environment (``PROCFLOW_VAULT_KEYS="k1:<base64>,k2:<base64>"``,
   the first is active; ``PROCFLOW_VAULT_INDEX_KEY=<base64>``), for containers whose secrets arrive as
   variables. It cannot create keys: rotate by putting a new key first in the variable.
@@ -14,6 +14,9 @@ ships three:
 
 Every stored value records the id of the key that encrypted it, so keys rotate without a flag day:
 ``procflow keys rotate`` makes a new key active and re-encrypts the old values in batches.
+Key ids are derived from the key itself (:func:`key_id_for`, a fingerprint), never a counter such as ``k1``:
+two keyrings made separately for one store (a restored database without its keyring) can never hold two
+different keys under one id, so a value can never be "opened" with the wrong key.
 The index key (HMAC-SHA256, for finding a dossier by national ID) is separate from the data keys.
 """
 
@@ -36,15 +39,22 @@ from typing import Any, Protocol, runtime_checkable
 from procflow.errors import ProcflowError
 
 __all__ = [
+    "REFRESH_SECONDS",
+    "RETIRE_GRACE_SECONDS",
     "EnvKeyProvider",
     "FileKeyProvider",
     "KeyProvider",
     "KeysUnavailable",
     "StaticKeyProvider",
     "default_key_provider",
+    "key_id_for",
 ]
 
 KEY_BYTES = 32  # AES-256-GCM; HMAC-SHA256
+REFRESH_SECONDS = 1.0  # a FileKeyProvider looks at its file for a rotation at most this often
+# A retired key leaves the keyring only after every process has had time to notice the new active key (more
+# than one refresh), so no value is sealed with it afterwards (procflow.vault.Vault.rotate).
+RETIRE_GRACE_SECONDS = 3 * REFRESH_SECONDS
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -96,9 +106,16 @@ def _unb64(text: str, where: str) -> bytes:
     return raw
 
 
-def _next_id(existing: list[str]) -> str:
-    n = 1 + max((int(k[1:]) for k in existing if re.fullmatch(r"k\d+", k)), default=0)
-    return f"k{n}"
+def key_id_for(key: bytes) -> str:
+    """The id of a data key: a fingerprint of the key (``k-`` + 16 hex digits of a domain-separated SHA-256).
+    Two different keys never share an id, whatever keyring they were made in; the fingerprint of a random
+    256-bit key says nothing about the key."""
+    return "k-" + hashlib.sha256(b"procflow-vault-key-id\0" + key).hexdigest()[:16]
+
+
+def _new_key() -> tuple[str, bytes]:
+    raw = secrets.token_bytes(KEY_BYTES)
+    return key_id_for(raw), raw
 
 
 class StaticKeyProvider:
@@ -111,9 +128,13 @@ class StaticKeyProvider:
         self._active = active
         self._index = index_key
 
+    def __repr__(self) -> str:
+        return f"StaticKeyProvider(in memory, {len(self._keys)} key(s))"
+
     @classmethod
     def generate(cls) -> StaticKeyProvider:
-        return cls({"k1": secrets.token_bytes(KEY_BYTES)}, "k1", secrets.token_bytes(KEY_BYTES))
+        kid, raw = _new_key()
+        return cls({kid: raw}, kid, secrets.token_bytes(KEY_BYTES))
 
     def active_key_id(self) -> str:
         return self._active
@@ -131,8 +152,8 @@ class StaticKeyProvider:
         return self._index
 
     def new_active_key(self) -> str:
-        kid = _next_id(list(self._keys))
-        self._keys[kid] = secrets.token_bytes(KEY_BYTES)
+        kid, raw = _new_key()
+        self._keys[kid] = raw
         self._active = kid
         return kid
 
@@ -145,8 +166,9 @@ class StaticKeyProvider:
 class FileKeyProvider:
     """A JSON keyring file: ``{"format": 1, "active": "k2", "keys": {"k1": b64, "k2": b64}, "index_key": b64}``.
 
-    Created (mode 0600) the first time a key is needed; rewritten atomically (temp file, fsync, rename) on
-    rotation. A key id it does not know makes it re-read the file, so a process keeps reading values that
+    Created (mode 0600) the first time a value is sealed (``active_key_id``) — reading (``key``, ``key_ids``,
+    ``index_key``) never creates it; rewritten atomically (temp file, fsync, rename) on rotation. A key id
+    it does not know makes it re-read the file, so a process keeps reading values that
     another process re-encrypted with a newer key.
     """
 
@@ -162,15 +184,20 @@ class FileKeyProvider:
         return f"FileKeyProvider({str(self.path)!r})"
 
     # -- file -------------------------------------------------------------------------------------------
-    def _load(self, *, reload: bool = False) -> dict[str, Any]:
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _load(self, *, reload: bool = False, create: bool = False) -> dict[str, Any]:
         with self._lock:
             if self._data is not None and not reload:
                 return self._data
             if not self.path.exists():
-                if not self.create:
-                    raise KeysUnavailable(f"no keyring at {self.path} (set PROCFLOW_KEYS_FILE or pass --keys)")
-                self._write({"format": 1, "active": "k1", "keys": {"k1": _b64(secrets.token_bytes(KEY_BYTES))},
-                             "index_key": _b64(secrets.token_bytes(KEY_BYTES))})
+                if not (create and self.create):
+                    raise KeysUnavailable(f"no keyring at {self.path}: restore the keyring that belongs to this "
+                                          "store (procflow restore), or point PROCFLOW_KEYS_FILE / --keys at it")
+                kid, raw = _new_key()
+                self._write({"format": 1, "active": kid, "keys": {kid: _b64(raw)},
+                             "index_key": _b64(secrets.token_bytes(KEY_BYTES))}, exclusive=True)
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -181,7 +208,10 @@ class FileKeyProvider:
             self._mtime = self.path.stat().st_mtime_ns
             return data
 
-    def _write(self, data: dict[str, Any]) -> None:
+    def _write(self, data: dict[str, Any], *, exclusive: bool = False) -> None:
+        """Atomically (temp file, fsync, rename). ``exclusive``: only if no keyring exists yet — two processes
+        making the first keyring at once must not each seal values with a key the other then overwrites; the
+        loser of the race keeps the winner's file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=self.path.parent)
         try:
@@ -190,7 +220,14 @@ class FileKeyProvider:
                 json.dump(data, fh, indent=1, sort_keys=True)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            if exclusive:
+                try:
+                    os.link(tmp, self.path)  # atomic, and fails if another process made the keyring first
+                except FileExistsError:
+                    pass
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -208,9 +245,9 @@ class FileKeyProvider:
         follows a rotation made by another process."""
         data = self._data  # the fast path (every sealed value asks): no lock once the keyring is loaded
         if data is None:
-            data = self._load()
+            data = self._load(create=True)  # the write path: the one place a keyring is made
         now = time.monotonic()
-        if now - self._checked < 1.0:  # look at the file at most once a second
+        if now - self._checked < REFRESH_SECONDS:  # look at the file at most once a second
             return data["active"]  # type: ignore[no-any-return]
         self._checked = now
         try:
@@ -231,13 +268,15 @@ class FileKeyProvider:
         return sorted(self._load(reload=True)["keys"])
 
     def index_key(self) -> bytes:
-        return _unb64(self._load()["index_key"], f"{self.path}: index_key")
+        # Asked when a national ID is sealed (a write) — or searched for, which the vault does only once
+        # values exist, so the keyring does too.
+        return _unb64(self._load(create=True)["index_key"], f"{self.path}: index_key")
 
     def new_active_key(self) -> str:
-        data = dict(self._load(reload=True))
+        data = dict(self._load(reload=True, create=True))
         keys = dict(data["keys"])
-        kid = _next_id(list(keys))
-        keys[kid] = _b64(secrets.token_bytes(KEY_BYTES))
+        kid, raw = _new_key()
+        keys[kid] = _b64(raw)
         data.update(keys=keys, active=kid)
         with self._lock:
             self._write(data)
@@ -259,6 +298,9 @@ class FileKeyProvider:
 
 class EnvKeyProvider:
     """Keys from environment variables (read once). The first key in ``PROCFLOW_VAULT_KEYS`` is active."""
+
+    def __repr__(self) -> str:
+        return "EnvKeyProvider(PROCFLOW_VAULT_KEYS)"
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ

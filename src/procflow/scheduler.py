@@ -37,7 +37,7 @@ import attrs
 from procflow.definition import TimerAction
 from procflow.dossier import Actor, Dossier, EventKind
 from procflow.engine import Engine
-from procflow.errors import DossierNotFound, ProcflowError
+from procflow.errors import DossierNotFound, ProcflowError, StoreError
 from procflow.escalation import escalate
 from procflow.overdue import lateness_effects
 from procflow.store.base import OutboxMessage, TimerRecord
@@ -162,9 +162,17 @@ class Scheduler:
 
     def run(self, *, idle_sleep: float = 1.0) -> SchedulerStats:
         """Run until ``stop()``: fire what is due, then wait ``idle_sleep`` seconds (``procflow worker``)."""
+        from procflow.delivery import StoreBackoff
+
         total = SchedulerStats()
+        backoff = StoreBackoff("timer scheduler")
         while not self._stop.is_set():
-            stats = self.run_due()
+            try:
+                stats = self.run_due()
+            except StoreError as exc:  # the store is unreachable or locked: wait, reconnect, go on
+                self._stop.wait(backoff.failed(exc))
+                continue
+            backoff.succeeded()
             total.add(stats)
             if stats.total == 0:
                 self._stop.wait(idle_sleep)

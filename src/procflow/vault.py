@@ -31,6 +31,7 @@ import hmac
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from hashlib import sha256
@@ -41,7 +42,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from procflow.errors import ProcflowError
-from procflow.keys import KeyProvider, KeysUnavailable, default_key_provider
+from procflow.keys import (
+    REFRESH_SECONDS,
+    RETIRE_GRACE_SECONDS,
+    FileKeyProvider,
+    KeyProvider,
+    KeysUnavailable,
+    default_key_provider,
+)
 
 __all__ = [
     "MARKER",
@@ -126,6 +134,10 @@ class _Sql:
             return self.route(dossier_id) if dossier_id is not None else getattr(self.store, "primary", self.store)
         return self.store
 
+    def record_key(self, key_id: str) -> None:
+        """Remember that ``key_id`` sealed a value of this store (``vault_keys``, in the caller's transaction)."""
+        self.target(None).record_vault_key(key_id)
+
 
 class Vault:
     """Seals personal values into the store's ``vault`` table and opens them again.
@@ -142,13 +154,62 @@ class Vault:
         self._location = location
         self._sql = _Sql(store)
         self._aead: dict[str, AESGCM] = {}  # a key id names one key forever, so its cipher is cached
+        self._recorded: set[str] | None = None  # key ids this store already lists in vault_keys
+        self._checked = False
 
     @property
     def keys(self) -> KeyProvider:
+        """The key provider, checked once against what the store needs (:meth:`check_keys`) before any use:
+        a store whose values were sealed with keys this provider lacks is refused, never given new keys."""
         if self._keys is None:
             loc = self._location or getattr(self.store, "path", None) or getattr(self.store, "url", None)
             self._keys = default_key_provider(loc)
+        if not self._checked:
+            self.check_keys()
         return self._keys
+
+    # -- which keys the store needs -----------------------------------------------------------------------
+    def needed_key_ids(self) -> list[str]:
+        """Ids of the keys that sealed this store's values (recorded in ``vault_keys`` as they are used)."""
+        return list(self._sql.target(None).vault_key_ids(exclude=(PLAIN, ERASED)))
+
+    def present_key_ids(self) -> list[str]:
+        """Ids of the data keys the provider holds ([] when its keyring file does not exist yet)."""
+        provider = self._keys
+        if provider is None:
+            loc = self._location or getattr(self.store, "path", None) or getattr(self.store, "url", None)
+            provider = self._keys = default_key_provider(loc)
+        if isinstance(provider, FileKeyProvider) and not provider.exists():
+            return []
+        return provider.key_ids()
+
+    def _provider_description(self) -> str:
+        provider = self._keys
+        if isinstance(provider, FileKeyProvider):
+            return (f"the keyring file {provider.path}"
+                    + (" (from PROCFLOW_KEYS_FILE)" if os.environ.get("PROCFLOW_KEYS_FILE") else "")
+                    + (", which does not exist" if not provider.exists() else ""))
+        if type(provider).__name__ == "EnvKeyProvider":
+            return "the environment variable PROCFLOW_VAULT_KEYS"
+        return f"the key provider {provider!r}"
+
+    def check_keys(self) -> None:
+        """Raise :class:`KeysUnavailable` when the store holds values sealed with keys the provider lacks,
+        naming where procflow looked and what to do. Nothing is created or written."""
+        if self._keys is None:
+            loc = self._location or getattr(self.store, "path", None) or getattr(self.store, "url", None)
+            self._keys = default_key_provider(loc)
+        needed = self.needed_key_ids()
+        if needed:
+            missing = sorted(set(needed) - set(self.present_key_ids()))
+            if missing:
+                raise KeysUnavailable(
+                    f"this store holds personal values sealed with key(s) {', '.join(missing)}, which are not in "
+                    f"{self._provider_description()} (procflow looks in $PROCFLOW_VAULT_KEYS, then "
+                    "$PROCFLOW_KEYS_FILE or --keys, then <store>.keys beside the store, and never makes new keys "
+                    "for a store that already has sealed values): restore this store's keyring (`procflow "
+                    "restore`, or copy <store>.keys beside it) or point PROCFLOW_KEYS_FILE / --keys at it")
+        self._checked = True
 
     # -- crypto -----------------------------------------------------------------------------------------
     def _cipher(self, key_id: str) -> AESGCM:
@@ -160,10 +221,23 @@ class Vault:
     def _seal_bytes(self, dossier_id: str, seq: int, plaintext: bytes) -> tuple[str, bytes]:
         if not self.encrypt:
             return PLAIN, plaintext
-        key_id = (self._keys or self.keys).active_key_id()
+        key_id = (self._keys if self._checked else self.keys).active_key_id()  # type: ignore[union-attr]
+        recorded = self._recorded
+        if recorded is None or key_id not in recorded:
+            self._note_key(key_id)
         aead = self._aead.get(key_id) or self._cipher(key_id)
         nonce = os.urandom(_NONCE)  # random 96-bit nonce per value (NIST SP 800-38D 8.2.2)
         return key_id, nonce + aead.encrypt(nonce, plaintext, f"procflow-vault-1|{dossier_id}|{seq}".encode())
+
+    def _note_key(self, key_id: str) -> None:
+        """First seal with ``key_id`` by this vault: make sure the store lists it (once per key, not per value).
+        Runs inside the sealing transaction; if that rolls back the id is still remembered here, which only
+        costs a later :meth:`check_keys` its list entry — the values themselves still carry their key id."""
+        if self._recorded is None:
+            self._recorded = set(self.needed_key_ids())
+        if key_id not in self._recorded:
+            self._sql.record_key(key_id)
+            self._recorded.add(key_id)
 
     def _open_bytes(self, dossier_id: str, seq: int, key_id: str, blob: bytes | None) -> dict[str, Any] | None:
         if blob is None or key_id == ERASED:
@@ -178,6 +252,8 @@ class Vault:
                 raise VaultError(f"vault entry {dossier_id}/{seq} does not decrypt with key {key_id!r} "
                                  "(tampered, moved, or a different key under the same id)") from exc
             except KeysUnavailable as exc:
+                if not self._checked:  # the store's keys are missing altogether: keep the type, name the entry
+                    raise KeysUnavailable(f"vault entry {dossier_id}/{seq}: {exc}") from exc
                 raise VaultError(f"vault entry {dossier_id}/{seq}: {exc}") from exc
         return json.loads(plaintext)  # type: ignore[no-any-return]
 
@@ -267,7 +343,12 @@ class Vault:
 
     def find_national_id(self, value: Any) -> list[str]:
         """Dossier ids whose national-ID fields hold ``value`` (through the HMAC index)."""
-        return sorted(set(self._sql.target(None).vault_index_lookup(self.digest(value))))
+        if not self._checked:
+            self.keys  # noqa: B018 - refuse a store whose keys are missing
+        store = self._sql.target(None)
+        if not self.needed_key_ids() and not store.has_vault_index():
+            return []  # nothing sealed yet: no keyring needed (and none is made by a search)
+        return sorted(set(store.vault_index_lookup(self.digest(value))))
 
     # -- retention --------------------------------------------------------------------------------------
     def live_entries(self, dossier_id: str) -> int:
@@ -289,11 +370,56 @@ class Vault:
         return n
 
     # -- rotation ---------------------------------------------------------------------------------------
+    def _reseal_old(self, active: str, old: list[str], batch_size: int) -> int:
+        """Re-encrypt every value under a key in ``old`` with the active key (ciphers of old keys are cached)."""
+        done = 0
+        after: tuple[str, int] = ("", -1)
+        while old:
+            rows = self._sql.target(None).vault_rows_under(old, after=after, limit=batch_size)
+            if not rows:
+                break
+            after = (rows[-1][0], int(rows[-1][1]))
+            with self.store.transaction():
+                for did, seq, key_id, blob in rows:
+                    values = self._open_bytes(did, seq, key_id, blob)
+                    new_id, new_blob = self._seal_bytes(did, seq, _JSON(values).encode())
+                    self._sql.target(did).reseal_vault_value(did, seq, old_key_id=key_id, key_id=new_id, blob=new_blob)
+            done += len(rows)
+        return done
+
+    def _retire_old(self, provider: KeyProvider, active: str, *, grace: float, batch_size: int) -> list[str]:
+        old = [k for k in provider.key_ids() if k != active]
+        if not old:
+            return []
+        for kid in old:  # hold every old key in memory until the end: a late value can still be re-sealed
+            self._cipher(kid)
+        log.info("key rotation: waiting %.1f s before retiring %s (other processes' keyring refresh)", grace, old)
+        time.sleep(grace)
+        self._reseal_old(active, old, batch_size)  # values other processes sealed with an old key meanwhile
+        if any(k != active for k in self.key_usage()):
+            log.warning("key rotation: values still under old keys; not retiring")
+            return []
+        retired = []
+        for kid in old:
+            provider.retire(kid)
+            retired.append(kid)
+        late = self._reseal_old(active, old, batch_size)  # checked again once retired
+        if late:
+            log.warning("key rotation: %d value(s) sealed with a retired key during retirement were re-encrypted",
+                        late)
+        if not any(k in retired for k in self.key_usage()):
+            with self.store.transaction():  # the store no longer needs them
+                for kid in retired:
+                    self._sql.target(None).forget_vault_key(kid)
+            if self._recorded is not None:
+                self._recorded.difference_update(retired)
+        return retired
+
     def key_usage(self) -> dict[str, int]:
         """Live (not erased) values per key id."""
         return dict(self._sql.target(None).vault_key_usage())
 
-    def rotate(self, *, batch_size: int = 500, retire: bool = False,
+    def rotate(self, *, batch_size: int = 500, retire: bool = False, retire_grace: float = RETIRE_GRACE_SECONDS,
                on_batch: Callable[[int, int], None] | None = None) -> RotationReport:
         """Re-encrypt every value not under the active key, ``batch_size`` rows per transaction.
 
@@ -302,7 +428,14 @@ class Vault:
         first makes a new key active. A batch commits all its rows or none, and rows are selected by
         ``key_id``, so a crash at any point loses nothing and the next run picks up the rest.
         ``on_batch(batches_done, rows_done)`` runs after each commit (progress; tests interrupt there).
+
+        ``retire`` removes the old keys from the keyring — only after ``retire_grace`` seconds (longer than
+        any process's keyring refresh, so every process seals with the new key by then), after re-encrypting
+        what other processes sealed with an old key meanwhile, and checked again once retired: a value found
+        under a retired key then is re-encrypted with the key still held in memory. No value is lost.
         """
+        if retire and retire_grace <= REFRESH_SECONDS:
+            raise VaultError(f"retire_grace must be longer than the keyring refresh ({REFRESH_SECONDS:g} s)")
         if not self.encrypt:
             raise VaultError("this vault stores plaintext (encrypt=False); open it with encrypt=True to rotate")
         provider = self.keys
@@ -334,10 +467,8 @@ class Vault:
         usage = self.key_usage()
         report.remaining = sum(n for k, n in usage.items() if k != active)
         if retire and not report.remaining:
-            for kid in provider.key_ids():
-                if kid != active:
-                    provider.retire(kid)
-                    report.retired.append(kid)
+            report.retired = self._retire_old(provider, active, grace=retire_grace, batch_size=batch_size)
+            report.remaining = sum(n for k, n in self.key_usage().items() if k != active)
         log.info("key rotation: %d value(s) re-encrypted in %d batch(es); %d remain under older keys",
                  report.rotated, report.batches, report.remaining)
         return report

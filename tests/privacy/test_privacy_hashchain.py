@@ -153,7 +153,7 @@ def test_an_edited_snapshot_no_longer_equals_its_replay(chained_db, tmp_path):
 def test_retention_and_key_rotation_never_touch_a_hashed_byte(chained_db, tmp_path):
     db = tampered(chained_db, tmp_path)
     before = sqlite3.connect(db).execute("SELECT group_concat(hex(hash)) FROM events").fetchone()
-    assert runner.invoke(app, ["keys", "rotate", "--db", db, "--batch", "1"]).exit_code == 0
+    assert runner.invoke(app, ["keys", "rotate", "--db", db, "--batch", "1", "--yes"]).exit_code == 0
     store = SQLiteStore(db)
     engine = Engine(store)
     with store.transaction():

@@ -95,7 +95,7 @@ def test_retention_cli(rengine, communes, sqlite_store, monkeypatch):
     day = (old.updated_at + timedelta(days=365 * 5 + 2)).date().isoformat()
     dry = runner.invoke(app, ["retention", "apply", "--db", sqlite_store.path, "--now", day, "--dry-run"])
     assert dry.exit_code == 0 and "would anonymise 1" in dry.stdout
-    done = runner.invoke(app, ["retention", "apply", "--db", sqlite_store.path, "--now", day])
+    done = runner.invoke(app, ["retention", "apply", "--db", sqlite_store.path, "--now", day, "--yes"])
     assert done.exit_code == 0 and "anonymised 1" in done.stdout and old.id in done.stdout
     audit = runner.invoke(app, ["audit", "access", "--db", sqlite_store.path, "--dossier", old.id, "--all"])
     assert "retention:anonymise" in audit.stdout
@@ -247,6 +247,6 @@ def test_retention_cli_reports_bundles(bengine, communes, sqlite_store, monkeypa
     dry = runner.invoke(app, ["retention", "apply", "--db", sqlite_store.path, "--now", day, "--dry-run"])
     assert dry.exit_code == 0 and "bundles holding personal data: would anonymise 1" in dry.stdout
     assert bengine.vault.live_entries(b.id) == 1
-    done = runner.invoke(app, ["retention", "apply", "--db", sqlite_store.path, "--now", day, "--json"])
+    done = runner.invoke(app, ["retention", "apply", "--db", sqlite_store.path, "--now", day, "--json", "--yes"])
     assert done.exit_code == 0 and json.loads(done.stdout)["bundles_anonymised"][0]["bundle_id"] == b.id
     assert bengine.vault.live_entries(b.id) == 0

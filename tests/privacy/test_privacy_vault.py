@@ -18,7 +18,14 @@ from privacy_support import BIRTH, CHILD, NATIONAL_ID, PHONE, civil, desk
 from procflow.definition import bundled_definitions
 from procflow.dossier import replay
 from procflow.engine import Engine
-from procflow.keys import EnvKeyProvider, FileKeyProvider, KeysUnavailable, StaticKeyProvider, default_key_provider
+from procflow.keys import (
+    EnvKeyProvider,
+    FileKeyProvider,
+    KeysUnavailable,
+    StaticKeyProvider,
+    default_key_provider,
+    key_id_for,
+)
 from procflow.store.sqlite import SQLiteStore
 from procflow.vault import MARKER, Vault, VaultError
 
@@ -50,7 +57,8 @@ def test_personal_fields_live_encrypted_in_the_vault_and_the_engine_sees_real_va
         "0987654321"
     rows = sqlite_store._execute("SELECT seq, key_id, length(value) FROM vault WHERE dossier_id=? ORDER BY seq",
                                 (d.id,))
-    assert [(s, k) for s, k, _ in rows] == [(1, "k1"), (4, "k1")]
+    active = pengine.vault.keys.active_key_id()
+    assert [(s, k) for s, k, _ in rows] == [(1, active), (4, active)] and active.startswith("k-")
     sqlite_store._execute("PRAGMA wal_checkpoint(PASSIVE)")
     blob = raw_bytes(sqlite_store.path)
     for value in (NATIONAL_ID, PHONE, "0987654321", "Nguyễn Văn An"):
@@ -95,9 +103,14 @@ def test_plaintext_vault_is_an_explicit_opt_out_and_rotation_encrypts_it(sqlite_
 
 def test_key_providers(tmp_path, monkeypatch):
     ring = FileKeyProvider(tmp_path / "ring.json")
-    assert ring.active_key_id() == "k1" and len(ring.key("k1")) == 32 and len(ring.index_key()) == 32
+    with pytest.raises(KeysUnavailable, match="no keyring"):  # reading never creates a keyring
+        ring.key_ids()
+    assert not (tmp_path / "ring.json").exists()
+    k1 = ring.active_key_id()  # the write path does
+    assert k1 == key_id_for(ring.key(k1)) and len(ring.key(k1)) == 32 and len(ring.index_key()) == 32
     assert stat.S_IMODE(os.stat(tmp_path / "ring.json").st_mode) == 0o600
-    assert ring.new_active_key() == "k2" and FileKeyProvider(tmp_path / "ring.json").active_key_id() == "k2"
+    k2 = ring.new_active_key()
+    assert k2 != k1 and FileKeyProvider(tmp_path / "ring.json").active_key_id() == k2
     with pytest.raises(KeysUnavailable, match="no keyring"):
         FileKeyProvider(tmp_path / "absent.json", create=False).active_key_id()
     k = base64.b64encode(b"\x01" * 32).decode()
@@ -140,16 +153,18 @@ def test_key_rotation_interrupted_halfway_resumes_and_every_field_stays_readable
         if batches == 3:
             raise Crash
 
+    k1 = pengine.vault.keys.active_key_id()
     with pytest.raises(Crash):
         pengine.vault.rotate(batch_size=10, on_batch=crash_after_three)
-    assert pengine.vault.key_usage() == {"k1": 30, "k2": 30}  # three batches committed, the rest untouched
+    k2 = pengine.vault.keys.active_key_id()
+    assert pengine.vault.key_usage() == {k1: 30, k2: 30}  # three batches committed, the rest untouched
     _all_readable(pengine, ids)  # mid-rotation: both keys are in the keyring, every value opens
     d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)  # new writes: new key
-    assert sqlite_store._execute("SELECT key_id FROM vault WHERE dossier_id=?", (d.id,)) == [("k2",)]
+    assert sqlite_store._execute("SELECT key_id FROM vault WHERE dossier_id=?", (d.id,)) == [(k2,)]
     fresh = Vault(sqlite_store, FileKeyProvider(keyring.path))  # "after the crash": a new process
-    report = fresh.rotate(batch_size=10, retire=True)
-    assert not report.started and report.active == "k2" and report.rotated == 30 and report.remaining == 0
-    assert report.retired == ["k1"] and fresh.key_usage() == {"k2": 61}
+    report = fresh.rotate(batch_size=10, retire=True, retire_grace=1.1)
+    assert not report.started and report.active == k2 and report.rotated == 30 and report.remaining == 0
+    assert report.retired == [k1] and fresh.key_usage() == {k2: 61}
     _all_readable(Engine(sqlite_store, registry=pengine.registry, clock=pengine.clock, vault=fresh), ids)
     assert fresh.find_national_id(f"0921{7:08d}") == [ids[7]]  # the index key did not change
 
@@ -177,18 +192,21 @@ def test_key_rotation_killed_with_sigkill_resumes_from_the_cli(tmp_path, registr
     proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     store = SQLiteStore(db)
-    assert Vault(store).key_usage() == {"k1": 24, "k2": 16}
+    ring = json.loads((tmp_path / "kill.db.keys").read_text())
+    k2 = ring["active"]
+    (k1,) = set(ring["keys"]) - {k2}
+    assert Vault(store).key_usage() == {k1: 24, k2: 16}
     store.close()
     from typer.testing import CliRunner
 
     from procflow.cli import app
 
-    result = CliRunner().invoke(app, ["keys", "rotate", "--db", db, "--batch", "8"])
+    result = CliRunner().invoke(app, ["keys", "rotate", "--db", db, "--batch", "8", "--yes"])
     assert result.exit_code == 0, result.output
-    assert "resumed rotation to key k2: re-encrypted 24 value(s) in 3 batch(es); 0 remain" in result.stdout
+    assert f"resumed rotation to key {k2}: re-encrypted 24 value(s) in 3 batch(es); 0 remain" in result.stdout
     status = CliRunner().invoke(app, ["keys", "status", "--db", db])
-    assert "k2: 40 value(s) (active)" in status.stdout
+    assert f"{k2}: 40 value(s) (active)" in status.stdout
     store = SQLiteStore(db)
     _all_readable(Engine(store, registry=registry), ids)
-    assert json.loads((tmp_path / "kill.db.keys").read_text())["active"] == "k2"
+    assert json.loads((tmp_path / "kill.db.keys").read_text())["active"] == k2
     store.close()

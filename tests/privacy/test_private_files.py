@@ -34,3 +34,21 @@ def test_test_pki_private_keys_are_0600(tmp_path):
     generate_test_pki(["000.00.01.H92"], tmp_path)
     assert _mode(tmp_path / "000.00.01.H92.key.pem") == 0o600
     assert _mode(tmp_path / "000.00.01.H92.cert.pem") & 0o004  # certificates are public
+
+
+def test_forms_written_by_the_cli_are_0600(tmp_path, engine, registry):
+    from typer.testing import CliRunner
+
+    from procflow.cli import app
+    from procflow.dossier import Actor
+
+    commune = registry.communes_of("92")[0].code
+    desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
+    d = engine.file("1.001193", filed_at=commune, actor=desk, data={
+        "child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-18", "parent_national_id": "092123456789"})
+    path = engine.store.path
+    out_html, out_json = tmp_path / "f01.html", tmp_path / "f01.json"
+    result = CliRunner().invoke(app, ["forms", d.id, "--form", "01", "--html", str(out_html), "--json", str(out_json),
+                                      "--db", path, "--actor", f"desk@{commune}"])
+    assert result.exit_code == 0, result.output
+    assert _mode(out_html) == 0o600 and _mode(out_json) == 0o600

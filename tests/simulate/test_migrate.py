@@ -110,14 +110,15 @@ def test_cli_migrate_units_and_definition(procflow_engine, dossiers, tmp_path):
     mapping = tmp_path / "merge.csv"
     mapping.write_text(f"old,new\n# Ninh Kiều into Cái Khế\n{OLD},{NEW[:3]}{NEW[4:6]}\n")  # new as a ward code
     assert read_unit_map(mapping, procflow_engine) == {OLD: NEW}
-    result = runner.invoke(app, ["migrate", "units", str(mapping), "--db", db])
+    result = runner.invoke(app, ["migrate", "units", str(mapping), "--db", db, "--yes"])
     assert result.exit_code == 0, result.output
     assert "moved 2 in-flight dossier(s)" in result.output
     assert procflow_engine.get(d1.id).custodian == NEW
     v2 = tmp_path / "birth-v2.toml"
     v2.write_text(procflow_engine.definition("1.001193", 2).source.replace("version = 2", "version = 3", 1))
-    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "3", "--db", db, "--file", str(v2)])
+    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "3", "--db", db, "--file", str(v2),
+                                 "--yes"])
     assert result.exit_code == 0, result.output
     assert procflow_engine.get(d1.id).definition_version == 3
-    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "7", "--db", db])
+    result = runner.invoke(app, ["migrate", "definition", "1.001193", "--to", "7", "--db", db, "--yes"])
     assert result.exit_code == 1 and "not registered" in result.output

@@ -86,8 +86,10 @@ def test_a_lost_connection_fails_once_then_the_store_reconnects(pg, pg_url):
     pid = pg._execute("SELECT pg_backend_pid()")[0][0]
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    with pytest.raises(psycopg.OperationalError):
+    with pytest.raises(StoreError, match="lost the connection to PostgreSQL") as info:
         pg.count_dossiers()
+    assert isinstance(info.value.__cause__, psycopg.OperationalError)  # typed at the boundary, cause kept
+    assert "\n" not in str(info.value)  # one line
     assert pg.count_dossiers() == 0 and pg._execute("SELECT pg_backend_pid()")[0][0] != pid
 
 

@@ -74,6 +74,8 @@ def parse_bundle(text: str, *, file: str | None = None) -> BundleDefinition:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError([Problem("", f"not valid TOML: {exc}", file)], file=file) from exc
+    except RecursionError as exc:  # arrays nested thousands deep
+        raise DefinitionError([Problem("", "not valid TOML: nested too deeply", file)], file=file) from exc
     problems: list[Problem] = []
 
     def need(table: Mapping[str, Any], key: str, path: str, typ: type, default: Any) -> Any:
@@ -164,7 +166,7 @@ def is_bundle_text(text: str) -> bool:
     """Whether TOML text is a bundle definition (it lists ``[[members]]``) rather than a procedure."""
     try:
         return isinstance(tomllib.loads(text).get("members"), list)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return False
 
 

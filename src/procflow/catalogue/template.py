@@ -59,6 +59,7 @@ def render_definition(record: CatalogueRecord, version: int) -> str:
         *([f"sector_code = {_s(record.sector_code)}"] if record.sector_code else []),
         "legal_basis = [" + ", ".join(_s(_comment(b)) for b in record.legal_basis) + "]",
         'initial = "received"',
+        'official_roles = ["one_stop_officer", "handling_officer", "head"]',
         "",
         "[sla]",
         f"working_days = {limit}",

@@ -147,12 +147,18 @@ def _engine(db: str, vault_keys: str | None, *, create: bool = False) -> Iterato
     remote = db.startswith(("postgresql://", "postgres://"))
     if not create and not remote and path != ":memory:" and not Path(path).exists():
         _fail(f"no store at {db}")
+    if not db.strip():
+        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
     try:
         store = open_store(db)
     except ProcflowError as exc:
         _fail(str(exc))
     try:
         vault = Vault(store, FileKeyProvider(vault_keys, create=False) if vault_keys else None, location=db)
+        try:
+            vault.check_keys()  # a store copied without its keyring: refused, never given a new keyring
+        except ProcflowError as exc:
+            _fail(str(exc))
         engine = Engine(store, vault=vault)
         known = {(c, v) for c, v, _ in store.definition_sources()}
         for definition in bundled_definitions():

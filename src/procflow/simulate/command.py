@@ -8,6 +8,7 @@ the faults' effect and the file outputs.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from datetime import date
@@ -25,8 +26,8 @@ def simulate(
     province: Annotated[str, typer.Option(help="Province name or code (e.g. 'Cần Thơ', 'can-tho', '92').")] = "Cần Thơ",
     days: Annotated[int, typer.Option(min=1, max=366, help="Simulated calendar days.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same numbers.")] = 1,
-    db: Annotated[str, typer.Option(help="Store: a SQLite path (replaced if it is an earlier procflow store), "
-                                         "or ':memory:'.")] = "procflow-sim.db",
+    db: Annotated[str, typer.Option(help="Store: a SQLite path (replaced only if an earlier `procflow simulate` "
+                                         "made it), or ':memory:'.")] = "procflow-sim.db",
     start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")] = "2026-04-20",
     rate: Annotated[float, typer.Option(min=0.0, help="Multiplier of the calibrated yearly volumes (1.0 = the "
                                                       "province's published figures; see calibration.toml).")] = 1.0,
@@ -34,7 +35,8 @@ def simulate(
         help="Run the province on this procedure catalogue (CSV/JSON, imported in memory): volumes from its "
              "annual_volume column or the default by level, a generic behaviour by level and time limit.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace --db even if it is not a procflow store.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace --db even if it is an application's store or not a "
+                                                 "procflow store (its data is deleted).")] = False,
     resume: Annotated[bool, typer.Option(help="Continue a run that was killed, from the checkpoint in --db "
                                               "(SQLite or PostgreSQL, one process; give the same options); "
                                               "starts afresh when there is none.")] = False,
@@ -68,6 +70,16 @@ def simulate(
     from procflow.simulate.report import run_with_baseline, simulation_report, write_html
     from procflow.simulate.sync import FileReceiver
 
+    if not db.strip():
+        _fail("--db is empty: name a SQLite file, a postgresql:// URL, or ':memory:'")
+    if not math.isfinite(rate) or not 0 < rate <= 10_000:
+        _fail(f"--rate: the volume multiplier must be a finite number above 0 and at most 10,000, got {rate}")
+    try:
+        first = date.fromisoformat(start)
+    except ValueError as exc:
+        _fail(f"--start: expected YYYY-MM-DD ({exc})")
+    if not 2000 <= first.year <= 2100:
+        _fail(f"--start: {start} is outside the years procflow counts (2000–2100)")
     definitions: list[Any] = []
     extra: dict[str, Any] = {}
     if catalogue is not None:
@@ -84,12 +96,18 @@ def simulate(
         extra = {"volumes": volumes, "profiles": profiles}
     try:
         faults = tuple(parse_fault(f) for f in fault or ())
-        scenario = Scenario(province=province, days=days, seed=seed, start=date.fromisoformat(start),
+        scenario = Scenario(province=province, days=days, seed=seed, start=first,
                             rate=rate, faults=faults, portal_sync=sync_to is not None, **extra)
     except ValueError as exc:
-        _fail(f"--start: {exc}")
+        _fail(f"--fault: {exc}")
     except ProcflowError as exc:
         _fail(f"--fault: {exc}")
+    try:  # before any file is touched: a typo in --province must not leave an empty store behind
+        from procflow.jurisdiction import Registry
+
+        Registry.default().province(province)
+    except ProcflowError as exc:
+        _fail(f"--province: {exc}")
     if fail_rate and not local_portal:
         _fail("--fail-rate needs --local-portal")
     if portal and local_portal:

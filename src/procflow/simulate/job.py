@@ -24,19 +24,35 @@ from procflow.simulate.tables import SimTables
 from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import open_store
 
-__all__ = ["prepare_postgres", "prepare_sqlite_path", "run_simulation"]
+__all__ = ["prepare_postgres", "prepare_sqlite_path", "run_simulation", "store_kind"]
 
 
 def prepare_sqlite_path(path: str, *, overwrite: bool) -> None:
-    """A simulation starts from an empty store. Replace an earlier procflow store; never a foreign file."""
+    """A simulation starts from an empty store. It replaces an earlier simulation's store; an application's
+    store (one not created by ``procflow simulate``, or from before that marker) or a foreign file only with
+    ``overwrite``: one typo in ``--db`` must not delete an agency's dossiers."""
     if path == ":memory:" or not os.path.exists(path):
         return
-    from procflow.store.sqlite import sqlite_is_store
-
-    if not sqlite_is_store(path) and not overwrite:
-        raise StoreError(f"{path} exists and is not a procflow store; choose another --db or pass --overwrite")
+    if os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not a SQLite store file; choose another --db")
+    what = store_kind(path)
+    if what != "simulation" and not overwrite:
+        if what == "foreign":
+            raise StoreError(f"{path} exists and is not a procflow store; choose another --db, or pass --overwrite "
+                             "to replace it")
+        raise StoreError(f"{path} is an application's procflow store ({what}), not one made by `procflow "
+                         "simulate`; refusing to replace it — choose another --db, or pass --overwrite to delete it "
+                         "(back it up first: `procflow backup`)")
     for suffix in ("", "-wal", "-shm"):
         Path(path + suffix).unlink(missing_ok=True)
+
+
+def store_kind(path: str) -> str:
+    """``simulation`` for a store ``procflow simulate`` created; ``foreign`` for a file that is no procflow store;
+    otherwise a short description of the application store (marker absent: made before it, so an application's)."""
+    from procflow.store.sqlite import sqlite_store_kind
+
+    return sqlite_store_kind(path)
 
 
 def prepare_postgres(store: Any, db: str, *, overwrite: bool) -> None:
@@ -88,7 +104,7 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
         resuming = resume and SimTables.has_checkpoint(path)
         if not resuming:
             prepare_sqlite_path(path, overwrite=overwrite)
-        store = open_store(db)
+        store = open_store(db, created_by="simulation")
     calendar = simulation_calendar(scenario)
     clock = FakeClock(datetime.combine(scenario.start, time(0), calendar.tz))
     sync = scenario.portal_sync or receiver is not None or portal is not None

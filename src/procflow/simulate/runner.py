@@ -35,7 +35,7 @@ from procflow.simulate.calibration import commune_weights, daily_rate, scenario_
 from procflow.simulate.citizens import poisson, synthetic_data
 from procflow.simulate.faults import FaultPlan
 from procflow.simulate.office import Pool, add_office_time
-from procflow.simulate.scenario import ONLINE_INTAKE, Choice, Scenario
+from procflow.simulate.scenario import Choice, Scenario
 from procflow.simulate.tables import Sample, SimTables
 
 __all__ = ["SimulationResult", "Simulator", "add_office_time"]
@@ -313,7 +313,7 @@ class Simulator:
     def _next(self, d: Dossier, now: datetime, online: bool) -> None:
         if self._step(d).final or (d.status in DONE and self._in_bundle(d)):
             return  # finished, or a bundle member whose result waits for the joined return
-        choices = [c for c in (self.sc.profiles.get(d.procedure, {}).get(d.state) or ONLINE_INTAKE.get(d.state, ()))
+        choices = [c for c in self.sc.profiles.get(d.procedure, {}).get(d.state, ())
                    if c.when is None or c.when(d)]
         if not choices:
             return  # the scenario has no behaviour for this state: the dossier waits (and shows as backlog)

@@ -17,7 +17,7 @@ import attrs
 from procflow.dossier import Dossier
 from procflow.simulate.faults import Fault
 
-__all__ = ["DEFAULT_PROFILES", "ONLINE_INTAKE", "Choice", "Scenario"]
+__all__ = ["DEFAULT_PROFILES", "ONLINE_INTAKE", "Choice", "Scenario", "with_online_intake"]
 
 
 @attrs.frozen
@@ -136,6 +136,12 @@ def _extras() -> tuple[Mapping[str, Mapping[str, tuple[Choice, ...]]], Mapping[s
     return EXTRA_PROFILES, EXTRA_MIX
 
 
+def with_online_intake(profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]],
+                       ) -> dict[str, dict[str, tuple[Choice, ...]]]:
+    """Every procedure's profile with the desk's handling of online filings (a profile's own states win)."""
+    return {code: {**ONLINE_INTAKE, **states} for code, states in profiles.items()}
+
+
 @attrs.frozen(kw_only=True)
 class Scenario:
     province: str = "Cần Thơ"
@@ -160,7 +166,7 @@ class Scenario:
     procedure_mix: Mapping[str, float] = attrs.field(factory=lambda: {
         "1.001193": 0.52, "LT.KS-TT-BHYT": 0.10, "2.000720": 0.30, "1.012751": 0.08, **_extras()[1]})
     profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]] = attrs.field(
-        factory=lambda: {**DEFAULT_PROFILES, **_extras()[0]})
+        factory=lambda: {**DEFAULT_PROFILES, **_extras()[0]}, converter=lambda p: with_online_intake(p))
     commit_every: int = 2000  # group-commit size (events per transaction) for the simulated run
     faults: tuple[Fault, ...] = attrs.field(default=(), converter=tuple)  # see procflow.simulate.faults
     portal_sync: bool = False  # emit national-portal status messages to the outbox (and deliver them)

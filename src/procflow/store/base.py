@@ -299,6 +299,16 @@ class VaultRecords(Protocol):
 
     def vault_key_usage(self) -> dict[str, int]: ...
 
+    def record_vault_key(self, key_id: str) -> None:
+        """The store needs ``key_id`` (it sealed a value here): ``procflow.vault.Vault.check_keys`` reads it."""
+        ...
+
+    def vault_key_ids(self, *, exclude: Sequence[str] = ()) -> list[str]: ...
+
+    def forget_vault_key(self, key_id: str) -> None: ...
+
+    def has_vault_index(self) -> bool: ...
+
     def vault_rows_under(self, key_ids: Sequence[str], *, after: tuple[str, int],
                          limit: int) -> list[tuple[str, int, str, bytes]]:
         """Live entries under one of ``key_ids`` after ``(dossier_id, seq)`` in key order (rotation)."""
@@ -356,7 +366,12 @@ FEATURE_CONTRACTS: tuple[type, ...] = (VaultRecords, BundleRecords, SimulationRe
 def open_store(url: str | None = None, **options: Any) -> Store:
     """Open a store from a URL: a bare path or ``sqlite:///path`` (default ``:memory:``), or
     ``postgresql://…`` (needs the ``postgres`` extra)."""
-    url = url or ":memory:"
+    if url is None:
+        url = ":memory:"
+    if not url.strip():
+        from procflow.errors import StoreError
+
+        raise StoreError("empty store location: name a SQLite file, a postgresql:// URL, or ':memory:'")
     if url.startswith(("postgresql://", "postgres://")):
         from procflow.store.postgres import PostgresStore
 

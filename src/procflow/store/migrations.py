@@ -220,7 +220,16 @@ CREATE TABLE IF NOT EXISTS due_recount (dossier_id TEXT PRIMARY KEY, done_at TEX
 INSERT INTO due_recount (dossier_id) SELECT id FROM dossiers
 """
 
-# Version 7 (SQLite) / 6 (PostgreSQL): liên thông bundles (procflow.bundle) and the simulator's checkpoint and
+# Version 7 (SQLite) / 6 (PostgreSQL): the ids of the keys that sealed this store's values. A store copied or
+# restored without its keyring is then recognised on open (procflow.vault.Vault.check_keys), instead of a new
+# keyring being made for it. Filled from the values already stored.
+_VAULT_KEYS = """
+CREATE TABLE IF NOT EXISTS vault_keys (key_id TEXT PRIMARY KEY);
+INSERT INTO vault_keys (key_id)
+    SELECT DISTINCT key_id FROM vault WHERE key_id NOT IN ('plain', 'erased') ON CONFLICT DO NOTHING
+"""
+
+# Version 8 (SQLite) / 7 (PostgreSQL): liên thông bundles (procflow.bundle) and the simulator's checkpoint and
 # backlog samples (procflow.simulate) get the same tables on both backends, written in the caller's
 # transaction through the store's named methods (``save_bundle``, ``save_sim_checkpoint`` …). SQLite stores
 # that created these tables on first use before this step keep them (``IF NOT EXISTS``). Instants are kept
@@ -264,14 +273,16 @@ SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(4, "exchange", lambda: _SQLITE_V4),
                                  Migration(5, "append-ordered event log and vault", lambda: _SQLITE_V5),
                                  Migration(6, "recount due dates (Civil Code art. 147)", lambda: _DUE_RECOUNT),
-                                 Migration(7, "bundles and simulator tables", lambda: _SQLITE_RECORDS))
+                                 Migration(7, "vault key ids", lambda: _VAULT_KEYS),
+                                 Migration(8, "bundles and simulator tables", lambda: _SQLITE_RECORDS))
 POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTGRES_V1),
                                    Migration(2, "timers", lambda: _POSTGRES_V2),
                                    Migration(3, "personal data", lambda: _POSTGRES_V3),
                                    Migration(4, "exchange", lambda: _POSTGRES_V4),
                                    Migration(5, "recount due dates (Civil Code art. 147)",
                                              lambda: _DUE_RECOUNT),
-                                   Migration(6, "bundles and simulator tables", lambda: _POSTGRES_RECORDS))
+                                   Migration(6, "vault key ids", lambda: _VAULT_KEYS),
+                                   Migration(7, "bundles and simulator tables", lambda: _POSTGRES_RECORDS))
 _STEPS = {"sqlite": SQLITE, "postgres": POSTGRES}
 
 

@@ -157,6 +157,18 @@ class PostgresRecords:
         self._rows("UPDATE vault SET key_id=%s, value=%s WHERE dossier_id=%s AND seq=%s AND key_id=%s",
                    (key_id, blob, dossier_id, seq, old_key_id))
 
+    def record_vault_key(self, key_id: str) -> None:
+        self._rows("INSERT INTO vault_keys (key_id) VALUES (%s) ON CONFLICT DO NOTHING", (key_id,))
+
+    def vault_key_ids(self, *, exclude: Sequence[str] = ()) -> list[str]:
+        return [r[0] for r in self._rows("SELECT key_id FROM vault_keys ORDER BY key_id")]
+
+    def forget_vault_key(self, key_id: str) -> None:
+        self._rows("DELETE FROM vault_keys WHERE key_id=%s", (key_id,))
+
+    def has_vault_index(self) -> bool:
+        return bool(self._rows("SELECT 1 FROM vault_index LIMIT 1"))
+
     # -- hash-chain head (HashChainHead) ------------------------------------------------------------------
     def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
         rows = self._rows("SELECT hash FROM events WHERE dossier_id=%s AND seq=%s", (dossier_id, seq))

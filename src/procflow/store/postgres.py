@@ -19,9 +19,11 @@ Each thread pins one pooled connection for its lifetime; open the store after ``
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +31,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from procflow.dossier import Dossier, DossierEvent, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
@@ -176,6 +178,8 @@ class PostgresStore(PostgresRecords):
                     # so committing would silently roll back; say so instead
                     raise StoreError("a statement failed inside this transaction, so PostgreSQL rolled all of "
                                      "it back; nothing in it was committed")
+        except _CONNECTION_ERRORS as exc:  # the commit (or rollback) itself met a lost connection
+            raise self._lost(exc) from exc
         finally:
             self._local.depth = 0
 
@@ -503,12 +507,51 @@ class PostgresStore(PostgresRecords):
         cur = self._conn().execute(query, params)  # type: ignore[call-overload]
         return cur.fetchall() if cur.description else []
 
+    def _lost(self, exc: BaseException) -> StoreError:
+        """A typed, one-line error for a connection-level failure (server restart, ``pg_terminate_backend``,
+        network): the broken connection is dropped, so the next call reconnects through the pool."""
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or isinstance(exc, psycopg.InterfaceError | PoolTimeout):
+            return StoreError(f"lost the connection to PostgreSQL at {redact(self.url)} ({first}); the next call "
+                              "reconnects — anything not committed was rolled back, retry it")
+        return StoreError(f"PostgreSQL at {redact(self.url)}: {first}")
+
     def close(self) -> None:
         lease = getattr(self._local, "lease", None)
         if lease is not None:
-            lease.release()
+            with suppress(Exception):  # a connection the server already closed
+                lease.release()
         self._local.conn = None
         self._pool.close()
+
+
+_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _typed_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Convert psycopg's connection-level errors into ``StoreError`` at the library boundary."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(self, *args, **kwargs)
+            except _CONNECTION_ERRORS as exc:
+                raise self._lost(exc) from exc
+        return gen
+
+    @functools.wraps(fn)
+    def call(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except _CONNECTION_ERRORS as exc:
+            raise self._lost(exc) from exc
+    return call
+
+
+for _name, _fn in list(vars(PostgresStore).items()):
+    if (not _name.startswith("_") and inspect.isfunction(_fn) and _name not in ("transaction", "batch", "close")):
+        setattr(PostgresStore, _name, _typed_errors(_fn))
 
 
 _PG_TIMER_COLS = "t.dossier_id, t.name, t.fire_at, t.armed_seq, t.keep"

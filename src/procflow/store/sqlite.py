@@ -9,6 +9,7 @@ insert and (only for subscribed hooks) outbox inserts, with statements reused fr
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,20 +24,29 @@ from procflow.store.sqlite_records import (
     SQLiteRecords,
     sqlite_has_checkpoint,
     sqlite_is_store,
+    sqlite_store_kind,
     sqlite_table_count,
+    sqlite_table_names,
     sqlite_table_rows,
 )
 
 __all__ = [
+    "CREATORS",
     "SCHEMA_VERSION",
     "SQLiteStore",
+    "check_sqlite_path",
     "sqlite_has_checkpoint",
     "sqlite_is_store",
+    "sqlite_problem",
+    "sqlite_store_kind",
     "sqlite_table_count",
+    "sqlite_table_names",
     "sqlite_table_rows",
 ]
 
-SCHEMA_VERSION = 5  # procflow.store.migrations.latest("sqlite")
+CREATORS = ("application", "simulation")
+
+SCHEMA_VERSION = 8  # procflow.store.migrations.latest("sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,6 +92,26 @@ _OUTBOX_COLS = ("id, topic, key, dossier_id, payload, created_at, status, attemp
                 " lease_until, last_error, delivered_at")
 
 
+def check_sqlite_path(path: str) -> None:
+    """Refuse paths that can never be a store file (a directory), before SQLite says something vaguer."""
+    if path != ":memory:" and not path.startswith("file:") and os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not a SQLite store file")
+
+
+def sqlite_problem(path: str, exc: BaseException, timeout: float | None = None) -> str:
+    """One line a person can act on, for what sqlite3 raised."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        waited = f" (waited {timeout:g} s)" if timeout is not None else ""
+        return (f"{path}: the store is locked by another process writing to it{waited}; try again when it has "
+                "finished")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"{path} is not a readable SQLite store (corrupt, or another kind of file): {text}"
+    if "readonly" in text or "read-only" in text:
+        return f"{path}: the store file is read-only for this user ({text})"
+    return f"{path}: SQLite error: {text}"
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -94,25 +124,62 @@ class SQLiteStore(SQLiteRecords):
     """A SQLite file (or ``:memory:``). One connection, used from one thread at a time."""
 
     def __init__(self, path: str = ":memory:", *, synchronous: str = "NORMAL", cache_mb: int = 64,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, created_by: str = "application", upgrade: bool = True) -> None:
+        """``created_by`` is recorded in a new store (``simulation`` or ``application``: ``procflow simulate``
+        replaces only the former). ``upgrade=False`` opens for reading: a store whose schema is older than
+        this procflow is refused (``procflow db upgrade``) instead of migrated under the reader's feet."""
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise StoreError(f"synchronous must be NORMAL or FULL (or OFF/EXTRA), got {synchronous!r}")
+        if created_by not in CREATORS:
+            raise StoreError(f"created_by must be one of {', '.join(CREATORS)}, got {created_by!r}")
+        if not path:
+            raise StoreError("empty store path: name a SQLite file, or ':memory:' for a throw-away store")
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False,
-                                   cached_statements=256)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
-        self._db.execute("PRAGMA foreign_keys=OFF")
-        self._depth = 0
-        # Set when a write fails half-way inside a caller's batch: a caught error there must not let the
-        # batch commit a snapshot without its event or outbox rows (invariant 2); the batch then rolls back.
-        self._rollback_only: str | None = None
-        self._update_sql: dict[frozenset[str], str] = {}
-        self._migrate()
+        self.timeout = timeout
+        check_sqlite_path(path)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False,
+                                       cached_statements=256)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {path}: {exc}") from exc
+        try:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "meta" not in tables:
+                raise StoreError(f"{path} is a SQLite database but not a procflow store (it has no 'meta' table);"
+                                 " choose another --db")
+            self._db.execute("PRAGMA journal_mode=WAL")  # already WAL for an existing store: no lock taken
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            self._depth = 0
+            # Set when a write fails half-way inside a caller's batch: a caught error there must not let the
+            # batch commit a snapshot without its event or outbox rows (invariant 2); the batch then rolls back.
+            self._rollback_only: str | None = None
+            self._update_sql: dict[frozenset[str], str] = {}
+            self._migrate(created_by=created_by if not tables else None, upgrade=upgrade)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(sqlite_problem(path, exc)) from exc
+        except BaseException:
+            self._db.close()
+            raise
 
     # -- schema -----------------------------------------------------------------------------------------
-    def _migrate(self) -> None:
+    def _migrate(self, *, created_by: str | None, upgrade: bool) -> None:
+        """Bring the schema up to date — but look first, without any lock: opening a current store writes
+        nothing and never waits for another process's write lock (readers must not queue behind writers)."""
+        if created_by is None:  # an existing store
+            st = migrations.sqlite_status(self._db)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            current = max(st.current, int(row[0]) if row is not None else 0)
+            if current > st.latest:
+                raise StoreError(f"{self.path}: schema version {current} is newer than this procflow "
+                                 f"understands ({st.latest}); upgrade procflow")
+            if not st.pending:
+                return
+            if not upgrade:
+                raise StoreError(f"{self.path}: schema version {st.current} is older than this procflow's "
+                                 f"({st.latest}); run `procflow db upgrade --db {self.path}` first")
         with self.transaction():
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
@@ -122,6 +189,14 @@ class SQLiteStore(SQLiteRecords):
                 raise StoreError(f"{self.path}: schema version {row[0]} is newer than this procflow "
                                  f"understands ({migrations.latest('sqlite')}); upgrade procflow")
             migrations.upgrade_sqlite(self._db, path=self.path)  # later versions (2: timers)
+            if created_by is not None:
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('created_by', ?)", (created_by,))
+
+    @property
+    def created_by(self) -> str:
+        """``simulation`` or ``application``; a store from before the marker counts as an application's."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='created_by'").fetchone()
+        return "application" if row is None else str(row[0])
 
     @property
     def schema_version(self) -> int:
@@ -137,7 +212,7 @@ class SQLiteStore(SQLiteRecords):
             finally:
                 self._depth -= 1
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin()
         self._depth = 1
         self._rollback_only = None
         try:
@@ -153,9 +228,22 @@ class SQLiteStore(SQLiteRecords):
             self._db.execute("ROLLBACK")
             raise StoreError(f"the group commit was rolled back, nothing in it was stored: a transition inside "
                              f"it failed half-way ({reason})")
-        self._db.execute("COMMIT")
+        self._commit()
 
     batch = transaction
+
+    def _begin(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(sqlite_problem(self.path, exc, self.timeout)) from exc
+
+    def _commit(self) -> None:
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreError(sqlite_problem(self.path, exc, self.timeout)) from exc
 
     def _half_written(self, dossier_id: str, exc: BaseException) -> None:
         if self._rollback_only is None:  # the outermost transaction() reads (and clears) it
@@ -248,7 +336,7 @@ class SQLiteStore(SQLiteRecords):
         db = self._db
         own = not self._depth  # inlined transaction(): this is the hot path
         if own:
-            db.execute("BEGIN IMMEDIATE")
+            self._begin()
             self._depth = 1
         try:
             if db.execute(self._update_statement(changed), params).rowcount != 1:
@@ -272,7 +360,7 @@ class SQLiteStore(SQLiteRecords):
             raise
         if own:
             self._depth = 0
-            db.execute("COMMIT")
+            self._commit()
 
     def get(self, dossier_id: str) -> Dossier:
         """The record, with its hash-chain head (the last event's hash, one index probe), so that the next

@@ -13,7 +13,15 @@ from typing import Any
 from procflow.errors import StoreError
 from procflow.store.base import BundleEventRow, SimSample
 
-__all__ = ["SQLiteRecords", "sqlite_has_checkpoint", "sqlite_is_store", "sqlite_table_count", "sqlite_table_rows"]
+__all__ = [
+    "SQLiteRecords",
+    "sqlite_has_checkpoint",
+    "sqlite_is_store",
+    "sqlite_store_kind",
+    "sqlite_table_count",
+    "sqlite_table_names",
+    "sqlite_table_rows",
+]
 
 
 class SQLiteRecords:
@@ -149,6 +157,24 @@ class SQLiteRecords:
         self._db.execute("UPDATE vault SET key_id=?, value=? WHERE dossier_id=? AND seq=? AND key_id=?",
                          (key_id, blob, dossier_id, seq, old_key_id))
 
+    def record_vault_key(self, key_id: str) -> None:
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name='vault_keys'").fetchone() is not None:
+            self._db.execute("INSERT INTO vault_keys (key_id) VALUES (?) ON CONFLICT DO NOTHING", (key_id,))
+
+    def vault_key_ids(self, *, exclude: Sequence[str] = ()) -> list[str]:
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name='vault_keys'").fetchone() is not None:
+            return [r[0] for r in self._db.execute("SELECT key_id FROM vault_keys ORDER BY key_id")]
+        # a store from before the table (read without migrating): the values themselves say
+        marks = ",".join("?" * len(exclude)) or "NULL"
+        return [r[0] for r in self._db.execute(
+            f"SELECT DISTINCT key_id FROM vault WHERE key_id NOT IN ({marks}) ORDER BY key_id", tuple(exclude))]
+
+    def forget_vault_key(self, key_id: str) -> None:
+        self._db.execute("DELETE FROM vault_keys WHERE key_id=?", (key_id,))
+
+    def has_vault_index(self) -> bool:
+        return self._db.execute("SELECT 1 FROM vault_index LIMIT 1").fetchone() is not None
+
     # -- hash-chain head (HashChainHead) ------------------------------------------------------------------
     def event_hash(self, dossier_id: str, seq: int) -> bytes | None:
         row = self._db.execute("SELECT hash FROM events WHERE dossier_id=? AND seq=?", (dossier_id, seq)).fetchone()
@@ -261,3 +287,31 @@ def sqlite_table_rows(path: str, ignore: Mapping[str, frozenset[str]]) -> dict[s
         return out
     finally:
         db.close()
+
+
+def sqlite_store_kind(path: str) -> str:
+    """``simulation`` for a store ``procflow simulate`` created; ``foreign`` for a file that is no procflow store;
+    otherwise a short description of the application store (marker absent: made before it, so an application's).
+    A read-only look."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" not in names:
+                return "foreign"
+            row = db.execute("SELECT value FROM meta WHERE key='created_by'").fetchone()
+            if row is not None and row[0] == "simulation":
+                return "simulation"
+            n = db.execute("SELECT count(*) FROM dossiers").fetchone()[0] if "dossiers" in names else 0
+            return f"{n:,} dossier(s)" + ("" if row is not None else ", created before stores recorded their maker")
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return "foreign"
+
+
+def sqlite_table_names(conn: Any) -> set[str]:
+    """The tables of a SQLite database, on a connection the caller opened (``db``, ``backup`` commands)."""
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

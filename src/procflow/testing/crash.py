@@ -47,7 +47,8 @@ __all__ = [
 IGNORED_COLUMNS: Mapping[str, frozenset[str]] = {
     "outbox": frozenset({"status", "attempts", "available_at", "claimed_by", "lease_until", "last_error",
                          "delivered_at"}),
-    "vault": frozenset({"value"}),
+    "vault": frozenset({"value", "key_id"}),  # key ids are fingerprints of each run's own random keys
+    "vault_keys": frozenset({"key_id"}),
     "vault_index": frozenset({"digest"}),
     "procflow_migrations": frozenset({"applied_at"}),
     "timer_log": frozenset({"worker"}),  # which scheduler process fired it (host:pid)

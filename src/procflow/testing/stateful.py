@@ -31,7 +31,14 @@ from procflow.calendar import ClockPolicy, WorkingCalendar
 from procflow.definition import ClockMode, ProcedureDefinition, Step, Transition
 from procflow.dossier import Actor, Dossier, DossierEvent, replay
 from procflow.engine import Engine
-from procflow.errors import GuardRejected, InvalidData, NotCustodian, ProcflowError, TransitionNotAllowed
+from procflow.errors import (
+    GuardRejected,
+    InvalidData,
+    NotCustodian,
+    ProcflowError,
+    RoleNotGranted,
+    TransitionNotAllowed,
+)
 from procflow.guards import BUILTIN_GUARDS
 from procflow.jurisdiction import Registry
 from procflow.store.base import OutboxMessage
@@ -210,7 +217,7 @@ class EngineMachine(RuleBasedStateMachine):
             return
         trigger = data.draw(st.sampled_from(with_roles))
         self._refused(d, trigger, Actor(id=f"clerk@{d.custodian}", agency=d.custodian, roles={"no_such_role"}),
-                      NotCustodian)
+                      RoleNotGranted)  # the custodian agency, the wrong official
 
     @rule(dossier_id=dossiers, data=st.data())
     def fire_failing_a_guard_or_with_bad_data(self, dossier_id: str, data: st.DataObject) -> None:

@@ -134,9 +134,14 @@ class _Sql:
             return self.route(dossier_id) if dossier_id is not None else getattr(self.store, "primary", self.store)
         return self.store
 
+    def keyring(self) -> Any:
+        """Where the ids of the keys this store needs are kept: the store itself when it keeps them (a
+        partition store keeps its process's own, since each simulation process seals with its own keys)."""
+        return self.store if callable(getattr(self.store, "vault_key_ids", None)) else self.target(None)
+
     def record_key(self, key_id: str) -> None:
         """Remember that ``key_id`` sealed a value of this store (``vault_keys``, in the caller's transaction)."""
-        self.target(None).record_vault_key(key_id)
+        self.keyring().record_vault_key(key_id)
 
 
 class Vault:
@@ -171,7 +176,7 @@ class Vault:
     # -- which keys the store needs -----------------------------------------------------------------------
     def needed_key_ids(self) -> list[str]:
         """Ids of the keys that sealed this store's values (recorded in ``vault_keys`` as they are used)."""
-        return list(self._sql.target(None).vault_key_ids(exclude=(PLAIN, ERASED)))
+        return list(self._sql.keyring().vault_key_ids(exclude=(PLAIN, ERASED)))
 
     def present_key_ids(self) -> list[str]:
         """Ids of the data keys the provider holds ([] when its keyring file does not exist yet)."""
@@ -410,7 +415,7 @@ class Vault:
         if not any(k in retired for k in self.key_usage()):
             with self.store.transaction():  # the store no longer needs them
                 for kid in retired:
-                    self._sql.target(None).forget_vault_key(kid)
+                    self._sql.keyring().forget_vault_key(kid)
             if self._recorded is not None:
                 self._recorded.difference_update(retired)
         return retired

@@ -145,7 +145,7 @@ def test_retiring_waits_for_other_processes_and_loses_no_value(app_store, regist
     t.start()
     time.sleep(0.3)  # the new key is active in the file; `other` has not looked again yet
     late = other_engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
-    assert other.execute("SELECT key_id FROM vault WHERE dossier_id=?", (late.id,)) == [(old,)]
+    assert other._execute("SELECT key_id FROM vault WHERE dossier_id=?", (late.id,)) == [(old,)]
     t.join(30)
     report = result["r"]
     assert report.retired == [old] and report.remaining == 0

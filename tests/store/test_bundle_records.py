@@ -94,7 +94,7 @@ def test_migrate_units_moves_open_bundles(store_factory, registry, clock, tmp_pa
     store.close()
     (tmp_path / "merge.csv").write_text(f"old,new\n{OLD},{NEW}\n")
     monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(keys))
-    result = CliRunner().invoke(app, ["migrate", "units", str(tmp_path / "merge.csv"), "--db", db])
+    result = CliRunner().invoke(app, ["migrate", "units", str(tmp_path / "merge.csv"), "--db", db, "--yes"])
     assert result.exit_code == 0, result.output
     reopened = engine_on(store_factory(), registry, clock, keys)
     moved = BundleCoordinator(reopened, definitions=()).get(b.id)

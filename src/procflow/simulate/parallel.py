@@ -121,6 +121,19 @@ class PartitionStore:
         self.replica.register_definition(code, version, content_hash, source)
         self.primary.register_definition(code, version, content_hash, source)
 
+    # -- vault key ids: each simulation process seals with its own in-memory keys, so the ids it checks are
+    # its own (the replica's); the shared store lists every process's too
+    def record_vault_key(self, key_id: str) -> None:
+        self.replica.record_vault_key(key_id)
+        self.primary.record_vault_key(key_id)  # type: ignore[attr-defined]
+
+    def vault_key_ids(self, *, exclude: Sequence[str] = ()) -> list[str]:
+        return self.replica.vault_key_ids(exclude=exclude)
+
+    def forget_vault_key(self, key_id: str) -> None:
+        self.replica.forget_vault_key(key_id)
+        self.primary.forget_vault_key(key_id)  # type: ignore[attr-defined]
+
     def mark_due_recounted(self, dossier_id: str, *, at: datetime) -> None:
         for store in self._writers(dossier_id):
             store.mark_due_recounted(dossier_id, at=at)

@@ -150,9 +150,10 @@ def test_supplement_before_receipt_keeps_the_clock_unstarted(online, clock):
 def test_a_procedure_without_online_intake_refuses_an_online_filing(engine, registry):
     commune = registry.communes_of("92")[0].code
     desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
-    with pytest.raises(DefinitionError, match="online"):
-        engine.file("1.001193", filed_at=commune, actor=desk, online=True,
-                    data={"child_name": "A", "child_birth_date": "2026-04-01", "parent_national_id": "092123456789"})
+    with pytest.raises(DefinitionError, match="online"):  # the land flow as the previous release froze it
+        engine.file("1.012751", version=1, filed_at=commune, actor=desk, online=True,
+                    data={"applicant_name": "A", "applicant_national_id": "092123456789", "parcel": "1/2",
+                          "land_address": "Thửa 1"})
 
 
 def test_sync_payload_carries_sector_applicant_kind_holder_and_due_date(online, clock):

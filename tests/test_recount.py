@@ -33,7 +33,7 @@ class OldCounting(WorkingCalendar):
 
 def _household_code() -> str:
     for d in bundled_definitions():
-        if d.sla_days >= 1 and d.level == "commune" and not d.online_initial:
+        if d.sla_days >= 1 and d.level == "commune":
             return d.code
     raise AssertionError("no multi-day commune procedure bundled")
 

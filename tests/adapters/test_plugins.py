@@ -157,7 +157,8 @@ def test_prefill_fills_only_the_same_persons_fields(bundled):
 
     pm = make_plugin_manager(load_entrypoints=False, plugins=[Registry()])
     birth = bundled["1.001193"]
-    assert prefill(pm, birth, "092123456789") == {"parent_national_id": "092123456789", "parent_phone": "0912345678"}
+    assert prefill(pm, birth, "092123456789") == {"parent_national_id": "092123456789", "parent_phone": "0912345678",
+                                                  "parent_name": "Nguyễn Thị Lan"}
     assert prefill(pm, birth, "001099000000") == {}
     assert asked == [("092123456789", "1.001193"), ("001099000000", "1.001193")]
     with pytest.raises(PluginError, match="no national-ID field named 'spouse_national_id'"):

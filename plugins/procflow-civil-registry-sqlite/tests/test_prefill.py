@@ -21,7 +21,9 @@ def _definition(code: str):
 def test_birth_registration_prefills_the_parent_not_the_child(registry_db):
     pm = make_plugin_manager(load_entrypoints=False, plugins=[CivilRegistry(registry_db)])
     values = prefill(pm, _definition("1.001193"), LAN["national_id"])
-    assert values == {"parent_national_id": LAN["national_id"], "parent_phone": LAN["phone"]}
+    # the parent who files (the applicant, chủ hồ sơ) is filled from the registry; the child's fields are not
+    assert values == {"parent_national_id": LAN["national_id"], "parent_phone": LAN["phone"],
+                      "parent_name": LAN["full_name"]}
 
 
 def test_land_registration_prefills_the_applicant(registry_db):

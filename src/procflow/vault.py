@@ -32,7 +32,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from hashlib import sha256
 from typing import Any
@@ -377,7 +377,11 @@ class Vault:
     # -- rotation ---------------------------------------------------------------------------------------
     def _reseal_old(self, active: str, old: list[str], batch_size: int) -> int:
         """Re-encrypt every value under a key in ``old`` with the active key (ciphers of old keys are cached)."""
-        done = 0
+        return sum(self._reseal_batches(old, batch_size))
+
+    def _reseal_batches(self, old: list[str], batch_size: int) -> Iterator[int]:
+        """Re-encrypt the values under the keys in ``old`` with the active key, one transaction per batch;
+        yields each batch's size. Walks the primary key: one pass, no index on key_id needed."""
         after: tuple[str, int] = ("", -1)
         while old:
             rows = self._sql.target(None).vault_rows_under(old, after=after, limit=batch_size)
@@ -389,8 +393,7 @@ class Vault:
                     values = self._open_bytes(did, seq, key_id, blob)
                     new_id, new_blob = self._seal_bytes(did, seq, _JSON(values).encode())
                     self._sql.target(did).reseal_vault_value(did, seq, old_key_id=key_id, key_id=new_id, blob=new_blob)
-            done += len(rows)
-        return done
+            yield len(rows)
 
     def _retire_old(self, provider: KeyProvider, active: str, *, grace: float, batch_size: int) -> list[str]:
         old = [k for k in provider.key_ids() if k != active]
@@ -454,19 +457,9 @@ class Vault:
         else:
             log.info("key rotation: resuming with active key %s; values remain under %s", active, old)
         report = RotationReport(active=active, started=started)
-        after: tuple[str, int] = ("", -1)  # walk the primary key: one pass, no index on key_id needed
-        while old:
-            rows = self._sql.target(None).vault_rows_under(old, after=after, limit=batch_size)
-            if not rows:
-                break
-            after = (rows[-1][0], int(rows[-1][1]))
-            with self.store.transaction():
-                for did, seq, key_id, blob in rows:
-                    values = self._open_bytes(did, seq, key_id, blob)
-                    new_id, new_blob = self._seal_bytes(did, seq, _JSON(values).encode())
-                    self._sql.target(did).reseal_vault_value(did, seq, old_key_id=key_id, key_id=new_id, blob=new_blob)
+        for n in self._reseal_batches(old, batch_size):
             report.batches += 1
-            report.rotated += len(rows)
+            report.rotated += n
             if on_batch is not None:
                 on_batch(report.batches, report.rotated)
         usage = self.key_usage()

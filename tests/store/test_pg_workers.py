@@ -10,6 +10,7 @@ counts attempts, plus a ``deliveries`` log of every hand-over with the server's 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -69,7 +70,8 @@ def fill(url: str, schema: str, n: int, per_dossier: int = 100) -> None:
 def start(url: str, schema: str, worker: str, *, lease: float = 30.0, batch: int = 25,
           delay: float = 0.0) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, CHILD, url, schema, worker, str(lease), str(batch), str(delay)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PGAPPNAME": worker})  # its sessions, by name, in pg_stat_activity
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", proc.stderr
     return proc
 
@@ -119,6 +121,16 @@ def _wait_stopped(pid: int) -> None:
     raise AssertionError(f"process {pid} did not stop")
 
 
+def _wait_server_idle(conn: psycopg.Connection, worker: str) -> None:
+    """A frozen client may have sent a COMMIT the server is still running: wait until none of the worker's
+    sessions is active, so what we read next is what the worker holds (and cannot change any more)."""
+    deadline = time.monotonic() + 5
+    while count(conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'active'",
+                (worker,)):
+        assert time.monotonic() < deadline, f"{worker}'s sessions stayed active"
+        time.sleep(0.001)
+
+
 def test_a_sigkilled_workers_claims_pass_to_the_others(pg):
     url, schema, conn = pg
     fill(url, schema, MESSAGES)
@@ -131,6 +143,7 @@ def test_a_sigkilled_workers_claims_pass_to_the_others(pg):
         if count(conn, "SELECT count(*) FROM deliveries WHERE worker = 'w0'") >= 300:
             victim.send_signal(signal.SIGSTOP)
             _wait_stopped(victim.pid)
+            _wait_server_idle(conn, "w0")
             # read what w0 holds while it is frozen: on a loaded machine its 3 s leases may run out (and the
             # survivors take them over) before a later query, which is the very thing under test
             orphans = dict(conn.execute(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from procflow.simulate.scenario import _OK as OK
 from procflow.simulate.scenario import _RETURN as RETURN
 from procflow.simulate.scenario import _SUPPLEMENT as SUPPLEMENT
-from procflow.simulate.scenario import Choice
+from procflow.simulate.scenario import DEFAULT_PROFILES, Choice
 from procflow.simulate.scenario import _paid as paid
 from procflow.simulate.scenario import _unpaid as unpaid
 
@@ -45,29 +45,14 @@ EXTRA_PROFILES: Mapping[str, Mapping[str, tuple[Choice, ...]]] = {
     "1.004873": _same_day(20, verify=0.08, verify_days=10),  # marriage-status confirmation
     "CA.XOA-TT": _same_day(20),  # deregistration of permanent residence (xóa đăng ký thường trú)
     "BHXH.MAI-TANG": _same_day(25),  # funeral allowance (trợ cấp mai táng)
-    # first land registration: version 1 (before Decree 151/2025) and version 2 (commune issues) together
+    # first land registration: version 1's states (before Decree 151/2025, in scenario.DEFAULT_PROFILES) and
+    # the two states version 2 adds (the commune reviews and issues; the office updates the cadastre)
     "1.012751": {
-        "received": (Choice("forward_to_commune", 1.0, minutes=15),),
-        "commune_verification": (Choice("post_publicly", 0.60, minutes=90),
-                                 Choice("request_survey", 0.30, minutes=30),
-                                 Choice("request_supplement", 0.08, minutes=20),
-                                 Choice("stop_processing", 0.02, minutes=20)),
-        "cadastral_survey": (Choice("survey_done", 1.0, "citizen", minutes=240, days=4),),
-        "public_posting": (Choice("posting_complete", 1.0, "wait", minutes=20, days=15),),
-        "office_processing": (Choice("send_to_tax", 0.93, minutes=90, data=OK, when=unpaid),
-                              Choice("request_supplement", 0.07, minutes=20, when=unpaid),
-                              Choice("issue_certificate", 1.0, minutes=120, data=OK, when=paid)),
+        **DEFAULT_PROFILES["1.012751"],
         "commune_review": (Choice("send_to_tax", 0.93, minutes=90, data=OK, when=unpaid),
                            Choice("request_supplement", 0.07, minutes=20, when=unpaid),
                            Choice("issue_certificate", 1.0, minutes=60, data=OK, when=paid)),
-        "tax_assessment": (Choice("notify_obligation", 1.0, minutes=60),),
-        "awaiting_payment": (Choice("confirm_payment", 1.0, "citizen", minutes=10, days=8,
-                                    data={"obligation_paid": True}),),
         "cadastre_update": (Choice("update_cadastre", 1.0, minutes=60),),
-        "supplement_requested": (Choice("resubmit", 0.87, "citizen", minutes=10, days=8),
-                                 Choice("withdraw", 0.1, "citizen", minutes=5, days=10),
-                                 Choice("abandon", 0.03, "never")),
-        "processed": RETURN,
     },
 }
 

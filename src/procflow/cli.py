@@ -8,24 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from procflow.cli_common import err, fail, out
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition, bundled_definitions, load_definition
 from procflow.errors import DefinitionError, ProcflowError
 
 app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
-out = Console(width=None if sys.stdout.isatty() else 132)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    from procflow.masking import mask_text  # exception messages leave the engine for human eyes too
-
-    err.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)  # one line, unwrapped
-    raise typer.Exit(code)
+_fail = fail
 
 
 def _pct(x: float | None) -> str:

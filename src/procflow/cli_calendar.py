@@ -7,29 +7,24 @@ desk can compare procflow's appointment date (NgayHenTra) with its own software 
 
 from __future__ import annotations
 
-import sys
 import warnings
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from procflow.calendar import VN_TZ, WorkingCalendar, local_time
+from procflow.cli_common import err, fail, out
 from procflow.errors import CalendarWarning, ProcflowError
 
 __all__ = ["register"]
 
-out = Console(width=None if sys.stdout.isatty() else 132)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 calendar_app = typer.Typer(help="Working days: the official day-off schedule and due dates (ngày làm việc).",
                            no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(1)
+_fail = fail
 
 
 def _calendar() -> WorkingCalendar:

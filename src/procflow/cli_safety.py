@@ -26,6 +26,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from procflow.cli_common import fail
+
 __all__ = ["backup_store", "confirm_destructive", "register", "require_keys", "restore_store"]
 
 _out = Console(highlight=False)
@@ -36,11 +38,7 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do it without aski
 MANIFEST = "procflow-backup.json"
 
 
-def _fail(message: str, code: int = 1) -> None:
-    from procflow.masking import mask_text
-
-    _err.print(f"[bold red]error:[/] {mask_text(message)}", soft_wrap=True)
-    raise typer.Exit(code)
+_fail = fail
 
 
 def confirm_destructive(what: str, *, yes: bool, dry_run: bool = False) -> None:

@@ -9,20 +9,15 @@ from typing import Annotated
 
 import typer
 
+from procflow.cli_common import fail
+
 __all__ = ["app"]
 
 app = typer.Typer(help="A province's procedure catalogue (danh mục thủ tục hành chính) as procflow definitions.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
 
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    from procflow.masking import mask_text
-
-    Console(stderr=True, width=10_000).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False,
-                                             soft_wrap=True)
-    raise typer.Exit(1)
+_fail = fail
 
 
 @app.command(name="import")

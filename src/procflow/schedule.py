@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,6 @@ class DaySchedule:
         return DaySchedule(tuple(sorted(by_date.values(), key=lambda e: e.date)), self.covered | other.covered,
                            self.version)
 
-    def year(self, year: int) -> list[DayEntry]:
-        return [e for e in self.entries if e.date.year == year]
-
     def lookup(self) -> Mapping[int, DayEntry]:
         return {e.date.toordinal(): e for e in self.entries}
 
@@ -108,7 +105,7 @@ def _parse(doc: Mapping[str, Any], origin: str) -> DaySchedule:
         if extra := set(d) - _DAY_KEYS:
             problems.append(_where(origin, f"{at}: unknown key(s) {', '.join(sorted(extra))}"))
         when, kind = d.get("date"), d.get("kind")
-        if not isinstance(when, date) or isinstance(when, type(None)) or hasattr(when, "hour"):
+        if not isinstance(when, date) or isinstance(when, datetime):  # a TOML date, not a date-time
             problems.append(_where(origin, f"{at}.date: expected a TOML date like 2026-01-02, got {when!r}"))
             continue
         if not 2000 <= when.year <= 2100:
@@ -129,7 +126,7 @@ def _parse(doc: Mapping[str, Any], origin: str) -> DaySchedule:
             problems.append(_where(origin, f"{at}.document: name the deciding document (a non-empty string)"))
             continue
         doc_date = d.get("document_date")
-        if doc_date is not None and (not isinstance(doc_date, date) or hasattr(doc_date, "hour")):
+        if doc_date is not None and (not isinstance(doc_date, date) or isinstance(doc_date, datetime)):
             problems.append(_where(origin, f"{at}.document_date: expected a TOML date, got {doc_date!r}"))
             continue
         confirmed = d.get("confirmed", True)
@@ -186,7 +183,3 @@ def default_schedule(extra_files: Sequence[str | os.PathLike[str]] = (),
         schedule = schedule.merged(load_schedule(f))
     return schedule
 
-
-def schedule_of(entries: Iterable[DayEntry], covered: Iterable[int] = ()) -> DaySchedule:
-    """A schedule built in code (tests, a province's plugin that computes its days)."""
-    return DaySchedule(tuple(sorted(entries, key=lambda e: e.date)), frozenset(covered))

@@ -295,11 +295,14 @@ class WorkingCalendar:
     def receipt_day(self, received_at: datetime) -> date:
         """The effective receipt day: the receipt day if worked and strictly before the cut-off, else the
         next working day (a dossier received at 15:30 or on a Sunday is received the next working day)."""
+        return date.fromordinal(self._receipt_ordinal(received_at))
+
+    def _receipt_ordinal(self, received_at: datetime) -> int:
         local = self._local(received_at, "received_at")
         o = local.toordinal()
         if local.time() < self._cutoff and o in self._year(local.year).working:
-            return date.fromordinal(o)
-        return date.fromordinal(self._first_working_on_or_after(o + 1))
+            return o
+        return self._first_working_on_or_after(o + 1)
 
     def counting_start(self, received_at: datetime) -> date:
         """The first day counted towards a limit of N >= 1 working days: the working day after the
@@ -314,10 +317,7 @@ class WorkingCalendar:
         """
         if not isinstance(working_days, int) or isinstance(working_days, bool) or working_days < 0:
             raise CalendarError(f"working_days must be an int >= 0, got {working_days!r}")
-        local = self._local(received_at, "received_at")
-        o = local.toordinal()
-        if not (local.time() < self._cutoff and o in self._year(local.year).working):
-            o = self._first_working_on_or_after(o + 1)
+        o = self._receipt_ordinal(received_at)
         if working_days:
             o = self._first_working_on_or_after(o + 1, working_days - 1)
         return datetime.combine(date.fromordinal(o), self._close, self.tz)

@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from procflow.cli_common import err, fail, out
+from procflow.cli_common import DbOption, ReadableGroup, err, fail, open_store_or_fail, out
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition, bundled_definitions, load_definition
 from procflow.errors import DefinitionError, ProcflowError
 
-app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+app = typer.Typer(help="procflow — durable workflows for Vietnam's one-stop (một cửa) procedures.", cls=ReadableGroup,
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=True,
                   context_settings={"help_option_names": ["-h", "--help"]})
 _fail = fail
 
@@ -171,7 +171,7 @@ def diagram(file: Annotated[Path, typer.Argument(help="Procedure definition TOML
 @app.command()
 def inspect(
     dossier_id: Annotated[str, typer.Argument(help="Dossier code, e.g. 311.20.99.H92-260420-0001.")],
-    db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+    db: DbOption = None,
     actor: Annotated[str | None, typer.Option(help="Who reads: OFFICIAL@AGENCY_CODE (default $PROCFLOW_ACTOR); "
                                                     "checked against the custody path and audited.")] = None,
     role: Annotated[list[str] | None, typer.Option(help="A role of the actor, e.g. oversight:92 (repeatable; "
@@ -183,19 +183,8 @@ def inspect(
     from procflow.dossier import replay
     from procflow.jurisdiction import Registry
     from procflow.masking import mask_record
-    from procflow.store.base import open_store
 
-    if not db.strip():
-        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
-    if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
-        _fail(f"no store at {db}")
-    try:
-        store = open_store(db, **({"migrate": False} if db.startswith("postgres") else {"upgrade": False}))
-    except ProcflowError as exc:
-        _fail(str(exc))
-    from procflow.cli_safety import require_keys
-
-    require_keys(store, db)
+    store = open_store_or_fail(db)  # a read: no schema upgrade, and refused without the store's keyring
     try:  # a read on behalf of a person: access-checked, audited, masked (procflow.access)
         from procflow.access import actor_from_env
         from procflow.engine import Engine

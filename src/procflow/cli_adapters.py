@@ -10,44 +10,24 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from procflow.calendar import local_time
+from procflow.cli_common import DbOption, err, fail, open_store_or_fail, out
 from procflow.errors import ProcflowError
 
 __all__ = ["register"]
 
-out = Console(width=None if sys.stdout.isatty() else 132)
-err = Console(stderr=True)
-
-DbOption = Annotated[str, typer.Option(help="Store: a SQLite path or a postgresql:// URL.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+_fail = fail
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _open(db: str) -> Any:
-    from procflow.cli_safety import require_keys
-    from procflow.store.base import open_store
-
-    if not db.strip():
-        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
-    if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
-        _fail(f"no store at {db}")
-    try:
-        store = open_store(db)
-    except ProcflowError as exc:
-        _fail(str(exc))
-    require_keys(store, db)  # a worker must not fail every message of a store whose keyring is missing
-    return store
+def _open(db: str | None) -> Any:
+    # a worker writes, and must not fail every message of a store whose keyring is missing
+    return open_store_or_fail(db, write=True)
 
 
 def _plugin_manager() -> Any:
@@ -80,7 +60,7 @@ def plugins_cmd(as_json: JsonOption = False) -> None:
 
 
 def worker_cmd(
-    db: DbOption,
+    db: DbOption = None,
     once: Annotated[bool, typer.Option(help="Deliver what is due now, then exit.")] = False,
     max_attempts: Annotated[int, typer.Option(min=1, help="Attempts before a message is dead-lettered.")] = 8,
     base_delay: Annotated[float, typer.Option(min=0, help="Seconds before the first retry (then doubling).")] = 30.0,
@@ -157,7 +137,7 @@ def worker_cmd(
 
 
 def outbox_cmd(
-    db: DbOption,
+    db: DbOption = None,
     dead: Annotated[bool, typer.Option("--dead", help="List dead letters.")] = False,
     pending: Annotated[bool, typer.Option("--pending", help="List pending messages.")] = False,
     requeue: Annotated[list[int] | None, typer.Option(help="Requeue this dead message id (repeatable).")] = None,
@@ -204,7 +184,7 @@ def _count(store: Any) -> dict[str, int]:
 
 
 def reconcile_cmd(
-    db: DbOption,
+    db: DbOption = None,
     timeout: Annotated[float, typer.Option(min=0.001, help="Time budget of one lookup, in seconds.")] = 10.0,
     batch: Annotated[int, typer.Option(min=1, help="Dossiers asked about per lookup.")] = 200,
     as_json: JsonOption = False,

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from procflow.cli_common import DbOption, require_db
 from procflow.errors import ProcflowError, StoreError
 from procflow.store import migrations
 
@@ -24,7 +25,6 @@ __all__ = ["register"]
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
-DbOption = Annotated[str, typer.Option("--db", help="Store: a SQLite path, sqlite:///path or postgresql://…")]
 SchemaOption = Annotated[str | None, typer.Option(help="PostgreSQL schema (default: the search_path's first).")]
 
 
@@ -123,8 +123,9 @@ def register(app: typer.Typer) -> None:
     db_app = typer.Typer(help="Store schema: upgrade and status (versioned migrations).", no_args_is_help=True)
 
     @db_app.command("upgrade")
-    def upgrade_cmd(db: DbOption, schema: SchemaOption = None) -> None:
+    def upgrade_cmd(db: DbOption = None, schema: SchemaOption = None) -> None:
         """Bring the store's schema to this procflow's version (safe to run again; one transaction)."""
+        db = require_db(db)
         try:
             ran, st = upgrade(db, schema)
         except StoreError as exc:
@@ -145,9 +146,10 @@ def register(app: typer.Typer) -> None:
                        f"event; {report.unchanged:,} same-day and {report.closed:,} closed needed nothing")
 
     @db_app.command("status")
-    def status_cmd(db: DbOption, schema: SchemaOption = None,
+    def status_cmd(db: DbOption = None, schema: SchemaOption = None,
                    check: Annotated[bool, typer.Option(help="Exit 1 when migrations are pending.")] = False) -> None:
         """Show the store's schema version and which migrations are applied or pending."""
+        db = require_db(db)
         try:
             st = status(db, schema)
         except StoreError as exc:

@@ -10,12 +10,17 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from procflow.cli_common import DbOption, open_store_or_fail
 from procflow.errors import ProcflowError
 from procflow.files import write_private
+from procflow.forms import FORM_TITLES
+
+if TYPE_CHECKING:
+    from procflow.store.base import Store
 
 __all__ = ["parse_day", "parse_moment", "register"]
 
@@ -41,12 +46,13 @@ def parse_moment(text: str, option: str) -> date | datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=VN_TZ)
 
 
-def _open(db: str):  # type: ignore[no-untyped-def]
-    from procflow.store.base import open_store
+def _open(db: str | None) -> Store:
+    return open_store_or_fail(db, write=True)
 
-    if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
-        raise ProcflowError(f"no store at {db}")
-    return open_store(db)
+
+def _form_choices(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion: the seven forms with their titles (a typo still gets the one-line error naming them)."""
+    return [(number, titles[1]) for number, titles in FORM_TITLES.items() if number.startswith(incomplete)]
 
 
 def register(app: typer.Typer) -> None:
@@ -55,11 +61,12 @@ def register(app: typer.Typer) -> None:
     @app.command(name="forms")
     def forms(
         dossier_id: Annotated[str | None, typer.Argument(help="Dossier code (not for form 07).")] = None,
-        form: Annotated[str, typer.Option("--form", help="Form number 01–07 (Circular 03/2025/TT-VPCP).")] = "01",
+        form: Annotated[str, typer.Option("--form", metavar="|".join(FORM_TITLES), autocompletion=_form_choices,
+                                          help="Form number (Circular 03/2025/TT-VPCP, Annex I).")] = "01",
         html: Annotated[Path | None, typer.Option(help="Write the printable HTML page here.")] = None,
         json_out: Annotated[Path | None, typer.Option("--json", help="Write the form's JSON here ('-': stdout).")]
         = None,
-        db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+        db: DbOption = None,
         actor: Annotated[str | None, typer.Option(help="Who reads: OFFICIAL@AGENCY_CODE (default $PROCFLOW_ACTOR); "
                                                         "checked against the custody path and audited.")] = None,
         role: Annotated[list[str] | None, typer.Option(help="A role of the actor (repeatable), e.g. oversight:92 "
@@ -115,7 +122,7 @@ def register(app: typer.Typer) -> None:
         reason: Annotated[str, typer.Option(help="Why the dossier will be late, in Vietnamese (printed in form 04).")],
         new_date: Annotated[str, typer.Option(help="New appointment: YYYY-MM-DD (close of office) or "
                                                    "'YYYY-MM-DD HH:MM', Vietnam time.")],
-        db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+        db: DbOption = None,
         actor: Annotated[str | None, typer.Option(help="The custodian's official: OFFICIAL@AGENCY_CODE "
                                                         "(default $PROCFLOW_ACTOR).")] = None,
         role: Annotated[list[str] | None, typer.Option(help="A role of the actor (repeatable).")] = None,

@@ -20,7 +20,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from procflow.calendar import local_time
+from procflow.cli_common import DbOption, fail, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
 from procflow.masking import mask_text
 
@@ -36,7 +36,6 @@ __all__ = ["register"]
 _out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 _err = Console(stderr=True, highlight=False)
 
-DbOption = Annotated[str, typer.Option("--db", help="Store: a SQLite path, sqlite:///path or postgresql://…")]
 KeysOption = Annotated[str | None, typer.Option(
     "--keys", help="Keyring file (default: $PROCFLOW_VAULT_KEYS, $PROCFLOW_KEYS_FILE, or <db>.keys beside a SQLite "
                    "store).")]
@@ -50,31 +49,20 @@ retention_app = typer.Typer(help="Retention of personal data (anonymise closed d
                             no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    _err.print(f"[bold red]error:[/] {mask_text(message)}", soft_wrap=True)
-    raise typer.Exit(code)
+_fail = fail
 
 
 @contextmanager
-def _engine(db: str, keys: str | None = None, *, check_keys: bool = True, write: bool = False) -> Iterator[Any]:
+def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True, write: bool = False) -> Iterator[Any]:
     """An engine on an existing store. ``check_keys``: refuse a store whose sealed values need keys that are
     not available (never make new ones for it). ``write=False`` opens without migrating (a reader never
     takes the write lock)."""
     from procflow.engine import Engine
     from procflow.keys import FileKeyProvider
-    from procflow.store.base import open_store
     from procflow.vault import Vault
 
-    path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
-    if not db.strip():
-        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
-    postgres = db.startswith(("postgresql://", "postgres://"))
-    if not postgres and path != ":memory:" and not Path(path).exists():
-        _fail(f"no store at {db}")
-    try:
-        store = open_store(db, **({"migrate": write} if postgres else {"upgrade": write}))
-    except ProcflowError as exc:
-        _fail(str(exc))
+    db = require_db(db)
+    store = open_store_or_fail(db, write=write, check_keys=False)  # the keyring is checked below, with --keys
     try:
         vault = Vault(store, FileKeyProvider(keys, create=False) if keys else None, location=db)
         if check_keys:
@@ -89,7 +77,7 @@ def _engine(db: str, keys: str | None = None, *, check_keys: bool = True, write:
 # -- audit ----------------------------------------------------------------------------------------------------
 @audit_app.command("access")
 def audit_access(
-    db: DbOption = "procflow-sim.db",
+    db: DbOption = None,
     dossier: Annotated[str | None, typer.Option(help="Only reads of this dossier.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only this official (the id before the @).")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Also refusals of writes and retention records, "
@@ -121,7 +109,7 @@ def audit_access(
 
 @audit_app.command("verify")
 def audit_verify(
-    db: DbOption = "procflow-sim.db",
+    db: DbOption = None,
     dossier: Annotated[list[str] | None, typer.Option(help="Only these dossiers (repeatable).")] = None,
     heads: Annotated[bool, typer.Option(help="Print each dossier's head hash (record them elsewhere to anchor "
                                              "the log).")] = False,
@@ -163,7 +151,7 @@ def audit_verify(
 
 # -- keys -----------------------------------------------------------------------------------------------------
 @keys_app.command("status")
-def keys_status(db: DbOption = "procflow-sim.db", keys: KeysOption = None) -> None:
+def keys_status(db: DbOption = None, keys: KeysOption = None) -> None:
     """Which keys the store needs (the ids that sealed its values), which are present, and their use."""
     with _engine(db, keys, check_keys=False) as engine:
         vault = engine.vault
@@ -189,7 +177,7 @@ def keys_status(db: DbOption = "procflow-sim.db", keys: KeysOption = None) -> No
 
 @keys_app.command("rotate")
 def keys_rotate(
-    db: DbOption = "procflow-sim.db",
+    db: DbOption = None,
     keys: KeysOption = None,
     batch: Annotated[int, typer.Option(min=1, help="Values re-encrypted per transaction.")] = 500,
     retire: Annotated[bool, typer.Option(help="Remove the old keys from the keyring once nothing uses them (after "
@@ -224,7 +212,7 @@ def keys_rotate(
 # -- retention ------------------------------------------------------------------------------------------------
 @retention_app.command("apply")
 def retention_apply(
-    db: DbOption = "procflow-sim.db",
+    db: DbOption = None,
     keys: KeysOption = None,
     now: Annotated[str | None, typer.Option(help="Apply as of this day (YYYY-MM-DD; default today).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Only list what would be anonymised.")] = False,

@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from procflow.cli_common import fail
+from procflow.cli_common import DB_ENV, DbOption, fail, require_db
 
 __all__ = ["backup_store", "confirm_destructive", "register", "require_keys", "restore_store"]
 
@@ -183,15 +183,14 @@ def register(app: typer.Typer) -> None:
     @app.command("backup")
     def backup_cmd(
         to: Annotated[Path, typer.Option("--to", help="A new (or empty) directory for the copies.")],
-        db: Annotated[str, typer.Option(help="The SQLite store to back up.")] = "procflow-sim.db",
+        db: DbOption = None,
         keys: Annotated[str | None, typer.Option(help="Its keyring file (default: the one the store uses).")]
         = None,
     ) -> None:
         """Copy a store and its keyring consistently (SQLite online backup; PostgreSQL: pg_dump guidance)."""
         from procflow.errors import ProcflowError
 
-        if not db.strip():
-            _fail("--db is empty: name the store to back up")
+        db = require_db(db)
         try:
             m = backup_store(db, to, keys=keys)
         except (ProcflowError, OSError) as exc:
@@ -203,7 +202,8 @@ def register(app: typer.Typer) -> None:
     @app.command("restore")
     def restore_cmd(
         source: Annotated[Path, typer.Option("--from", help="A directory written by `procflow backup`.")],
-        db: Annotated[str, typer.Option(help="Where to put the store back.")] = "procflow-sim.db",
+        db: Annotated[str | None, typer.Option("--db", envvar=DB_ENV, metavar="STORE",
+                                               help=f"Where to put the store back (default ${DB_ENV}).")] = None,
         keys: Annotated[str | None, typer.Option(help="Where to put the keyring (default: beside the store, or "
                                                        "$PROCFLOW_KEYS_FILE).")] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing store and keyring.")] = False,
@@ -211,8 +211,7 @@ def register(app: typer.Typer) -> None:
         """Put a backed-up store and its keyring back (refuses to replace existing files without --overwrite)."""
         from procflow.errors import ProcflowError
 
-        if not db.strip():
-            _fail("--db is empty: name the file to restore into")
+        db = require_db(db)
         try:
             m = restore_store(source, db, keys=keys, overwrite=overwrite)
         except (ProcflowError, OSError) as exc:

@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from procflow.cli_common import DbOption, fail, open_store_or_fail, out, require_db
+
+if TYPE_CHECKING:
+    from procflow.engine import Engine
 
 __all__ = ["register"]
 
@@ -24,46 +29,25 @@ def register(app: typer.Typer) -> None:
     app.add_typer(migrate_app, name="migrate")
 
 
-def _open(db: str):  # type: ignore[no-untyped-def]
+def _open(db: str) -> Engine:
+    from procflow.engine import Engine
     from procflow.errors import ProcflowError
-    from procflow.store.base import open_store
 
-    if not db.strip():
-        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
-    if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
-        _fail(f"no store at {db}")
-    try:
-        from procflow.engine import Engine
-
-        store = open_store(db)
-    except ProcflowError as exc:
-        _fail(str(exc))
-    from procflow.cli_safety import require_keys
-
-    require_keys(store, db)
+    store = open_store_or_fail(db, write=True)
     try:
         return Engine(store)
     except ProcflowError as exc:
         store.close()
-        _fail(str(exc))
+        fail(str(exc))
 
 
-def _fail(message: str, code: int = 1) -> None:
-    from rich.console import Console
-
-    from procflow.masking import mask_text  # messages may quote dossier data: personal values are masked
-
-    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+_fail = fail
 
 
 def _show(report, as_json: bool, what: str) -> None:  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
-    out = Console()
     verb = "would move" if report.dry_run else "moved"
     out.print(f"{what}: {verb} {len(report.moved):,} in-flight dossier(s)"
               + (f" and {len(report.bundles):,} liên thông bundle(s)" if report.bundles else ""), highlight=False)
@@ -74,7 +58,7 @@ def _show(report, as_json: bool, what: str) -> None:  # type: ignore[no-untyped-
 @migrate_app.command("units")
 def units(
     map_csv: Annotated[Path, typer.Argument(help="CSV of old,new agency codes (new may be a 5-digit ward code).")],
-    db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+    db: DbOption = None,
     dry_run: Annotated[bool, typer.Option(help="Report what would move; change nothing.")] = False,
     partial: Annotated[bool, typer.Option(help="Move what can be moved even if some dossiers cannot.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -82,6 +66,7 @@ def units(
                                                            "terminal).")] = False,
 ) -> None:
     """Re-home in-flight dossiers after administrative units merged (one 'migrated' event each)."""
+    db = require_db(db)
     from procflow.cli_safety import confirm_destructive
 
     confirm_destructive(f"move the in-flight dossiers of {db} to the units in {map_csv}", yes=yes, dry_run=dry_run)
@@ -114,7 +99,7 @@ def units(
 def definition(
     code: Annotated[str, typer.Argument(help="Procedure code, e.g. 1.001193.")],
     to: Annotated[int, typer.Option("--to", help="The definition version to move in-flight dossiers to.")],
-    db: Annotated[str, typer.Option(help="Store path or URL.")] = "procflow-sim.db",
+    db: DbOption = None,
     file: Annotated[Path | None, typer.Option(help="Register this TOML (the new version) first.")] = None,
     map_state: Annotated[list[str] | None, typer.Option(
         "--map-state", metavar="OLD=NEW", help="A state of the old version and its counterpart (repeatable).")] = None,
@@ -125,6 +110,7 @@ def definition(
                                                            "terminal).")] = False,
 ) -> None:
     """Move in-flight dossiers of a procedure to another definition version (one 'migrated' event each)."""
+    db = require_db(db)
     from procflow.cli_safety import confirm_destructive
     from procflow.definition import load_definition
     from procflow.errors import ProcflowError

@@ -10,13 +10,13 @@ import json
 import sys
 from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from procflow.cli_common import DbOption, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
 
 if TYPE_CHECKING:
@@ -88,8 +88,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("timers")
     def timers_cmd(
-        db: Annotated[str, typer.Option(help="Store: a SQLite path, sqlite:///path or postgresql://…")]
-        = "procflow-sim.db",
+        db: DbOption = None,
         at: Annotated[str | None, typer.Option(help="Moment to look at (ISO; default now, Asia/Ho_Chi_Minh "
                                                     "when no offset is given).")] = None,
         show_all: Annotated[bool, typer.Option("--all", help="Every armed timer, not only the due ones.")] = False,
@@ -101,23 +100,11 @@ def register(app: typer.Typer) -> None:
         from procflow.calendar import VN_TZ
         from procflow.clock import Clock, FakeClock, SystemClock
         from procflow.engine import Engine
-        from procflow.store.base import open_store
-
-        if not db.strip() or (not db.startswith(("postgres", ":memory:"))
-                              and not Path(db.removeprefix("sqlite:///")).exists()):
-            _err.print(f"[bold red]error:[/] no store at {db!r}", soft_wrap=True)
-            raise typer.Exit(1)
+        db = require_db(db)
         moment = _parse_at(at)
         now = moment or datetime.now(VN_TZ)
         clock: Clock = FakeClock(now) if moment is not None else SystemClock()
-        try:
-            store = open_store(db, **({} if run or db.startswith("postgres") else {"upgrade": False}))
-        except ProcflowError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-            raise typer.Exit(1) from None
-        from procflow.cli_safety import require_keys
-
-        require_keys(store, db)
+        store = open_store_or_fail(db, write=run)  # a look is a read: no schema upgrade, no write lock
         try:
             engine = Engine(store, clock=clock)
             report: dict[str, Any] = {"at": now.isoformat()}

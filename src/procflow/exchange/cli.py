@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from procflow.cli_common import DbOption, fail, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
 from procflow.exchange.edxml import envelope_from_edxml_tree
 from procflow.exchange.errors import EnvelopeRejected
@@ -42,7 +43,6 @@ app = typer.Typer(help="Inter-agency XML envelopes (edXML, QCVN 102:2016): valid
 keys_app = typer.Typer(help="Test PKI for exchange nodes (a key and certificate per agency).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
-DbOption = Annotated[str, typer.Option("--db", help="Store: a SQLite path, sqlite:///path or postgresql://…")]
 VaultKeysOption = Annotated[
     str | None, typer.Option("--vault-keys", help="Personal-data vault keyring (default: beside the store).")
 ]
@@ -128,31 +128,21 @@ def validate(
         raise typer.Exit(code=1) from exc
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+def _fail(message: str) -> NoReturn:
+    fail(message, code=2)
 
 
 @contextmanager
-def _engine(db: str, vault_keys: str | None, *, create: bool = False) -> Iterator[Engine]:
+def _engine(db: str | None, vault_keys: str | None, *, create: bool = False) -> Iterator[Engine]:
     """The node's engine on ``db``: its definitions, plus any bundled one the store does not hold yet.
     ``create``: a node receiving its first hand-off may start from an empty store."""
     from procflow.definition import bundled_definitions
     from procflow.engine import Engine
     from procflow.keys import FileKeyProvider
-    from procflow.store.base import open_store
     from procflow.vault import Vault
 
-    path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
-    remote = db.startswith(("postgresql://", "postgres://"))
-    if not create and not remote and path != ":memory:" and not Path(path).exists():
-        _fail(f"no store at {db}")
-    if not db.strip():
-        _fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
-    try:
-        store = open_store(db)
-    except ProcflowError as exc:
-        _fail(str(exc))
+    db = require_db(db)
+    store = open_store_or_fail(db, write=True, check_keys=False, create=create, code=2)
     try:
         vault = Vault(store, FileKeyProvider(vault_keys, create=False) if vault_keys else None, location=db)
         try:
@@ -172,9 +162,9 @@ def _engine(db: str, vault_keys: str | None, *, create: bool = False) -> Iterato
 @app.command()
 def export(
     dossier_id: Annotated[str, typer.Argument(help="The dossier to hand off, e.g. 311.20.99.H92-260420-0001.")],
-    db: DbOption,
     keys: Annotated[Path, typer.Option(help="Directory of {agency}.key.pem / .cert.pem (this node's key).")],
     to: Annotated[str, typer.Option(help="Agency code of the receiving node.")],
+    db: DbOption = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")] = None,
     me: Annotated[str | None, typer.Option(help="This node's agency code (default: whoever handed the "
                                                 "dossier over, when its key is in --keys).")] = None,
@@ -216,9 +206,9 @@ def export(
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Envelope file.")],
-    db: DbOption,
     trust: Annotated[Path, typer.Option(help="Directory of {agency}.cert.pem files of member nodes.")],
     me: Annotated[str, typer.Option(help="This node's agency code (envelopes must be addressed to it).")],
+    db: DbOption = None,
     host: Annotated[list[str] | None, typer.Option(help="Another agency this node hosts (repeatable).")] = None,
     vault_keys: VaultKeysOption = None,
 ) -> None:

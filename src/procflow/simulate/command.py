@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from procflow.calendar import local_time
+from procflow.cli_common import err, fail
 
 __all__ = ["simulate"]
 
@@ -61,9 +62,8 @@ def simulate(
         min=1, help="Processes writing to a PostgreSQL --db (the same report as one process).")] = 1,
 ) -> None:
     """Simulate one province's one-stop offices (bộ phận một cửa) and report SLA figures."""
-    from rich.console import Console
-
     from procflow.catalogue.records import CatalogueError
+    from procflow.cli_progress import Progress
     from procflow.errors import ProcflowError
     from procflow.simulate import Scenario, run_simulation
     from procflow.simulate.faults import parse_fault
@@ -114,16 +114,12 @@ def simulate(
         _fail("give either --portal URL or --local-portal, not both")
     portal_opts = ({"portal_url": portal, "local": local_portal, "fail_rate": fail_rate}
                    if (portal or local_portal) else None)
-    err = Console(stderr=True)
     t0 = time.perf_counter()
     receiver = FileReceiver(str(sync_to)) if sync_to is not None else None
+    with_baseline = bool(faults and baseline)
+    progress = Progress(err, steps=2 if with_baseline else 1)
     try:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
-                      TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=err, transient=True,
-                      disable=not err.is_terminal) as bar:
-            task = bar.add_task(f"{province}, {days} days", total=1.0)
+        with progress.step(f"simulating {province}, {days} days") as update:
             if workers > 1:  # one process (SQLite or PostgreSQL) checkpoints every commit: --resume works there
                 if resume or sync_to is not None or portal_opts is not None:
                     _fail("--workers does not combine with --resume, --sync-to or a portal yet")
@@ -133,14 +129,15 @@ def simulate(
                 from procflow.simulate.parallel import run_parallel_simulation
 
                 result, report, engine = run_parallel_simulation(
-                    scenario, db, workers=workers, overwrite=overwrite,
-                    progress=lambda f: bar.update(task, completed=min(f, 1.0)))
+                    scenario, db, workers=workers, overwrite=overwrite, progress=update)
             else:
                 result, report, engine = run_simulation(scenario, db, overwrite=overwrite, resume=resume,
                                                         receiver=receiver, portal=portal_opts,
-                                                        progress=lambda f: bar.update(task, completed=min(f, 1.0)),
-                                                        definitions=definitions)
-            base = run_with_baseline(scenario, definitions=definitions) if faults and baseline else None
+                                                        progress=update, definitions=definitions)
+        base = None
+        if with_baseline:  # the same run without the faults, to show what they cost
+            with progress.step("baseline without the faults (in memory)") as update:
+                base = run_with_baseline(scenario, definitions=definitions, progress=update)
     except ProcflowError as exc:
         _fail(str(exc))
     finally:
@@ -163,13 +160,7 @@ def simulate(
                   + " · ".join(f"day {day} {s:.2f} s" for day, s in pace) + "[/]")
 
 
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    from procflow.masking import mask_text  # messages may quote dossier data: personal values are masked
-
-    Console(stderr=True).print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+_fail = fail
 
 
 def _print_extras(out: Any, data: dict[str, Any], *, resumed: bool, html: Path | None) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from procflow.cli_common import DbOption, open_store_or_fail
+from procflow.cli_common import DbOption, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
 from procflow.files import write_private
 from procflow.forms import FORM_TITLES
@@ -80,6 +80,7 @@ def register(app: typer.Typer) -> None:
         = "forms",
     ) -> None:
         """Render a one-stop form (01–07) as printable HTML and/or JSON. Reads only; audited like inspect."""
+        db = require_db(db)
         from procflow.access import actor_from_env
         from procflow.engine import Engine
         from procflow.forms import build_form, build_register, check_form_number, render_html, render_json
@@ -129,6 +130,7 @@ def register(app: typer.Typer) -> None:
         signer_role: Annotated[str, typer.Option(help="Who signs form 04.")] = "Thủ trưởng cơ quan",
     ) -> None:
         """Issue form 04: apologise and set a new appointment, before the due date, once per dossier."""
+        db = require_db(db)
         from procflow.access import actor_from_env
         from procflow.calendar import VN_TZ
         from procflow.engine import Engine

@@ -112,3 +112,59 @@ def test_working_clock_moves_in_working_days(procflow_clock):
     assert procflow_clock.next_working_day().date().isoformat() == "2026-04-24"
     with pytest.raises(ValueError, match="backwards"):
         procflow_clock.at("07:00")
+
+
+GIVEN_TEST = '''
+from hypothesis import given, settings, strategies as st
+
+CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-18", "parent_national_id": "092123456789"}
+
+
+@settings(max_examples=4, deadline=None)   # no suppress_health_check: the fixture must pass hypothesis' checks
+@given(ward=st.sampled_from(["31135", "31120"]), wait=st.integers(0, 3))
+def test_each_example_gets_a_new_engine(procflow_engine_factory, ward, wait):
+    story = procflow_engine_factory.story("1.001193", filed_at=ward, data=CHILD)
+    assert story.dossier.id.endswith("-0001")          # a new store each example: numbering starts again
+    assert {r["dossier_id"] for r in story.engine.store.outbox()} == {story.dossier.id}
+    story.fire("accept").fire("request_supplement").wait(working_days=wait).fire("resubmit")
+    story.fire("approve", data={"documents_complete": True}).fire("return_result").expect(status=10)
+
+
+def test_a_factory_engine_is_a_whole_engine(procflow_engine_factory):
+    engine = procflow_engine_factory(procedures=["1.001193"])
+    assert [d.code for d in engine.definitions()] == ["1.001193"]
+    assert engine.clock.now().isoformat() == "2026-04-20T08:00:00+07:00"
+'''
+
+
+def test_the_session_factory_works_under_given(pytester):
+    pytester.makepyfile(test_given=GIVEN_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_function_scoped_fixture_under_given_is_refused_by_hypothesis(pytester):
+    """Why the factory exists: the same test with the function-scoped ``dossier_story`` fails the health check."""
+    pytester.makepyfile(test_given='''
+from hypothesis import given, strategies as st
+
+@given(st.integers(0, 3))
+def test_shared(dossier_story, n):
+    pass
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*function_scoped_fixture*"])
+
+
+def test_every_fixture_says_what_it_gives_in_pytest_fixtures(pytester):
+    from procflow.testing import plugin
+
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
+    text = result.stdout.str()
+    names = [n for n, f in vars(plugin).items() if n.startswith(("procflow_", "dossier_")) and callable(f)]
+    assert len(names) >= 12
+    for name in names:
+        block = text.split(name, 1)[1].split("\n\n", 1)[0] if name in text else ""
+        assert name in text and "no docstring available" not in block, f"{name} has no docstring in pytest --fixtures"

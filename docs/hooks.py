@@ -643,7 +643,33 @@ def testing_api() -> str:
     return "\n".join(out) + "\n"
 
 
+def _markdown(doc: str) -> str:
+    """A reST docstring as markdown: ``literal`` → `literal`, and each ``::`` block as a fenced Python block."""
+    out: list[str] = []
+    lines = doc.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.rstrip().endswith("::") and i + 1 < len(lines) and not lines[i + 1].strip():
+            out.append(re.sub(r"``([^`]+)``", r"`\1`", line.rstrip()[:-2].rstrip() + ":") if line.strip() != "::" else "")
+            i += 2
+            block: list[str] = []
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+                block.append(lines[i])
+                i += 1
+            out += ["", "```python", textwrap.dedent("\n".join(block)).strip(), "```", ""]
+            continue
+        out.append(re.sub(r"``([^`]+)``", r"`\1`", line))
+        i += 1
+    return "\n".join(out)
+
+
+EXAMPLE_KIT = Path(__file__).resolve().parents[1] / "examples" / "adapter_plugin" / "test_conformance.py"
+
+
 def conformance() -> str:
+    """The kit's whole contract (its module docstring, fault() included), the complete example that runs it
+    (the file procflow's own suite runs, included verbatim: nothing can be cut), its checks and fields."""
     module = _module("procflow.testing.conformance")
     if module is None:
         return ('!!! warning "Not in this release yet"\n    The adapter conformance kit '
@@ -651,18 +677,107 @@ def conformance() -> str:
     kit = module.AdapterConformance
     checks = [(name, inspect.getdoc(fn)) for name, fn in inspect.getmembers(kit, inspect.isfunction)
               if name.startswith("test_")]
-    out = ["### The conformance kit", "", inspect.getdoc(module).split("\n\n", 1)[0], "",
-           "```python", textwrap.dedent(inspect.getdoc(module).split("::", 1)[1].split("\n\n", 2)[1]).strip(),
-           "```", "",
-           "Its checks (a check for a hook the plugin does not implement, or a fault the fake cannot simulate, "
-           "is skipped, saying so):", ""]
-    for name, _doc in sorted(checks, key=lambda c: inspect.getsourcelines(getattr(kit, c[0]))[1]):
-        out.append(f"- `{name}`")
+    out = ["### The conformance kit", "", _markdown(inspect.getdoc(module)), "",
+           f"#### A complete example: `{EXAMPLE_KIT.relative_to(EXAMPLE_KIT.parents[2]).as_posix()}`", "",
+           "The example plugin's whole conformance suite — the `procflow_adapter` fixture with its `fault()` "
+           "and the `AdapterConformance` subclass — exactly as procflow's own test suite runs it:", "",
+           "```python", EXAMPLE_KIT.read_text(encoding="utf-8").strip(), "```", "",
+           "#### Its checks", "",
+           "A check for a hook the plugin does not implement, or a fault the fake cannot simulate, is skipped, "
+           "saying so:", ""]
+    for name, doc in sorted(checks, key=lambda c: inspect.getsourcelines(getattr(kit, c[0]))[1]):
+        out.append(f"- `{name}`" + (f": {_markdown(doc.splitlines()[0])}" if doc else ""))
     fields = ", ".join(f"`{f.name}`" for f in attrs.fields(module.AdapterHarness))
     out += ["", f"`AdapterHarness` fields: {fields}. Faults a fake may simulate: "
-            + ", ".join(f"`{f}`" for f in module.FAULTS) + ".", "",
-            "`examples/adapter_plugin/test_conformance.py` runs the kit against the example plugin.", ""]
+            + ", ".join(f"`{f}`" for f in module.FAULTS) + ".", ""]
     return "\n".join(out)
+
+
+# -- the testing kit: fixtures, story API, strategies ---------------------------------------------------------
+
+def _fixtures() -> list[tuple[str, str, str, str]]:
+    """(name, scope, signature, docstring) of every fixture procflow's pytest plugin provides, in source order."""
+    from procflow.testing import plugin
+
+    found = []
+    for name, obj in vars(plugin).items():
+        marker = getattr(obj, "_fixture_function_marker", None) or getattr(obj, "_pytestfixturefunction", None)
+        if marker is None:
+            continue
+        fn = obj._get_wrapped_function() if hasattr(obj, "_get_wrapped_function") else obj
+        deps = ", ".join(p for p in inspect.signature(fn).parameters)
+        found.append((inspect.getsourcelines(fn)[1], name, marker.scope, deps, inspect.getdoc(obj) or ""))
+    return [(name, scope, deps, doc) for _, name, scope, deps, doc in sorted(found)]
+
+
+def fixtures() -> str:
+    rows = ["| fixture | scope | uses | what it gives |", "|---|---|---|---|"]
+    for name, scope, deps, doc in _fixtures():
+        rows.append(f"| `{name}` | {scope} | {', '.join(f'`{d}`' for d in deps.split(', ') if d) or '—'} | "
+                    f"{_markdown(' '.join(doc.split()))} |")
+    return "\n".join(rows) + "\n"
+
+
+class _Name:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _signature(fn: Callable[..., Any], *, drop_first: bool = False) -> str:
+    """Names and defaults only: annotations are in the API reference, and a call is what a test writes."""
+    params = list(inspect.signature(fn).parameters.values())[1 if drop_first else 0:]
+    plain = [p.replace(annotation=inspect.Parameter.empty,
+                       default=_Name(p.default.__name__) if isinstance(p.default, type) and p.default is not p.empty
+                       else p.default)
+             for p in params]
+    return str(inspect.Signature(plain))
+
+
+def _api(cls: type, *, members: list[str] | None = None, call: str | None = None) -> list[str]:
+    out = []
+    for name, member in inspect.getmembers(cls):
+        if name.startswith("_") and name != "__call__" or (members is not None and name not in members):
+            continue
+        if isinstance(member, property):
+            out.append((name, f"{name}", inspect.getdoc(member) or ""))
+        elif inspect.isfunction(member):
+            sig = _signature(member, drop_first=True)
+            out.append((name, f"{name}{sig}", inspect.getdoc(member) or ""))
+    order = {n: i for i, n in enumerate(vars(cls))}
+    lines = []
+    for name, sig, doc in sorted(out, key=lambda m: order.get(m[0], 0)):
+        shown = f"{call or cls.__name__}{sig[len('__call__'):]}" if name == "__call__" else f".{sig}"
+        lines.append(f"`{shown}`")
+        lines.append(f":   {_markdown(' '.join(doc.split())) or '—'}")
+        lines.append("")
+    return lines
+
+
+def story_api() -> str:
+    from procflow.testing.story import Story, StoryFactory
+
+    out = ["#### `StoryFactory` (the `dossier_story` fixture)", "", *_api(StoryFactory, call="dossier_story"),
+           "#### `Story`", "", *_api(Story)]
+    return "\n".join(out) + "\n"
+
+
+def strategies() -> str:
+    from procflow.testing import strategies as module
+
+    out = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        target = getattr(obj, "__wrapped__", obj)
+        if isinstance(target, type):
+            sig = "(" + ", ".join(f.name for f in attrs.fields(target)) + ")" if attrs.has(target) else ""
+        else:  # an @st.composite strategy: the caller does not pass draw
+            sig = _signature(target, drop_first=next(iter(inspect.signature(target).parameters), "") == "draw")
+        doc = inspect.getdoc(target) or ""
+        out += [f"`{name}{sig}`", f":   {_markdown(' '.join(doc.split())) or '—'}", ""]
+    return "\n".join(out) + "\n"
 
 
 GENERATORS: dict[str, Callable[..., str]] = {
@@ -676,6 +791,9 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "masking": masking,
     "hookspecs": hookspecs,
     "testing-api": testing_api,
+    "fixtures": fixtures,
+    "story-api": story_api,
+    "strategies": strategies,
 }
 
 
@@ -689,3 +807,12 @@ def render(markdown: str) -> str:
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:  # mkdocs hook
     return render(markdown)
+
+
+# Docstrings cross-reference in reST (:class:`Engine`); the Google-style parser leaves the role as text before
+# the code span. Shown as code (the role's meaning) rather than rewriting every docstring.
+SPHINX_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|exc|data|obj|const|ref|term):<code>~?")
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:  # mkdocs hook
+    return SPHINX_ROLE.sub("<code>", html)

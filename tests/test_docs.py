@@ -2,7 +2,8 @@
 
 Each page runs as one script, in a temporary directory, in document order: its ```python blocks verbatim,
 and each line of its ```bash blocks that starts with ``procflow `` as a command that must exit 0 (other
-lines — pip, python, exports — are not run). A block preceded by ``<!-- not-run -->`` is skipped.
+lines — pip, python, exports — are not run). A block preceded by ``<!-- not-run -->`` is skipped; one preceded
+by ``<!-- pytest -->`` is a whole test file, run with pytest (and procflow's plugin) instead.
 ``examples/`` and ``src/`` are linked into the directory, so paths in the docs resolve as from the repo root.
 """
 
@@ -21,7 +22,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 NOT_RUN = "<!-- not-run -->"
-BLOCK = re.compile(r"^(?P<marker><!-- not-run -->\n)?```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$", re.M | re.S)
+BLOCK = re.compile(r"^(?P<marker><!-- (?P<kind>not-run|pytest) -->\n)?```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$",
+                   re.M | re.S)
+pytest_plugins = ["pytester"]
 # Owned by the PostgreSQL work; its commands may need a database server, so it is built but not run here.
 NOT_EXECUTED_PAGES = {"operating/scale.md"}
 
@@ -154,6 +157,14 @@ def test_mkdocs_build_strict(tmp_path):
     reference = (tmp_path / "site" / "procedures" / "reference" / "index.html").read_text(encoding="utf-8")
     assert "resume_policy" in reference and "supplement_policy" in reference
     assert (tmp_path / "site" / "reference" / "api" / "index.html").exists()
+    # docstrings' reST roles (:class:`Engine`) are shown as code, not printed raw
+    for page in (tmp_path / "site" / "reference").rglob("*.html"):
+        raw = re.findall(r":(?:class|func|meth|mod|attr|exc):(?:<code>|`)", page.read_text(encoding="utf-8"))
+        assert not raw, f"{page}: raw Sphinx roles {raw[:3]}"
+    engine_page = (tmp_path / "site" / "reference" / "engine" / "index.html").read_text(encoding="utf-8")
+    assert "<code>AccessPolicy</code>" in engine_page or "AccessPolicy" in engine_page
+    testing = (tmp_path / "site" / "testing" / "index.html").read_text(encoding="utf-8")
+    assert "procflow_engine_factory" in testing and "<dl>" in testing  # the story API is a definition list
     # nothing is fetched from the internet at view time (agency intranets): fonts and mermaid are local
     for page in (tmp_path / "site").rglob("*.html"):
         html = page.read_text(encoding="utf-8")
@@ -188,3 +199,54 @@ def test_the_report_explained_in_getting_started_matches_the_real_one():
     for label in labels:
         assert label in result.stdout, f"the report no longer shows {label!r}"
         assert label in page, f"getting-started.md does not show {label!r}"
+
+
+def _pytest_examples() -> list[tuple[str, str]]:
+    return [(path.relative_to(DOCS).as_posix(), m.group("body")) for path in sorted(DOCS.rglob("*.md"))
+            for m in BLOCK.finditer(path.read_text(encoding="utf-8")) if m.group("kind") == "pytest"]
+
+
+def test_the_pytest_examples_pass_under_pytest(pytester):
+    """The testing page's examples are test files: run them as a user would, with procflow's plugin loaded
+    from its entry point, warnings as errors and hypothesis' health checks on."""
+    examples = _pytest_examples()
+    assert {page for page, _ in examples} >= {"testing.md"} and len(examples) >= 3
+    for i, (_, body) in enumerate(examples):
+        pytester.makepyfile(**{f"test_docs_example_{i}": body})
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
+    tests = sum(len(re.findall(r"^def test_", body, re.M)) for _, body in examples)
+    result.assert_outcomes(passed=tests)
+
+
+def test_the_testing_page_names_every_fixture_story_method_and_strategy():
+    from procflow.testing import strategies
+    from procflow.testing.story import Story
+
+    page = _hooks().render((DOCS / "testing.md").read_text(encoding="utf-8"))
+    for name, _scope, _deps, doc in _hooks()._fixtures():
+        assert f"| `{name}` |" in page and doc, name
+    assert "`procflow_engine_factory` | session |" in page
+    for name in ("fire", "refused", "wait", "deliver", "expect", "expect_custody", "expect_portal", "timeline"):
+        assert f"`.{name}(" in page, name
+    assert "`dossier_story(procedure, *, filed_at," in page
+    for name in strategies.__all__:
+        assert f"`{name}(" in page, name
+    assert not [m for m in ("—\n", ":   —") if m in page], "a documented name has no docstring"
+    assert Story.fire.__doc__
+
+
+def test_the_conformance_page_shows_the_kit_being_run():
+    """Generated from the code: the kit's whole docstring (the fault() contract included) and the complete
+    example file, so neither the AdapterConformance subclass nor the fault fixture can be cut."""
+    from procflow.testing import conformance
+
+    page = _hooks().render((DOCS / "adapters.md").read_text(encoding="utf-8"))
+    example = (ROOT / "examples" / "adapter_plugin" / "test_conformance.py").read_text(encoding="utf-8").strip()
+    assert example in page
+    assert "class TestSmsLogAdapter(AdapterConformance):" in page and "def fault(kind):" in page
+    assert "`fault(kind)` is a context manager" in page
+    for fault in conformance.FAULTS:
+        assert f"`{fault}`" in page
+    for name in dir(conformance.AdapterConformance):
+        if name.startswith("test_"):
+            assert f"- `{name}`" in page, name

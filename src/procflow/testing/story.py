@@ -64,6 +64,7 @@ class Story:
     # -- acting ---------------------------------------------------------------------------------------------
     def fire(self, trigger: str, *, by: str | Actor | None = None, data: Mapping[str, Any] | None = None,
              note: str | None = None) -> Story:
+        """Fire ``trigger`` as the right official (or ``by``); a refusal fails the test with the timeline."""
         actor = self.actor(trigger, by)
         try:
             if self._bundles is not None and self._bundles.bundle_of(self.dossier.id) is not None:
@@ -119,6 +120,7 @@ class Story:
     # -- reading --------------------------------------------------------------------------------------------
     @property
     def events(self) -> list[DossierEvent]:
+        """The dossier's events as stored, oldest first."""
         return self.engine.store.events(self.dossier.id)
 
     @property
@@ -133,6 +135,7 @@ class Story:
                 and r["dossier_id"] == self.dossier.id]
 
     def timeline(self) -> str:
+        """The events as lines a person reads (what a failed expectation prints)."""
         lines = [f"dossier {self.dossier.id} ({self.dossier.procedure}):"]
         for e in self.events:
             sla = (e.effects or {}).get("sla") or {}
@@ -205,6 +208,8 @@ class StoryFactory:
     def __call__(self, procedure: str, *, filed_at: str, location: str | None = None,
                  data: Mapping[str, Any] | None = None, by: str | Actor | None = None,
                  at: str | datetime | None = None) -> Story:
+        """File ``procedure`` at the desk ``filed_at`` (agency or ward code), about ``location`` (default the
+        same commune), ``at`` a time today ("14:30") or a moment; ``by`` the desk's officer by default."""
         reg = self.engine.registry
         desk_code = reg.commune(filed_at).code if filed_at.isdigit() else filed_at
         loc = reg.commune(location).code if location and location.isdigit() else location

@@ -146,6 +146,8 @@ def dossier_data(defn: ProcedureDefinition, *, required_only: bool = False) -> s
 
 @attrs.frozen
 class Filing:
+    """What ``filings()`` draws: the arguments of one ``Engine.file`` call."""
+
     procedure: str
     filed_at: str
     location: str

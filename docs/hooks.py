@@ -651,7 +651,8 @@ def _markdown(doc: str) -> str:
     while i < len(lines):
         line = lines[i]
         if line.rstrip().endswith("::") and i + 1 < len(lines) and not lines[i + 1].strip():
-            out.append(re.sub(r"``([^`]+)``", r"`\1`", line.rstrip()[:-2].rstrip() + ":") if line.strip() != "::" else "")
+            intro = re.sub(r"``([^`]+)``", r"`\1`", line.rstrip()[:-2].rstrip() + ":")
+            out.append(intro if line.strip() != "::" else "")
             i += 2
             block: list[str] = []
             while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
@@ -739,7 +740,7 @@ def _signature(fn: Callable[..., Any], *, drop_first: bool = False) -> str:
 def _api(cls: type, *, members: list[str] | None = None, call: str | None = None) -> list[str]:
     out = []
     for name, member in inspect.getmembers(cls):
-        if name.startswith("_") and name != "__call__" or (members is not None and name not in members):
+        if (name.startswith("_") and name != "__call__") or (members is not None and name not in members):
             continue
         if isinstance(member, property):
             out.append((name, f"{name}", inspect.getdoc(member) or ""))

@@ -23,6 +23,7 @@ CORPUS = tomllib.loads((ROOT / "tests" / "corpus" / "commands.toml").read_text(e
 runner = CliRunner()
 # simulate owns its simulation store (the README's one-line job); catalogue import writes files unless --db names
 # a store to register into, so an inherited $PROCFLOW_DB must not silently change what it does
+PYTHON_TYPE = r"<(?:str|int|float|bool|Path|datetime|list\[[^\]]*\]|[\w.-]+(?:\|[\w.-]+)+)>"  # typer 0.2x labels
 OWN_DB = {("simulate",), ("catalogue", "import")}
 
 
@@ -48,7 +49,7 @@ def test_every_help_names_values_in_words_not_python_types():
     for path, _ in _commands():
         result = runner.invoke(app, [*path, "--help"], env=_env())
         assert result.exit_code == 0, (path, result.output)
-        types = re.findall(r"<(?:str|int|float|bool|Path|datetime|list\[[^\]]*\]|[\w.-]+(?:\|[\w.-]+)+)>", result.output)
+        types = re.findall(PYTHON_TYPE, result.output)
         assert not types, f"procflow {' '.join(path)} --help shows Python types {types}"
         assert "{" + "dossier_id" + "}" not in result.output
         shown += 1
@@ -126,7 +127,8 @@ def test_progress_lines_when_not_on_a_terminal():
     """Through a pipe (``procflow simulate … | cat`` or a log file) the run prints plain lines on stderr, and
     the --fault baseline rerun is a step of its own, after the run's own step."""
     result = subprocess.run([_procflow(), "simulate", "--days", "2", "--rate", "0.2", "--db", ":memory:",
-                             "--fault", "portal-down:day=2026-04-20"], capture_output=True, text=True, timeout=300, env=_env())
+                             "--fault", "portal-down:day=2026-04-20"],
+                            capture_output=True, text=True, timeout=300, env=_env())
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     run = [i for i, line in enumerate(lines) if line.startswith("step 1/2: simulating Cần Thơ, 2 days")]

@@ -781,7 +781,28 @@ def strategies() -> str:
     return "\n".join(out) + "\n"
 
 
+SAMPLE_RUN = ("simulate", "--province", "Cần Thơ", "--days", "2", "--rate", "0.2", "--seed", "1", "--db", ":memory:")
+
+
+def simulate_report() -> str:
+    """What ``procflow simulate`` prints, produced by running it while the pages are built (a short run, so
+    the build stays quick): the figures on the page are always the real ones of this procflow."""
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("procflow")
+    result = subprocess.run([str(exe) if exe.exists() else "procflow", *SAMPLE_RUN], capture_output=True,
+                            text=True, timeout=600, env={**os.environ, "COLUMNS": "132", "NO_COLOR": "1"})
+    if result.returncode != 0:
+        raise RuntimeError(f"procflow {' '.join(SAMPLE_RUN)} failed:\n{result.stderr}")
+    lines = [line.rstrip() for line in result.stdout.splitlines() if not line.startswith("store: ")]
+    return "\n".join(["```text", f"$ procflow {' '.join(SAMPLE_RUN).replace('Cần Thơ', chr(34) + 'Cần Thơ' + chr(34))}",
+                      *lines, "```", ""])
+
+
 GENERATORS: dict[str, Callable[..., str]] = {
+    "simulate-report": simulate_report,
     "conformance": conformance,
     "toml-reference": toml_reference,
     "validation-errors": validation_errors,

@@ -1,4 +1,4 @@
-"""The README's two commands are the contract with a new user: keep them true."""
+"""The README's two commands and its embedding example are the contract with a new user: keep them true."""
 
 from __future__ import annotations
 
@@ -28,5 +28,12 @@ def test_readme_embedding_example_runs(tmp_path):
     code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    said = re.search(r"It prints:\n\n```text\n(.*?)```", readme, re.S).group(1)
+    assert result.stdout == said, "the README's stated output has drifted from what the example prints"
     assert " returned 10 due 2026-04-20 17:00:00+07:00 on time: True" in result.stdout
-    assert (tmp_path / "demo.db").exists()
+    # the portal sync is wired: one portal.status row per status change, committed with the steps
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "demo.db") as con:
+        rows = con.execute("SELECT topic, status FROM outbox ORDER BY id").fetchall()
+    assert rows == [("portal.status", "pending")] * 4

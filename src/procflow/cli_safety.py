@@ -24,14 +24,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from procflow.cli_common import DB_ENV, DbOption, fail, require_db
+from procflow.cli_common import DB_ENV, DbOption, fail, out, require_db
 
 __all__ = ["backup_store", "confirm_destructive", "register", "require_keys", "restore_store"]
 
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+_out = out  # one console pair (procflow.cli_common): a path is never wrapped mid-line in a log
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not run from a "
                                                               "terminal).")]

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from procflow.cli import app
 from procflow.engine import Engine
-from procflow.keys import FileKeyProvider, KeysUnavailable, StaticKeyProvider, key_id_for
+from procflow.errors import KeysUnavailable
+from procflow.keys import FileKeyProvider, StaticKeyProvider, key_id_for
 from procflow.store.sqlite import SQLiteStore
 from procflow.vault import Vault
 
@@ -161,7 +162,7 @@ def test_retiring_waits_for_other_processes_and_loses_no_value(app_store, regist
 def test_retire_grace_must_exceed_the_keyring_refresh(app_store):
     path, _ = app_store
     store = SQLiteStore(str(path))
-    from procflow.vault import VaultError
+    from procflow.errors import VaultError
 
     with pytest.raises(VaultError, match="longer than the keyring refresh"):
         Vault(store, FileKeyProvider(f"{path}.keys")).rotate(retire=True, retire_grace=0.5)

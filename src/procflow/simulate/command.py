@@ -62,9 +62,8 @@ def simulate(
         min=1, help="Processes writing to a PostgreSQL --db (the same report as one process).")] = 1,
 ) -> None:
     """Simulate one province's one-stop offices (bộ phận một cửa) and report SLA figures."""
-    from procflow.catalogue.records import CatalogueError
     from procflow.cli_progress import Progress
-    from procflow.errors import ProcflowError
+    from procflow.errors import CatalogueError, ProcflowError
     from procflow.simulate import Scenario, run_simulation
     from procflow.simulate.faults import parse_fault
     from procflow.simulate.report import run_with_baseline, simulation_report, write_html

@@ -95,7 +95,8 @@ def _readable_type(param: object) -> str | None:
     if get_origin(annotation) is list:
         annotation = get_args(annotation)[0]
     if getattr(desc, "is_choice", False):
-        label = "[" + "|".join(str(c.value if isinstance(c, Enum) else c) for c in desc.choices or ()) + "]"
+        choices = getattr(desc, "choices", None) or ()
+        label = "[" + "|".join(str(c.value if isinstance(c, Enum) else c) for c in choices) + "]"
     else:
         label = _TYPE_WORDS.get(annotation, getattr(annotation, "__name__", "VALUE").upper())
     repeated = getattr(desc, "is_list", False) or getattr(param, "nargs", 1) != 1

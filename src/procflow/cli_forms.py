@@ -56,7 +56,8 @@ def _form_choices(incomplete: str) -> list[tuple[str, str]]:
 
 
 def register(app: typer.Typer) -> None:
-    from procflow.cli import _fail, out
+    from procflow.cli_common import fail as _fail
+    from procflow.cli_common import out
 
     @app.command(name="forms")
     def forms(

@@ -19,6 +19,15 @@ A page asks for generated content with a marker comment on a line of its own:
     personal-data kind is masked.
 ``<!-- procflow:hookspecs -->``, ``<!-- procflow:testing-api -->``
     the adapter hooks (``procflow.hookspecs``) and the ``procflow.testing`` contents, when they exist.
+``<!-- procflow:fixtures -->``, ``<!-- procflow:story-api -->``, ``<!-- procflow:strategies -->``
+    every pytest fixture of the plugin (scope, what it uses, its docstring), the ``Story`` methods and the
+    hypothesis strategies, from the code.
+``<!-- procflow:conformance -->``
+    the conformance kit's whole docstring and the complete example file that runs it.
+``<!-- procflow:simulate-report -->``
+    what ``procflow simulate`` prints for a short run, produced by running it during the build.
+
+``on_page_content`` shows reST roles in docstrings (``:class:`Engine```) as code on the API pages.
 
 ``tests/test_docs.py`` imports this module and checks that every key the loader accepts is described here.
 """

@@ -18,6 +18,7 @@ from typing import Any
 
 from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
+from procflow.jsontext import dumps as _dumps
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
 from procflow.store.sqlite_records import (
@@ -110,10 +111,6 @@ def sqlite_problem(path: str, exc: BaseException, timeout: float | None = None) 
     if "readonly" in text or "read-only" in text:
         return f"{path}: the store file is read-only for this user ({text})"
     return f"{path}: SQLite error: {text}"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _iso(value: datetime | None) -> str | None:

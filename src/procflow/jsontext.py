@@ -20,14 +20,30 @@ from __future__ import annotations
 
 import json
 from math import isfinite as _isfinite
+from datetime import datetime
 from typing import Any
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "isotext"]
 
 try:  # an optional speed-up: the text is identical without it
     import orjson
 except ImportError:  # pragma: no cover - exercised where orjson is not installed
     orjson = None  # type: ignore[assignment]
+
+
+_last_iso: tuple[Any, str] = (None, "")
+
+
+def isotext(instant: datetime) -> str:
+    """``instant.isoformat()``, remembering the last instant: one fire writes its instant in the event row,
+    the outbox payload and the snapshot, and a simulation fires many times at one simulated instant."""
+    global _last_iso
+    last = _last_iso  # one tuple: a reader in another thread sees a consistent pair
+    if last[0] is instant:
+        return last[1]
+    text = instant.isoformat()
+    _last_iso = (instant, text)
+    return text
 
 
 def _reference(value: Any) -> str:

@@ -33,6 +33,7 @@ import attrs
 from procflow.calendar import local_time
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition
 from procflow.dossier import Dossier, DossierEvent
+from procflow.jsontext import isotext
 from procflow.store.base import OutboxMessage, Store
 from procflow.vault import MARKER
 
@@ -145,7 +146,7 @@ def _walk(value: Any, refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> Any
     if t is dict:
         if MARKER in value:  # already a reference
             return value
-        return {k: _walk(v, refs) for k, v in value.items()}
+        return _sealed(value, refs)
     if t is list or t is tuple:
         return [_walk(v, refs) for v in value]
     if t is str or t is int:
@@ -295,7 +296,7 @@ def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent
         payload["extension"] = {"previous_due_at": ext.get("previous_due_at"), "new_due_at": ext.get("new_due_at"),
                                 "reason": ext.get("reason"), "issued_at": ext.get("issued_at")}
     if event is not None:
-        payload["event"] = {"seq": event.seq, "at": event.at.isoformat(), "kind": event.kind,
+        payload["event"] = {"seq": event.seq, "at": isotext(event.at), "kind": event.kind,
                             "trigger": event.trigger, "actor": event.actor, "agency": event.agency,
                             "from_status": _previous_status(event, defn)}
     return payload

@@ -19,6 +19,7 @@ from typing import Any
 from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.jsontext import dumps as _dumps
+from procflow.jsontext import isotext
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
 from procflow.store.sqlite_records import (
@@ -318,7 +319,7 @@ class SQLiteStore(SQLiteRecords):
               outbox: Sequence[OutboxMessage], changed: frozenset[str], *,
               arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
-        at = event.at.isoformat()
+        at = isotext(event.at)
         params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, at, d.revision]
         if changed:
             if "sla" in changed:

@@ -19,8 +19,8 @@ in its historical form (``json.dumps`` with the default separators), which must 
 from __future__ import annotations
 
 import json
-from math import isfinite as _isfinite
 from datetime import datetime
+from math import isfinite as _isfinite
 from typing import Any
 
 __all__ = ["dumps", "isotext"]

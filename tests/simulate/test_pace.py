@@ -50,7 +50,7 @@ def test_every_checkpoint_holds_exactly_the_pending_tasks_as_they_stand(tmp_path
         sizes.append(len(pending))
 
     monkeypatch.setattr(checkpoint, "save", save)
-    result, report, engine = run_simulation(_outliving_scenario(), str(tmp_path / "sim.db"))
+    _, report, engine = run_simulation(_outliving_scenario(), str(tmp_path / "sim.db"))
     engine.store.close()
     assert len(sizes) > 10 and max(sizes) > 0 and sizes[-1] == 0  # the last one (finished) has nothing pending
     assert report.extra["timers"]["supplements_expired"] > 0 and any(moved)

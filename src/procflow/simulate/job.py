@@ -13,8 +13,8 @@ from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
 from procflow.definition import ProcedureDefinition, bundled_definitions
 from procflow.engine import Engine
-from procflow.official import OfficialTally
 from procflow.errors import StoreError
+from procflow.official import OfficialTally
 from procflow.outbox import status_sync_topic, topic_rule
 from procflow.scheduler import Scheduler, SimulationTimers, timer_report
 from procflow.simulate.faults import holiday_days

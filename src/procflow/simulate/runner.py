@@ -18,8 +18,8 @@ import random
 import time as _time
 from collections import defaultdict
 from collections.abc import Callable
-from itertools import accumulate
 from datetime import date, datetime, time, timedelta
+from itertools import accumulate
 from typing import Any
 
 import attrs

@@ -256,8 +256,28 @@ class Scheduler:
         for timer, outcome, action, at, detail in pending.finished:
             self.store.finish_timer(timer, outcome=outcome, action=action, at=at, worker=self.worker, detail=detail)
 
+    def _left(self, timer: TimerRecord) -> tuple[str, str] | None:
+        """``(action, reason)`` when the dossier has left every state the timer lives in — most of a busy
+        queue: leaving a state cancels its armings by writing nothing — read without decoding the whole
+        record (stores that offer ``dossier_state``); None when the full check must decide."""
+        head = getattr(self.store, "dossier_state", None)
+        found = head(timer.dossier_id) if head is not None else None
+        if found is None:
+            return None
+        procedure, version, state = found
+        table = self.engine.timer_table(procedure, version)
+        spec = table.by_name.get(timer.name) if table is not None else None
+        if spec is None or state in spec.states:
+            return None
+        return spec.action.value, f"cancelled: the dossier moved on to state {state!r}"  # as ``settled`` says
+
     def _process(self, timer: TimerRecord, stats: SchedulerStats, pending: _Pending) -> None:
         action = "?"
+        left = self._left(timer)
+        if left is not None:
+            pending.finished.append((timer, "cancelled", left[0], self.engine.clock.now(), left[1]))
+            stats.cancelled += 1
+            return
         try:
             try:
                 d = self.store.get(timer.dossier_id)

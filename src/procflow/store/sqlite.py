@@ -371,6 +371,13 @@ class SQLiteStore(SQLiteRecords):
             d.chain = (d.revision, row[14])
         return d
 
+    def dossier_state(self, dossier_id: str) -> tuple[str, int, str] | None:
+        """``(procedure, definition version, state)``, or None: one index probe, nothing decoded. The timer
+        scheduler settles most queued armings (those the dossier has left) from this alone."""
+        row = self._db.execute("SELECT procedure, definition_version, state FROM dossiers WHERE id=?",
+                               (dossier_id,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
     def iter_dossiers(self) -> Iterator[Dossier]:
         for row in self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers ORDER BY id"):
             yield _dossier(row)

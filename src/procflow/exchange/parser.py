@@ -253,6 +253,9 @@ def _event(element: etree._Element) -> PayloadEvent:
         status=_int_attr(element, "status") if element.get("status") is not None else None,
         note=element.get("note"),
         data=_fields(element),
+        prev_link=element.get("prevLink"),
+        link=element.get("link"),
+        link_scheme=element.get("linkScheme"),
     )
 
 

@@ -17,7 +17,9 @@ hand-off to an agency hosted elsewhere is an outbox message carrying a signed en
 Both sides' event logs end up identical: the envelope carries every event with its seq, time, actor,
 agency, custodian, status, note and effects, and the receiver stores them as they are (sealing personal
 values in its own vault and chaining hashes as its engine does; vault references name (dossier, seq,
-field), so even the stored rows agree). Envelopes carry personal values in clear to the receiving node,
+field), so even the stored rows agree). Each event also carries the sender's chain link, and nothing is
+imported before the whole history passed :mod:`procflow.exchange.history` (the procedure's law, custody
+at each step, the sender's chain). Envelopes carry personal values in clear to the receiving node,
 which must be a member of the trust store; nothing here logs them.
 """
 
@@ -38,6 +40,7 @@ from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, replay
 from procflow.engine import Engine
 from procflow.errors import DefinitionError, DossierNotFound, ProcflowError
 from procflow.exchange.builder import envelope_tree
+from procflow.exchange.history import check_history, payload_links, verify_links
 from procflow.exchange.errors import (
     DefinitionMismatch,
     EnvelopeRejected,
@@ -91,7 +94,7 @@ def payload_event(e: DossierEvent) -> PayloadEvent:
     return PayloadEvent(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor, agency=e.agency,
                         definition_version=e.definition_version, trigger=e.trigger, from_state=e.from_state,
                         to_state=e.to_state, custodian=e.custodian, status=e.status, note=e.note,
-                        data=tuple(Field.of(k, v) for k, v in (e.effects or {}).items()))
+                        data=tuple(Field.of(k, v) for k, v in (e.effects or {}).items()), **payload_links(e))
 
 
 def dossier_event(dossier_id: str, p: PayloadEvent) -> DossierEvent:
@@ -210,7 +213,7 @@ class ExchangeNode:
     def __init__(self, engine: Engine, agency: str, *, trust: TrustStore, keys: NodeKeys | None = None,
                  hosts: Iterable[str] = (), directory: Mapping[str, str] | None = None,
                  window: timedelta = timedelta(hours=24), future_skew: timedelta = timedelta(minutes=5),
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, require_links: bool = True) -> None:
         if keys is not None and keys.agency != agency:
             raise ValueError(f"node {agency}: its keys are {keys.agency}'s")
         self.engine = engine
@@ -219,6 +222,7 @@ class ExchangeNode:
         self.trust = trust
         self.hosts = frozenset({agency, *hosts})
         self.directory = dict(directory or {})
+        self.require_links = require_links  # False: also import histories a sender wrote without chaining
         self.replay = StoreReplayGuard(engine.store, clock=engine.clock)
         self.verifier = Verifier(trust, agency, self.replay, window=window, future_skew=future_skew,
                                  clock=engine.clock.now, limits=limits)
@@ -374,7 +378,7 @@ class ExchangeNode:
         if p.definition_hash is not None and p.definition_hash != defn.content_hash:
             raise DefinitionMismatch(f"{source}: procedure {p.procedure_code} v{p.procedure_version} is registered "
                                      "here with other content; both nodes must run the same definition")
-        events = self._payload_events(p, source)
+        events = self._payload_events(p, defn, source)
         last = _last_handoff(events)
         if self.node_of(last.previous) != envelope.sender.code:
             raise SenderNotCustodian(f"{source}: dossier {p.dossier_id} was handed to {p.custodian} by "
@@ -396,14 +400,18 @@ class ExchangeNode:
                                       "node's copy; the histories diverged")
         return _Plan(envelope, defn, events, len(mine))
 
-    @staticmethod
-    def _payload_events(p: DossierPayload, source: str) -> tuple[DossierEvent, ...]:
+    def _payload_events(self, p: DossierPayload, defn: ProcedureDefinition, source: str
+                        ) -> tuple[DossierEvent, ...]:
         try:
             events = tuple(dossier_event(p.dossier_id, pe) for pe in p.events)
             if not events or events[0].kind != EventKind.FILED:
                 raise ValueError("the history does not start with the filing")
             if [e.seq for e in events] != list(range(1, len(events) + 1)):
                 raise ValueError("event numbers are not 1, 2, 3, ...")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: {exc}") from exc
+        self._check_history(p, defn, events, source)
+        try:
             snapshot = replay(events)
         except (ValueError, KeyError, TypeError) as exc:
             raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: {exc}") from exc
@@ -415,6 +423,28 @@ class ExchangeNode:
                 raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: replaying its events gives another "
                                           f"{name} than the snapshot sent")
         return events
+
+    def _check_history(self, p: DossierPayload, defn: ProcedureDefinition, events: Sequence[DossierEvent],
+                       source: str) -> None:
+        """The sender's chain, then every event against the registered procedure (procflow.exchange.history)."""
+        personal = {f.name: f.personal for f in defn.fields if f.personal is not None}
+        verify_links(events, p.events, personal, source=source, required=self.require_links)
+
+        def definition(version: int) -> ProcedureDefinition:
+            try:
+                return self.engine.definition(p.procedure_code, version)
+            except DefinitionError as exc:
+                raise UnknownProcedure(f"{source}: dossier {p.dossier_id} names procedure {p.procedure_code} "
+                                       f"v{version}, which is not registered on this node") from exc
+
+        def is_agency(code: str) -> bool:
+            try:
+                self.engine.registry.agency(code)
+            except (ProcflowError, KeyError):
+                return False
+            return True
+
+        check_history(events, definition, source=source, is_agency=is_agency)
 
     def _apply(self, plan: _Plan) -> list[DossierEvent]:
         """Write the new events as the sender's engine wrote them (inside the caller's transaction)."""

@@ -24,7 +24,7 @@ from datetime import datetime
 from lxml import etree
 
 from procflow.exchange.builder import content_id
-from procflow.exchange.errors import EncodingError, EnvelopeRejected, SchemaInvalid
+from procflow.exchange.errors import EncodingError, EnvelopeRejected, SchemaInvalid, redacted, shown
 from procflow.exchange.lexical import (
     check_text,
     format_edxml_date,
@@ -72,7 +72,7 @@ def _decode(text: str, where: str) -> bytes:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise SchemaInvalid(f"{where}: ContentTransferEncoded is not valid base64 ({exc})") from exc
+        raise SchemaInvalid(f"{where}: ContentTransferEncoded is not valid base64 ({redacted(str(exc))})") from exc
 
 
 def _attachments(root: etree._Element, envelope: etree._Element, source: str) -> tuple[Attachment, ...]:
@@ -89,17 +89,18 @@ def _attachments(root: etree._Element, envelope: etree._Element, source: str) ->
         href = (reference.get(_HREF) or _text(reference, "ContentId")).strip()
         if not href.startswith("cid:"):
             raise SchemaInvalid(
-                f"{source}: manifest Reference {i} points outside the message ({href!r}) without a digest"
+                f"{source}: manifest Reference {i} points outside the message ({shown(href)}) without a digest"
             )
         cid = href[4:]
         item = encoded.get(cid)
         if item is None:
-            raise SchemaInvalid(f"{source}: manifest Reference {i} names {href} but no such content is attached")
+            raise SchemaInvalid(f"{source}: manifest Reference {i} names {shown(href, quote=False)} but no such "
+                                "content is attached")
         used.add(cid)
-        result.append(_attachment(item, reference, f"{source}: attachment {href}"))
+        result.append(_attachment(item, reference, f"{source}: attachment {shown(href, quote=False)}"))
     for cid in order:
         if cid not in used:
-            result.append(_attachment(encoded[cid], None, f"{source}: attachment {cid}"))
+            result.append(_attachment(encoded[cid], None, f"{source}: attachment {shown(cid, quote=False)}"))
     return tuple(result)
 
 
@@ -166,7 +167,7 @@ def envelope_from_edxml_tree(root: etree._Element, *, source: str = "edXML") -> 
     except EnvelopeRejected:
         raise
     except (ValueError, TypeError, OverflowError) as exc:
-        raise SchemaInvalid(f"{source}: a header value cannot be read: {exc}") from exc
+        raise SchemaInvalid(f"{source}: a header value cannot be read: {redacted(str(exc))}") from exc
     return Envelope(
         message_id=document_id,
         sender=sender,

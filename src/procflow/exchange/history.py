@@ -41,6 +41,7 @@ from procflow.exchange.errors import (
     ForbiddenTrigger,
     UnknownState,
     WrongDestination,
+    shown,
 )
 from procflow.exchange.model import PayloadEvent
 from procflow.hashchain import GENESIS, event_hash
@@ -78,7 +79,7 @@ def verify_links(events: Sequence[DossierEvent], carried: Sequence[PayloadEvent]
         return
     expected_prev = GENESIS
     for e, p in zip(events, carried, strict=True):
-        where = f"{source}: dossier {e.dossier_id}, event {e.seq}"
+        where = f"{source}: dossier {_named(e.dossier_id)}, event {e.seq}"
 
         def broken(problem: str, e: DossierEvent = e, where: str = where) -> BrokenChain:
             return BrokenChain(f"{where}: {problem}", dossier_id=e.dossier_id, seq=e.seq)
@@ -87,7 +88,7 @@ def verify_links(events: Sequence[DossierEvent], carried: Sequence[PayloadEvent]
             raise broken("carries no chain link from the sender's log (links are required on every event)")
         scheme = p.link_scheme or LINK_SCHEME
         if scheme != LINK_SCHEME:
-            raise broken(f"its link is made with scheme {scheme!r}, which this node cannot verify")
+            raise broken(f"its link is made with scheme {shown(scheme)}, which this node cannot verify")
         try:
             prev, link = bytes.fromhex(p.prev_link), bytes.fromhex(p.link)
         except ValueError:
@@ -98,6 +99,11 @@ def verify_links(events: Sequence[DossierEvent], carried: Sequence[PayloadEvent]
         if event_hash(sealed_event(e, personal), prev) != link:
             raise broken("its content does not hash to its link: the event is not the one the sender's log holds")
         expected_prev = link
+
+
+def _named(value: object) -> str:
+    """An agency code, actor or dossier id read from the envelope, as an error message may show it."""
+    return shown(value, quote=False)
 
 
 def _agency_of_actor(actor: str, is_agency: Callable[[str], bool]) -> str | None:
@@ -131,21 +137,22 @@ def check_history(events: Sequence[DossierEvent], definition: Callable[[int], Pr
         if table is None:
             table = tables[defn.version] = {(s, t.trigger): t for t in defn.transitions for s in t.source}
         steps = {s.name: s for s in defn.states}
-        where = f"{source}: dossier {e.dossier_id}, event {e.seq} ({e.kind})"
+        where = f"{source}: dossier {_named(e.dossier_id)}, event {e.seq} ({_named(e.kind)})"
         ids = {"dossier_id": e.dossier_id, "seq": e.seq}
         step = steps.get(e.to_state)
         if step is None:
-            raise UnknownState(f"{where}: state {e.to_state!r} is not a state of procedure {defn.code} "
+            raise UnknownState(f"{where}: state {shown(e.to_state)} is not a state of procedure {defn.code} "
                                f"v{defn.version}", **ids)
         named = _agency_of_actor(e.actor, is_agency)
         if named is not None and named != e.agency:
-            raise ActorNotCustodian(f"{where}: actor {e.actor} is an official of {named}, not of {e.agency} "
+            raise ActorNotCustodian(f"{where}: actor {_named(e.actor)} is an official of {named}, not of "
+                                    f"{_named(e.agency)} "
                                     "that the event says acted", **ids)
         if at is None:
             at = _filed(e, defn, step, where, ids)
             continue
         if e.from_state != at.state:
-            raise DiscontinuousHistory(f"{where}: starts in {e.from_state!r} but the previous event ended in "
+            raise DiscontinuousHistory(f"{where}: starts in {shown(e.from_state)} but the previous event ended in "
                                        f"{at.state!r}", **ids)
         if e.kind != EventKind.MIGRATED and e.definition_version != at.version:
             raise DiscontinuousHistory(f"{where}: names version {e.definition_version} of the procedure; only a "
@@ -163,13 +170,14 @@ def check_history(events: Sequence[DossierEvent], definition: Callable[[int], Pr
             at.agencies = dict(agencies)
             _holds(e, step, at.agencies, where, ids)
             if e.agency not in (at.custodian, e.custodian):
-                raise ActorNotCustodian(f"{where}: {e.agency} migrated the dossier, which "
-                                        f"{at.custodian} held", **ids)
+                raise ActorNotCustodian(f"{where}: {_named(e.agency)} migrated the dossier, which "
+                                        f"{_named(at.custodian)} held", **ids)
         else:  # a fact that moves nothing: escalation, lateness, form 04, a recount
             if e.agency != at.custodian:
-                raise ActorNotCustodian(f"{where}: {e.agency} acted while {at.custodian} held the dossier", **ids)
+                raise ActorNotCustodian(f"{where}: {_named(e.agency)} acted while {_named(at.custodian)} held the "
+                                        "dossier", **ids)
             if (e.to_state, e.status, e.custodian) != (at.state, at.status, at.custodian):
-                raise WrongDestination(f"{where}: a {e.kind!r} event moves nothing, yet it changes the dossier's "
+                raise WrongDestination(f"{where}: a {shown(e.kind)} event moves nothing, yet it changes the dossier's "
                                        "state, status or custodian", **ids)
         at.state, at.status, at.custodian, at.version = e.to_state, e.status, e.custodian, e.definition_version
 
@@ -178,11 +186,11 @@ def _holds(e: DossierEvent, step: Step, agencies: Mapping[str, Any], where: str,
     """The event leaves the dossier in ``step`` with that step's portal status and holder."""
     if e.status != step.portal_status:
         raise WrongDestination(f"{where}: state {step.name!r} shows portal status {step.portal_status}, "
-                               f"not {e.status}", **ids)
+                               f"not {shown(e.status)}", **ids)
     holder = agencies.get(step.holder)
     if e.custodian != holder:
         raise WrongDestination(f"{where}: in state {step.name!r} the dossier is held by its {step.holder} "
-                               f"agency {holder}, not by {e.custodian}", **ids)
+                               f"agency {_named(holder)}, not by {_named(e.custodian)}", **ids)
 
 
 def _filed(e: DossierEvent, defn: ProcedureDefinition, step: Step, where: str, ids: dict[str, Any]) -> _Position:
@@ -191,14 +199,15 @@ def _filed(e: DossierEvent, defn: ProcedureDefinition, step: Step, where: str, i
     if e.to_state not in (defn.initial, defn.online_initial):
         raise WrongDestination(f"{where}: a dossier is filed into {defn.initial!r}"
                                + (f" or {defn.online_initial!r}" if defn.online_initial else "")
-                               + f", not {e.to_state!r}", **ids)
+                               + f", not {shown(e.to_state)}", **ids)
     agencies = (e.effects or {}).get("agencies")
     if not isinstance(agencies, Mapping) or not all(isinstance(v, str) for v in agencies.values()):
         raise WrongDestination(f"{where}: the filing does not name the dossier's agencies", **ids)
     _holds(e, step, agencies, where, ids)
     receiving = agencies.get("receiving")
     if e.agency != receiving:
-        raise ActorNotCustodian(f"{where}: {e.agency} filed a dossier received at {receiving}; only the "
+        raise ActorNotCustodian(f"{where}: {_named(e.agency)} filed a dossier received at "
+                                f"{_named(receiving)}; only the "
                                 "receiving one-stop desk files it", **ids)
     return _Position(e.to_state, e.status, e.custodian, e.definition_version, dict(agencies))
 
@@ -207,10 +216,10 @@ def _fired(e: DossierEvent, table: Mapping[tuple[str, str], Transition], step: S
            ids: dict[str, Any]) -> None:
     t = table.get((at.state, e.trigger or ""))
     if t is None:
-        raise ForbiddenTrigger(f"{where}: trigger {e.trigger!r} is not allowed from state {at.state!r}", **ids)
+        raise ForbiddenTrigger(f"{where}: trigger {shown(e.trigger)} is not allowed from state {at.state!r}", **ids)
     if t.dest != e.to_state:
-        raise WrongDestination(f"{where}: trigger {e.trigger!r} leads to {t.dest!r}, not {e.to_state!r}", **ids)
+        raise WrongDestination(f"{where}: trigger {e.trigger!r} leads to {t.dest!r}, not {shown(e.to_state)}", **ids)
     if e.agency != at.custodian:
-        raise ActorNotCustodian(f"{where}: {e.agency} fired {e.trigger!r} while {at.custodian} held the dossier",
-                                **ids)
+        raise ActorNotCustodian(f"{where}: {_named(e.agency)} fired {e.trigger!r} while {_named(at.custodian)} "
+                                "held the dossier", **ids)
     _holds(e, step, at.agencies, where, ids)

@@ -34,13 +34,12 @@ from typing import Any
 
 import attrs
 
-from procflow.access import record_disclosure
+from procflow.access import read_history, record_disclosure
 from procflow.definition import ProcedureDefinition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, replay
 from procflow.engine import Engine
 from procflow.errors import DefinitionError, DossierNotFound, ProcflowError
 from procflow.exchange.builder import envelope_tree
-from procflow.exchange.history import check_history, payload_links, verify_links
 from procflow.exchange.errors import (
     DefinitionMismatch,
     EnvelopeRejected,
@@ -52,7 +51,10 @@ from procflow.exchange.errors import (
     SenderNotCustodian,
     UnknownProcedure,
     WrongCustodian,
+    redacted,
+    shown,
 )
+from procflow.exchange.history import check_history, payload_links, verify_links
 from procflow.exchange.model import (
     Attachment,
     DocumentInfo,
@@ -84,6 +86,7 @@ log = logging.getLogger("procflow.exchange")
 
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _ALL_COLUMNS = frozenset({"sla", "step_due_at", "data", "agencies"})
+_HANDOFF_PURPOSE = "inter-agency hand-off (liên thông)"
 _COMPARED = ("seq", "at", "kind", "trigger", "from_state", "to_state", "status", "actor", "agency", "custodian",
              "definition_version", "effects", "note")
 
@@ -142,6 +145,11 @@ def _last_handoff(events: Sequence[DossierEvent]) -> _Handoff:
             return _Handoff(events[i], events[i - 1].custodian)
     first = events[0]
     return _Handoff(first, first.agency)
+
+
+def _named(value: object) -> str:
+    """A code read from a received envelope, as a refusal may show it (procflow.exchange.errors.shown)."""
+    return shown(value, quote=False)
 
 
 def _comparable(e: DossierEvent) -> tuple[Any, ...]:
@@ -284,21 +292,30 @@ class ExchangeNode:
                               message_id=message_id or handoff_message_id(d.id, last.event.seq),
                               attachments=attachments)
 
-    def export(self, dossier_id: str, **options: Any) -> bytes:
-        """The signed hand-off envelope (see :meth:`envelope_for` for ``options``); audited as a disclosure."""
+    def export(self, dossier_id: str, *, actor: Actor | None = None, purpose: str = _HANDOFF_PURPOSE,
+               **options: Any) -> bytes:
+        """The signed hand-off envelope (see :meth:`envelope_for` for ``options``).
+
+        An export is a read: the envelope carries the dossier's whole history with every personal value, so
+        ``actor`` (default: this node's system identity) must be allowed to read it unmasked — checked and
+        audited through :func:`procflow.access.read_history`, ``AccessDenied`` otherwise, before anything is
+        built — and the disclosure is audited under that actor."""
+        reader = actor if actor is not None else Actor.system(self.agency, "exchange")
+        read_history(self.engine, dossier_id, reader, purpose=purpose, unmask=True)
         envelope = self.envelope_for(dossier_id, **options)
         signed = self._sign(envelope)
         assert envelope.payload is not None
         defn = self.engine.definition(envelope.payload.procedure_code, envelope.payload.procedure_version)
-        self._disclosed(dossier_id, defn, envelope.recipient_codes[0])
+        self._disclosed(dossier_id, defn, envelope.recipient_codes[0], reader, purpose)
         return signed
 
-    def _disclosed(self, dossier_id: str, defn: ProcedureDefinition, to: str) -> None:
+    def _disclosed(self, dossier_id: str, defn: ProcedureDefinition, to: str, actor: Actor | None = None,
+                   purpose: str = _HANDOFF_PURPOSE) -> None:
         """Personal values leave in clear to another node: the access audit records it (not the values)."""
         fields = [f.name for f in defn.fields if f.personal is not None]
         if fields:
-            record_disclosure(self.engine, Actor.system(self.agency, "exchange"), dossier_id, channel="exchange",
-                              purpose="inter-agency hand-off (liên thông)", fields=fields, recipient=to)
+            record_disclosure(self.engine, actor or Actor.system(self.agency, "exchange"), dossier_id,
+                              channel="exchange", purpose=purpose, fields=fields, recipient=to)
 
     def _sign(self, envelope: Envelope) -> bytes:
         if self.keys is None:
@@ -348,8 +365,8 @@ class ExchangeNode:
                 payload = envelope.payload
                 if not self.replay.record(envelope.message_id, sender=envelope.sender.code,
                                           dossier_id=payload.dossier_id if payload is not None else None):
-                    raise ReplayedMessage(f"{source}: message {envelope.message_id} from {envelope.sender.code} "
-                                          "was already received")
+                    raise ReplayedMessage(f"{source}: message {_named(envelope.message_id)} from "
+                                          f"{_named(envelope.sender.code)} was already received")
                 plan = self._plan(envelope, source)
                 new_events = self._apply(plan)
         except EnvelopeRejected as exc:
@@ -365,38 +382,39 @@ class ExchangeNode:
         """Every refusal, before anything is written (the caller's transaction rolls back the replay record)."""
         p = envelope.payload
         if p is None:
-            raise NotAHandoff(f"{source}: message {envelope.message_id} carries no procflow dossier; a foreign "
+            raise NotAHandoff(f"{source}: message {_named(envelope.message_id)} carries no procflow dossier; a foreign "
                               "document is attached to a dossier, not imported as one")
         if p.custodian not in self.hosts:
-            raise WrongCustodian(f"{source}: dossier {p.dossier_id} is handed to {p.custodian}, which this node "
-                                 f"({self.agency}) does not host")
+            raise WrongCustodian(f"{source}: dossier {_named(p.dossier_id)} is handed to {_named(p.custodian)}, "
+                                 f"which this node ({self.agency}) does not host")
         try:
             defn = self.engine.definition(p.procedure_code, p.procedure_version)
         except DefinitionError as exc:
-            raise UnknownProcedure(f"{source}: procedure {p.procedure_code} v{p.procedure_version} is not "
+            raise UnknownProcedure(f"{source}: procedure {_named(p.procedure_code)} v{p.procedure_version} is not "
                                    "registered on this node") from exc
         if p.definition_hash is not None and p.definition_hash != defn.content_hash:
-            raise DefinitionMismatch(f"{source}: procedure {p.procedure_code} v{p.procedure_version} is registered "
-                                     "here with other content; both nodes must run the same definition")
+            raise DefinitionMismatch(f"{source}: procedure {_named(p.procedure_code)} v{p.procedure_version} is "
+                                     "registered here with other content; both nodes must run the same definition")
         events = self._payload_events(p, defn, source)
         last = _last_handoff(events)
         if self.node_of(last.previous) != envelope.sender.code:
-            raise SenderNotCustodian(f"{source}: dossier {p.dossier_id} was handed to {p.custodian} by "
-                                     f"{last.previous}, which node {envelope.sender.code} does not host")
+            raise SenderNotCustodian(f"{source}: dossier {_named(p.dossier_id)} was handed to {_named(p.custodian)} by "
+                                     f"{_named(last.previous)}, which node {_named(envelope.sender.code)} does not "
+                                     "host")
         try:
             local = self.engine.store.get(p.dossier_id)
         except DossierNotFound:
             return _Plan(envelope, defn, events, 0)
         if local.custodian in self.hosts:
-            raise HistoryConflict(f"{source}: dossier {p.dossier_id} is held here ({local.custodian}); "
-                                  f"{envelope.sender.code} cannot hand it on")
+            raise HistoryConflict(f"{source}: dossier {_named(p.dossier_id)} is held here ({_named(local.custodian)}); "
+                                  f"{_named(envelope.sender.code)} cannot hand it on")
         mine = self.engine.history(p.dossier_id)  # personal values opened, as the envelope carries them
         if len(mine) >= len(events):
-            raise HistoryConflict(f"{source}: dossier {p.dossier_id}: the envelope has {len(events)} events, this "
-                                  f"node already has {len(mine)}")
+            raise HistoryConflict(f"{source}: dossier {_named(p.dossier_id)}: the envelope has {len(events)} events, "
+                                  f"this node already has {len(mine)}")
         for ours, theirs in zip(mine, events, strict=False):
             if _comparable(ours) != _comparable(theirs):
-                raise HistoryConflict(f"{source}: dossier {p.dossier_id}: event {ours.seq} differs from this "
+                raise HistoryConflict(f"{source}: dossier {_named(p.dossier_id)}: event {ours.seq} differs from this "
                                       "node's copy; the histories diverged")
         return _Plan(envelope, defn, events, len(mine))
 
@@ -409,19 +427,19 @@ class ExchangeNode:
             if [e.seq for e in events] != list(range(1, len(events) + 1)):
                 raise ValueError("event numbers are not 1, 2, 3, ...")
         except (ValueError, KeyError, TypeError) as exc:
-            raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: {exc}") from exc
+            raise InconsistentPayload(f"{source}: dossier {_named(p.dossier_id)}: {redacted(str(exc))}") from exc
         self._check_history(p, defn, events, source)
         try:
             snapshot = replay(events)
         except (ValueError, KeyError, TypeError) as exc:
-            raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: {exc}") from exc
+            raise InconsistentPayload(f"{source}: dossier {_named(p.dossier_id)}: {redacted(str(exc))}") from exc
         expected = {"procedure": p.procedure_code, "definition_version": p.procedure_version, "state": p.state,
                     "custodian": p.custodian, "receiving": p.receiving_agency,
                     "data": {f.name: f.to_python() for f in p.fields}}
         for name, value in expected.items():
             if getattr(snapshot, name) != value:
-                raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: replaying its events gives another "
-                                          f"{name} than the snapshot sent")
+                raise InconsistentPayload(f"{source}: dossier {_named(p.dossier_id)}: replaying its events gives "
+                                          f"another {name} than the snapshot sent")
         return events
 
     def _check_history(self, p: DossierPayload, defn: ProcedureDefinition, events: Sequence[DossierEvent],
@@ -434,8 +452,9 @@ class ExchangeNode:
             try:
                 return self.engine.definition(p.procedure_code, version)
             except DefinitionError as exc:
-                raise UnknownProcedure(f"{source}: dossier {p.dossier_id} names procedure {p.procedure_code} "
-                                       f"v{version}, which is not registered on this node") from exc
+                raise UnknownProcedure(f"{source}: dossier {_named(p.dossier_id)} names procedure "
+                                       f"{_named(p.procedure_code)} v{version}, which is not registered on this "
+                                       "node") from exc
 
         def is_agency(code: str) -> bool:
             try:

@@ -28,7 +28,7 @@ the law checks above are what hold it to the procedure.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
@@ -112,6 +112,13 @@ def _agency_of_actor(actor: str, is_agency: Callable[[str], bool]) -> str | None
     return suffix if sep and suffix and is_agency(suffix) else None
 
 
+class _Where(TypedDict):
+    """The offending event, as every ForgedHistory carries it."""
+
+    dossier_id: str
+    seq: int | None
+
+
 @attrs.define
 class _Position:
     """Where the dossier stands after an event: what the next event must start from."""
@@ -138,7 +145,7 @@ def check_history(events: Sequence[DossierEvent], definition: Callable[[int], Pr
             table = tables[defn.version] = {(s, t.trigger): t for t in defn.transitions for s in t.source}
         steps = {s.name: s for s in defn.states}
         where = f"{source}: dossier {_named(e.dossier_id)}, event {e.seq} ({_named(e.kind)})"
-        ids = {"dossier_id": e.dossier_id, "seq": e.seq}
+        ids: _Where = {"dossier_id": e.dossier_id, "seq": e.seq}
         step = steps.get(e.to_state)
         if step is None:
             raise UnknownState(f"{where}: state {shown(e.to_state)} is not a state of procedure {defn.code} "
@@ -182,7 +189,7 @@ def check_history(events: Sequence[DossierEvent], definition: Callable[[int], Pr
         at.state, at.status, at.custodian, at.version = e.to_state, e.status, e.custodian, e.definition_version
 
 
-def _holds(e: DossierEvent, step: Step, agencies: Mapping[str, Any], where: str, ids: dict[str, Any]) -> None:
+def _holds(e: DossierEvent, step: Step, agencies: Mapping[str, Any], where: str, ids: _Where) -> None:
     """The event leaves the dossier in ``step`` with that step's portal status and holder."""
     if e.status != step.portal_status:
         raise WrongDestination(f"{where}: state {step.name!r} shows portal status {step.portal_status}, "
@@ -193,7 +200,7 @@ def _holds(e: DossierEvent, step: Step, agencies: Mapping[str, Any], where: str,
                                f"agency {_named(holder)}, not by {_named(e.custodian)}", **ids)
 
 
-def _filed(e: DossierEvent, defn: ProcedureDefinition, step: Step, where: str, ids: dict[str, Any]) -> _Position:
+def _filed(e: DossierEvent, defn: ProcedureDefinition, step: Step, where: str, ids: _Where) -> _Position:
     if e.kind != EventKind.FILED or e.from_state is not None:
         raise DiscontinuousHistory(f"{where}: a history starts with the filing, from no state", **ids)
     if e.to_state not in (defn.initial, defn.online_initial):
@@ -213,7 +220,7 @@ def _filed(e: DossierEvent, defn: ProcedureDefinition, step: Step, where: str, i
 
 
 def _fired(e: DossierEvent, table: Mapping[tuple[str, str], Transition], step: Step, at: _Position, where: str,
-           ids: dict[str, Any]) -> None:
+           ids: _Where) -> None:
     t = table.get((at.state, e.trigger or ""))
     if t is None:
         raise ForbiddenTrigger(f"{where}: trigger {shown(e.trigger)} is not allowed from state {at.state!r}", **ids)

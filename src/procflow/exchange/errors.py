@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import re
 
-from procflow.errors import EnvelopeRejected, ProcflowError
+from procflow.errors import EnvelopeRejected, HandoffError
 
 __all__ = [
     "ActorNotCustodian",
@@ -277,7 +277,3 @@ class ActorNotCustodian(ForgedHistory):
     """One custodian at a time: only the agency holding the dossier acts on it, whoever sends the log."""
 
     reason = "actor-not-custodian"
-
-
-class HandoffError(ProcflowError, ValueError):
-    """The sending node cannot export this hand-off (unknown or untrusted recipient, dossier not theirs)."""

@@ -24,7 +24,7 @@ from datetime import datetime
 from lxml import etree
 
 from procflow.exchange.builder import content_id
-from procflow.exchange.errors import EncodingError, EnvelopeRejected, SchemaInvalid, redacted, shown
+from procflow.exchange.errors import EncodingError, EnvelopeRejected, SchemaInvalid
 from procflow.exchange.lexical import (
     check_text,
     format_edxml_date,
@@ -41,6 +41,7 @@ from procflow.exchange.parser import (
     is_procflow_profile,
     parse_xml,
 )
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import EDXML_NS, XLINK_NS, edxml, validate_tree
 
 __all__ = ["envelope_from_edxml_tree", "read_edxml", "write_edxml"]

@@ -42,16 +42,14 @@
 
 Reason codes are part of the public contract (logs, dead letters and tests match on them); messages are
 for people and may change. Messages name what and where, never a citizen's value: an envelope is
-hostile input and any of its strings may be a name or an address, so a value read from it is quoted
-only when it looks like a code (:func:`shown`), parser and schema texts have their quoted values
-withheld (:func:`redacted`), and every ``ProcflowError`` masks ID and phone numbers when printed.
+hostile input, so a value read from it is quoted only when it looks like a code, and parser and schema
+texts have their quoted values withheld (``procflow.exchange.redaction``); every ``ProcflowError`` masks
+ID and phone numbers when printed.
 Every refusal happens before the replay guard records anything, and an import
 that is refused rolls the guard's record back with everything else.
 """
 
 from __future__ import annotations
-
-import re
 
 from procflow.errors import EnvelopeRejected, HandoffError
 
@@ -92,29 +90,7 @@ __all__ = [
     "XmlTooDeep",
     "XmlTooLarge",
     "XmlTruncated",
-    "redacted",
-    "shown",
 ]
-
-_CODE_LIKE = re.compile(r"[\w.:@/+,\-]{1,80}", re.ASCII)
-_QUOTED_VALUE = re.compile(r"""(: |value )(?:'([^']*)'|"([^"]*)")""")
-
-
-def shown(value: object, *, quote: bool = True) -> str:
-    """``value`` (quoted unless ``quote=False``) when it looks like a code, state or trigger (ASCII, no
-    spaces); otherwise only its length — free text from an envelope may be a citizen's name or address."""
-    text = "" if value is None else str(value)
-    if _CODE_LIKE.fullmatch(text):
-        return repr(text) if quote else text
-    return f"(a value of {len(text)} characters, not shown)"
-
-
-def redacted(text: str) -> str:
-    """A parser's or the schema validator's message with the input values it quotes withheld (see
-    :func:`shown`): ``'x' is not a valid value``, ``The value 'x'``, ``invalid literal …: 'x'``."""
-    return _QUOTED_VALUE.sub(lambda m: m.group(1) + shown(m.group(2) if m.group(2) is not None else m.group(3)),
-                             text)
-
 
 class XmlMalformed(EnvelopeRejected):
     reason = "malformed"

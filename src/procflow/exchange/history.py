@@ -41,9 +41,9 @@ from procflow.exchange.errors import (
     ForbiddenTrigger,
     UnknownState,
     WrongDestination,
-    shown,
 )
 from procflow.exchange.model import PayloadEvent
+from procflow.exchange.redaction import shown
 from procflow.hashchain import GENESIS, event_hash
 from procflow.vault import make_ref
 

@@ -26,8 +26,6 @@ from procflow.exchange.errors import (
     XmlTooDeep,
     XmlTooLarge,
     XmlTruncated,
-    redacted,
-    shown,
 )
 from procflow.exchange.lexical import (
     CONTAINER_TYPES,
@@ -48,6 +46,7 @@ from procflow.exchange.model import (
     PayloadEvent,
     TraceHop,
 )
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import EDXML_NS, PF_NS, PF_NS_PREFIX, XLINK_NS, edxml, pf, validate_tree
 
 __all__ = [

@@ -13,7 +13,8 @@ from typing import Any
 
 from lxml import etree
 
-from procflow.exchange.errors import SchemaInvalid, redacted
+from procflow.exchange.errors import SchemaInvalid
+from procflow.exchange.redaction import redacted
 
 __all__ = [
     "DS_NS",

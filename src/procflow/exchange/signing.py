@@ -55,10 +55,9 @@ from procflow.exchange.errors import (
     SignedContentTampered,
     SignerMismatch,
     UntrustedSender,
-    redacted,
-    shown,
 )
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits, is_procflow_profile, parse_xml
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import DS_NS, ENVELOPE_ID, edxml
 
 __all__ = ["NodeKeys", "TrustStore", "sign_envelope", "verify_signature"]

@@ -50,8 +50,6 @@ from procflow.exchange.errors import (
     SenderNotCustodian,
     UnknownProcedure,
     WrongCustodian,
-    redacted,
-    shown,
 )
 from procflow.exchange.history import check_history, payload_links, verify_links
 from procflow.exchange.model import (
@@ -65,6 +63,7 @@ from procflow.exchange.model import (
     TraceHop,
 )
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
 from procflow.exchange.verifier import Verifier
 from procflow.hashchain import GENESIS

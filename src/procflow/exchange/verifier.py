@@ -22,7 +22,6 @@ from procflow.exchange.errors import (
     StaleMessage,
     UnsignedForeignEnvelope,
     WrongRecipient,
-    shown,
 )
 from procflow.exchange.model import VN_TZ, Envelope
 from procflow.exchange.parser import (
@@ -33,6 +32,7 @@ from procflow.exchange.parser import (
     is_procflow_profile,
     parse_xml,
 )
+from procflow.exchange.redaction import shown
 from procflow.exchange.schema import validate_tree
 from procflow.exchange.signing import TrustStore, find_signature, verify_signature
 

@@ -168,6 +168,12 @@ class PayloadEvent:
     status: int | None = None  # national-portal status (TrangThaiHoSo) after the event
     note: str | None = None
     data: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
+    # The sender's hash-chain link of this event, carried opaque (lowercase hex) with the scheme that made
+    # it, so the receiver can check the history it imports is the one the sender's log holds
+    # (procflow.exchange.history.verify_links). None: the sender wrote the event without chaining.
+    prev_link: str | None = None
+    link: str | None = None
+    link_scheme: str | None = None
 
 
 @attrs.frozen(kw_only=True)

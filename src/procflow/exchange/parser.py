@@ -46,6 +46,7 @@ from procflow.exchange.model import (
     PayloadEvent,
     TraceHop,
 )
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import EDXML_NS, PF_NS, PF_NS_PREFIX, XLINK_NS, edxml, pf, validate_tree
 
 __all__ = [
@@ -121,7 +122,7 @@ def _deeper_than(depth: int) -> etree.XPath:
 
 
 def _syntax_error(data: bytes, exc: etree.XMLSyntaxError, source: str) -> EnvelopeRejected:
-    message = (exc.msg or str(exc)).strip()
+    message = redacted((exc.msg or str(exc)).strip())
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as bad:
@@ -254,6 +255,9 @@ def _event(element: etree._Element) -> PayloadEvent:
         status=_int_attr(element, "status") if element.get("status") is not None else None,
         note=element.get("note"),
         data=_fields(element),
+        prev_link=element.get("prevLink"),
+        link=element.get("link"),
+        link_scheme=element.get("linkScheme"),
     )
 
 
@@ -276,7 +280,7 @@ def _attachments(root: etree._Element, manifest: etree._Element, source: str) ->
     for item in root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}"):
         cid = _text(item.find(edxml("ContentId")))
         if cid in encoded:
-            raise SchemaInvalid(f"{source}: two encoded attachments share ContentId {cid!r}")
+            raise SchemaInvalid(f"{source}: two encoded attachments share ContentId {shown(cid)}")
         encoded[cid] = item
     result = []
     for i, reference in enumerate(manifest.iterfind(edxml("Reference"))):
@@ -290,16 +294,19 @@ def _attachments(root: etree._Element, manifest: etree._Element, source: str) ->
             continue
         item = encoded.pop(href[4:], None)
         if item is None:
-            raise SchemaInvalid(f"{source}: manifest Reference {i} names {href} but no such content is attached")
+            raise SchemaInvalid(f"{source}: manifest Reference {i} names {shown(href, quote=False)} but no such "
+                                "content is attached")
         for local, expected in (("ContentType", media_type), ("AttachmentName", name), ("Description", description)):
             if _text(item.find(edxml(local))) != expected:
-                raise SchemaInvalid(f"{source}: attachment {href}: {local} disagrees with its manifest Reference")
+                raise SchemaInvalid(f"{source}: attachment {shown(href, quote=False)}: {local} disagrees with its "
+                                    "manifest Reference")
         content = decode_base64(_text(item.find(edxml("ContentTransferEncoded"))))
         result.append(
             Attachment(name=name, media_type=media_type, sha256=digest, content=content, description=description)
         )
     if encoded:
-        raise SchemaInvalid(f"{source}: encoded attachments {sorted(encoded)} are not in the manifest")
+        raise SchemaInvalid(f"{source}: encoded attachments {', '.join(shown(c) for c in sorted(encoded))} are not "
+                            "in the manifest")
     return tuple(result)
 
 
@@ -347,4 +354,4 @@ def envelope_from_tree(root: etree._Element, *, source: str = "envelope") -> Env
     except EnvelopeRejected:
         raise
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise SchemaInvalid(f"{source}: a value cannot be read: {exc}") from exc
+        raise SchemaInvalid(f"{source}: a value cannot be read: {redacted(str(exc))}") from exc

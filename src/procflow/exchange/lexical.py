@@ -201,4 +201,4 @@ def parse_value(tag: str, name: str, text: str) -> Field:
         value = parse_datetime(text)
     else:
         raise ValueError(f"{tag} holds values, not text")
-    return Field(name, kind, value)  # type: ignore[arg-type]
+    return Field(name, kind, value)

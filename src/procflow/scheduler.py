@@ -246,7 +246,7 @@ class Scheduler:
         """Write the batch's notices and outcomes together (inside its transaction): one statement each."""
         if pending.outbox:
             # both stores offer it (INSERT … ON CONFLICT DO NOTHING): a key already there is not sent twice
-            self.store.enqueue_outbox(pending.outbox, now=self.engine.clock.now())  # type: ignore[attr-defined]
+            self.store.enqueue_outbox(pending.outbox, now=self.engine.clock.now())
         if not pending.finished:
             return
         many = getattr(self.store, "finish_timers", None)

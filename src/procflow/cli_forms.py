@@ -10,12 +10,16 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from procflow.errors import ProcflowError
 from procflow.files import write_private
+
+if TYPE_CHECKING:
+    from procflow.forms.records import Form
+    from procflow.store.base import Store
 
 __all__ = ["parse_day", "parse_moment", "register"]
 
@@ -41,7 +45,7 @@ def parse_moment(text: str, option: str) -> date | datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=VN_TZ)
 
 
-def _open(db: str):  # type: ignore[no-untyped-def]
+def _open(db: str) -> Store:
     from procflow.store.base import open_store
 
     if not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
@@ -50,7 +54,8 @@ def _open(db: str):  # type: ignore[no-untyped-def]
 
 
 def register(app: typer.Typer) -> None:
-    from procflow.cli import _fail, out
+    from procflow.cli import _fail
+    from procflow.cli_common import out
 
     @app.command(name="forms")
     def forms(
@@ -81,6 +86,7 @@ def register(app: typer.Typer) -> None:
         try:
             number = check_form_number(form)
             reader = actor_from_env(actor, role)
+            record: Form
             if number == "07":
                 if dossier_id is not None:
                     raise ProcflowError("form 07 is a desk's register: give --agency, --from and --to, not a dossier")

@@ -92,6 +92,7 @@ class CompiledDefinition:
             event = machine.events[t.trigger]
             for src in t.source:
                 compiled_dest = event.transitions[src][0].dest
+                assert compiled_dest is not None  # only internal transitions lack a dest; we add none
                 table[(src, t.trigger)] = attrs.evolve(t, dest=compiled_dest) if compiled_dest != t.dest else t
         by_source: dict[str, list[str]] = {s.name: [] for s in defn.states}  # linear, not states × transitions
         for t in defn.transitions:
@@ -346,8 +347,8 @@ class Engine:
                       location_independent=d.location_independent, received_at=d.received_at, updated_at=now,
                       sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1, sealed=d.sealed)
         # personal values written here go to the vault in the same transaction as the snapshot and event
-        with self.store.transaction() if personal and not personal.keys().isdisjoint(values) else _NO_TX:
-            row = self._sealed_row(d, new, values, personal, effects) if personal else new
+        with self.store.transaction() if personal and values and not personal.keys().isdisjoint(values) else _NO_TX:
+            row = self._sealed_row(d, new, values, personal, effects) if personal and values else new
             event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=EventKind.FIRED, trigger=trigger,
                                  from_state=d.state, to_state=dest.name, status=dest.portal_status, actor=actor.id,
                                  agency=actor.agency, custodian=custodian, definition_version=d.definition_version,

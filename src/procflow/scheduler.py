@@ -40,7 +40,7 @@ from procflow.engine import Engine
 from procflow.errors import DossierNotFound, ProcflowError, StoreError, UsageError
 from procflow.escalation import escalate
 from procflow.overdue import lateness_effects
-from procflow.store.base import OutboxMessage, TimerRecord
+from procflow.store.base import OutboxMessage, TimerRecord, writes_armings
 from procflow.timers import Arming, TimerTable, armings, notices
 
 __all__ = ["Scheduler", "SchedulerStats", "SimulationTimers", "armed_timers", "settled", "timer_report"]
@@ -246,7 +246,7 @@ class Scheduler:
         """Write the batch's notices and outcomes together (inside its transaction): one statement each."""
         if pending.outbox:
             # both stores offer it (INSERT … ON CONFLICT DO NOTHING): a key already there is not sent twice
-            self.store.enqueue_outbox(pending.outbox, now=self.engine.clock.now())  # type: ignore[attr-defined]
+            self.store.enqueue_outbox(pending.outbox, now=self.engine.clock.now())
         if not pending.finished:
             return
         many = getattr(self.store, "finish_timers", None)
@@ -353,8 +353,9 @@ class SimulationTimers:
             for _name, when, _keep in changes.get("arm", ()):
                 self.wake = min(self.wake, when.timestamp())
 
+        # wrapping the store's own methods on purpose (mypy refuses assignments to methods)
         store.save_timers = save_timers  # type: ignore[method-assign]
-        if getattr(store, "writes_armings", False):  # armings that ride with the snapshot (procflow.eventwriter)
+        if writes_armings(store):  # armings that ride with the snapshot (procflow.eventwriter)
             apply, insert = store.apply, store.insert_dossier
 
             def apply_armed(*args: Any, arm: Any = (), **kw: Any) -> None:

@@ -79,9 +79,9 @@ def _decode(text: str, where: str) -> bytes:
 def _attachments(root: etree._Element, envelope: etree._Element, source: str) -> tuple[Attachment, ...]:
     encoded: dict[str, etree._Element] = {}
     order: list[str] = []
-    for i, item in enumerate(root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}")):
-        cid = _text(item, "ContentId").removeprefix("cid:") or f"#{i}"
-        encoded[cid] = item
+    for i, attached in enumerate(root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}")):
+        cid = _text(attached, "ContentId").removeprefix("cid:") or f"#{i}"
+        encoded[cid] = attached
         order.append(cid)
     result: list[Attachment] = []
     used: set[str] = set()

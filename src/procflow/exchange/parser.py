@@ -217,7 +217,7 @@ def _text(element: etree._Element | None) -> str:
 def _child(parent: etree._Element, local: str) -> etree._Element:
     found = parent.find(edxml(local))
     if found is None:
-        raise SchemaInvalid(f"{parent.tag}: missing {local}")
+        raise SchemaInvalid(f"{parent.tag!s}: missing {local}")
     return found
 
 
@@ -228,6 +228,8 @@ def _party(element: etree._Element) -> Party:
 def _fields(parent: etree._Element) -> tuple[Field, ...]:
     out = []
     for child in parent:
+        if not isinstance(child.tag, str):  # a comment or processing instruction: no value
+            continue
         kind = _CONTAINER_TAGS.get(child.tag)
         if kind is not None:
             out.append(Field(child.get("name", ""), kind, _fields(child)))
@@ -262,6 +264,9 @@ def _event(element: etree._Element) -> PayloadEvent:
 
 
 def _dossier(element: etree._Element) -> DossierPayload:
+    fields = element.find(pf("Fields"))
+    if fields is None:  # the XSD requires it; a tree that skipped validation is refused the same way
+        raise SchemaInvalid(f"{element.tag!s}: missing Fields")
     return DossierPayload(
         dossier_id=element.get("id", ""),
         procedure_code=element.get("procedure", ""),
@@ -270,18 +275,18 @@ def _dossier(element: etree._Element) -> DossierPayload:
         custodian=element.get("custodian", ""),
         receiving_agency=element.get("receivingAgency", ""),
         definition_hash=element.get("definitionHash"),
-        fields=_fields(element.find(pf("Fields"))),
+        fields=_fields(fields),
         events=tuple(_event(e) for e in element.iterfind(f"{pf('Events')}/{pf('Event')}")),
     )
 
 
 def _attachments(root: etree._Element, manifest: etree._Element, source: str) -> tuple[Attachment, ...]:
     encoded: dict[str, etree._Element] = {}
-    for item in root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}"):
-        cid = _text(item.find(edxml("ContentId")))
+    for attached in root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}"):
+        cid = _text(attached.find(edxml("ContentId")))
         if cid in encoded:
             raise SchemaInvalid(f"{source}: two encoded attachments share ContentId {shown(cid)}")
-        encoded[cid] = item
+        encoded[cid] = attached
     result = []
     for i, reference in enumerate(manifest.iterfind(edxml("Reference"))):
         href = reference.get(f"{{{XLINK_NS}}}href", "")

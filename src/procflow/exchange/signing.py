@@ -229,7 +229,9 @@ def _signxml_sign(root: etree._Element, covered: etree._Element, holder: etree._
             reference_uri=uri or None,
         )
     finally:
-        placeholder.getparent().remove(placeholder)
+        parent = placeholder.getparent()
+        if parent is not None:  # always the holder: the placeholder was made as its child above
+            parent.remove(placeholder)
     if covered is root:
         return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
     return _splice(root, covered, etree.tostring(signed, encoding="UTF-8", xml_declaration=False))

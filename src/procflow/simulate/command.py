@@ -152,7 +152,8 @@ def simulate(
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
-    from procflow.cli import _print_report, out  # the console layout lives in one place
+    from procflow.cli import _print_report  # the console layout lives in one place
+    from procflow.cli_common import out
 
     _print_report(report, elapsed=time.perf_counter() - t0, db=db)
     _print_extras(out, data, resumed=result.resumed, html=html)

@@ -36,6 +36,13 @@ from common import DEFAULT, FILING
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+# One in-memory keyring for every worker of a run (none written to $HOME): workers share a store, and the vault
+# refuses to seal with a key that cannot open the values already there. Spawned workers re-import this module,
+# so the keyring comes from the environment the parent sets before starting them.
+_KEY = bytes.fromhex(os.environ.setdefault("PROCFLOW_BENCH_KEY", secrets.token_hex(32)))
+_INDEX_KEY = bytes.fromhex(os.environ.setdefault("PROCFLOW_BENCH_INDEX_KEY", secrets.token_hex(32)))
+
+
 def _worker(conn: Any, target: str, options: dict[str, Any], index: int) -> None:
     """One benchmark worker: an engine and 1,000 hot dossiers of its own, then fire on command."""
     from procflow.clock import FakeClock
@@ -43,7 +50,7 @@ def _worker(conn: Any, target: str, options: dict[str, Any], index: int) -> None
     from procflow.dossier import Actor
     from procflow.engine import Engine
     from procflow.jurisdiction import Registry
-    from procflow.keys import StaticKeyProvider
+    from procflow.keys import StaticKeyProvider, key_id_for
     from procflow.outbox import status_sync_topic, topic_rule
     from procflow.store.base import open_store
     from procflow.vault import Vault
@@ -53,7 +60,7 @@ def _worker(conn: Any, target: str, options: dict[str, Any], index: int) -> None
     store = open_store(target, **options)
     engine = Engine(store, registry=reg, clock=FakeClock(datetime(2026, 4, 20, 9, tzinfo=VN)),
                     outbox_rules=[topic_rule([status_sync_topic(store)])],
-                    vault=Vault(store, StaticKeyProvider.generate()))  # keys in memory: none written to $HOME
+                    vault=Vault(store, StaticKeyProvider({key_id_for(_KEY): _KEY}, key_id_for(_KEY), _INDEX_KEY)))
     engine.register(parse_definition(DEFAULT))
     desk = Actor("officer", commune, {"officer"})
     with engine.batch():

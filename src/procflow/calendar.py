@@ -26,6 +26,7 @@ import warnings
 from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -73,7 +74,7 @@ def _time_of_us(us: int) -> time:
     return time(h, minute, sec, micro)
 
 
-def _check_sessions(instance: OfficeHours, attribute: attrs.Attribute, value: object) -> None:
+def _check_sessions(instance: OfficeHours, attribute: attrs.Attribute[Any], value: object) -> None:
     # Overlapping or unordered sessions would make office time count twice; refuse them up front.
     if not isinstance(value, tuple) or not value:
         raise CalendarError("office_hours.sessions must be a non-empty tuple of (start, end) times")
@@ -93,7 +94,7 @@ def _check_sessions(instance: OfficeHours, attribute: attrs.Attribute, value: ob
         previous_end = end
 
 
-def _check_cutoff(instance: OfficeHours, attribute: attrs.Attribute, value: object) -> None:
+def _check_cutoff(instance: OfficeHours, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, time) or value.tzinfo is not None:
         raise CalendarError(f"office_hours.cutoff must be a naive time, got {value!r}")
 
@@ -442,12 +443,12 @@ class WorkingCalendar:
         return self.working_days_between(today, due.date() + timedelta(days=1))
 
 
-def _non_negative(instance: SlaClock, attribute: attrs.Attribute, value: int) -> None:
+def _non_negative(instance: SlaClock, attribute: attrs.Attribute[Any], value: int) -> None:
     if not isinstance(value, int) or value < 0:
         raise CalendarError(f"working_days must be a non-negative int, got {value!r}")
 
 
-def _optional_aware(instance: SlaClock, attribute: attrs.Attribute, value: datetime | None) -> None:
+def _optional_aware(instance: SlaClock, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
     if value is not None:
         _aware(value, attribute.name)
 

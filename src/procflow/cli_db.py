@@ -42,17 +42,17 @@ def _connect(db: str, schema: str | None, *, create: bool) -> Iterator[tuple[str
 
         if schema is not None and not IDENT.match(schema):
             raise StoreError(f"--schema must be a lower-case SQL identifier, got {schema!r}")
-        options = {"options": f"-c search_path={schema}"} if schema else {}
+        options: dict[str, Any] = {"options": f"-c search_path={schema}"} if schema else {}
         try:
-            conn = psycopg.connect(db, autocommit=True, connect_timeout=10, **options)
+            pg_conn = psycopg.connect(db, autocommit=True, connect_timeout=10, **options)
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {redact(db)}: {exc}") from exc
         try:
             if schema and create:
-                create_schema(conn, schema)
-            yield "postgres", conn
+                create_schema(pg_conn, schema)
+            yield "postgres", pg_conn
         finally:
-            conn.close()
+            pg_conn.close()
         return
     from procflow.store.sqlite import check_sqlite_path, sqlite_problem, sqlite_table_names
 

@@ -20,6 +20,7 @@ from procflow.files import write_private
 from procflow.forms import FORM_TITLES
 
 if TYPE_CHECKING:
+    from procflow.forms.records import Form
     from procflow.store.base import Store
 
 __all__ = ["parse_day", "parse_moment", "register"]
@@ -90,6 +91,7 @@ def register(app: typer.Typer) -> None:
         try:
             number = check_form_number(form)
             reader = actor_from_env(actor, role)
+            record: Form
             if number == "07":
                 if dossier_id is not None:
                     raise ProcflowError("form 07 is a desk's register: give --agency, --from and --to, not a dossier")

@@ -84,10 +84,11 @@ def _keyring_for(db: str, keys: str | None) -> Path | None:
 
 
 def _copy_keyring(src: Path, dest: Path) -> None:
+    from procflow.files import write_private
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    os.chmod(tmp, 0o600)
+    write_private(tmp, src.read_bytes())  # keys: owner-only from the first byte, not chmod-ed after the copy
     os.replace(tmp, dest)
 
 
@@ -119,6 +120,9 @@ def backup_store(db: str, to: str | os.PathLike[str], *, keys: str | None = None
             if "meta" not in sqlite_table_names(src):
                 raise StoreError(f"{path} is not a procflow store")
             target.mkdir(parents=True, exist_ok=True)  # only once the source is known to be a store
+            from procflow.files import write_private
+
+            write_private(target / name, b"")  # the copy holds the dossiers: owner-only (0600) from the start
             dest = sqlite3.connect(target / name)
             try:
                 src.backup(dest)

@@ -378,6 +378,7 @@ class _Reader:
                 self.problem(f"{path}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
+_TOP_KEYS: tuple[str, ...]  # grown below by optional keys
 _TOP_KEYS = ("code", "version", "name_vi", "name_en", "level", "competent_kind", "initial", "legal_basis",
              "sla", "roles", "official_roles", "fields", "states", "transitions", "timers", "retention_years",
              "sector_code", "applicant_kind", "applicant", "online_initial", "catalogue_source", "unconfirmed",

@@ -71,7 +71,7 @@ class Backoff:
             raise UsageError(f"backoff needs 0 <= base <= maximum and 0 <= jitter <= 1, got {self}")
 
     def delay(self, failures: int, rng: random.Random) -> float:
-        raw = min(self.maximum, self.base * 2 ** max(failures - 1, 0))
+        raw: float = min(self.maximum, self.base * 2 ** max(failures - 1, 0))
         return min(self.maximum, raw * (1 - self.jitter + 2 * self.jitter * rng.random()))
 
 

@@ -29,13 +29,18 @@ class EventKind:
     DUE_RECOUNTED = "due_recounted"  # `procflow db upgrade` recounted the deadline by Civil Code art. 147
 
 
+def _roles(roles: Iterable[str]) -> frozenset[str]:
+    # a named converter, not ``frozenset``: mypy's attrs plugin cannot type a generic class used as converter
+    return frozenset(roles)
+
+
 @attrs.frozen
 class Actor:
     """An official (cán bộ) acting for an agency. ``roles`` are checked against a transition's roles."""
 
     id: str
     agency: str
-    roles: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    roles: frozenset[str] = attrs.field(default=frozenset(), converter=_roles)
 
     @classmethod
     def system(cls, agency: str, name: str = "system") -> Actor:

@@ -67,6 +67,9 @@ class CompiledDefinition:
     table: Mapping[tuple[str, str], Transition]
     steps: Mapping[str, Step]
     allowed: Mapping[str, tuple[str, ...]]
+    # (state, trigger) → (source step, destination step, SLA clock surely unchanged): what a fire needs that
+    # depends only on the definition, looked up once instead of recomputed per fire
+    moves: Mapping[tuple[str, str], tuple[Step, Step, bool]] = attrs.field(factory=dict)
     timers: TimerTable | None = None  # None: no timers declared, and the hot path skips them entirely
     personal: Mapping[str, str] = attrs.field(factory=dict)  # {field: personal kind}: these go to the vault
 
@@ -89,15 +92,26 @@ class CompiledDefinition:
             event = machine.events[t.trigger]
             for src in t.source:
                 compiled_dest = event.transitions[src][0].dest
+                assert compiled_dest is not None  # only internal transitions lack a dest; we add none
                 table[(src, t.trigger)] = attrs.evolve(t, dest=compiled_dest) if compiled_dest != t.dest else t
         by_source: dict[str, list[str]] = {s.name: [] for s in defn.states}  # linear, not states × transitions
         for t in defn.transitions:
             for src in t.source:
                 by_source.setdefault(src, []).append(t.trigger)
         allowed = {name: tuple(sorted(set(triggers))) for name, triggers in by_source.items()}
-        return cls(definition=defn, machine=machine, table=table, steps={s.name: s for s in defn.states},
+        steps = {s.name: s for s in defn.states}
+        moves = {key: (steps[key[0]], steps[t.dest], _clock_fixed(defn, steps[key[0]], steps[t.dest]))
+                 for key, t in table.items()}
+        return cls(definition=defn, machine=machine, table=table, steps=steps, moves=moves,
                    allowed=allowed, timers=TimerTable.compile(defn),
                    personal={f.name: f.personal for f in defn.fields if f.personal is not None})
+
+
+def _clock_fixed(defn: ProcedureDefinition, src: Step, dest: Step) -> bool:
+    """Whether moving ``src`` → ``dest`` leaves any SLA clock as it is (``Engine._advance_clock`` returns it
+    unchanged): same clock mode, and not the desk's receipt of an online filing (which starts the limit)."""
+    leaves_online = src.name == defn.online_initial and src.name != dest.name
+    return not leaves_online and src.clock is dest.clock
 
 
 class Engine:
@@ -287,7 +301,7 @@ class Engine:
             self._refuse(actor, d, trigger, TransitionNotAllowed(
                 dossier_id=d.id, state=d.state, trigger=trigger, allowed=compiled.allowed.get(d.state, ())))
             raise AssertionError("unreachable")
-        if t.roles and not actor.roles.intersection(t.roles) and "*" not in actor.roles:
+        if t.roles and actor.roles.isdisjoint(t.roles) and "*" not in actor.roles:
             self._refuse(actor, d, trigger, RoleNotGranted(dossier_id=d.id, actor=actor.id, trigger=trigger,
                                                            needed=t.roles, held=actor.roles))
         if t.level is not None and self.registry.agency(d.custodian).level != t.level:
@@ -303,11 +317,11 @@ class Engine:
                 if not self.guards[g](d, view):
                     self._refuse(actor, d, trigger, GuardRejected(dossier_id=d.id, state=d.state, trigger=trigger,
                                                                   guard=g))
-        dest = compiled.steps[t.dest]
+        src, dest, clock_fixed = compiled.moves[(d.state, trigger)]
         now = self.clock.now()
         changed: set[str] = set()
         effects: dict[str, Any] = {}
-        sla = self._advance_clock(compiled.steps[d.state], dest, d.sla, now, defn)
+        sla = d.sla if clock_fixed else self._advance_clock(src, dest, d.sla, now, defn)
         if sla is not d.sla:
             changed.add("sla")
             effects["sla"] = sla_to_dict(sla)
@@ -333,8 +347,8 @@ class Engine:
                       location_independent=d.location_independent, received_at=d.received_at, updated_at=now,
                       sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1, sealed=d.sealed)
         # personal values written here go to the vault in the same transaction as the snapshot and event
-        with self.store.transaction() if personal and not personal.keys().isdisjoint(values) else _NO_TX:
-            row = self._sealed_row(d, new, values, personal, effects) if personal else new
+        with self.store.transaction() if personal and values and not personal.keys().isdisjoint(values) else _NO_TX:
+            row = self._sealed_row(d, new, values, personal, effects) if personal and values else new
             event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=EventKind.FIRED, trigger=trigger,
                                  from_state=d.state, to_state=dest.name, status=dest.portal_status, actor=actor.id,
                                  agency=actor.agency, custodian=custodian, definition_version=d.definition_version,
@@ -344,10 +358,10 @@ class Engine:
             w.write(row, event, expected=d.revision, changed=frozenset(changed),
                     outbox=w.outbox(new, event, defn, compiled.personal) if self.outbox_rules else (),
                     timers=compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers else None)
-        if isinstance(dossier, Dossier):
-            for name in ("state", "status", "custodian", "updated_at", "sla", "step_due_at", "data", "revision",
-                         "sealed", "chain"):
-                setattr(dossier, name, getattr(new, name))
+        if isinstance(dossier, Dossier):  # the caller's record follows the committed row (no string setattr: hot)
+            dossier.state, dossier.status, dossier.custodian, dossier.updated_at = dest.name, new.status, custodian, now
+            dossier.sla, dossier.step_due_at, dossier.data, dossier.revision = sla, step_due, new.data, new.revision
+            dossier.sealed, dossier.chain = new.sealed, new.chain
             return dossier
         return new
 

@@ -82,6 +82,13 @@ __all__ = [
 class ProcflowError(Exception):
     """Root of every error procflow raises on purpose."""
 
+    def __str__(self) -> str:
+        # Last line of defence (rule 5): a message that quotes input may carry a citizen's ID or phone
+        # number; printed, logged or shown in a traceback, it is masked by pattern (procflow.masking).
+        from procflow.masking import mask_text
+
+        return mask_text(super().__str__())
+
 
 @attrs.frozen
 class Problem:
@@ -237,8 +244,10 @@ class DossierNotFound(ProcflowError, KeyError):
         self.dossier_id = dossier_id
         super().__init__(f"no dossier {dossier_id!r} in this store")
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
+    def __str__(self) -> str:  # KeyError would repr() the message (masked like every ProcflowError)
+        from procflow.masking import mask_text
+
+        return mask_text(str(self.args[0]))
 
 
 class StoreError(ProcflowError):
@@ -268,8 +277,10 @@ class FormNotAvailable(ProcflowError, LookupError):
         self.dossier_id = dossier_id
         super().__init__(message)
 
-    def __str__(self) -> str:  # LookupError is fine with str(); keep the message as given
-        return str(self.args[0])
+    def __str__(self) -> str:  # LookupError is fine with str(); keep the message as given (masked)
+        from procflow.masking import mask_text
+
+        return mask_text(str(self.args[0]))
 
 
 class CalendarWarning(UserWarning):

@@ -20,7 +20,7 @@ from procflow.dossier import Dossier, DossierEvent
 from procflow.errors import DossierNotFound
 from procflow.hashchain import GENESIS, chain_event, head_of
 from procflow.outbox import seal_messages
-from procflow.store.base import OutboxMessage
+from procflow.store.base import OutboxMessage, writes_armings
 from procflow.timers import TimerChanges
 from procflow.vault import has_refs, is_ref
 
@@ -117,11 +117,11 @@ class EventWriter:
             else:
                 store.apply(row, expected, event, outbox, changed)
             return
-        if getattr(store, "writes_armings", False):  # with the snapshot: one statement / transaction
+        if writes_armings(store):  # with the snapshot: one statement / transaction
             if expected is None:
-                store.insert_dossier(row, event, outbox, arm=timers.arm)  # type: ignore[call-arg]
+                store.insert_dossier(row, event, outbox, arm=timers.arm)
             else:
-                store.apply(row, expected, event, outbox, changed, arm=timers.arm)  # type: ignore[call-arg]
+                store.apply(row, expected, event, outbox, changed, arm=timers.arm)
             return
         with store.transaction():
             if expected is None:

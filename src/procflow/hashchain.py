@@ -137,7 +137,7 @@ def verify_dossier(dossier_id: str, events: list[DossierEvent], snapshot: Dossie
     switched off): otherwise removing the hashes would be a way to edit the log unnoticed."""
     prev = GENESIS
     unchained = 0
-    by_hash = {e.hash: e.seq for e in events if e.hash}
+    by_hash: dict[bytes | None, int] = {e.hash: e.seq for e in events if e.hash}
     beyond = snapshot.revision if snapshot is not None else None
 
     def brk(e: DossierEvent, problem: str, detail: str) -> tuple[Break, int, None]:

@@ -25,6 +25,7 @@ from procflow.definition import ClockMode, ProcedureDefinition, Step
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind
 from procflow.engine import Engine
 from procflow.errors import JurisdictionError, MigrationRefused, ProcflowError
+from procflow.jurisdiction import Level
 
 __all__ = ["MigrationRefused", "MigrationReport", "Refusal", "migrate_definition", "migrate_units", "read_unit_map"]
 
@@ -128,10 +129,11 @@ def migrate_units(engine: Engine, mapping: Mapping[str, str], *, dry_run: bool =
             except JurisdictionError:
                 problems.append(f"{role} {code} → {new_agencies[role]}: no such agency")
                 continue
+            old_level: Level | None
             try:
                 old_level = reg.agency(code).level
             except JurisdictionError:
-                old_level = "commune" if role in ("receiving", "location") else None
+                old_level = Level.COMMUNE if role in ("receiving", "location") else None
             if old_level is not None and target.level != old_level:
                 problems.append(f"{role} {code} → {target.code}: a {target.level}-level agency cannot take over "
                                 f"from a {old_level}-level one")

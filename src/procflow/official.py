@@ -13,14 +13,14 @@ Every dossier falls in exactly one of resolved / in progress / withdrawn / refus
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from procflow.definition import ProcedureDefinition
 from procflow.dossier import Dossier
 
-__all__ = ["COLUMNS", "KNOWN_SECTORS", "official_table", "sector_of"]
+__all__ = ["COLUMNS", "KNOWN_SECTORS", "OfficialTally", "official_table", "sector_of"]
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("received", "tổng số nhận · received"),
@@ -69,17 +69,38 @@ def official_table(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, 
     A resolved dossier is *early* when its result was ready on a day before its due day, *on time* when
     by the due moment, *late* after it (a dossier without a time limit counts as on time).
     """
-    total = _row()
-    by_level: dict[str, dict[str, int]] = defaultdict(_row)
-    by_sector: dict[str, dict[str, int]] = defaultdict(_row)
+    tally = OfficialTally(definitions, start=start, at=at, online=online)
     for d in dossiers:
-        defn = definitions[(d.procedure, d.definition_version)]
+        tally.add(d)
+    return tally.table()
+
+
+class OfficialTally:
+    """``official_table`` one dossier at a time, so a caller already reading every dossier (the simulator's
+    report) fills the table in the same pass instead of reading the whole store a second time."""
+
+    def __init__(self, definitions: Mapping[tuple[str, int], ProcedureDefinition], *, start: datetime,
+                 at: datetime, online: Callable[[Dossier], bool] | None = None) -> None:
+        self.definitions, self.start, self.at, self.online = definitions, start, at, online
+        self.total = _row()
+        self.by_level: dict[str, dict[str, int]] = defaultdict(_row)
+        self.by_sector: dict[str, dict[str, int]] = defaultdict(_row)
+
+    def feed(self, dossiers: Iterable[Dossier]) -> Iterator[Dossier]:
+        """Pass ``dossiers`` through, counting each one on the way."""
+        for d in dossiers:
+            self.add(d)
+            yield d
+
+    def add(self, d: Dossier) -> None:
+        start, at, online = self.start, self.at, self.online
+        defn = self.definitions[(d.procedure, d.definition_version)]
         step = defn.step(d.state)
         stop = d.sla.stopped_at or d.updated_at
         finished = step.final or d.status in (9, 10)
         if d.received_at > at or (finished and stop < start):
-            continue
-        rows = (total, by_level[defn.level], by_sector[sector_of(defn)])
+            return
+        rows = (self.total, self.by_level[defn.level], self.by_sector[sector_of(defn)])
         keys = ["received"]
         if d.received_at < start:
             keys.append("carried_over")
@@ -102,13 +123,16 @@ def official_table(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, 
         for row in rows:
             for k in keys:
                 row[k] += 1
-    if online is None:
-        for row in (total, *by_level.values(), *by_sector.values()):
-            row["online"] = row["in_person"] = None  # type: ignore[assignment]
-    return {
-        "period": {"from": start.isoformat(), "to": at.isoformat()},
-        "columns": [{"key": k, "label": label} for k, label in COLUMNS],
-        "total": total,
-        "by_level": dict(sorted(by_level.items())),
-        "by_sector": dict(sorted(by_sector.items())),
-    }
+
+    def table(self) -> dict[str, Any]:
+        total, by_level, by_sector = self.total, self.by_level, self.by_sector
+        if self.online is None:
+            for row in (total, *by_level.values(), *by_sector.values()):
+                row["online"] = row["in_person"] = None  # type: ignore[assignment]
+        return {
+            "period": {"from": self.start.isoformat(), "to": self.at.isoformat()},
+            "columns": [{"key": k, "label": label} for k, label in COLUMNS],
+            "total": total,
+            "by_level": dict(sorted(by_level.items())),
+            "by_sector": dict(sorted(by_sector.items())),
+        }

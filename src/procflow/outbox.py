@@ -33,6 +33,7 @@ import attrs
 from procflow.calendar import local_time
 from procflow.definition import PORTAL_STATUS, ProcedureDefinition
 from procflow.dossier import Dossier, DossierEvent
+from procflow.jsontext import isotext
 from procflow.store.base import OutboxMessage, Store
 from procflow.vault import MARKER
 
@@ -145,7 +146,7 @@ def _walk(value: Any, refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> Any
     if t is dict:
         if MARKER in value:  # already a reference
             return value
-        return {k: _walk(v, refs) for k, v in value.items()}
+        return _sealed(value, refs)
     if t is list or t is tuple:
         return [_walk(v, refs) for v in value]
     if t is str or t is int:
@@ -163,16 +164,19 @@ def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str,
 
 
 def _sealed(payload: Mapping[str, Any], refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in payload.items():  # the top level inline (most leaves live here): this runs on every fire
-        t = type(v)
-        if t is str or t is int:
-            ref = refs.get((t, v))
-            out[k] = v if ref is None else dict(ref)
-        elif t is dict or t is list or t is tuple:
-            out[k] = _walk(v, refs)
-        else:
-            out[k] = v
+    # Runs on every fire that writes an outbox row for a dossier with personal values: the top level (most
+    # leaves live there) is copied and searched at C speed (``in`` on the values), and only a hit is located.
+    out = dict(payload)
+    values = out.values()
+    for (t, v), ref in refs.items():
+        if v in values:
+            for k, x in out.items():
+                if type(x) is t and x == v:
+                    out[k] = dict(ref)
+    for k, x in out.items():
+        tx = type(x)
+        if tx is dict or tx is list or tx is tuple:
+            out[k] = _walk(x, refs)
     return out
 
 
@@ -208,7 +212,26 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _previous_status(e: DossierEvent, defn: ProcedureDefinition) -> int | None:
-    return None if e.from_state is None else defn.step(e.from_state).portal_status
+    return None if e.from_state is None else _static(defn)[0][e.from_state][0]
+
+
+_Static = tuple[dict[str, tuple[int, str]], dict[str, Any]]
+_STATIC: dict[int, tuple[ProcedureDefinition, _Static]] = {}
+
+
+def _static(defn: ProcedureDefinition) -> _Static:
+    """What a status payload takes from the definition, computed once per definition (it runs on every fire):
+    ({state: (portal status, label)}, the procedure's constant payload fields). Keyed by identity, checked."""
+    hit = _STATIC.get(id(defn))
+    if hit is not None and hit[0] is defn:
+        return hit[1]
+    steps = {s.name: (s.portal_status, s.label_vi or s.label) for s in defn.states}
+    const = {"procedure": defn.code, "procedure_name": defn.name_vi, "procedure_version": defn.version,
+             "applicant_kind": defn.applicant_kind_code, "field_code": defn.sector_code or None}
+    if len(_STATIC) > 4096:  # definitions parsed and dropped (tests): do not keep them all alive
+        _STATIC.clear()
+    _STATIC[id(defn)] = (defn, (steps, const))
+    return steps, const
 
 
 def _first(d: Dossier, defn: ProcedureDefinition, kind: str) -> Any:
@@ -231,32 +254,39 @@ def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent
                    reason: str = "event", supplement: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The dossier as the national portal needs to see it, in procflow's words (the adapter maps them to
     the portal's fields). ``event`` is None for a reconciliation snapshot that no event caused."""
-    step = defn.step(d.state)
+    steps, const = _static(defn)
+    state_label = steps[d.state][1] if d.state in steps else defn.step(d.state).label  # KeyError as before
+    sla = d.sla
+    due = sla.due_at
+    appointment = sla.appointment_at if sla.extended_due_at is not None else due
+    due_text = None if due is None else due.isoformat()
+    step_due = d.step_due_at
+    agencies = d.agencies
     payload: dict[str, Any] = {
         "reason": reason,
         "dossier_id": d.id,
         "revision": d.revision,
-        "procedure": defn.code,
-        "procedure_name": defn.name_vi,
-        "procedure_version": defn.version,
+        "procedure": const["procedure"],
+        "procedure_name": const["procedure_name"],
+        "procedure_version": const["procedure_version"],
         "status": d.status,
         "status_label": PORTAL_STATUS.get(d.status, ""),
         "state": d.state,
-        "state_label": step.label_vi or step.label,
-        "received_at": _iso(d.received_at),
+        "state_label": state_label,
+        "received_at": d.received_at.isoformat(),
         # the appointment promised to the citizen (NgayHenTra): an extension's new date (form 04) once issued;
         # the legal limit stays in original_due_at (lateness is still counted against it)
-        "due_at": _iso(d.sla.appointment_at),
-        "original_due_at": _iso(d.sla.due_at),
-        "step_due_at": _iso(d.step_due_at),
-        "returned_at": _iso(d.updated_at) if d.status == 10 else None,
-        "receiving_agency": d.agencies.get("receiving"),
-        "competent_agency": d.agencies.get("competent"),
+        "due_at": due_text if appointment is due else (None if appointment is None else appointment.isoformat()),
+        "original_due_at": due_text,
+        "step_due_at": None if step_due is None else step_due.isoformat(),
+        "returned_at": d.updated_at.isoformat() if d.status == 10 else None,
+        "receiving_agency": agencies.get("receiving"),
+        "competent_agency": agencies.get("competent"),
         "custodian": d.custodian,
         "location_independent": d.location_independent,
         "applicant": _applicant(d, defn),
-        "applicant_kind": defn.applicant_kind_code,
-        "field_code": defn.sector_code or None,
+        "applicant_kind": const["applicant_kind"],
+        "field_code": const["field_code"],
         "event": None,
         "supplement": dict(supplement) if supplement else None,
         "extension": None,
@@ -266,8 +296,9 @@ def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent
         payload["extension"] = {"previous_due_at": ext.get("previous_due_at"), "new_due_at": ext.get("new_due_at"),
                                 "reason": ext.get("reason"), "issued_at": ext.get("issued_at")}
     if event is not None:
-        payload["event"] = {"seq": event.seq, "at": _iso(event.at), "kind": event.kind, "trigger": event.trigger,
-                            "actor": event.actor, "agency": event.agency, "from_status": _previous_status(event, defn)}
+        payload["event"] = {"seq": event.seq, "at": isotext(event.at), "kind": event.kind,
+                            "trigger": event.trigger, "actor": event.actor, "agency": event.agency,
+                            "from_status": _previous_status(event, defn)}
     return payload
 
 

@@ -29,6 +29,9 @@ _KINDS = ("off", "worked")
 _DAY_KEYS = {"date", "kind", "reason", "document", "document_date", "confirmed"}
 
 
+_Date = date  # inside DayEntry the field ``date`` shadows the type
+
+
 @attrs.frozen
 class DayEntry:
     """One decided day: off (a weekday not worked) or worked (a weekend day worked in exchange)."""
@@ -37,7 +40,7 @@ class DayEntry:
     kind: str
     reason: str
     document: str
-    document_date: date | None = None
+    document_date: _Date | None = None
     confirmed: bool = True
     origin: str = "procflow"
     """Which file said so: "procflow" for the shipped schedule, else the local file's path or plugin."""

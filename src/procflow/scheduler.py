@@ -40,7 +40,7 @@ from procflow.engine import Engine
 from procflow.errors import DossierNotFound, ProcflowError, StoreError, UsageError
 from procflow.escalation import escalate
 from procflow.overdue import lateness_effects
-from procflow.store.base import OutboxMessage, TimerRecord
+from procflow.store.base import OutboxMessage, TimerRecord, writes_armings
 from procflow.timers import Arming, TimerTable, armings, notices
 
 __all__ = ["Scheduler", "SchedulerStats", "SimulationTimers", "armed_timers", "settled", "timer_report"]
@@ -246,7 +246,7 @@ class Scheduler:
         """Write the batch's notices and outcomes together (inside its transaction): one statement each."""
         if pending.outbox:
             # both stores offer it (INSERT … ON CONFLICT DO NOTHING): a key already there is not sent twice
-            self.store.enqueue_outbox(pending.outbox, now=self.engine.clock.now())  # type: ignore[attr-defined]
+            self.store.enqueue_outbox(pending.outbox, now=self.engine.clock.now())
         if not pending.finished:
             return
         many = getattr(self.store, "finish_timers", None)
@@ -256,8 +256,28 @@ class Scheduler:
         for timer, outcome, action, at, detail in pending.finished:
             self.store.finish_timer(timer, outcome=outcome, action=action, at=at, worker=self.worker, detail=detail)
 
+    def _left(self, timer: TimerRecord) -> tuple[str, str] | None:
+        """``(action, reason)`` when the dossier has left every state the timer lives in — most of a busy
+        queue: leaving a state cancels its armings by writing nothing — read without decoding the whole
+        record (stores that offer ``dossier_state``); None when the full check must decide."""
+        head = getattr(self.store, "dossier_state", None)
+        found = head(timer.dossier_id) if head is not None else None
+        if found is None:
+            return None
+        procedure, version, state = found
+        table = self.engine.timer_table(procedure, version)
+        spec = table.by_name.get(timer.name) if table is not None else None
+        if spec is None or state in spec.states:
+            return None
+        return spec.action.value, f"cancelled: the dossier moved on to state {state!r}"  # as ``settled`` says
+
     def _process(self, timer: TimerRecord, stats: SchedulerStats, pending: _Pending) -> None:
         action = "?"
+        left = self._left(timer)
+        if left is not None:
+            pending.finished.append((timer, "cancelled", left[0], self.engine.clock.now(), left[1]))
+            stats.cancelled += 1
+            return
         try:
             try:
                 d = self.store.get(timer.dossier_id)
@@ -333,8 +353,9 @@ class SimulationTimers:
             for _name, when, _keep in changes.get("arm", ()):
                 self.wake = min(self.wake, when.timestamp())
 
+        # wrapping the store's own methods on purpose (mypy refuses assignments to methods)
         store.save_timers = save_timers  # type: ignore[method-assign]
-        if getattr(store, "writes_armings", False):  # armings that ride with the snapshot (procflow.eventwriter)
+        if writes_armings(store):  # armings that ride with the snapshot (procflow.eventwriter)
             apply, insert = store.apply, store.insert_dossier
 
             def apply_armed(*args: Any, arm: Any = (), **kw: Any) -> None:

@@ -224,10 +224,10 @@ def build_report(dossiers: Iterable[Dossier], definitions: Mapping[tuple[str, in
             rows.append(BacklogRow(code, agency.name, n_open, n_over))
     rows.sort(key=lambda r: (-r.open, -r.overdue, r.agency))
     communes = []
-    for code, (received, n_li, completed, on_time, overdue) in desks.items():
+    for code, (received, n_li, completed, on_time, n_overdue) in desks.items():
         agency = registry.agency(code)
         if agency.level == "commune":
-            communes.append(CommuneRow(code, agency.name, received, n_li, completed, on_time, overdue))
+            communes.append(CommuneRow(code, agency.name, received, n_li, completed, on_time, n_overdue))
     return Report(at=at, total=total, by_level=dict(by_level), by_procedure=dict(by_proc), procedure_names=names,
                   statuses=dict(statuses), location_independent=li, top_backlog=rows[:top],
                   communes=rank_communes(communes))
@@ -239,10 +239,10 @@ def backlog_series(samples: Iterable[tuple[str, str, int, int, int]], registry: 
     with the highest peak (an agency absent from a sample had nothing open then)."""
     days: list[str] = []
     by: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"open": [], "overdue": [], "paused": []})
-    for at, agency, n_open, overdue, paused in samples:
+    for at, holder, n_open, overdue, paused in samples:
         if not days or days[-1] != at:
             days.append(at)
-        series = by[agency]
+        series = by[holder]
         for key, value in (("open", n_open), ("overdue", overdue), ("paused", paused)):
             series[key] += [0] * (len(days) - 1 - len(series[key])) + [value]
     for series in by.values():

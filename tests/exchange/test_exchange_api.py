@@ -11,9 +11,12 @@ PUBLIC = [
     "EDXML_NS",
     "PF_NS",
     "VN_TZ",
+    "ActorNotCustodian",
     "Attachment",
     "AttachmentDigestMismatch",
+    "BrokenChain",
     "DefinitionMismatch",
+    "DiscontinuousHistory",
     "DocumentInfo",
     "DossierPayload",
     "EncodingError",
@@ -22,6 +25,8 @@ PUBLIC = [
     "ExchangeNode",
     "Field",
     "FieldType",
+    "ForbiddenTrigger",
+    "ForgedHistory",
     "HandoffAdapter",
     "HandoffError",
     "HandoffRefused",
@@ -49,10 +54,12 @@ PUBLIC = [
     "TraceHop",
     "TrustStore",
     "UnknownProcedure",
+    "UnknownState",
     "UnsignedForeignEnvelope",
     "UntrustedSender",
     "Verifier",
     "WrongCustodian",
+    "WrongDestination",
     "WrongNamespace",
     "WrongRecipient",
     "XmlBadEncoding",
@@ -105,6 +112,13 @@ REASONS = {
     "DefinitionMismatch": "definition-mismatch",
     "InconsistentPayload": "inconsistent-payload",
     "HistoryConflict": "history-conflict",
+    "ForgedHistory": "forged-history",
+    "BrokenChain": "broken-chain",
+    "UnknownState": "unknown-state",
+    "DiscontinuousHistory": "discontinuous-history",
+    "ForbiddenTrigger": "trigger-not-allowed",
+    "WrongDestination": "wrong-destination",
+    "ActorNotCustodian": "actor-not-custodian",
 }
 SENDER_SIDE = {"HandoffError"}  # raised while sending: not a refusal of something received
 
@@ -127,8 +141,11 @@ def test_reason_codes_are_pinned_and_unique():
     assert defined == set(REASONS) | SENDER_SIDE
     assert not issubclass(errors.HandoffError, EnvelopeRejected) and issubclass(errors.HandoffError, ValueError)
     for name in ("NotAHandoff", "WrongCustodian", "SenderNotCustodian", "UnknownProcedure", "DefinitionMismatch",
-                 "InconsistentPayload", "HistoryConflict"):
+                 "InconsistentPayload", "HistoryConflict", "ForgedHistory"):
         assert issubclass(getattr(errors, name), errors.HandoffRefused)
+    for name in ("BrokenChain", "UnknownState", "DiscontinuousHistory", "ForbiddenTrigger", "WrongDestination",
+                 "ActorNotCustodian"):
+        assert issubclass(getattr(errors, name), errors.ForgedHistory)
 
 
 def test_errors_carry_reason_in_message_and_are_value_errors():

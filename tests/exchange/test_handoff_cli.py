@@ -49,7 +49,7 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
 
     out = tmp_path / "to-province.xml"
     result = runner.invoke(app, ["exchange", "export", d.id, "--db", str(a_db), "--keys", str(pki), "--to", office,
-                                 "-o", str(out)])
+                                 "-o", str(out), "--actor", f"dc@{commune}", "--role", "personal_data:unmask"])
     assert result.exit_code == 0, result.output
     assert f"from {commune} to {office}" in result.output
     assert b"092111222333" in out.read_bytes()  # real values, for the receiving agency
@@ -75,7 +75,8 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
 
     back = tmp_path / "to-commune.xml"
     result = runner.invoke(app, ["exchange", "export", d.id, "--db", str(b_db), "--keys", str(pki), "--to", commune,
-                                 "--me", office, "-o", str(back)])
+                                 "--me", office, "-o", str(back), "--actor", f"vpdk@{office}", "--role",
+                                 "personal_data:unmask"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["exchange", "import", str(back), "--db", str(a_db), "--trust", str(pki),
                                  "--me", commune], catch_exceptions=False)

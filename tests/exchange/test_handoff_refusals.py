@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 import pytest
 from exchange_support import sample_envelope
+from forgery import relinked
 from handoff_support import deliver
 
 from procflow.dossier import Actor
@@ -97,6 +98,8 @@ def test_histories_that_diverge_or_bring_nothing_new_are_conflicts(federation):
     back = b.exchange.envelope_for(d.id, created_at=clock.now())
     events = list(back.payload.events)
     events[1] = attrs.evolve(events[1], actor="someone-else")
+    personal = {f.name: f.personal for f in b.engine.definition(d.procedure, 1).fields if f.personal is not None}
+    events = relinked(d.id, events, personal)  # a sender can recompute its unkeyed chain: our copy still differs
     _refused(a, _resigned(b.exchange, back, "rewritten-1", events=tuple(events)), HistoryConflict,
              "history-conflict")
     assert b.exchange.export(d.id)  # the honest envelope is fine...

@@ -127,6 +127,17 @@ def test_a_later_period_carries_open_dossiers_over(week):
     assert unknown["total"]["online"] is None  # without a channel the split is not invented
 
 
+def test_the_table_counted_in_the_report_pass_is_the_table_of_the_store(week):
+    """run_simulation counts the official table while it reads the store for the report (one pass, not two):
+    the same table as reading every dossier again."""
+    result, report, engine, data = week
+    defs = {d.key: d for d in engine.definitions()}
+    again = official_table(engine.store.iter_dossiers(), defs, start=result.start, at=report.at,
+                           online=lambda d: d.id in result.online_ids)
+    assert result.official_table is not None and data["official_table"] == again
+    assert again["total"]["received"] == report.total.received > 0
+
+
 def test_every_bundled_procedure_reports_under_a_sector():
     from procflow.definition import bundled_definitions
     from procflow.official import OTHER, sector_of

@@ -190,3 +190,32 @@ def test_inspect_and_the_timers_command_show_armed_and_due_timers(tmp_path, regi
     assert out["run"]["fired"] == 3 and out["due"] == 0
     assert {(o["name"], o["outcome"]) for o in out["outcomes"]} == {("remind", "fired"), ("late", "fired"),
                                                                     ("escalate", "fired")}
+
+
+def test_armings_settled_from_the_state_alone_are_recorded_as_the_full_check_records_them(tmp_path, registry):
+    """The scheduler settles an arming whose dossier left the timer's states from one light read of the state
+    (SQLite's ``dossier_state``) instead of decoding the record: the timer log must read exactly as when every
+    arming goes through the full check."""
+    from procflow.clock import FakeClock
+    from procflow.store.sqlite import SQLiteStore
+
+    logs = []
+    for light in (True, False):
+        store = SQLiteStore(str(tmp_path / f"light-{light}.db"))
+        if not light:
+            store.dossier_state = None  # type: ignore[method-assign]  # a store without the light read
+        clock = FakeClock(timerdefs.T0)
+        engine = timerdefs.make_engine(store, clock, registry)
+        c = timerdefs.commune(engine)
+        for _ in range(3):
+            d = engine.file("t.restart", filed_at=c, actor=desk(c))
+            engine.fire(d, "request_supplement", officer(c))  # arms "expire"
+            clock.advance(hours=1)
+            engine.fire(d, "resubmit", desk(c))  # moved on: the arming is cancelled when it falls due
+        clock.advance(days=11)
+        stats = Scheduler(engine).run_due()
+        assert stats.cancelled >= 3
+        logs.append([(e["dossier_id"][-4:], e["name"], e["armed_seq"], e["action"], e["outcome"], e["detail"])
+                     for e in store.timer_log()])
+        store.close()
+    assert logs[0] == logs[1] and any(row[4] == "cancelled" and "moved on" in row[5] for row in logs[0])

@@ -113,6 +113,9 @@ def _event(parent: etree._Element, event: PayloadEvent, where: str) -> None:
         element.set("status", _uint(event.status, f"{where}.status", _USHORT_MAX))
     if event.note is not None:
         element.set("note", check_text(event.note, f"{where}.note"))
+    for attribute, value in (("prevLink", event.prev_link), ("link", event.link), ("linkScheme", event.link_scheme)):
+        if value is not None:
+            element.set(attribute, check_text(value, f"{where}.{attribute}"))
     _values(element, event.data, f"{where}.data")
 
 

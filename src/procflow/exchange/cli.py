@@ -3,9 +3,11 @@
 Mounted by the main CLI as ``procflow exchange``:
 
 * ``validate FILE`` checks an envelope (``--trust``/``--me``: everything a receiving node checks);
-* ``export DOSSIER_ID --db … --keys DIR --to AGENCY`` writes the signed hand-off envelope of a dossier
-  this node handed to an agency hosted elsewhere (the same message id as the outbox sends, so a receiver
-  that gets both applies it once);
+* ``export DOSSIER_ID --db … --keys DIR --to AGENCY --actor OFFICIAL@AGENCY`` writes the signed hand-off
+  envelope of a dossier this node handed to an agency hosted elsewhere (the same message id as the outbox
+  sends, so a receiver that gets both applies it once). An export is a read of every personal value: the
+  acting official is checked and audited like ``inspect --unmask`` (``procflow.access``), the file is
+  written owner-only (0600), and without an allowed official nothing is written;
 * ``import FILE --db … --trust DIR --me AGENCY`` verifies and imports a hand-off;
 * ``keys generate AGENCY… --dir DIR`` writes a test PKI (a self-signed key and certificate per agency).
 
@@ -35,6 +37,7 @@ from procflow.exchange.signing import NodeKeys, TrustStore
 from procflow.exchange.verifier import MemoryReplayGuard, Verifier
 
 if TYPE_CHECKING:
+    from procflow.dossier import Actor
     from procflow.engine import Engine
 
 __all__ = ["app"]
@@ -43,6 +46,11 @@ app = typer.Typer(help="Inter-agency XML envelopes (edXML, QCVN 102:2016): valid
 keys_app = typer.Typer(help="Test PKI for exchange nodes (a key and certificate per agency).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
+ActorOption = Annotated[str | None, typer.Option(
+    help="Export for this official (an id the officials directory delegates to the operator; default: the "
+         "operator). The envelope carries every personal value, so the official must be allowed to read the "
+         "dossier unmasked (role personal_data:unmask); checked and audited.")]
+EXPORT_PURPOSE = "inter-agency hand-off (liên thông)"
 VaultKeysOption = Annotated[
     str | None, typer.Option("--vault-keys", help="Personal-data vault keyring (default: beside the store).")
 ]
@@ -73,7 +81,9 @@ def _summary(envelope: Envelope, kind: str, signed: str) -> str:
     for a in envelope.attachments:
         where = f"{len(a.content)} bytes inline" if a.content is not None else f"at {a.uri}"
         lines.append(f"  attached  {a.name} ({a.media_type}, {where}, sha256 {a.sha256[:16]}…)")
-    return "\n".join(lines)
+    from procflow.masking import mask_text
+
+    return mask_text("\n".join(lines))  # the subject and names are the sender's text: IDs and phones masked
 
 
 def _read(data: bytes, limits: Limits, source: str) -> tuple[Envelope, str, str]:
@@ -170,11 +180,16 @@ def export(
                                                 "dossier over, when its key is in --keys).")] = None,
     trust: Annotated[Path | None, typer.Option(help="Member certificates (default: --keys).")] = None,
     vault_keys: VaultKeysOption = None,
+    actor: ActorOption = None,
+    purpose: Annotated[str, typer.Option(help="Why it is exported (recorded in the access audit).")]
+    = EXPORT_PURPOSE,
 ) -> None:
-    """Write the signed hand-off envelope of DOSSIER_ID for the node --to (personal values included)."""
+    """Write the signed hand-off envelope of DOSSIER_ID for the node --to (personal values included), as the
+    official --actor: checked and audited like an unmasked read."""
     from procflow.exchange.transfer import ExchangeNode, handed_over_by
 
     with _engine(db, vault_keys) as engine:
+        official = _principal(engine, actor, dossier_id, purpose)
         try:
             history = engine.history(dossier_id)
             if not history:
@@ -187,7 +202,7 @@ def export(
             custodian = engine.get(dossier_id).custodian
             node = ExchangeNode(engine, sender, keys=node_keys, trust=TrustStore.load(trust or keys),
                                 directory={custodian: to} if custodian != sender else None)
-            signed = node.export(dossier_id, to=to)
+            signed = node.export(dossier_id, to=to, actor=official, purpose=purpose)
         except EnvelopeRejected as exc:  # an envelope we would build is refused (text XML cannot carry)
             typer.echo(f"rejected {exc}", err=True)
             raise typer.Exit(code=1) from exc
@@ -201,6 +216,21 @@ def export(
 
         write_private(output, signed)  # the envelope carries personal values: owner-only from the first byte
         typer.echo(f"wrote {output} ({len(signed):,} bytes): dossier {dossier_id} from {sender} to {to}", err=True)
+
+
+def _principal(engine: Engine, actor: str | None, dossier_id: str, purpose: str) -> Actor:
+    """The official an export acts for — the operator's credential, or an official it is delegated to act for
+    (``procflow.credential.acting_actor``). Nobody identified: refused in one line, and the refusal audited."""
+    from procflow.credential import acting_actor
+    from procflow.store.base import AuditEntry
+
+    try:
+        return acting_actor(engine.directory, actor)
+    except ProcflowError as exc:
+        engine.store.record_audit(AuditEntry(at=engine.clock.now(), actor="(unidentified)", agency="",
+                                             dossier_id=dossier_id, action="disclose:exchange",
+                                             outcome="refused:NoActor", detail=str(exc), purpose=purpose))
+        _fail(str(exc))
 
 
 @app.command("import")

@@ -41,6 +41,7 @@ from procflow.exchange.parser import (
     is_procflow_profile,
     parse_xml,
 )
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import EDXML_NS, XLINK_NS, edxml, validate_tree
 
 __all__ = ["envelope_from_edxml_tree", "read_edxml", "write_edxml"]
@@ -72,15 +73,15 @@ def _decode(text: str, where: str) -> bytes:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise SchemaInvalid(f"{where}: ContentTransferEncoded is not valid base64 ({exc})") from exc
+        raise SchemaInvalid(f"{where}: ContentTransferEncoded is not valid base64 ({redacted(str(exc))})") from exc
 
 
 def _attachments(root: etree._Element, envelope: etree._Element, source: str) -> tuple[Attachment, ...]:
     encoded: dict[str, etree._Element] = {}
     order: list[str] = []
-    for i, item in enumerate(root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}")):
-        cid = _text(item, "ContentId").removeprefix("cid:") or f"#{i}"
-        encoded[cid] = item
+    for i, attached in enumerate(root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}")):
+        cid = _text(attached, "ContentId").removeprefix("cid:") or f"#{i}"
+        encoded[cid] = attached
         order.append(cid)
     result: list[Attachment] = []
     used: set[str] = set()
@@ -89,17 +90,18 @@ def _attachments(root: etree._Element, envelope: etree._Element, source: str) ->
         href = (reference.get(_HREF) or _text(reference, "ContentId")).strip()
         if not href.startswith("cid:"):
             raise SchemaInvalid(
-                f"{source}: manifest Reference {i} points outside the message ({href!r}) without a digest"
+                f"{source}: manifest Reference {i} points outside the message ({shown(href)}) without a digest"
             )
         cid = href[4:]
         item = encoded.get(cid)
         if item is None:
-            raise SchemaInvalid(f"{source}: manifest Reference {i} names {href} but no such content is attached")
+            raise SchemaInvalid(f"{source}: manifest Reference {i} names {shown(href, quote=False)} but no such "
+                                "content is attached")
         used.add(cid)
-        result.append(_attachment(item, reference, f"{source}: attachment {href}"))
+        result.append(_attachment(item, reference, f"{source}: attachment {shown(href, quote=False)}"))
     for cid in order:
         if cid not in used:
-            result.append(_attachment(encoded[cid], None, f"{source}: attachment {cid}"))
+            result.append(_attachment(encoded[cid], None, f"{source}: attachment {shown(cid, quote=False)}"))
     return tuple(result)
 
 
@@ -166,7 +168,7 @@ def envelope_from_edxml_tree(root: etree._Element, *, source: str = "edXML") -> 
     except EnvelopeRejected:
         raise
     except (ValueError, TypeError, OverflowError) as exc:
-        raise SchemaInvalid(f"{source}: a header value cannot be read: {exc}") from exc
+        raise SchemaInvalid(f"{source}: a header value cannot be read: {redacted(str(exc))}") from exc
     return Envelope(
         message_id=document_id,
         sender=sender,

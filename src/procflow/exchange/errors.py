@@ -29,12 +29,23 @@
         ├── UnknownProcedure         "unknown-procedure"    the procedure version is not registered here
         ├── DefinitionMismatch       "definition-mismatch"  registered here with other content (hash differs)
         ├── InconsistentPayload      "inconsistent-payload" the history does not replay to the snapshot sent
-        └── HistoryConflict          "history-conflict"     the history disagrees with this node's copy
+        ├── HistoryConflict          "history-conflict"     the history disagrees with this node's copy
+        └── ForgedHistory            "forged-history"       the history breaks the procedure's law or the chain:
+            ├── BrokenChain          "broken-chain"         a sender's chain link missing or not verifying
+            ├── UnknownState         "unknown-state"        a state the procedure version does not have
+            ├── DiscontinuousHistory "discontinuous-history" an event starts where the previous did not end
+            ├── ForbiddenTrigger     "trigger-not-allowed"  the trigger does not leave its from-state
+            ├── WrongDestination     "wrong-destination"    to-state/status/custodian not the transition's
+            └── ActorNotCustodian    "actor-not-custodian"  the acting agency did not hold the dossier then
 
     HandoffError (procflow.errors.ProcflowError; ValueError)  the sending side cannot export a hand-off
 
 Reason codes are part of the public contract (logs, dead letters and tests match on them); messages are
-for people and may change. Every refusal happens before the replay guard records anything, and an import
+for people and may change. Messages name what and where, never a citizen's value: an envelope is
+hostile input, so a value read from it is quoted only when it looks like a code, and parser and schema
+texts have their quoted values withheld (``procflow.exchange.redaction``); every ``ProcflowError`` masks
+ID and phone numbers when printed.
+Every refusal happens before the replay guard records anything, and an import
 that is refused rolls the guard's record back with everything else.
 """
 
@@ -43,10 +54,15 @@ from __future__ import annotations
 from procflow.errors import EnvelopeRejected, HandoffError
 
 __all__ = [
+    "ActorNotCustodian",
     "AttachmentDigestMismatch",
+    "BrokenChain",
     "DefinitionMismatch",
+    "DiscontinuousHistory",
     "EncodingError",
     "EnvelopeRejected",
+    "ForbiddenTrigger",
+    "ForgedHistory",
     "HandoffError",
     "HandoffRefused",
     "HistoryConflict",
@@ -61,9 +77,11 @@ __all__ = [
     "SignerMismatch",
     "StaleMessage",
     "UnknownProcedure",
+    "UnknownState",
     "UnsignedForeignEnvelope",
     "UntrustedSender",
     "WrongCustodian",
+    "WrongDestination",
     "WrongNamespace",
     "WrongRecipient",
     "XmlBadEncoding",
@@ -73,7 +91,6 @@ __all__ = [
     "XmlTooLarge",
     "XmlTruncated",
 ]
-
 
 class XmlMalformed(EnvelopeRejected):
     reason = "malformed"
@@ -199,3 +216,40 @@ class HistoryConflict(HandoffRefused):
     reason = "history-conflict"
 
 
+class ForgedHistory(HandoffRefused):
+    """A trusted sender's key vouches for the envelope, not for the history in it: every imported event
+    must be one the registered procedure allows, fired by the agency that held the dossier then, and on
+    the sender's own hash chain. ``dossier_id`` and ``seq`` name the first offending event."""
+
+    reason = "forged-history"
+
+    def __init__(self, message: str, *, dossier_id: str = "", seq: int | None = None) -> None:
+        self.dossier_id = dossier_id
+        self.seq = seq
+        super().__init__(message)
+
+
+class BrokenChain(ForgedHistory):
+    reason = "broken-chain"
+
+
+class UnknownState(ForgedHistory):
+    reason = "unknown-state"
+
+
+class DiscontinuousHistory(ForgedHistory):
+    reason = "discontinuous-history"
+
+
+class ForbiddenTrigger(ForgedHistory):
+    reason = "trigger-not-allowed"
+
+
+class WrongDestination(ForgedHistory):
+    reason = "wrong-destination"
+
+
+class ActorNotCustodian(ForgedHistory):
+    """One custodian at a time: only the agency holding the dossier acts on it, whoever sends the log."""
+
+    reason = "actor-not-custodian"

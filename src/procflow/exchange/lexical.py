@@ -202,4 +202,4 @@ def parse_value(tag: str, name: str, text: str) -> Field:
         value = parse_datetime(text)
     else:
         raise UsageError(f"{tag} holds values, not text")
-    return Field(name, kind, value)  # type: ignore[arg-type]
+    return Field(name, kind, value)

@@ -11,10 +11,10 @@ import enum
 import hashlib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -101,7 +101,7 @@ class Field:
         if not _value_matches(self.type, value):
             raise UsageError(f"field {self.name!r}: {value!r} is not a valid {self.type.value} value")
         if self.type is FieldType.MAP:
-            names = [item.name for item in value]  # type: ignore[union-attr]
+            names = [item.name for item in cast("tuple[Field, ...]", value)]  # _value_matches checked it
             if len(set(names)) != len(names):
                 raise UsageError(f"field {self.name!r}: a map cannot hold two entries with the same name")
 
@@ -140,7 +140,7 @@ class Field:
             kind = FieldType.STRING
         else:
             raise UsageError(f"field {name!r}: no payload type for {type(value).__name__}")
-        return cls(name, kind, value)  # type: ignore[arg-type]
+        return cls(name, kind, value)
 
     def to_python(self) -> object:
         """The plain value: maps become dicts and lists lists, recursively (the inverse of :meth:`of`)."""
@@ -149,6 +149,27 @@ class Field:
         if self.type is FieldType.LIST:
             return [item.to_python() for item in self.value]  # type: ignore[union-attr]
         return self.value
+
+
+# Named converters, not ``tuple``: mypy's attrs plugin cannot type a generic class used as a converter.
+def _field_tuple(items: Iterable[Field]) -> tuple[Field, ...]:
+    return tuple(items)
+
+
+def _event_tuple(items: Iterable[PayloadEvent]) -> tuple[PayloadEvent, ...]:
+    return tuple(items)
+
+
+def _party_tuple(items: Iterable[Party]) -> tuple[Party, ...]:
+    return tuple(items)
+
+
+def _hop_tuple(items: Iterable[TraceHop]) -> tuple[TraceHop, ...]:
+    return tuple(items)
+
+
+def _attachment_tuple(items: Iterable[Attachment]) -> tuple[Attachment, ...]:
+    return tuple(items)
 
 
 @attrs.frozen(kw_only=True)
@@ -167,7 +188,13 @@ class PayloadEvent:
     custodian: str | None = None
     status: int | None = None  # national-portal status (TrangThaiHoSo) after the event
     note: str | None = None
-    data: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
+    data: tuple[Field, ...] = attrs.field(default=(), converter=_field_tuple)
+    # The sender's hash-chain link of this event, carried opaque (lowercase hex) with the scheme that made
+    # it, so the receiver can check the history it imports is the one the sender's log holds
+    # (procflow.exchange.history.verify_links). None: the sender wrote the event without chaining.
+    prev_link: str | None = None
+    link: str | None = None
+    link_scheme: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -185,8 +212,8 @@ class DossierPayload:
     custodian: str
     receiving_agency: str
     definition_hash: str | None = attrs.field(default=None)
-    fields: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
-    events: tuple[PayloadEvent, ...] = attrs.field(default=(), converter=tuple)
+    fields: tuple[Field, ...] = attrs.field(default=(), converter=_field_tuple)
+    events: tuple[PayloadEvent, ...] = attrs.field(default=(), converter=_event_tuple)
 
     @definition_hash.validator
     def _check_hash(self, _attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -283,14 +310,14 @@ class Envelope:
 
     message_id: str
     sender: Party
-    recipients: tuple[Party, ...] = attrs.field(converter=tuple)
+    recipients: tuple[Party, ...] = attrs.field(converter=_party_tuple)
     created_at: datetime = attrs.field(validator=_aware)
     subject: str
     document: DocumentInfo
     trigger: str | None = None
-    trace: tuple[TraceHop, ...] = attrs.field(default=(), converter=tuple)
+    trace: tuple[TraceHop, ...] = attrs.field(default=(), converter=_hop_tuple)
     payload: DossierPayload | None = None
-    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=tuple)
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=_attachment_tuple)
 
     def __attrs_post_init__(self) -> None:
         if not self.recipients:

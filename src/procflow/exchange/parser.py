@@ -46,6 +46,7 @@ from procflow.exchange.model import (
     PayloadEvent,
     TraceHop,
 )
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import EDXML_NS, PF_NS, PF_NS_PREFIX, XLINK_NS, edxml, pf, validate_tree
 
 __all__ = [
@@ -121,7 +122,7 @@ def _deeper_than(depth: int) -> etree.XPath:
 
 
 def _syntax_error(data: bytes, exc: etree.XMLSyntaxError, source: str) -> EnvelopeRejected:
-    message = (exc.msg or str(exc)).strip()
+    message = redacted((exc.msg or str(exc)).strip())
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as bad:
@@ -216,7 +217,7 @@ def _text(element: etree._Element | None) -> str:
 def _child(parent: etree._Element, local: str) -> etree._Element:
     found = parent.find(edxml(local))
     if found is None:
-        raise SchemaInvalid(f"{parent.tag}: missing {local}")
+        raise SchemaInvalid(f"{parent.tag!s}: missing {local}")
     return found
 
 
@@ -227,6 +228,8 @@ def _party(element: etree._Element) -> Party:
 def _fields(parent: etree._Element) -> tuple[Field, ...]:
     out = []
     for child in parent:
+        if not isinstance(child.tag, str):  # a comment or processing instruction: no value
+            continue
         kind = _CONTAINER_TAGS.get(child.tag)
         if kind is not None:
             out.append(Field(child.get("name", ""), kind, _fields(child)))
@@ -254,10 +257,16 @@ def _event(element: etree._Element) -> PayloadEvent:
         status=_int_attr(element, "status") if element.get("status") is not None else None,
         note=element.get("note"),
         data=_fields(element),
+        prev_link=element.get("prevLink"),
+        link=element.get("link"),
+        link_scheme=element.get("linkScheme"),
     )
 
 
 def _dossier(element: etree._Element) -> DossierPayload:
+    fields = element.find(pf("Fields"))
+    if fields is None:  # the XSD requires it; a tree that skipped validation is refused the same way
+        raise SchemaInvalid(f"{element.tag!s}: missing Fields")
     return DossierPayload(
         dossier_id=element.get("id", ""),
         procedure_code=element.get("procedure", ""),
@@ -266,18 +275,18 @@ def _dossier(element: etree._Element) -> DossierPayload:
         custodian=element.get("custodian", ""),
         receiving_agency=element.get("receivingAgency", ""),
         definition_hash=element.get("definitionHash"),
-        fields=_fields(element.find(pf("Fields"))),
+        fields=_fields(fields),
         events=tuple(_event(e) for e in element.iterfind(f"{pf('Events')}/{pf('Event')}")),
     )
 
 
 def _attachments(root: etree._Element, manifest: etree._Element, source: str) -> tuple[Attachment, ...]:
     encoded: dict[str, etree._Element] = {}
-    for item in root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}"):
-        cid = _text(item.find(edxml("ContentId")))
+    for attached in root.iterfind(f"{edxml('AttachmentEncoded')}/{edxml('Attachment')}"):
+        cid = _text(attached.find(edxml("ContentId")))
         if cid in encoded:
-            raise SchemaInvalid(f"{source}: two encoded attachments share ContentId {cid!r}")
-        encoded[cid] = item
+            raise SchemaInvalid(f"{source}: two encoded attachments share ContentId {shown(cid)}")
+        encoded[cid] = attached
     result = []
     for i, reference in enumerate(manifest.iterfind(edxml("Reference"))):
         href = reference.get(f"{{{XLINK_NS}}}href", "")
@@ -290,16 +299,19 @@ def _attachments(root: etree._Element, manifest: etree._Element, source: str) ->
             continue
         item = encoded.pop(href[4:], None)
         if item is None:
-            raise SchemaInvalid(f"{source}: manifest Reference {i} names {href} but no such content is attached")
+            raise SchemaInvalid(f"{source}: manifest Reference {i} names {shown(href, quote=False)} but no such "
+                                "content is attached")
         for local, expected in (("ContentType", media_type), ("AttachmentName", name), ("Description", description)):
             if _text(item.find(edxml(local))) != expected:
-                raise SchemaInvalid(f"{source}: attachment {href}: {local} disagrees with its manifest Reference")
+                raise SchemaInvalid(f"{source}: attachment {shown(href, quote=False)}: {local} disagrees with its "
+                                    "manifest Reference")
         content = decode_base64(_text(item.find(edxml("ContentTransferEncoded"))))
         result.append(
             Attachment(name=name, media_type=media_type, sha256=digest, content=content, description=description)
         )
     if encoded:
-        raise SchemaInvalid(f"{source}: encoded attachments {sorted(encoded)} are not in the manifest")
+        raise SchemaInvalid(f"{source}: encoded attachments {', '.join(shown(c) for c in sorted(encoded))} are not "
+                            "in the manifest")
     return tuple(result)
 
 
@@ -347,4 +359,4 @@ def envelope_from_tree(root: etree._Element, *, source: str = "envelope") -> Env
     except EnvelopeRejected:
         raise
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise SchemaInvalid(f"{source}: a value cannot be read: {exc}") from exc
+        raise SchemaInvalid(f"{source}: a value cannot be read: {redacted(str(exc))}") from exc

@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 
 from procflow.exchange.errors import SchemaInvalid
+from procflow.exchange.redaction import redacted
 
 __all__ = [
     "DS_NS",
@@ -89,5 +90,5 @@ def validate_tree(root: etree._Element, *, source: str = "envelope") -> None:
     first = schema.error_log[0] if len(schema.error_log) else error
     where = f"{source}, line {first.line}" if first is not None else source
     path = f" at {first.path}" if first is not None and first.path else ""
-    message = first.message if first is not None else "does not match the schema"
+    message = redacted(first.message) if first is not None else "does not match the schema"
     raise SchemaInvalid(f"{where}{path}: {message}")

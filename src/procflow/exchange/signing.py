@@ -57,6 +57,7 @@ from procflow.exchange.errors import (
     UntrustedSender,
 )
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits, is_procflow_profile, parse_xml
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import DS_NS, ENVELOPE_ID, edxml
 
 __all__ = ["NodeKeys", "TrustStore", "sign_envelope", "verify_signature"]
@@ -198,7 +199,7 @@ def sign_envelope(data: bytes | etree._Element, keys: NodeKeys, *, limits: Limit
         raise EncodingError("envelope is already signed")
     sender = header.findtext(f"{edxml('MessageHeader')}/{edxml('From')}/{edxml('OrganId')}")
     if sender != keys.agency:
-        raise SignerMismatch(f"node {keys.agency} cannot sign an envelope whose sender is {sender!r}")
+        raise SignerMismatch(f"node {keys.agency} cannot sign an envelope whose sender is {shown(sender)}")
     covered, uri = _scope(root)
     if uri and covered.get("Id") != uri[1:]:
         raise EncodingError(f"edXMLEnvelope must carry Id={uri[1:]!r} to be signed in the procflow profile")
@@ -228,7 +229,9 @@ def _signxml_sign(root: etree._Element, covered: etree._Element, holder: etree._
             reference_uri=uri or None,
         )
     finally:
-        placeholder.getparent().remove(placeholder)
+        parent = placeholder.getparent()
+        if parent is not None:  # always the holder: the placeholder was made as its child above
+            parent.remove(placeholder)
     if covered is root:
         return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
     return _splice(root, covered, etree.tostring(signed, encoding="UTF-8", xml_declaration=False))
@@ -375,10 +378,12 @@ def _verify_profile(root: etree._Element, covered: etree._Element, signature: et
         actual = _actual_signer(signature, trust=trust, sender=sender,
                                 verifies=lambda cert: signed_info_verifies(parsed, cert))
         if actual is not None:
-            raise SignerMismatch(f"{source}: signed by {actual}, but the envelope says it comes from {sender}")
+            raise SignerMismatch(f"{source}: signed by {shown(actual, quote=False)}, but the envelope says it comes "
+                                 f"from {shown(sender, quote=False)}")
         raise SignatureInvalid(f"{source}: signature does not verify with {sender}'s certificate")
     if not envelope_digest_matches(parsed, covered):
-        raise SignedContentTampered(f"{source}: content signed by {sender} was changed after signing")
+        raise SignedContentTampered(f"{source}: content signed by {shown(sender, quote=False)} was changed after "
+                                    "signing")
     return True
 
 
@@ -403,7 +408,7 @@ def verify_signature(
         raise SignatureMissing(f"{source}: no ds:Signature in edXMLHeader; envelopes must be signed")
     certificate = trust.certificate(sender)
     if certificate is None:
-        raise UntrustedSender(f"{source}: sender {sender!r} has no certificate in this node's trust store")
+        raise UntrustedSender(f"{source}: sender {shown(sender)} has no certificate in this node's trust store")
     covered, uri = _scope(root)
     _check_shape(signature, uri, source)
     if covered is not root and _verify_profile(root, covered, signature, certificate, trust=trust, sender=sender,
@@ -417,14 +422,16 @@ def verify_signature(
     try:
         _verifies(signed, certificate, location, at)
     except InvalidDigest as exc:
-        raise SignedContentTampered(f"{source}: content signed by {sender} was changed after signing ({exc})") from exc
+        raise SignedContentTampered(f"{source}: content signed by {shown(sender, quote=False)} was changed after "
+                                    f"signing ({redacted(str(exc))})") from exc
     except InvalidCertificate as exc:
         raise SignatureInvalid(f"{source}: {sender}'s certificate is not valid: {exc}") from exc
     except InvalidSignature as exc:
         actual = _actual_signer(signature, trust=trust, sender=sender,
                                 verifies=_signxml_verifies(signed, location, at))
         if actual is not None:
-            raise SignerMismatch(f"{source}: signed by {actual}, but the envelope says it comes from {sender}") from exc
+            raise SignerMismatch(f"{source}: signed by {shown(actual, quote=False)}, but the envelope says it comes "
+                                 f"from {shown(sender, quote=False)}") from exc
         raise SignatureInvalid(f"{source}: signature does not verify with {sender}'s certificate") from exc
     except InvalidInput as exc:
         raise SignatureInvalid(f"{source}: unusable signature: {exc}") from exc

@@ -17,7 +17,9 @@ hand-off to an agency hosted elsewhere is an outbox message carrying a signed en
 Both sides' event logs end up identical: the envelope carries every event with its seq, time, actor,
 agency, custodian, status, note and effects, and the receiver stores them as they are (sealing personal
 values in its own vault and chaining hashes as its engine does; vault references name (dossier, seq,
-field), so even the stored rows agree). Envelopes carry personal values in clear to the receiving node,
+field), so even the stored rows agree). Each event also carries the sender's chain link, and nothing is
+imported before the whole history passed :mod:`procflow.exchange.history` (the procedure's law, custody
+at each step, the sender's chain). Envelopes carry personal values in clear to the receiving node,
 which must be a member of the trust store; nothing here logs them.
 """
 
@@ -32,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from procflow.access import record_disclosure
+from procflow.access import read_history, record_disclosure
 from procflow.definition import ProcedureDefinition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, replay
 from procflow.engine import Engine
@@ -49,6 +51,7 @@ from procflow.exchange.errors import (
     UnknownProcedure,
     WrongCustodian,
 )
+from procflow.exchange.history import check_history, payload_links, verify_links
 from procflow.exchange.model import (
     Attachment,
     DocumentInfo,
@@ -60,6 +63,7 @@ from procflow.exchange.model import (
     TraceHop,
 )
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits
+from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
 from procflow.exchange.verifier import Verifier
 from procflow.hashchain import GENESIS
@@ -80,6 +84,7 @@ log = logging.getLogger("procflow.exchange")
 
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _ALL_COLUMNS = frozenset({"sla", "step_due_at", "data", "agencies"})
+_HANDOFF_PURPOSE = "inter-agency hand-off (liên thông)"
 _COMPARED = ("seq", "at", "kind", "trigger", "from_state", "to_state", "status", "actor", "agency", "custodian",
              "definition_version", "effects", "note")
 
@@ -90,7 +95,7 @@ def payload_event(e: DossierEvent) -> PayloadEvent:
     return PayloadEvent(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor, agency=e.agency,
                         definition_version=e.definition_version, trigger=e.trigger, from_state=e.from_state,
                         to_state=e.to_state, custodian=e.custodian, status=e.status, note=e.note,
-                        data=tuple(Field.of(k, v) for k, v in (e.effects or {}).items()))
+                        data=tuple(Field.of(k, v) for k, v in (e.effects or {}).items()), **payload_links(e))
 
 
 def dossier_event(dossier_id: str, p: PayloadEvent) -> DossierEvent:
@@ -138,6 +143,11 @@ def _last_handoff(events: Sequence[DossierEvent]) -> _Handoff:
             return _Handoff(events[i], events[i - 1].custodian)
     first = events[0]
     return _Handoff(first, first.agency)
+
+
+def _named(value: object) -> str:
+    """A code read from a received envelope, as a refusal may show it (procflow.exchange.errors.shown)."""
+    return shown(value, quote=False)
 
 
 def _comparable(e: DossierEvent) -> tuple[Any, ...]:
@@ -209,7 +219,7 @@ class ExchangeNode:
     def __init__(self, engine: Engine, agency: str, *, trust: TrustStore, keys: NodeKeys | None = None,
                  hosts: Iterable[str] = (), directory: Mapping[str, str] | None = None,
                  window: timedelta = timedelta(hours=24), future_skew: timedelta = timedelta(minutes=5),
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, require_links: bool = True) -> None:
         if keys is not None and keys.agency != agency:
             raise UsageError(f"node {agency}: its keys are {keys.agency}'s")
         self.engine = engine
@@ -218,6 +228,7 @@ class ExchangeNode:
         self.trust = trust
         self.hosts = frozenset({agency, *hosts})
         self.directory = dict(directory or {})
+        self.require_links = require_links  # False: also import histories a sender wrote without chaining
         self.replay = StoreReplayGuard(engine.store, clock=engine.clock)
         self.verifier = Verifier(trust, agency, self.replay, window=window, future_skew=future_skew,
                                  clock=engine.clock.now, limits=limits)
@@ -279,21 +290,30 @@ class ExchangeNode:
                               message_id=message_id or handoff_message_id(d.id, last.event.seq),
                               attachments=attachments)
 
-    def export(self, dossier_id: str, **options: Any) -> bytes:
-        """The signed hand-off envelope (see :meth:`envelope_for` for ``options``); audited as a disclosure."""
+    def export(self, dossier_id: str, *, actor: Actor | None = None, purpose: str = _HANDOFF_PURPOSE,
+               **options: Any) -> bytes:
+        """The signed hand-off envelope (see :meth:`envelope_for` for ``options``).
+
+        An export is a read: the envelope carries the dossier's whole history with every personal value, so
+        ``actor`` (default: this node's system identity) must be allowed to read it unmasked — checked and
+        audited through :func:`procflow.access.read_history`, ``AccessDenied`` otherwise, before anything is
+        built — and the disclosure is audited under that actor."""
+        reader = actor if actor is not None else Actor.system(self.agency, "exchange")
+        read_history(self.engine, dossier_id, reader, purpose=purpose, unmask=True)
         envelope = self.envelope_for(dossier_id, **options)
         signed = self._sign(envelope)
         assert envelope.payload is not None
         defn = self.engine.definition(envelope.payload.procedure_code, envelope.payload.procedure_version)
-        self._disclosed(dossier_id, defn, envelope.recipient_codes[0])
+        self._disclosed(dossier_id, defn, envelope.recipient_codes[0], reader, purpose)
         return signed
 
-    def _disclosed(self, dossier_id: str, defn: ProcedureDefinition, to: str) -> None:
+    def _disclosed(self, dossier_id: str, defn: ProcedureDefinition, to: str, actor: Actor | None = None,
+                   purpose: str = _HANDOFF_PURPOSE) -> None:
         """Personal values leave in clear to another node: the access audit records it (not the values)."""
         fields = [f.name for f in defn.fields if f.personal is not None]
         if fields:
-            record_disclosure(self.engine, Actor.system(self.agency, "exchange"), dossier_id, channel="exchange",
-                              purpose="inter-agency hand-off (liên thông)", fields=fields, recipient=to)
+            record_disclosure(self.engine, actor or Actor.system(self.agency, "exchange"), dossier_id,
+                              channel="exchange", purpose=purpose, fields=fields, recipient=to)
 
     def _sign(self, envelope: Envelope) -> bytes:
         if self.keys is None:
@@ -343,8 +363,8 @@ class ExchangeNode:
                 payload = envelope.payload
                 if not self.replay.record(envelope.message_id, sender=envelope.sender.code,
                                           dossier_id=payload.dossier_id if payload is not None else None):
-                    raise ReplayedMessage(f"{source}: message {envelope.message_id} from {envelope.sender.code} "
-                                          "was already received")
+                    raise ReplayedMessage(f"{source}: message {_named(envelope.message_id)} from "
+                                          f"{_named(envelope.sender.code)} was already received")
                 plan = self._plan(envelope, source)
                 new_events = self._apply(plan)
         except EnvelopeRejected as exc:
@@ -360,60 +380,88 @@ class ExchangeNode:
         """Every refusal, before anything is written (the caller's transaction rolls back the replay record)."""
         p = envelope.payload
         if p is None:
-            raise NotAHandoff(f"{source}: message {envelope.message_id} carries no procflow dossier; a foreign "
+            raise NotAHandoff(f"{source}: message {_named(envelope.message_id)} carries no procflow dossier; a foreign "
                               "document is attached to a dossier, not imported as one")
         if p.custodian not in self.hosts:
-            raise WrongCustodian(f"{source}: dossier {p.dossier_id} is handed to {p.custodian}, which this node "
-                                 f"({self.agency}) does not host")
+            raise WrongCustodian(f"{source}: dossier {_named(p.dossier_id)} is handed to {_named(p.custodian)}, "
+                                 f"which this node ({self.agency}) does not host")
         try:
             defn = self.engine.definition(p.procedure_code, p.procedure_version)
         except DefinitionError as exc:
-            raise UnknownProcedure(f"{source}: procedure {p.procedure_code} v{p.procedure_version} is not "
+            raise UnknownProcedure(f"{source}: procedure {_named(p.procedure_code)} v{p.procedure_version} is not "
                                    "registered on this node") from exc
         if p.definition_hash is not None and p.definition_hash != defn.content_hash:
-            raise DefinitionMismatch(f"{source}: procedure {p.procedure_code} v{p.procedure_version} is registered "
-                                     "here with other content; both nodes must run the same definition")
-        events = self._payload_events(p, source)
+            raise DefinitionMismatch(f"{source}: procedure {_named(p.procedure_code)} v{p.procedure_version} is "
+                                     "registered here with other content; both nodes must run the same definition")
+        events = self._payload_events(p, defn, source)
         last = _last_handoff(events)
         if self.node_of(last.previous) != envelope.sender.code:
-            raise SenderNotCustodian(f"{source}: dossier {p.dossier_id} was handed to {p.custodian} by "
-                                     f"{last.previous}, which node {envelope.sender.code} does not host")
+            raise SenderNotCustodian(f"{source}: dossier {_named(p.dossier_id)} was handed to {_named(p.custodian)} by "
+                                     f"{_named(last.previous)}, which node {_named(envelope.sender.code)} does not "
+                                     "host")
         try:
             local = self.engine.store.get(p.dossier_id)
         except DossierNotFound:
             return _Plan(envelope, defn, events, 0)
         if local.custodian in self.hosts:
-            raise HistoryConflict(f"{source}: dossier {p.dossier_id} is held here ({local.custodian}); "
-                                  f"{envelope.sender.code} cannot hand it on")
+            raise HistoryConflict(f"{source}: dossier {_named(p.dossier_id)} is held here ({_named(local.custodian)}); "
+                                  f"{_named(envelope.sender.code)} cannot hand it on")
         mine = self.engine.history(p.dossier_id)  # personal values opened, as the envelope carries them
         if len(mine) >= len(events):
-            raise HistoryConflict(f"{source}: dossier {p.dossier_id}: the envelope has {len(events)} events, this "
-                                  f"node already has {len(mine)}")
+            raise HistoryConflict(f"{source}: dossier {_named(p.dossier_id)}: the envelope has {len(events)} events, "
+                                  f"this node already has {len(mine)}")
         for ours, theirs in zip(mine, events, strict=False):
             if _comparable(ours) != _comparable(theirs):
-                raise HistoryConflict(f"{source}: dossier {p.dossier_id}: event {ours.seq} differs from this "
+                raise HistoryConflict(f"{source}: dossier {_named(p.dossier_id)}: event {ours.seq} differs from this "
                                       "node's copy; the histories diverged")
         return _Plan(envelope, defn, events, len(mine))
 
-    @staticmethod
-    def _payload_events(p: DossierPayload, source: str) -> tuple[DossierEvent, ...]:
+    def _payload_events(self, p: DossierPayload, defn: ProcedureDefinition, source: str
+                        ) -> tuple[DossierEvent, ...]:
         try:
             events = tuple(dossier_event(p.dossier_id, pe) for pe in p.events)
             if not events or events[0].kind != EventKind.FILED:
                 raise UsageError("the history does not start with the filing")
             if [e.seq for e in events] != list(range(1, len(events) + 1)):
                 raise UsageError("event numbers are not 1, 2, 3, ...")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InconsistentPayload(f"{source}: dossier {_named(p.dossier_id)}: {redacted(str(exc))}") from exc
+        self._check_history(p, defn, events, source)
+        try:
             snapshot = replay(events)
         except (ValueError, KeyError, TypeError) as exc:
-            raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: {exc}") from exc
+            raise InconsistentPayload(f"{source}: dossier {_named(p.dossier_id)}: {redacted(str(exc))}") from exc
         expected = {"procedure": p.procedure_code, "definition_version": p.procedure_version, "state": p.state,
                     "custodian": p.custodian, "receiving": p.receiving_agency,
                     "data": {f.name: f.to_python() for f in p.fields}}
         for name, value in expected.items():
             if getattr(snapshot, name) != value:
-                raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: replaying its events gives another "
-                                          f"{name} than the snapshot sent")
+                raise InconsistentPayload(f"{source}: dossier {_named(p.dossier_id)}: replaying its events gives "
+                                          f"another {name} than the snapshot sent")
         return events
+
+    def _check_history(self, p: DossierPayload, defn: ProcedureDefinition, events: Sequence[DossierEvent],
+                       source: str) -> None:
+        """The sender's chain, then every event against the registered procedure (procflow.exchange.history)."""
+        personal = {f.name: f.personal for f in defn.fields if f.personal is not None}
+        verify_links(events, p.events, personal, source=source, required=self.require_links)
+
+        def definition(version: int) -> ProcedureDefinition:
+            try:
+                return self.engine.definition(p.procedure_code, version)
+            except DefinitionError as exc:
+                raise UnknownProcedure(f"{source}: dossier {_named(p.dossier_id)} names procedure "
+                                       f"{_named(p.procedure_code)} v{version}, which is not registered on this "
+                                       "node") from exc
+
+        def is_agency(code: str) -> bool:
+            try:
+                self.engine.registry.agency(code)
+            except (ProcflowError, KeyError):
+                return False
+            return True
+
+        check_history(events, definition, source=source, is_agency=is_agency)
 
     def _apply(self, plan: _Plan) -> list[DossierEvent]:
         """Write the new events as the sender's engine wrote them (inside the caller's transaction)."""

@@ -32,6 +32,7 @@ from procflow.exchange.parser import (
     is_procflow_profile,
     parse_xml,
 )
+from procflow.exchange.redaction import shown
 from procflow.exchange.schema import validate_tree
 from procflow.exchange.signing import TrustStore, find_signature, verify_signature
 
@@ -109,7 +110,8 @@ class Verifier:
         envelope = self.check(data, source=source)
         if self.replay.seen_or_record(envelope.message_id):
             raise ReplayedMessage(
-                f"{source}: message {envelope.message_id} from {envelope.sender.code} was already received"
+                f"{source}: message {shown(envelope.message_id, quote=False)} from "
+                f"{shown(envelope.sender.code, quote=False)} was already received"
             )
         return envelope
 
@@ -134,7 +136,8 @@ class Verifier:
                 verify_signature(root, trust=self.trust, sender=envelope.sender.code, at=now, data=data, source=source)
             elif not self.allow_unsigned_foreign:
                 raise UnsignedForeignEnvelope(
-                    f"{source}: edXML document {envelope.message_id!r} from {envelope.sender.code} is not "
+                    f"{source}: edXML document {shown(envelope.message_id)} from "
+                    f"{shown(envelope.sender.code, quote=False)} is not "
                     "signed, and this node does not accept unsigned foreign documents"
                 )
         self._check_recipient(envelope, source)
@@ -145,20 +148,21 @@ class Verifier:
     def _check_recipient(self, envelope: Envelope, source: str) -> None:
         if self.me not in envelope.recipient_codes:
             raise WrongRecipient(
-                f"{source}: message {envelope.message_id} is addressed to "
-                f"{', '.join(envelope.recipient_codes)}, not to this node ({self.me})"
+                f"{source}: message {shown(envelope.message_id, quote=False)} is addressed to "
+                f"{', '.join(shown(c, quote=False) for c in envelope.recipient_codes)}, not to this node ({self.me})"
             )
 
     def _check_time(self, envelope: Envelope, now: datetime, source: str) -> None:
         created = envelope.created_at
         if created < now - self.window:
             raise StaleMessage(
-                f"{source}: message {envelope.message_id} was created {created.isoformat()}, "
+                f"{source}: message {shown(envelope.message_id, quote=False)} was created {created.isoformat()}, "
                 f"more than {self.window} before {now.isoformat()}"
             )
         if created > now + self.future_skew:
             raise StaleMessage(
-                f"{source}: message {envelope.message_id} claims creation at {created.isoformat()}, "
+                f"{source}: message {shown(envelope.message_id, quote=False)} claims creation at "
+                f"{created.isoformat()}, "
                 f"more than {self.future_skew} after {now.isoformat()}"
             )
 
@@ -166,6 +170,6 @@ class Verifier:
         for i, attachment in enumerate(envelope.attachments):
             if attachment.content is not None and not attachment.digest_matches():
                 raise AttachmentDigestMismatch(
-                    f"{source}: attachment {i} ({attachment.name!r}) does not match its declared sha256 "
+                    f"{source}: attachment {i} ({shown(attachment.name)}) does not match its declared sha256 "
                     f"{attachment.sha256}"
                 )

@@ -14,7 +14,7 @@ reprint has the same number; form 07 ``<agency code>/<from>-<to>``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -277,7 +277,8 @@ def _control(c: _Ctx) -> ControlSlip:
                        rows=tuple(rows))
 
 
-_BUILDERS = {"01": _receipt, "02": _supplement, "03": _refusal, "04": _extension, "05": _stop, "06": _control}
+_BUILDERS: dict[str, Callable[[_Ctx], Form]] = {
+    "01": _receipt, "02": _supplement, "03": _refusal, "04": _extension, "05": _stop, "06": _control}
 
 
 def _final_outcome(d: Dossier, at: datetime, tz: Any) -> str:

@@ -234,7 +234,7 @@ def _plain(value: Any) -> Any:
 
 def form_to_dict(form: Form) -> dict[str, Any]:
     """The record as JSON-ready data (ISO moments), with the form's title and source beside its fields."""
-    out = _plain(attrs.asdict(form, recurse=True))
+    out: dict[str, Any] = _plain(attrs.asdict(form, recurse=True))
     out["header"]["title_vi"] = form.header.title_vi
     out["header"]["title_en"] = form.header.title_en
     out["header"]["source"] = form.header.source

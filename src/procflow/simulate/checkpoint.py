@@ -6,11 +6,17 @@ from the seed, and those at or before the last processed event dropped), the cou
 backlog sample falls. It is written in the
 same transaction as each group commit, so it always describes exactly the store it sits in. Dossiers are
 not copied: the pending tasks name them by id and a resumed run reads them back.
+
+A pending task never changes once decided (a task that must wait again is pushed anew, with a new sequence
+number), so each one is encoded once, when the first checkpoint after its decision sees it, and kept until
+it is taken: a group commit then costs its own new tasks, not the whole backlog of decided work again
+(issue 17: re-encoding and sorting every pending task on each commit grew with the backlog).
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,41 +33,56 @@ _COUNTERS = ("filed", "fired", "refused", "online", "bundles")
 
 
 def _choice_index(sim: Simulator) -> dict[tuple[Any, ...], Any]:
-    """Each choice's position in its state's tuple, by identity (no attrs equality calls per task); also,
-    per procedure, the state a choice belongs to (a task outlives its state when a timer moves the dossier
-    while the task waits: an expired supplement request withdraws a dossier whose citizen is still due)."""
+    """Per procedure, by identity (no attrs equality calls per task), the state a choice belongs to and its
+    position there (a task outlives its state when a timer moves the dossier while the task waits: an
+    expired supplement request withdraws a dossier whose citizen is still due)."""
     cached = getattr(sim, "_choice_index", None)
     if cached is None:
         cached = {}
         for code, states in sim.sc.profiles.items():
             for state, choices in states.items():
                 for i, c in enumerate(choices):
-                    cached[(code, state, id(c))] = i
                     cached.setdefault((code, id(c)), (state, i))
         sim._choice_index = cached  # type: ignore[attr-defined]
     return cached
 
 
-def _choice(index: dict[tuple[Any, ...], Any], d: Dossier, c: Any) -> list[Any]:
-    """``[position]`` in the dossier's state, or ``[position, state]`` when the dossier has left the state
-    the task was decided in."""
-    i = index.get((d.procedure, d.state, id(c)))
-    if i is not None:
-        return [i]
-    state, i = index[(d.procedure, id(c))]
-    return [i, state]
-
-
 def _encode(index: dict[tuple[Any, ...], Any], kind: str, payload: Any) -> list[Any]:
+    """A task as JSON values. A choice is named by the state it belongs to and its position there, always:
+    the encoding then depends on the task alone, not on where its dossier has moved since, so it is made
+    once per task (``_Encoded``) and stays right while the task waits."""
     if kind == "ready":
         d, c, online = payload
-        i, *state = _choice(index, d, c)
-        return [d.id, i, online, *state]
+        state, i = index[(d.procedure, id(c))]
+        return [d.id, i, online, state]
     if kind == "fire":
         d, c, who, online = payload
-        i, *state = _choice(index, d, c)
-        return [d.id, i, who, online, *state]
+        state, i = index[(d.procedure, id(c))]
+        return [d.id, i, who, online, state]
     return list(payload)  # arrive, bready, breturn: plain values already
+
+
+class _Encoded:
+    """The JSON text of each pending task, by sequence number, from the last checkpoint on."""
+
+    __slots__ = ("by_seq",)
+
+    def __init__(self) -> None:
+        self.by_seq: dict[int, str] = {}
+
+    def heap_json(self, sim: Simulator) -> str:
+        """The pending tasks as one JSON array (in heap order: a resumed run heapifies them again, and the
+        (time, sequence) keys are unique, so it takes them in the same order). Only tasks decided since the
+        last checkpoint are encoded; those taken since are dropped."""
+        old, index = self.by_seq, _choice_index(sim)
+        new: dict[int, str] = {}
+        for ts, seq, kind, p in sim._heap:
+            text = old.get(seq)
+            if text is None:
+                text = json.dumps([ts, seq, kind, _encode(index, kind, p)], separators=(",", ":"))
+            new[seq] = text
+        self.by_seq = new
+        return "[" + ",".join(new.values()) + "]"
 
 
 def _decode(sim: Simulator, kind: str, p: list[Any], live: dict[str, Dossier]) -> Any:
@@ -76,17 +97,19 @@ def _decode(sim: Simulator, kind: str, p: list[Any], live: dict[str, Dossier]) -
 
 def save(sim: Simulator, *, finished: bool) -> None:
     assert sim.tables is not None
-    index = _choice_index(sim)
-    heap = [[ts, seq, kind, _encode(index, kind, p)] for ts, seq, kind, p in sorted(sim._heap)]
+    encoded = getattr(sim, "_encoded_tasks", None)
+    if encoded is None:
+        encoded = sim._encoded_tasks = _Encoded()  # type: ignore[attr-defined]
     version, internal, gauss = sim.rng.getstate()
     state = {
         "v": _VERSION, "finished": finished, "last": list(sim._last), "seq": sim._seq,
-        "rng": [version, list(internal), gauss], "next_sample": sim._next_sample, "heap": heap,
+        "rng": [version, list(internal), gauss], "next_sample": sim._next_sample,
         "pools": {agency: sorted([free, who] for free, who in pool.free_at)
                   for agency, pool in sorted(sim._pools.items())},
         "result": {k: getattr(sim.result, k) for k in _COUNTERS},
     }
-    sim.tables.save_checkpoint(sim.fingerprint, state)
+    text = json.dumps(state, separators=(",", ":"))
+    sim.tables.save_checkpoint_text(sim.fingerprint, text[:-1] + ',"heap":' + encoded.heap_json(sim) + "}")
 
 
 def restore(sim: Simulator) -> bool:

@@ -66,7 +66,7 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
     w, h = width - left - right, height - top - bottom
     n = max(len(x_labels), 1)
     peak = max([max(v, default=0) for _, v, _ in series] + [1])
-    step = 10 ** max(len(str(int(peak))) - 1, 0)
+    step: int = 10 ** max(len(str(int(peak))) - 1, 0)
     ymax = ((int(peak) // step) + 1) * step
 
     def x(i: float) -> float:
@@ -262,7 +262,7 @@ def render_html(data: Mapping[str, Any]) -> str:
                        _num(s["count"])) for code, s in statuses.items()],
                      color=_COLORS[4]) + "</div>")
     if bundles:
-        rows = "".join(
+        bundle_rows = "".join(
             f"<tr><td>{escape(code)} · {escape(b['name'].split(' (')[0])}</td><td>{_num(b['received'])}</td>"
             f"<td>{_num(b['completed'])}</td><td>{_num(b['on_time'])}</td><td>{_pct(b['on_time_rate'])}</td>"
             f"<td>{_num(b['open'])}</td><td>{_num(b['overdue_open'])}</td>"
@@ -277,7 +277,7 @@ def render_html(data: Mapping[str, Any]) -> str:
                                                            "quá hạn · overdue open",
                                                            "thời hạn · limit (with verification)",
                                                            "có xác minh · verified"))
-                     + f"</tr>{rows}</table>"
+                     + f"</tr>{bundle_rows}</table>"
                      '<p class="note">Thời hạn cả nhóm tính từ khi nhận đủ hồ sơ, dài hơn khi phải xác minh (Nghị định '
                      "63/2024/NĐ-CP); kết quả trả tại xã tiếp nhận. Each bundle's limit counts from a complete "
                      "dossier and is longer when a member must verify; on time is judged against that limit. The "

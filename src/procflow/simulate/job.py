@@ -14,6 +14,7 @@ from procflow.clock import FakeClock
 from procflow.definition import ProcedureDefinition, bundled_definitions
 from procflow.engine import Engine
 from procflow.errors import StoreError
+from procflow.official import OfficialTally
 from procflow.outbox import status_sync_topic, topic_rule
 from procflow.scheduler import Scheduler, SimulationTimers, timer_report
 from procflow.simulate.faults import holiday_days
@@ -135,8 +136,13 @@ def run_simulation(scenario: Scenario, db: str = ":memory:", *, overwrite: bool 
     if sim.bundles is not None:
         result.bundle_summary = bundle_summary(sim.bundles.iter_bundles(), calendar, clock.now(),
                                                definitions=sim.bundles.definitions())
-    report = build_report(engine.store.iter_dossiers(), {d.key: d for d in engine.definitions()}, calendar,
+    definitions_by_key = {d.key: d for d in engine.definitions()}
+    # the official reporting table is counted in the same pass over the store as the report (one read, not two)
+    tally = OfficialTally(definitions_by_key, start=result.start, at=clock.now(),
+                          online=lambda d: d.id in result.online_ids)
+    report = build_report(tally.feed(engine.store.iter_dossiers()), definitions_by_key, calendar,
                           engine.registry, clock.now())
+    result.official_table = tally.table()
     report.extra["simulation"] = {
         "province": result.province.name, "province_code": result.province.code, "seed": scenario.seed,
         "days": scenario.days, "start": scenario.start.isoformat(), "filed": result.filed,

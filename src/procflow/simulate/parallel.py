@@ -110,7 +110,7 @@ class PartitionStore:
     def enqueue_outbox(self, messages: Sequence[OutboxMessage], *, now: datetime) -> int:
         mine = [m for m in messages if self.owns(m.dossier_id)]
         if mine:
-            self.primary.enqueue_outbox(mine, now=now)  # type: ignore[attr-defined]
+            self.primary.enqueue_outbox(mine, now=now)
         return int(self.replica.enqueue_outbox(messages, now=now))
 
     def record_audit(self, entry: AuditEntry) -> None:

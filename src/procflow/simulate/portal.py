@@ -129,6 +129,7 @@ class PortalRun:
     def _settle(self) -> None:
         """Deliver until nothing is pending, jumping the worker's clock to each next retry."""
         store = self.engine.store
+        assert self.worker.topics is not None  # the worker was made for STATUS_SYNC alone (__init__)
         while True:
             self.worker.drain()
             # only what this run delivers: other topics (e.g. timer notices) wait for their own adapters

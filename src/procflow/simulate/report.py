@@ -30,9 +30,9 @@ def simulation_report(result: SimulationResult, report: Report, engine: Engine, 
     out["backlog_over_time"] = series
     out["bundles"] = result.bundle_summary
     out["faults"] = result.faults
-    out["official_table"] = official_table(engine.store.iter_dossiers(), {d.key: d for d in engine.definitions()},
-                                           start=result.start, at=report.at,
-                                           online=lambda d: d.id in result.online_ids)
+    out["official_table"] = result.official_table if result.official_table is not None else official_table(
+        engine.store.iter_dossiers(), {d.key: d for d in engine.definitions()}, start=result.start, at=report.at,
+        online=lambda d: d.id in result.online_ids)
     out["calibration"] = calibration_summary(result, report)
     if baseline is not None:
         base_result, base_report = baseline

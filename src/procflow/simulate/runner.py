@@ -19,6 +19,7 @@ import time as _time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from itertools import accumulate
 from typing import Any
 
 import attrs
@@ -64,14 +65,19 @@ class SimulationResult:
     online_ids: set[str] = attrs.field(factory=set)  # dossiers filed online (the official table's split)
     volumes: dict[str, float] = attrs.field(factory=dict)  # yearly volume per code the run filed from
     skipped: list[str] = attrs.field(factory=list)  # calibrated codes not registered here (not simulated)
+    official_table: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)  # run_simulation fills it
     # wall-clock ``perf_counter`` at the start and at each simulated day's close (this process only; never in
     # the report, which must be the same for the same seed): what ``pace`` reports
     day_clock: list[float] = attrs.field(factory=list, eq=False, repr=False)
+    # this process's CPU seconds (``process_time``) at the same moments: on a machine shared with other work,
+    # wall time measures the neighbours too; CPU time is what the simulation itself spent
+    day_cpu: list[float] = attrs.field(factory=list, eq=False, repr=False)
 
-    def pace(self, day: int, window: int = 7) -> float | None:
-        """Wall seconds per simulated day around day ``day`` (1-based): the mean over the ``window`` days
-        ending there, so a weekend's lighter load does not read as a speed-up. None if not reached."""
-        stamps = self.day_clock
+    def pace(self, day: int, window: int = 7, *, cpu: bool = False) -> float | None:
+        """Wall (or, with ``cpu``, CPU) seconds per simulated day around day ``day`` (1-based): the mean over
+        the ``window`` days ending there, so a weekend's lighter load does not read as a speed-up. None if
+        not reached."""
+        stamps = self.day_cpu if cpu else self.day_clock
         if day >= len(stamps) or day < 1:
             return None
         first = max(0, day - window)
@@ -113,6 +119,9 @@ class Simulator:
         self._live: dict[str, Dossier] = {}  # every record the run holds and may still fire (not final)
         self._returning: set[str] = set()  # bundles whose joined return is scheduled
         self._fields: dict[str, list[FieldSpec]] = {}
+        # per (procedure, state): the scenario's choices and their cumulative weights (None: some are conditional)
+        self._options: dict[tuple[str, str], tuple[tuple[Choice, ...], list[float] | None]] = {}
+        self._roles: dict[tuple[Any, str, str], frozenset[str]] = {}  # (definition, state, trigger) → roles
         known = {d.code for d in engine.definitions()}
         # yearly volume per procedure or bundle: calibrated for the province, or the scenario's own
         self.mix, calibrated = scenario_volumes(scenario, self.province, len(self.communes))
@@ -171,6 +180,7 @@ class Simulator:
         sc, rng = self.sc, self.rng
         codes = list(self.mix)
         weights = [self.mix[c] for c in codes]
+        cum = list(accumulate(weights))
         # the province's daily filings, spread over communes by a population proxy within bounds (seeded)
         daily = daily_rate(sum(weights) * sc.rate, online_share=sc.online_share)
         online_share = working_day_online_share(sc.online_share)  # days off file online only
@@ -195,7 +205,7 @@ class Simulator:
                     filed_at = commune
                     if rng.random() < sc.location_independent_share:
                         filed_at = self.communes[rng.randrange(len(self.communes))]
-                    proc = rng.choices(codes, weights)[0]
+                    proc = rng.choices(codes, cum_weights=cum)[0]  # the draw of choices(codes, weights)
                     self._push(at, "arrive", (proc, filed_at.code, location.code, online), heap=self._arrivals_heap)
 
     # -- events -----------------------------------------------------------------------------------------
@@ -313,11 +323,20 @@ class Simulator:
     def _next(self, d: Dossier, now: datetime, online: bool) -> None:
         if self._step(d).final or (d.status in DONE and self._in_bundle(d)):
             return  # finished, or a bundle member whose result waits for the joined return
-        choices = [c for c in self.sc.profiles.get(d.procedure, {}).get(d.state, ())
-                   if c.when is None or c.when(d)]
+        key = (d.procedure, d.state)
+        options = self._options.get(key)
+        if options is None:
+            choices = tuple(self.sc.profiles.get(d.procedure, {}).get(d.state, ()))
+            fixed = all(c.when is None for c in choices)  # no condition: the same options every time
+            options = self._options[key] = (choices, list(accumulate(c.weight for c in choices)) if fixed else None)
+        choices, cum = options
+        if cum is None:
+            choices = tuple(c for c in choices if c.when is None or c.when(d))
+            cum = list(accumulate(c.weight for c in choices))
         if not choices:
             return  # the scenario has no behaviour for this state: the dossier waits (and shows as backlog)
-        c = self.rng.choices(choices, [c.weight for c in choices])[0]
+        # the same draw as ``choices(choices, weights)`` (it accumulates the weights the same way), kept per state
+        c = self.rng.choices(choices, cum_weights=cum)[0]
         if c.delay == "never":
             return  # the citizen never comes back: only a timer (an expiring supplement request) closes it
         ready = self._ready_at(c, now, online)
@@ -348,9 +367,13 @@ class Simulator:
         self._push(done, "fire", (d, c, who, online))
 
     def _fire(self, d: Dossier, c: Choice, who: int, online: bool) -> None:
-        defn = self.engine.definition(d.procedure, d.definition_version)
-        roles = next((t.roles for t in defn.transitions if t.trigger == c.trigger and d.state in t.source), ())
-        actor = Actor(id=f"official-{who}@{d.custodian}", agency=d.custodian, roles=frozenset(roles))
+        key = ((d.procedure, d.definition_version), d.state, c.trigger)
+        roles = self._roles.get(key)
+        if roles is None:
+            defn = self.engine.definition(d.procedure, d.definition_version)
+            roles = self._roles[key] = frozenset(next(
+                (t.roles for t in defn.transitions if t.trigger == c.trigger and d.state in t.source), ()))
+        actor = Actor(id=f"official-{who}@{d.custodian}", agency=d.custodian, roles=roles)
         fired: Fired | None = None
         try:
             if self._in_bundle(d):
@@ -413,6 +436,7 @@ class Simulator:
             samples += [(stamp, agency, *r) for agency, r in sorted(rows.items())]  # type: ignore[misc]
             self.result.backlog += samples
             self.result.day_clock.append(_time.perf_counter())
+            self.result.day_cpu.append(_time.process_time())
             if self.tables is not None:
                 self.tables.add_samples(samples)
             self._next_sample = datetime.combine(at.date() + timedelta(days=1), SAMPLE_AT, self.cal.tz).timestamp()
@@ -434,6 +458,7 @@ class Simulator:
         tz = self.cal.tz
         self._commit_done(final=False)
         self.result.day_clock.append(_time.perf_counter())
+        self.result.day_cpu.append(_time.process_time())
         timers = self.timers
         while heap or arrivals:
             done = 0

@@ -8,7 +8,7 @@ so a province can tune the scenario to its own statistics.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -142,6 +142,11 @@ def with_online_intake(profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]],
     return {code: {**ONLINE_INTAKE, **states} for code, states in profiles.items()}
 
 
+def _faults(faults: Iterable[Fault]) -> tuple[Fault, ...]:
+    # a named converter, not ``tuple``: mypy's attrs plugin cannot type a generic class used as converter
+    return tuple(faults)
+
+
 @attrs.frozen(kw_only=True)
 class Scenario:
     province: str = "Cần Thơ"
@@ -166,9 +171,9 @@ class Scenario:
     procedure_mix: Mapping[str, float] = attrs.field(factory=lambda: {
         "1.001193": 0.52, "LT.KS-TT-BHYT": 0.10, "2.000720": 0.30, "1.012751": 0.08, **_extras()[1]})
     profiles: Mapping[str, Mapping[str, tuple[Choice, ...]]] = attrs.field(
-        factory=lambda: {**DEFAULT_PROFILES, **_extras()[0]}, converter=lambda p: with_online_intake(p))
+        factory=lambda: {**DEFAULT_PROFILES, **_extras()[0]}, converter=with_online_intake)
     commit_every: int = 2000  # group-commit size (events per transaction) for the simulated run
-    faults: tuple[Fault, ...] = attrs.field(default=(), converter=tuple)  # see procflow.simulate.faults
+    faults: tuple[Fault, ...] = attrs.field(default=(), converter=_faults)  # see procflow.simulate.faults
     portal_sync: bool = False  # emit national-portal status messages to the outbox (and deliver them)
 
     def fingerprint(self) -> str:

@@ -40,6 +40,10 @@ class SimTables:
     def save_checkpoint(self, fingerprint: str, state: dict[str, Any]) -> None:
         self.store.save_sim_checkpoint(fingerprint, json.dumps(state, separators=(",", ":")))
 
+    def save_checkpoint_text(self, fingerprint: str, text: str) -> None:
+        """The state already as JSON text (the checkpoint assembles its pending tasks from cached parts)."""
+        self.store.save_sim_checkpoint(fingerprint, text)
+
     def load_checkpoint(self) -> tuple[str, dict[str, Any]] | None:
         found = self.store.load_sim_checkpoint()
         return None if found is None else (found[0], json.loads(found[1]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import attrs
 
@@ -13,6 +13,7 @@ from procflow.dossier import Dossier, DossierEvent
 
 __all__ = [
     "FEATURE_CONTRACTS",
+    "ArmingWrites",
     "AuditEntry",
     "BundleEventRow",
     "BundleRecords",
@@ -26,6 +27,7 @@ __all__ = [
     "TimerRecord",
     "VaultRecords",
     "open_store",
+    "writes_armings",
 ]
 
 # (seq, at as ISO text, kind, portal status, actor, effects as JSON text): one bundle event as stored
@@ -356,6 +358,25 @@ class SecureErase(Protocol):
         """A scope inside which overwritten and deleted values are wiped where the backend can (SQLite's
         ``secure_delete``); PostgreSQL leaves old row versions to VACUUM."""
         ...
+
+
+class ArmingWrites(Protocol):
+    """A store that writes a state change's timer armings (``(name, fire_at, keep)``) in the same statement
+    as its snapshot (``procflow.eventwriter``), instead of a ``save_timers`` call in the same transaction."""
+
+    writes_armings: bool
+
+    def insert_dossier(self, dossier: Dossier, event: DossierEvent, outbox: Sequence[OutboxMessage], *,
+                       arm: Sequence[tuple[str, datetime, bool]] = ()) -> None: ...
+
+    def apply(self, dossier: Dossier, expected_revision: int, event: DossierEvent,
+              outbox: Sequence[OutboxMessage], changed: frozenset[str], *,
+              arm: Sequence[tuple[str, datetime, bool]] = ()) -> None: ...
+
+
+def writes_armings(store: object) -> TypeGuard[ArmingWrites]:
+    """True when ``store`` says it writes armings with the snapshot (its ``writes_armings`` flag)."""
+    return bool(getattr(store, "writes_armings", False))
 
 
 FEATURE_CONTRACTS: tuple[type, ...] = (VaultRecords, BundleRecords, SimulationRecords, HashChainHead, ReplayLog,

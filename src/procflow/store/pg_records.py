@@ -26,7 +26,7 @@ class PostgresRecords:
 
     # -- liên thông bundles (BundleRecords) -------------------------------------------------------------
     def bundle_definition_sources(self) -> list[tuple[str, int, str]]:
-        return [tuple(r) for r in self._rows(  # type: ignore[misc]
+        return [tuple(r) for r in self._rows(
             "SELECT code, version, source FROM bundle_definitions ORDER BY code, version")]
 
     def bundle_definition_hash(self, code: str, version: int) -> str | None:
@@ -60,7 +60,7 @@ class PostgresRecords:
             self._rows("INSERT INTO bundle_members VALUES (%s,%s,%s)", (did, bundle_id, name))
 
     def bundle_events(self, bundle_id: str) -> list[BundleEventRow]:
-        return [tuple(r) for r in self._rows(  # type: ignore[misc]
+        return [tuple(r) for r in self._rows(
             "SELECT seq, at, kind, status, actor, effects FROM bundle_events WHERE bundle_id=%s ORDER BY seq",
             (bundle_id,))]
 
@@ -94,7 +94,7 @@ class PostgresRecords:
                 "open=excluded.open, overdue=excluded.overdue, paused=excluded.paused", rows)
 
     def sim_samples(self) -> list[SimSample]:
-        return [tuple(r) for r in self._rows(  # type: ignore[misc]
+        return [tuple(r) for r in self._rows(
             "SELECT at, agency, open, overdue, paused FROM sim_backlog"
             " ORDER BY at COLLATE \"C\", agency COLLATE \"C\"")]
 
@@ -191,7 +191,7 @@ class PostgresRecords:
         sql, params = "SELECT message_id, sender, dossier_id FROM exchange_received", ()
         if dossier_id is not None:
             sql, params = sql + " WHERE dossier_id=%s", (dossier_id,)  # type: ignore[assignment]
-        return [tuple(r) for r in self._rows(sql + " ORDER BY message_id COLLATE \"C\"", params)]  # type: ignore[misc]
+        return [tuple(r) for r in self._rows(sql + " ORDER BY message_id COLLATE \"C\"", params)]
 
     def forget_received_before(self, when: datetime) -> int:
         return len(self._rows("DELETE FROM exchange_received WHERE received_at < %s RETURNING message_id", (when,)))

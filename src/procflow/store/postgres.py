@@ -95,14 +95,14 @@ class PostgresStore(PostgresRecords):
         self.url = url
         self.schema = schema
         params = conninfo_to_dict(url)
-        options = [params.pop("options", "") or "", f"-c TimeZone={timezone}"]
+        options = [str(params.pop("options", "") or ""), f"-c TimeZone={timezone}"]
         if schema is not None:
             options.append(f"-c search_path={schema}")
         params["options"] = " ".join(o for o in options if o)
         params.setdefault("connect_timeout", max(1, int(connect_timeout)))
         params.setdefault("application_name", "procflow")
         self._local = threading.local()
-        self._update_sql: dict[tuple[frozenset[str], bool], str] = {}
+        self._update_sql: dict[tuple[frozenset[str], bool, bool], str] = {}
         self._pool = ConnectionPool(kwargs={**params, "autocommit": True}, min_size=1, max_size=pool_size,
                                     timeout=connect_timeout, open=False, name="procflow",
                                     configure=configure)
@@ -198,7 +198,7 @@ class PostgresStore(PostgresRecords):
                              "content a new version number")
 
     def definition_sources(self) -> list[tuple[str, int, str]]:
-        return [tuple(r) for r in  # type: ignore[misc]
+        return [tuple(r) for r in
                 self._conn().execute("SELECT code, version, source FROM definitions ORDER BY code, version")]
 
     # -- dossiers ---------------------------------------------------------------------------------------
@@ -504,7 +504,7 @@ class PostgresStore(PostgresRecords):
     def _execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """SQL on this thread's connection, inside any open transaction: for this backend's own modules and
         tests only. Features use the named methods of the contracts in ``procflow.store.base``."""
-        cur = self._conn().execute(query, params)  # type: ignore[call-overload]
+        cur = self._conn().execute(query, params)
         return cur.fetchall() if cur.description else []
 
     def _lost(self, exc: BaseException) -> StoreError:

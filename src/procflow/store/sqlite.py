@@ -18,6 +18,8 @@ from typing import Any
 
 from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
+from procflow.jsontext import dumps as _dumps
+from procflow.jsontext import isotext
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
 from procflow.store.sqlite_records import (
@@ -110,10 +112,6 @@ def sqlite_problem(path: str, exc: BaseException, timeout: float | None = None) 
     if "readonly" in text or "read-only" in text:
         return f"{path}: the store file is read-only for this user ({text})"
     return f"{path}: SQLite error: {text}"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -321,7 +319,7 @@ class SQLiteStore(SQLiteRecords):
               outbox: Sequence[OutboxMessage], changed: frozenset[str], *,
               arm: Sequence[tuple[str, datetime, bool]] = ()) -> None:
         d = dossier
-        at = event.at.isoformat()
+        at = isotext(event.at)
         params: list[Any] = [d.state, d.status, d.custodian, d.definition_version, at, d.revision]
         if changed:
             if "sla" in changed:
@@ -372,6 +370,13 @@ class SQLiteStore(SQLiteRecords):
         if row[14] is not None:
             d.chain = (d.revision, row[14])
         return d
+
+    def dossier_state(self, dossier_id: str) -> tuple[str, int, str] | None:
+        """``(procedure, definition version, state)``, or None: one index probe, nothing decoded. The timer
+        scheduler settles most queued armings (those the dossier has left) from this alone."""
+        row = self._db.execute("SELECT procedure, definition_version, state FROM dossiers WHERE id=?",
+                               (dossier_id,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def iter_dossiers(self) -> Iterator[Dossier]:
         for row in self._db.execute(f"SELECT {_DOSSIER_COLS} FROM dossiers ORDER BY id"):

@@ -5,6 +5,7 @@ caller's transaction."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,11 +26,11 @@ __all__ = [
 
 
 class SQLiteRecords:
-    _db: Any  # the SQLiteStore's connection
+    _db: sqlite3.Connection  # the SQLiteStore's connection
 
     # -- liên thông bundles (BundleRecords) -------------------------------------------------------------
     def bundle_definition_sources(self) -> list[tuple[str, int, str]]:
-        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self._db.execute(
             "SELECT code, version, source FROM bundle_definitions ORDER BY code, version")]
 
     def bundle_definition_hash(self, code: str, version: int) -> str | None:
@@ -62,7 +63,7 @@ class SQLiteRecords:
                              [(did, bundle_id, name) for name, did in members.items()])
 
     def bundle_events(self, bundle_id: str) -> list[BundleEventRow]:
-        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self._db.execute(
             "SELECT seq, at, kind, status, actor, effects FROM bundle_events WHERE bundle_id=? ORDER BY seq",
             (bundle_id,))]
 
@@ -94,7 +95,7 @@ class SQLiteRecords:
         self._db.executemany("INSERT OR REPLACE INTO sim_backlog VALUES (?,?,?,?,?)", rows)
 
     def sim_samples(self) -> list[SimSample]:
-        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self._db.execute(
             "SELECT at, agency, open, overdue, paused FROM sim_backlog ORDER BY at, agency")]
 
     def add_sim_online(self, dossier_id: str) -> None:
@@ -199,7 +200,7 @@ class SQLiteRecords:
         sql, params = "SELECT message_id, sender, dossier_id FROM exchange_received", ()
         if dossier_id is not None:
             sql, params = sql + " WHERE dossier_id=?", (dossier_id,)  # type: ignore[assignment]
-        return [tuple(r) for r in self._db.execute(sql + " ORDER BY message_id", params)]  # type: ignore[misc]
+        return [tuple(r) for r in self._db.execute(sql + " ORDER BY message_id", params)]
 
     def forget_received_before(self, when: datetime) -> int:
         return len(self._db.execute("DELETE FROM exchange_received WHERE received_at < ? RETURNING message_id",

@@ -107,6 +107,10 @@ class RecordingAdapter:
     def _receipt(self, message: Delivery, timeout: float) -> str:
         return f"{self.name}:{message.key}"
 
+    def _deliver(self, hook: str, message: Delivery, timeout: float) -> object:
+        """``object``, not Any: a test may configure any receipt (None included) for a delivery hook."""
+        return self._call(hook, self._receipt, message=message, timeout=timeout)
+
     # -- register -------------------------------------------------------------------------------------------
     @hookimpl
     def procflow_register_guards(self) -> Mapping[str, Callable[..., bool]] | None:
@@ -136,27 +140,27 @@ class RecordingAdapter:
     # -- deliver --------------------------------------------------------------------------------------------
     @hookimpl
     def procflow_deliver_status_sync(self, message: Delivery, timeout: float) -> object | None:
-        return self._call("procflow_deliver_status_sync", self._receipt, message=message, timeout=timeout)
+        return self._deliver("procflow_deliver_status_sync", message, timeout)
 
     @hookimpl
     def procflow_deliver_handoff(self, message: Delivery, timeout: float) -> object | None:
-        return self._call("procflow_deliver_handoff", self._receipt, message=message, timeout=timeout)
+        return self._deliver("procflow_deliver_handoff", message, timeout)
 
     @hookimpl
     def procflow_deliver_payment_request(self, message: Delivery, timeout: float) -> object | None:
-        return self._call("procflow_deliver_payment_request", self._receipt, message=message, timeout=timeout)
+        return self._deliver("procflow_deliver_payment_request", message, timeout)
 
     @hookimpl
     def procflow_deliver_notification(self, message: Delivery, timeout: float) -> object | None:
-        return self._call("procflow_deliver_notification", self._receipt, message=message, timeout=timeout)
+        return self._deliver("procflow_deliver_notification", message, timeout)
 
     @hookimpl
     def procflow_deliver_document(self, message: Delivery, timeout: float) -> object | None:
-        return self._call("procflow_deliver_document", self._receipt, message=message, timeout=timeout)
+        return self._deliver("procflow_deliver_document", message, timeout)
 
     @hookimpl
     def procflow_deliver_message(self, message: Delivery, timeout: float) -> object | None:
-        return self._call("procflow_deliver_message", self._receipt, message=message, timeout=timeout)
+        return self._deliver("procflow_deliver_message", message, timeout)
 
     # -- resolve (None unless told: "this plugin cannot answer") --------------------------------------------
     @hookimpl

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -199,7 +200,8 @@ class AdapterConformance:
         elapsed = time.monotonic() - t0
         assert elapsed <= h.budget(), f"timeout={h.timeout:g} s but the call took {elapsed:.2f} s"
 
-    def test_worker_delivers_through_faults_exactly_once(self, procflow_adapter: AdapterHarness, tmp_path) -> None:
+    def test_worker_delivers_through_faults_exactly_once(self, procflow_adapter: AdapterHarness,
+                                                          tmp_path: Path) -> None:
         from procflow.store.sqlite import SQLiteStore
 
         h = procflow_adapter

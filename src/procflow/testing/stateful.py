@@ -228,7 +228,7 @@ class EngineMachine(RuleBasedStateMachine):
             return
         t = data.draw(st.sampled_from(ready))
         unmet = [g for g in t.guards if g in BUILTIN_GUARDS and d.data.get(g) is not True]
-        if unmet and data.draw(st.booleans()):
+        if bool(unmet) and data.draw(st.booleans()):  # bool(): else mypy types the draw from the list
             flags = {g: True for g in t.guards if g in BUILTIN_GUARDS} | {unmet[0]: False}
             self._refused(d, t.trigger, self._official(d, t), GuardRejected, flags)
         else:

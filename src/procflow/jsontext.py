@@ -1,0 +1,95 @@
+"""The JSON text the stores write for snapshots and outbox payloads: compact, keys sorted, UTF-8 as is.
+
+Every durable transition serialises its outbox payload (the portal status row: ~25 keys) and any changed
+snapshot column; with the standard library that was the largest single Python cost of a fire (measured
+with ``benchmarks/bench_engine.py --profile``). ``orjson`` writes the same text about six times faster, so
+it is used when installed; the standard library stays the reference and the fallback, and both give the
+same bytes for everything procflow stores (a property test in ``tests/test_jsontext.py`` checks it).
+
+What ``orjson`` would write differently is sent to the standard library instead, so the text never
+depends on which encoder ran: non-string keys and integers beyond 64 bits (``orjson`` refuses them),
+datetimes, dataclasses and other objects (``orjson`` would serialise what ``json`` refuses: passed
+through, they raise ``TypeError`` as before). Non-finite floats never reach a store (``procflow.fieldtypes``
+refuses them) and are sent to the standard library too when they do.
+
+The event log's effects text is NOT written here: it is hashed into the chain (``procflow.hashchain``)
+in its historical form (``json.dumps`` with the default separators), which must not change.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from math import isfinite as _isfinite
+from typing import Any
+
+__all__ = ["dumps", "isotext"]
+
+try:  # an optional speed-up: the text is identical without it
+    import orjson
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+    orjson = None  # type: ignore[assignment]
+
+
+_last_iso: tuple[Any, str] = (None, "")
+
+
+def isotext(instant: datetime) -> str:
+    """``instant.isoformat()``, remembering the last instant: one fire writes its instant in the event row,
+    the outbox payload and the snapshot, and a simulation fires many times at one simulated instant."""
+    global _last_iso
+    last = _last_iso  # one tuple: a reader in another thread sees a consistent pair
+    if last[0] is instant:
+        return last[1]
+    text = instant.isoformat()
+    _last_iso = (instant, text)
+    return text
+
+
+def _reference(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+if orjson is not None:
+    _fast = orjson.dumps
+    _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS \
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+    _JSONError = orjson.JSONEncodeError
+
+    def dumps(value: Any) -> str:
+        """``json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))``, faster."""
+        try:
+            text = _fast(value, default=_refuse, option=_OPTIONS)
+        except (_JSONError, TypeError):
+            return _reference(value)  # what orjson refuses: the reference encoder decides (and may raise)
+        if b"null" in text and _has_non_finite(value):  # orjson writes NaN/inf as null; json as NaN/Infinity
+            return _reference(value)
+        return text.decode()
+else:  # pragma: no cover
+    dumps = _reference
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a NaN or an infinity hides in ``value`` (iterative: this runs on payloads that hold a null)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is float:
+            if not _isfinite(v):
+                return True
+            continue
+        if t is not dict and t is not list and t is not tuple:
+            continue
+        for x in v.values() if t is dict else v:
+            tx = type(x)
+            if tx is float:
+                if not _isfinite(x):
+                    return True
+            elif tx is dict or tx is list or tx is tuple:
+                stack.append(x)
+    return False

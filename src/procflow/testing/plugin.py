@@ -15,6 +15,9 @@ suites nothing.
 ``procflow_adapters``      a ``RecordingAdapter`` subscribed to the standard outbox topics
 ``procflow_plugins``       a plugin manager with only the built-in defaults and ``procflow_adapters``
 ``procflow_engine``        an engine on ``procflow_store`` with those plugins and every bundled procedure
+``procflow_directory``     the officials directory of ``procflow_engine``'s store: ``enrol(id, agency, roles)``,
+                           ``staff("92")`` (a province's conventional staff), ``admin(agency)``; once anyone
+                           is enrolled only enrolled officials may act (``procflow.testing.directory``)
 ``procflow_bundles``       a ``BundleCoordinator`` for the shipped liên thông bundles on that engine
 ``procflow_deliver``       call it to deliver every due outbox message to the adapters (returns the stats)
 ``dossier_story``          file a dossier and tell its story (``procflow.testing.story``)
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from procflow.store.sqlite import SQLiteStore
     from procflow.testing.adapters import RecordingAdapter
     from procflow.testing.clock import WorkingClock
+    from procflow.testing.directory import StaffDirectory
     from procflow.testing.story import StoryFactory
 
 
@@ -104,6 +108,16 @@ def procflow_engine(procflow_store: SQLiteStore, procflow_plugins: PluginManager
     for definition in bundled_definitions():
         engine.register(definition)
     return engine
+
+
+@pytest.fixture
+def procflow_directory(procflow_engine: Engine) -> StaffDirectory:
+    """The officials directory of ``procflow_engine``'s store: enrol officials with ``enrol(id, agency,
+    roles)`` or a province's conventional staff with ``staff("92")``; from then on only enrolled officials
+    may act, with the roles enrolled (what a deployment checks)."""
+    from procflow.testing.directory import StaffDirectory
+
+    return StaffDirectory(procflow_engine)
 
 
 @pytest.fixture

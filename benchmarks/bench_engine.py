@@ -46,6 +46,7 @@ from transitions import Machine
 
 from procflow.clock import FakeClock
 from procflow.definition import parse_definition
+from procflow.directory import Official
 from procflow.dossier import Actor
 from procflow.engine import Engine
 from procflow.jurisdiction import Registry
@@ -116,6 +117,9 @@ class Bench:
         engine = self.engine(str(path))
         engine.register(parse_definition(DEFAULT))
         engine.register(parse_definition(LOOP))
+        # the officials directory as a deployment has it: the officer is looked up (once per engine, cached)
+        engine.directory.register_system_roster([Official(id="officer", name="officer", agency=self.commune,
+                                                          roles=frozenset({"officer"}))])
         with engine.batch():
             for _ in range(HOT):
                 engine.file("bench.default", filed_at=self.commune, actor=self.desk, data=FILING)

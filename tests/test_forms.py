@@ -6,9 +6,9 @@ Real parts only: a real SQLite file, the real engine and vault, a real (small) s
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import sqlite3
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -316,7 +316,8 @@ def test_cli_renders_each_form_for_a_simulated_dossier(sim_db, tmp_path):
     agency = ids["01"].rsplit("-", 2)[0]
     out = tmp_path / "07.html"
     result = runner.invoke(app, ["forms", "--form", "07", "--agency", agency, "--from", "2026-04-20", "--to",
-                                 "2026-04-30", "--html", str(out), "--db", str(sim_db)], env=_as(sim_db, f"so@{agency}"))
+                                 "2026-04-30", "--html", str(out), "--db", str(sim_db)],
+                           env=_as(sim_db, f"so@{agency}"))
     assert result.exit_code == 0, result.output
     assert ids["01"] in out.read_text(encoding="utf-8") and "SỔ THEO DÕI HỒ SƠ" in out.read_text(encoding="utf-8")
     # the CLI's extend on the same store: the system clock is long past April 2026, so it is refused in one line

@@ -12,10 +12,11 @@ Two ways to read, on purpose:
 * ``Engine.get`` / ``history`` / ``replay`` — the internal, system path: no check, real values, not
   audited. For procflow's own machinery and for code that already runs as the system.
 * ``Engine.read`` / ``read_history`` / ``find_dossiers`` — the path for people (CLI, web UIs, exports):
-  the reader is resolved through the identity provider (``procflow.identity``: roles come from it, not
-  from the caller), checked against :class:`AccessPolicy`, audited (actor, agency, dossier, purpose, time, outcome) in the
-  store's ``audit`` table whether allowed or refused, and masked by default. ``unmask=True`` returns real
-  values to actors with the role ``personal_data:unmask`` (or system actors), and is audited as such.
+  the reader is resolved through the identity provider (``procflow.identity``: roles come from it,
+  not from the caller), checked against :class:`AccessPolicy`, audited (actor, agency, dossier, purpose,
+  time, outcome) in the store's ``audit`` table whether allowed or refused, and masked by default.
+  ``unmask=True`` returns real values to actors with the role ``personal_data:unmask`` (or system actors),
+  and is audited as such.
 
 Machine channels (signed envelopes to the next agency, portal sync, a full backup) carry real values; a
 caller records each disclosure with :func:`record_disclosure` — audited, never logged.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 

@@ -75,6 +75,11 @@ def _run(db: str, body: Any, *, create: bool = False) -> Any:
             store.close()
 
 
+def _show(o: Any) -> None:
+    roles, acts_for = ", ".join(sorted(o.roles)) or "-", ", ".join(sorted(o.acts_for)) or "-"
+    out.print(f"{o.id}: roles {roles}; acts for {acts_for}", highlight=False)
+
+
 @officials_app.command()
 def init(
     official_id: Annotated[str, typer.Option("--id", help="The first administrator's official id.")],
@@ -146,8 +151,7 @@ def grant(
     from procflow.credential import operator_official
 
     new = _run(db, lambda d: d.grant(operator_official(d), official_id, roles=role or (), acts_for=act_for or ()))
-    out.print(f"{new.id}: roles {', '.join(sorted(new.roles)) or '-'}; acts for {', '.join(sorted(new.acts_for)) or '-'}",
-              highlight=False)
+    _show(new)
 
 
 @officials_app.command()
@@ -161,8 +165,7 @@ def revoke(
     from procflow.credential import operator_official
 
     new = _run(db, lambda d: d.revoke(operator_official(d), official_id, roles=role or (), acts_for=act_for or ()))
-    out.print(f"{new.id}: roles {', '.join(sorted(new.roles)) or '-'}; acts for {', '.join(sorted(new.acts_for)) or '-'}",
-              highlight=False)
+    _show(new)
 
 
 @officials_app.command(name="import")

@@ -105,7 +105,8 @@ def write_credential(path: Path, official_id: str, secret: str, *, replace: bool
     """Write a credential file readable by its owner only (0600, created so, never widened); an existing
     file is kept unless ``replace``."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = f'# procflow operator credential: keep it private (mode 0600)\nofficial = "{official_id}"\nsecret = "{secret}"\n'
+    text = ("# procflow operator credential: keep it private (mode 0600)\n"
+            f'official = "{official_id}"\nsecret = "{secret}"\n')
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
     try:
         fd = os.open(path, flags, 0o600)

@@ -62,6 +62,10 @@ def check_role(text: str) -> str:
     return role
 
 
+def _names(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
 def credential_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -73,10 +77,10 @@ class Official:
     id: str
     name: str
     agency: str
-    roles: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    roles: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     valid_from: date | None = None
     valid_to: date | None = None  # inclusive: the last day the official may act
-    acts_for: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    acts_for: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     credential: str | None = attrs.field(default=None, repr=False)  # SHA-256 of an operator's secret
 
     def valid_on(self, day: date) -> bool:

@@ -28,6 +28,10 @@ class EventKind:
     DUE_RECOUNTED = "due_recounted"  # `procflow db upgrade` recounted the deadline by Civil Code art. 147
 
 
+def _roles(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
 @attrs.frozen
 class Actor:
     """An official (cán bộ) acting for an agency, as the caller names them. The engine resolves the official
@@ -36,7 +40,7 @@ class Actor:
 
     id: str
     agency: str
-    roles: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    roles: frozenset[str] = attrs.field(default=frozenset(), converter=_roles)
     # procflow's own machinery (``Actor.system``), trusted in-process: never looked up in the officials
     # directory, never made from a command line or a file; an actor that merely claims the role "*" is not one
     system_actor: bool = attrs.field(default=False, kw_only=True, repr=False)

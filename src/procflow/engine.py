@@ -29,8 +29,8 @@ from procflow.authoriser import Authoriser
 from procflow.calendar import ClockPolicy, SlaClock, WorkingCalendar
 from procflow.clock import Clock, SystemClock
 from procflow.definition import ClockMode, ProcedureDefinition, Step, Transition, parse_definition
-from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.directory import Directory
+from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.errors import (
     DefinitionError,
     GuardRejected,
@@ -41,8 +41,8 @@ from procflow.errors import (
 from procflow.eventwriter import EventWriter
 from procflow.fieldtypes import check_values, field_checkers
 from procflow.guards import BUILTIN_GUARDS
-from procflow.jurisdiction import Registry
 from procflow.identity import DirectoryIdentity
+from procflow.jurisdiction import Registry
 from procflow.masking import mask_record
 from procflow.store.base import OutboxMessage, Store
 from procflow.timers import TimerTable

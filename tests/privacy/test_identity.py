@@ -248,7 +248,7 @@ def test_import_checks_every_row_and_stores_nothing_on_an_error(operator_store, 
 
 
 def test_init_happens_once(operator_store, communes):
-    _, db, env, cred = operator_store
+    _, db, _, cred = operator_store
     r = _cli({"PROCFLOW_OPERATOR_FILE": str(cred) + ".2"}, "officials", "init", "--id", "other", "--name", "X",
              "--agency", communes[0], "--db", db)
     assert r.exit_code == 1 and "already has an administrator" in r.output

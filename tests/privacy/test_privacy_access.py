@@ -119,8 +119,8 @@ def test_cli_inspect_checks_the_actor_and_audit_access_shows_it(pengine, commune
     clerk_env = {"PROCFLOW_OPERATOR_FILE": str(tmp_path / "clerk.toml")}
     no_operator = runner.invoke(app, ["inspect", d.id, "--db", db], env=spy_env)
     assert no_operator.exit_code == 1 and "no operator credential" in no_operator.output
-    assert runner.invoke(app, ["officials", "init", "--id", "spy", "--name", "Spy", "--agency", communes[2], "--db", db],
-                         env=spy_env).exit_code == 0
+    assert runner.invoke(app, ["officials", "init", "--id", "spy", "--name", "Spy", "--agency", communes[2],
+                               "--db", db], env=spy_env).exit_code == 0
     assert runner.invoke(app, ["officials", "add", "clerk", "--name", "Clerk", "--agency", communes[0], "--db", db,
                                "--credential", clerk_env["PROCFLOW_OPERATOR_FILE"]], env=spy_env).exit_code == 0
     refused = runner.invoke(app, ["inspect", d.id, "--db", db, "--purpose", "fishing"], env=spy_env)

@@ -194,7 +194,6 @@ def test_cli_error_messages_are_masked(tmp_path):
     from typer.testing import CliRunner
 
     from procflow.cli import app
-
     from procflow.testing.directory import enrol_operator
 
     db = tmp_path / "x.db"

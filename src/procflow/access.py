@@ -157,7 +157,7 @@ class Reader:
     depends on this module and never the other way round."""
 
     def __init__(self, *, store: Store, clock: Clock, policy: AccessPolicy, vault: Vault,
-                 authenticate: Callable[[Actor, Dossier | None, str], Actor],
+                 authenticate: Callable[[Actor, Dossier | None, str, str | None], Actor],
                  open_record: Callable[[Dossier], Dossier],
                  open_events: Callable[[Sequence[DossierEvent]], list[DossierEvent]],
                  definition: Callable[[str, int], ProcedureDefinition]) -> None:
@@ -173,7 +173,7 @@ class Reader:
     def _authorise(self, dossier_id: str, actor: Actor, purpose: str, action: str, unmask: bool,
                    want_events: bool) -> tuple[Dossier, list[DossierEvent] | None]:
         purpose = _check_purpose(purpose)
-        actor = self.authenticate(actor, None, f"{action}:{dossier_id}")
+        actor = self.authenticate(actor, None, action, dossier_id)
         policy = self.policy
         try:
             raw = self.store.get(dossier_id)
@@ -222,7 +222,7 @@ class Reader:
         """Dossiers whose national-ID fields hold ``national_id`` (via the HMAC index), limited to those
         ``actor`` may read. The search itself is audited (without the number)."""
         purpose = _check_purpose(purpose)
-        actor = self.authenticate(actor, None, "find:national_id")
+        actor = self.authenticate(actor, None, "find:national_id", None)
         found = self.vault.find_national_id(national_id)
         policy = self.policy
         visible = []

@@ -54,8 +54,10 @@ class Authoriser:
         self._managed = None
 
     # -- authentication -------------------------------------------------------------------------------
-    def authenticate(self, actor: Actor, d: Dossier | None = None, action: str = "act") -> Actor:
-        """The actor with the roles the provider grants, or a refusal (audited)."""
+    def authenticate(self, actor: Actor, d: Dossier | None = None, action: str = "act",
+                     dossier_id: str | None = None) -> Actor:
+        """The actor with the roles the provider grants, or a refusal (audited; ``dossier_id`` names the
+        dossier in the audit entry when the record has not been read yet)."""
         if actor.system_actor:
             return actor
         hit = self._cache.get(actor)
@@ -64,9 +66,9 @@ class Authoriser:
             if official is None or (official.valid_from is None and official.valid_to is None) \
                     or official.valid_on(self.clock.now().date()):
                 return hit[0]
-        return self._resolve(actor, d, action)
+        return self._resolve(actor, d, action, dossier_id)
 
-    def _resolve(self, actor: Actor, d: Dossier | None, action: str) -> Actor:
+    def _resolve(self, actor: Actor, d: Dossier | None, action: str, dossier_id: str | None) -> Actor:
         if self._managed is None:
             self._managed = self.identity.managed()
         if not self._managed:  # a store without a directory: actors as the embedding code builds them
@@ -75,22 +77,23 @@ class Authoriser:
         official = self.identity.resolve_official(actor.id)
         if official is None:
             self.refuse(actor, d, action, UnknownOfficial(actor=actor.id, agency=actor.agency,
-                                                          reason="not in the officials directory"))
+                                                          reason="not in the officials directory"), dossier_id)
         if official.agency != actor.agency:
             self.refuse(actor, d, action, UnknownOfficial(
                 actor=actor.id, agency=actor.agency,
-                reason=f"the officials directory has this official at {official.agency}"))
+                reason=f"the officials directory has this official at {official.agency}"), dossier_id)
         today = self.clock.now().date()
         if not official.valid_on(today):
             self.refuse(actor, d, action, UnknownOfficial(
                 actor=actor.id, agency=actor.agency,
-                reason=f"may act from {official.valid_from or '-'} to {official.valid_to or '-'}, not on {today}"))
+                reason=f"may act from {official.valid_from or '-'} to {official.valid_to or '-'}, not on {today}"),
+                dossier_id)
         granted = official.roles - {"*"}  # the system role is never an official's
         extra = actor.roles - granted
         if extra:
             self.refuse(actor, d, action, RoleNotGranted(
-                dossier_id=d.id if d is not None else "", actor=actor.id, trigger=action, needed=sorted(extra),
-                held=granted, claimed=True))
+                dossier_id=d.id if d is not None else dossier_id or "", actor=actor.id, trigger=action,
+                needed=sorted(extra), held=granted, claimed=True), dossier_id)
         effective = Actor(id=actor.id, agency=official.agency, roles=actor.roles or granted)
         self._remember(actor, effective, official)
         return effective
@@ -114,18 +117,19 @@ class Authoriser:
     def fire(self, actor: Actor, d: Dossier, trigger: str, t: Transition | None,
              allowed: tuple[str, ...]) -> tuple[Actor, Transition]:
         """Who may fire ``trigger`` on ``d`` (``t``: its transition from the dossier's state, if any)."""
-        actor = self.authenticate(actor, d, trigger)
+        action = f"fire:{trigger}"
+        actor = self.authenticate(actor, d, action)
         if actor.agency != d.custodian:
-            self.refuse(actor, d, trigger, NotCustodian(dossier_id=d.id, agency=actor.agency,
+            self.refuse(actor, d, action, NotCustodian(dossier_id=d.id, agency=actor.agency,
                                                         custodian=d.custodian, trigger=trigger))
         if t is None:
-            self.refuse(actor, d, trigger, TransitionNotAllowed(
+            self.refuse(actor, d, action, TransitionNotAllowed(
                 dossier_id=d.id, state=d.state, trigger=trigger, allowed=allowed))
         if t.roles and not actor.roles.intersection(t.roles) and "*" not in actor.roles:
-            self.refuse(actor, d, trigger, RoleNotGranted(dossier_id=d.id, actor=actor.id, trigger=trigger,
+            self.refuse(actor, d, action, RoleNotGranted(dossier_id=d.id, actor=actor.id, trigger=trigger,
                                                           needed=t.roles, held=actor.roles))
         if t.level is not None and self.registry.agency(d.custodian).level != t.level:
-            self.refuse(actor, d, trigger, NotCustodian(
+            self.refuse(actor, d, action, NotCustodian(
                 dossier_id=d.id, agency=actor.agency, custodian=d.custodian, trigger=trigger,
                 reason=f"dossier {d.id}: trigger {trigger!r} is fired at {t.level} level; "
                        f"{d.custodian} is not a {t.level}-level agency"))
@@ -133,19 +137,21 @@ class Authoriser:
 
     def custodian(self, actor: Actor, d: Dossier, action: str) -> Actor:
         """Who may append a fact to ``d`` (an escalation, a form): its custodian's officials."""
-        actor = self.authenticate(actor, d, action)
+        audited = action if ":" in action else f"fire:{action}"
+        actor = self.authenticate(actor, d, audited)
         if actor.agency != d.custodian:
-            self.refuse(actor, d, action, NotCustodian(dossier_id=d.id, agency=actor.agency,
-                                                       custodian=d.custodian, trigger=action))
+            self.refuse(actor, d, audited, NotCustodian(dossier_id=d.id, agency=actor.agency,
+                                                        custodian=d.custodian, trigger=action))
         return actor
 
-    def refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError) -> NoReturn:
-        """Record the refusal in the audit table (the dossier is untouched) and raise ``exc``."""
+    def refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError,
+               dossier_id: str | None = None) -> NoReturn:
+        """Record the refusal in the audit table under ``action`` (the dossier is untouched) and raise ``exc``."""
         if self.audit_refusals:
             self.store.record_audit(AuditEntry(at=self.clock.now(), actor=actor.id, agency=actor.agency,
-                                               dossier_id=d.id if d is not None else None,
-                                               action=action if ":" in action else f"fire:{action}",
+                                               dossier_id=d.id if d is not None else dossier_id,
+                                               action=action,
                                                outcome=f"refused:{type(exc).__name__}", detail=str(exc)))
-        _log.info("refused %s by %s (%s) on %s: %s", action, actor.id, actor.agency, d.id if d is not None else "-",
-                  type(exc).__name__)
+        _log.info("refused %s by %s (%s) on %s: %s", action, actor.id, actor.agency,
+                  d.id if d is not None else dossier_id or "-", type(exc).__name__)
         raise exc

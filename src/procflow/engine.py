@@ -527,7 +527,8 @@ class Engine:
         return self.authoriser.audit_refusals
 
     def _refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError) -> NoReturn:
-        self.authoriser.refuse(actor, d, action, exc)
+        """Audit and raise a refusal; a bare trigger name is audited as ``fire:<trigger>``."""
+        self.authoriser.refuse(actor, d, action if ":" in action else f"fire:{action}", exc)
 
     # -- reading ----------------------------------------------------------------------------------------
     # get / history / replay are the internal, system path: real values, no access check, no audit.

@@ -437,3 +437,17 @@ def test_an_officials_write_rolls_back_with_its_transaction(store):
         store.save_officials([Official(id="x", name="X", agency="311.20.99.H92").to_row()])
         raise RuntimeError("the audit entry failed")
     assert store.official_count() == 0
+
+
+def test_a_store_from_before_the_directory_has_none(tmp_path, monkeypatch):
+    """A SQLite file whose schema predates the officials table (as procflow before the directory wrote it)
+    reads as an empty directory, so an engine on it takes actors as built, and never fails on the table."""
+    from procflow.store import migrations
+    from procflow.store.sqlite import SQLiteStore
+
+    monkeypatch.setitem(migrations._STEPS, "sqlite", migrations.SQLITE[:8])
+    old = SQLiteStore(str(tmp_path / "v8.db"))
+    try:
+        assert old.schema_version == 8 and old.official_count() == 0
+    finally:
+        old.close()

@@ -40,6 +40,9 @@ class SQLiteOfficials:
         return [_row(r) for r in self._db.execute(f"SELECT {_COLUMNS} FROM officials ORDER BY id")]
 
     def official_count(self) -> int:
+        # a store opened without upgrading (``upgrade=False``) may predate the directory: it has none
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='officials'").fetchone() is None:
+            return 0
         return int(self._db.execute("SELECT count(*) FROM officials").fetchone()[0])
 
 
@@ -66,5 +69,9 @@ class PostgresOfficials:
             f'SELECT {_COLUMNS} FROM officials ORDER BY id COLLATE "C"').fetchall()]
 
     def official_count(self) -> int:
+        # a schema opened without migrating (``migrate=False``) may predate the directory: it has none
+        exists = self._conn().execute("SELECT to_regclass('officials') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return 0
         row = self._conn().execute("SELECT count(*) FROM officials").fetchone()
         return int(row[0]) if row else 0

@@ -6,8 +6,9 @@ outside their dates, and roles the provider does not grant are refused (``Unknow
 ``RoleNotGranted``) — then custody (one custodian at a time, DESIGN invariant 4), the step's roles and
 level are checked. A refusal changes nothing and is recorded only in the audit table.
 
-Resolved officials are cached per engine, keyed by the ``Actor`` value as the caller built it, so the hot
-path pays one dict lookup per fire; ``invalidate`` empties the cache (the engine's directory changes call
+The provider is asked once per official per engine, and each ``Actor`` value as the caller built it (the
+same official may claim different roles for different steps) is resolved once, so the hot path pays one
+dict lookup per fire; ``invalidate`` empties both caches (the engine's directory changes call
 it). Roles come from the provider: an actor that claims no roles acts with all the provider grants; one
 that claims some acts with exactly those, each of which must be granted.
 """
@@ -45,12 +46,14 @@ class Authoriser:
         self.registry = registry
         self.identity = identity
         self.audit_refusals = audit_refusals
-        self._cache: dict[Actor, tuple[Actor, Official | None]] = {}
+        self._cache: dict[Actor, tuple[Actor, Official | None]] = {}  # as the caller built it → as resolved
+        self._officials: dict[str, Official | None] = {}  # the provider's answers, one question per official
         self._managed: bool | None = None
 
     def invalidate(self) -> None:
         """Forget every resolved official (after a grant or revoke, or a new directory)."""
         self._cache.clear()
+        self._officials.clear()
         self._managed = None
 
     # -- authentication -------------------------------------------------------------------------------
@@ -74,7 +77,12 @@ class Authoriser:
         if not self._managed:  # a store without a directory: actors as the embedding code builds them
             self._remember(actor, actor, None)
             return actor
-        official = self.identity.resolve_official(actor.id)
+        if actor.id in self._officials:
+            official = self._officials[actor.id]
+        else:
+            official = self._officials[actor.id] = self.identity.resolve_official(actor.id)
+            if len(self._officials) > _CACHE_LIMIT:
+                self._officials.clear()
         if official is None:
             self.refuse(actor, d, action, UnknownOfficial(actor=actor.id, agency=actor.agency,
                                                           reason="not in the officials directory"), dossier_id)

@@ -31,8 +31,11 @@ def staff_roster(engine: Engine, agencies: Iterable[Agency], pool_size: Callable
 
 
 def register_staff(engine: Engine, province_code: str | None, pool_size: Callable[[str], int]) -> int:
-    """Register the staff of ``province_code``'s agencies and of the ministries; returns how many."""
+    """Register the staff of ``province_code``'s agencies and of the ministries; returns how many (0 when the
+    store holds them already)."""
     agencies = [a for a in engine.registry if a.province_code == province_code or a.level is Level.MINISTRY]
     roster = staff_roster(engine, agencies, pool_size)
+    if {o.to_row() for o in roster} <= set(engine.store.official_rows()):  # type: ignore[attr-defined]
+        return 0  # a resumed run: its staff is registered already (writing again would change the store)
     engine.directory.register_system_roster(roster)
     return len(roster)

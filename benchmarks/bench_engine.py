@@ -52,6 +52,7 @@ from transitions import Machine
 
 from procflow.clock import FakeClock
 from procflow.definition import parse_definition
+from procflow.directory import Official
 from procflow.dossier import Actor
 from procflow.engine import Engine
 from procflow.jurisdiction import Registry
@@ -111,10 +112,11 @@ class Bench:
         self._copies = 0
 
     def engine(self, path: str, *, synchronous: str = "NORMAL", hash_chain: bool = True,
-               outbox: bool = True) -> Engine:
+               outbox: bool = True, identity: object = None) -> Engine:
         store = SQLiteStore(path, synchronous=synchronous)
         rules = [topic_rule([status_sync_topic(store)])] if outbox else []
-        return Engine(store, registry=self.reg, clock=self.clock, hash_chain=hash_chain, outbox_rules=rules)
+        return Engine(store, registry=self.reg, clock=self.clock, hash_chain=hash_chain, outbox_rules=rules,
+                      identity=identity)  # type: ignore[arg-type]
 
     def template(self, name: str, live: int) -> Path:
         """A store with ``live`` dossiers of both procedures (filed through the engine; beyond the first
@@ -123,6 +125,9 @@ class Bench:
         engine = self.engine(str(path))
         engine.register(parse_definition(DEFAULT))
         engine.register(parse_definition(LOOP))
+        # the officials directory as a deployment has it: the officer is looked up (once per engine, cached)
+        engine.directory.register_system_roster([Official(id="officer", name="officer", agency=self.commune,
+                                                          roles=frozenset({"officer"}))])
         with engine.batch():
             for _ in range(HOT):
                 engine.file("bench.default", filed_at=self.commune, actor=self.desk, data=FILING)
@@ -203,6 +208,17 @@ def file_loop(engine: Engine, commune: str, desk: Actor, n: int) -> float:
     return (_clock() - t0) / n * 1e6
 
 
+class _Unmanaged:
+    """An identity provider that governs nothing: the engine takes actors as built (what the identity check
+    costs is the default fire minus this row)."""
+
+    def resolve_official(self, official_id: str) -> None:
+        return None
+
+    def managed(self) -> bool:
+        return False
+
+
 # -- rows -------------------------------------------------------------------------------------------------
 def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> dict[str, Callable[[int], float]]:
     """name → run(round) returning µs per operation. Each run builds its own fresh store copy (untimed)."""
@@ -237,6 +253,7 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
         "filing a dossier (3 fields, 1 personal), commit each": on_copy(
             lambda e: file_loop(e, bench.commune, bench.desk, n)),
         "default fire with the hash chain off": on_copy(default, hash_chain=False),
+        "default fire, no officials directory (identity not checked)": on_copy(default, identity=_Unmanaged()),
         "lean fire (no guard, no outbox row, chain off) — earlier headline": on_copy(
             lambda e: fire_loop(e, hot_records(e, "bench.loop"), bench.desk, n, triggers=("to_check", "to_review"),
                                 first_state="review"), hash_chain=False, outbox=False),

@@ -23,6 +23,7 @@ from procflow.testing.plugin import (  # noqa: F401
     procflow_calendar,
     procflow_clock,
     procflow_deliver,
+    procflow_directory,
     procflow_engine,
     procflow_memory_store,
     procflow_plugins,

@@ -12,6 +12,7 @@ from procflow.cli import app
 from procflow.definition import bundled_definitions
 from procflow.engine import Engine
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import enrol_operator
 
 runner = CliRunner()
 
@@ -98,12 +99,13 @@ def test_inspect_shows_timeline_masked(tmp_path):
     store = SQLiteStore(str(db))  # personal values live in the vault: the system path opens them
     national_id = Engine(store).get(dossier_id).data["applicant_national_id"]
     store.close()
-    reader = f"desk-officer@{json.loads(agencies)['receiving']}"  # the receiving desk may read it
-    result = runner.invoke(app, ["inspect", dossier_id, "--db", str(db), "--actor", reader])
+    # the operator is an official of the receiving desk, which may read it
+    env = enrol_operator(str(db), tmp_path / "operator.toml", "desk-officer", json.loads(agencies)["receiving"])
+    result = runner.invoke(app, ["inspect", dossier_id, "--db", str(db)], env=env)
     assert result.exit_code == 0, result.output
     assert dossier_id in result.stdout and "custodian" in result.stdout
     assert "replay of" in result.stdout and "reproduces the snapshot: yes" in result.stdout
     assert national_id not in result.stdout
     assert national_id[:4] + "******" + national_id[-2:] in result.stdout
-    missing = runner.invoke(app, ["inspect", "nope", "--db", str(db), "--actor", reader])
+    missing = runner.invoke(app, ["inspect", "nope", "--db", str(db)], env=env)
     assert missing.exit_code == 1 and "no dossier 'nope'" in missing.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -266,6 +267,15 @@ def _desk_of(dossier_id: str) -> str:
     return f"can.bo@{dossier_id.rsplit('-', 2)[0]}"
 
 
+def _as(db, official_id: str) -> dict[str, str]:
+    """The command line's environment acting as ``official_id`` (``<name>@<agency code>``), an operator
+    enrolled in the store's officials directory with a 0600 credential beside the store."""
+    from procflow.testing.directory import enrol_operator
+
+    agency = official_id.rsplit("@", 1)[1]
+    return enrol_operator(str(db), Path(db).parent / f"{official_id}.toml", official_id, agency)
+
+
 def test_cli_renders_each_form_for_a_simulated_dossier(sim_db, tmp_path):
     from procflow.store.sqlite import SQLiteStore
 
@@ -290,7 +300,7 @@ def test_cli_renders_each_form_for_a_simulated_dossier(sim_db, tmp_path):
             pytest.fail("the simulation left no open dossier before its due date")
         engine = Engine(store, clock=FakeClock(d.updated_at + timedelta(minutes=5)))
         day = _next_working_day(engine, d.sla.due_at.astimezone(engine.calendar.tz).date())
-        engine.extend(did, Actor(f"lanh.dao@{d.custodian}", d.custodian), reason=REASON, new_due=day)
+        engine.extend(did, Actor(f"official-0@{d.custodian}", d.custodian), reason=REASON, new_due=day)
         ids["04"] = did
     finally:
         store.close()
@@ -298,7 +308,7 @@ def test_cli_renders_each_form_for_a_simulated_dossier(sim_db, tmp_path):
         html, js = tmp_path / f"{form}.html", tmp_path / f"{form}.json"
         reader = _desk_of(did) if form != "04" else f"x@{d.custodian}"
         result = runner.invoke(app, ["forms", did, "--form", form, "--html", str(html), "--json", str(js),
-                                     "--db", str(sim_db), "--actor", reader])
+                                     "--db", str(sim_db)], env=_as(sim_db, reader))
         assert result.exit_code == 0, (form, result.output)
         page = html.read_text(encoding="utf-8")
         assert did in page and f"Mẫu số {form}" in page and "<style>" in page
@@ -306,12 +316,13 @@ def test_cli_renders_each_form_for_a_simulated_dossier(sim_db, tmp_path):
     agency = ids["01"].rsplit("-", 2)[0]
     out = tmp_path / "07.html"
     result = runner.invoke(app, ["forms", "--form", "07", "--agency", agency, "--from", "2026-04-20", "--to",
-                                 "2026-04-30", "--html", str(out), "--db", str(sim_db), "--actor", f"so@{agency}"])
+                                 "2026-04-30", "--html", str(out), "--db", str(sim_db)],
+                           env=_as(sim_db, f"so@{agency}"))
     assert result.exit_code == 0, result.output
     assert ids["01"] in out.read_text(encoding="utf-8") and "SỔ THEO DÕI HỒ SƠ" in out.read_text(encoding="utf-8")
     # the CLI's extend on the same store: the system clock is long past April 2026, so it is refused in one line
     refused = runner.invoke(app, ["extend", ids["04"], "--reason", REASON, "--new-date", "2026-12-31",
-                                  "--db", str(sim_db), "--actor", f"x@{d.custodian}"])
+                                  "--db", str(sim_db)], env=_as(sim_db, f"x@{d.custodian}"))
     assert refused.exit_code == 1 and "Traceback" not in refused.output
     assert "at most once" in refused.output  # checked before the date: it was extended above
 
@@ -326,7 +337,7 @@ def test_cli_renders_each_form_for_a_simulated_dossier(sim_db, tmp_path):
 def test_cli_forms_bad_inputs_give_one_line(sim_db, args, message):
     did = _one(sim_db, "SELECT id FROM dossiers WHERE status = 10 ORDER BY id")
     target = [] if "07" in args else [did]
-    result = runner.invoke(app, ["forms", *target, *args, "--db", str(sim_db), "--actor", _desk_of(did)])
+    result = runner.invoke(app, ["forms", *target, *args, "--db", str(sim_db)], env=_as(sim_db, _desk_of(did)))
     assert result.exit_code == 1 and message in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
@@ -339,7 +350,7 @@ def test_cli_unknown_dossier_and_bad_dates_give_one_line(sim_db):
         (["extend", "nope", "--reason", REASON, "--new-date", "2026-12-31"], "no dossier"),
     ]
     for args, message in cases:
-        result = runner.invoke(app, [*args, "--db", str(sim_db), "--actor", _desk_of(did)])
+        result = runner.invoke(app, [*args, "--db", str(sim_db)], env=_as(sim_db, _desk_of(did)))
         assert result.exit_code == 1 and message in result.output, (args, result.output)
         assert len(result.output.strip().splitlines()) == 1
 
@@ -374,16 +385,16 @@ def test_cli_extend_issues_form_04_once_and_forms_prints_it(tmp_path, registry):
     engine.fire(d, "accept", desk(a))
     engine.store.close()
     new_day = _next_working_day(engine, d.sla.due_at.astimezone(engine.calendar.tz).date())
-    args = ["extend", d.id, "--reason", REASON, "--new-date", new_day.isoformat(), "--db", str(db),
-            "--actor", f"kinh.te@{d.custodian}"]
-    first = runner.invoke(app, args)
+    args = ["extend", d.id, "--reason", REASON, "--new-date", new_day.isoformat(), "--db", str(db)]
+    officer = _as(db, f"kinh.te@{d.custodian}")
+    first = runner.invoke(app, args, env=officer)
     assert first.exit_code == 0, first.output
     assert "form 04 issued" in first.output and f"{new_day:%d/%m/%Y}" in first.output
-    second = runner.invoke(app, args)
+    second = runner.invoke(app, args, env=officer)
     assert second.exit_code == 1 and "at most once" in second.output
     letter = tmp_path / "04.json"
-    shown = runner.invoke(app, ["forms", d.id, "--form", "04", "--json", str(letter), "--db", str(db),
-                                "--actor", f"desk@{a}"])
+    shown = runner.invoke(app, ["forms", d.id, "--form", "04", "--json", str(letter), "--db", str(db)],
+                          env=_as(db, f"desk@{a}"))
     assert shown.exit_code == 0, shown.output
     data = json.loads(letter.read_text(encoding="utf-8"))
     assert data["reason"] == REASON and data["new_due_at"].startswith(new_day.isoformat())

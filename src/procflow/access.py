@@ -12,9 +12,11 @@ Two ways to read, on purpose:
 * ``Engine.get`` / ``history`` / ``replay`` — the internal, system path: no check, real values, not
   audited. For procflow's own machinery and for code that already runs as the system.
 * ``Engine.read`` / ``read_history`` / ``find_dossiers`` — the path for people (CLI, web UIs, exports):
-  checked against :class:`AccessPolicy`, audited (actor, agency, dossier, purpose, time, outcome) in the
-  store's ``audit`` table whether allowed or refused, and masked by default. ``unmask=True`` returns real
-  values to actors with the role ``personal_data:unmask`` (or system actors), and is audited as such.
+  the reader is resolved through the identity provider (``procflow.identity``: roles come from it,
+  not from the caller), checked against :class:`AccessPolicy`, audited (actor, agency, dossier, purpose,
+  time, outcome) in the store's ``audit`` table whether allowed or refused, and masked by default.
+  ``unmask=True`` returns real values to actors with the role ``personal_data:unmask`` (or system actors),
+  and is audited as such.
 
 Machine channels (signed envelopes to the next agency, portal sync, a full backup) carry real values; a
 caller records each disclosure with :func:`record_disclosure` — audited, never logged.
@@ -23,9 +25,8 @@ caller records each disclosure with :func:`record_disclosure` — audited, never
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -35,8 +36,11 @@ from procflow.masking import mask_dossier, mask_event
 from procflow.store.base import AuditEntry
 
 if TYPE_CHECKING:
-    from procflow.engine import Engine
+    from procflow.clock import Clock
+    from procflow.definition import ProcedureDefinition
     from procflow.jurisdiction import Registry
+    from procflow.store.base import Store
+    from procflow.vault import Vault
 
 __all__ = [
     "OVERSIGHT_PREFIX",
@@ -44,11 +48,7 @@ __all__ = [
     "UNMASK_ROLE",
     "AccessDecision",
     "AccessPolicy",
-    "actor_from_env",
-    "find_dossiers",
-    "parse_actor",
-    "read",
-    "read_history",
+    "Reader",
     "record_disclosure",
 ]
 
@@ -127,11 +127,20 @@ class AccessPolicy:
 
 
 # -- reading (Engine.read / read_history / find_dossiers delegate here) ------------------------------------
-def _audit(engine: Engine, actor: Actor, dossier_id: str | None, action: str, outcome: str, detail: str,
+class _Audited(Protocol):
+    """What recording an access needs: a store and a clock (an ``Engine`` has both)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+def _audit(store: Store, clock: Clock, actor: Actor, dossier_id: str | None, action: str, outcome: str, detail: str,
            purpose: str) -> None:
-    engine.store.record_audit(AuditEntry(at=engine.clock.now(), actor=actor.id, agency=actor.agency,
-                                         dossier_id=dossier_id, action=action, outcome=outcome, detail=detail,
-                                         purpose=purpose))
+    store.record_audit(AuditEntry(at=clock.now(), actor=actor.id, agency=actor.agency, dossier_id=dossier_id,
+                                  action=action, outcome=outcome, detail=detail, purpose=purpose))
 
 
 def _check_purpose(purpose: str) -> str:
@@ -141,101 +150,98 @@ def _check_purpose(purpose: str) -> str:
     return purpose
 
 
-def _authorise(engine: Engine, dossier_id: str, actor: Actor, purpose: str, action: str, unmask: bool,
-               want_events: bool) -> tuple[Dossier, list[DossierEvent] | None]:
-    purpose = _check_purpose(purpose)
-    policy = engine.access_policy
-    try:
-        raw = engine.store.get(dossier_id)
-    except DossierNotFound as exc:
-        _audit(engine, actor, dossier_id, action, "refused:DossierNotFound", str(exc), purpose)
-        raise
-    events = engine.store.events(dossier_id) if want_events else None
-    decision = policy.quick(actor, raw)
-    if decision is None:
-        if events is None:
-            events = engine.store.events(dossier_id)
-        decision = policy.decide(actor, raw, events)
-    if not decision.allowed:
-        _audit(engine, actor, dossier_id, action, "refused:AccessDenied", decision.reason, purpose)
-        log.info("read refused: %s (%s) on %s for %r", actor.id, actor.agency, dossier_id, purpose)
-        raise AccessDenied(dossier_id=dossier_id, actor=actor.id, agency=actor.agency, reason=decision.reason)
-    if unmask and not policy.may_unmask(actor):
-        reason = f"seeing unmasked personal data needs the role {UNMASK_ROLE!r}"
-        _audit(engine, actor, dossier_id, action + ":unmasked", "refused:AccessDenied", reason, purpose)
-        raise AccessDenied(dossier_id=dossier_id, actor=actor.id, agency=actor.agency, reason=reason)
-    _audit(engine, actor, dossier_id, action + (":unmasked" if unmask else ""), "allowed", decision.reason, purpose)
-    return raw, events
+class Reader:
+    """The people's read path: authenticate the reader (identity provider), check the policy, audit, mask.
 
+    Built by the engine with what it needs — no reference to the engine itself, so ``procflow.engine``
+    depends on this module and never the other way round."""
 
-def read(engine: Engine, dossier_id: str, actor: Actor, *, purpose: str, unmask: bool = False) -> Dossier:
-    """The dossier as ``actor`` may see it (masked unless ``unmask``); raises ``AccessDenied``. Audited."""
-    raw, _ = _authorise(engine, dossier_id, actor, purpose, "read", unmask, want_events=False)
-    d = engine.open_record(raw)
-    if unmask:
-        return d
-    return mask_dossier(d, engine.definition(d.procedure, d.definition_version))
+    def __init__(self, *, store: Store, clock: Clock, policy: AccessPolicy, vault: Vault,
+                 authenticate: Callable[[Actor, Dossier | None, str, str | None], Actor],
+                 open_record: Callable[[Dossier], Dossier],
+                 open_events: Callable[[Sequence[DossierEvent]], list[DossierEvent]],
+                 definition: Callable[[str, int], ProcedureDefinition]) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.vault = vault
+        self.authenticate = authenticate
+        self.open_record = open_record
+        self.open_events = open_events
+        self.definition = definition
 
-
-def read_history(engine: Engine, dossier_id: str, actor: Actor, *, purpose: str,
-                 unmask: bool = False) -> list[DossierEvent]:
-    """The dossier's events as ``actor`` may see them (data masked unless ``unmask``). Audited."""
-    raw, events = _authorise(engine, dossier_id, actor, purpose, "read:history", unmask, want_events=True)
-    opened = engine.open_events(events or [])
-    if unmask:
-        return opened
-    defn = engine.definition(raw.procedure, raw.definition_version)
-    return [mask_event(e, defn) for e in opened]
-
-
-def find_dossiers(engine: Engine, national_id: str, actor: Actor, *, purpose: str) -> list[str]:
-    """Dossiers whose national-ID fields hold ``national_id`` (via the HMAC index), limited to those
-    ``actor`` may read. The search itself is audited (without the number)."""
-    purpose = _check_purpose(purpose)
-    found = engine.vault.find_national_id(national_id)
-    policy = engine.access_policy
-    visible = []
-    for did in found:
+    def _authorise(self, dossier_id: str, actor: Actor, purpose: str, action: str, unmask: bool,
+                   want_events: bool) -> tuple[Dossier, list[DossierEvent] | None]:
+        purpose = _check_purpose(purpose)
+        actor = self.authenticate(actor, None, action, dossier_id)
+        policy = self.policy
         try:
-            d = engine.store.get(did)
-        except DossierNotFound:
-            continue
-        decision = policy.quick(actor, d) or policy.decide(actor, d, engine.store.events(did))
-        if decision.allowed:
-            visible.append(did)
-    _audit(engine, actor, None, "find:national_id", "allowed",
-           f"{len(visible)} of {len(found)} match(es) visible: {', '.join(visible) or '-'}", purpose)
-    return visible
+            raw = self.store.get(dossier_id)
+        except DossierNotFound as exc:
+            _audit(self.store, self.clock, actor, dossier_id, action, "refused:DossierNotFound", str(exc), purpose)
+            raise
+        events = self.store.events(dossier_id) if want_events else None
+        decision = policy.quick(actor, raw)
+        if decision is None:
+            if events is None:
+                events = self.store.events(dossier_id)
+            decision = policy.decide(actor, raw, events)
+        if not decision.allowed:
+            _audit(self.store, self.clock, actor, dossier_id, action, "refused:AccessDenied", decision.reason,
+                   purpose)
+            log.info("read refused: %s (%s) on %s for %r", actor.id, actor.agency, dossier_id, purpose)
+            raise AccessDenied(dossier_id=dossier_id, actor=actor.id, agency=actor.agency, reason=decision.reason)
+        if unmask and not policy.may_unmask(actor):
+            reason = f"seeing unmasked personal data needs the role {UNMASK_ROLE!r}"
+            _audit(self.store, self.clock, actor, dossier_id, action + ":unmasked", "refused:AccessDenied", reason,
+                   purpose)
+            raise AccessDenied(dossier_id=dossier_id, actor=actor.id, agency=actor.agency, reason=reason)
+        _audit(self.store, self.clock, actor, dossier_id, action + (":unmasked" if unmask else ""), "allowed",
+               decision.reason, purpose)
+        return raw, events
+
+    def read(self, dossier_id: str, actor: Actor, *, purpose: str, unmask: bool = False) -> Dossier:
+        """The dossier as ``actor`` may see it (masked unless ``unmask``); raises ``AccessDenied``. Audited."""
+        raw, _ = self._authorise(dossier_id, actor, purpose, "read", unmask, want_events=False)
+        d = self.open_record(raw)
+        if unmask:
+            return d
+        return mask_dossier(d, self.definition(d.procedure, d.definition_version))
+
+    def read_history(self, dossier_id: str, actor: Actor, *, purpose: str,
+                     unmask: bool = False) -> list[DossierEvent]:
+        """The dossier's events as ``actor`` may see them (data masked unless ``unmask``). Audited."""
+        raw, events = self._authorise(dossier_id, actor, purpose, "read:history", unmask, want_events=True)
+        opened = self.open_events(events or [])
+        if unmask:
+            return opened
+        defn = self.definition(raw.procedure, raw.definition_version)
+        return [mask_event(e, defn) for e in opened]
+
+    def find_dossiers(self, national_id: str, actor: Actor, *, purpose: str) -> list[str]:
+        """Dossiers whose national-ID fields hold ``national_id`` (via the HMAC index), limited to those
+        ``actor`` may read. The search itself is audited (without the number)."""
+        purpose = _check_purpose(purpose)
+        actor = self.authenticate(actor, None, "find:national_id", None)
+        found = self.vault.find_national_id(national_id)
+        policy = self.policy
+        visible = []
+        for did in found:
+            try:
+                d = self.store.get(did)
+            except DossierNotFound:
+                continue
+            decision = policy.quick(actor, d) or policy.decide(actor, d, self.store.events(did))
+            if decision.allowed:
+                visible.append(did)
+        _audit(self.store, self.clock, actor, None, "find:national_id", "allowed",
+               f"{len(visible)} of {len(found)} match(es) visible: {', '.join(visible) or '-'}", purpose)
+        return visible
 
 
-def record_disclosure(engine: Engine, actor: Actor, dossier_id: str, *, channel: str, purpose: str,
+def record_disclosure(engine: _Audited, actor: Actor, dossier_id: str, *, channel: str, purpose: str,
                       fields: Iterable[str] = (), recipient: str = "") -> None:
     """Audit real personal values leaving on a machine channel (envelope, portal sync, backup export)."""
     detail = f"to {recipient or '?'} via {channel}: {', '.join(sorted(fields)) or 'dossier'}"
-    _audit(engine, actor, dossier_id, f"disclose:{channel}", "sent", detail, _check_purpose(purpose))
-
-
-# -- the acting official on the command line --------------------------------------------------------------
-def parse_actor(text: str, roles: Iterable[str] = ()) -> Actor:
-    """``"official-id@agency-code"`` (plus roles) → :class:`Actor`. System roles cannot be claimed here."""
-    ident, sep, agency = (text or "").strip().rpartition("@")
-    if not sep or not ident or not agency:
-        raise ProcflowError(f"actor {text!r}: expected OFFICIAL@AGENCY_CODE, e.g. nguyen.van.a@311.20.99.H92")
-    rs = frozenset(r.strip() for r in roles if r and r.strip())
-    if SYSTEM_ROLE in rs:
-        raise ProcflowError("the system role '*' is for procflow's own machinery, not for people")
-    return Actor(id=ident, agency=agency, roles=rs)
-
-
-def actor_from_env(actor: str | None, roles: Sequence[str] | None = None,
-                   environ: Any = None) -> Actor:
-    """``--actor``/``--role`` if given, else ``PROCFLOW_ACTOR`` / ``PROCFLOW_ACTOR_ROLES`` (comma-separated)."""
-    env = os.environ if environ is None else environ
-    text = actor or env.get("PROCFLOW_ACTOR")
-    if not text:
-        raise ProcflowError("who is reading? pass --actor OFFICIAL@AGENCY_CODE or set PROCFLOW_ACTOR "
-                            "(reads of dossiers are checked and audited)")
-    rs = list(roles or [])
-    if not rs and env.get("PROCFLOW_ACTOR_ROLES"):
-        rs = env["PROCFLOW_ACTOR_ROLES"].split(",")
-    return parse_actor(text, rs)
+    _audit(engine.store, engine.clock, actor, dossier_id, f"disclose:{channel}", "sent", detail,
+           _check_purpose(purpose))

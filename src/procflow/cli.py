@@ -172,10 +172,8 @@ def diagram(file: Annotated[Path, typer.Argument(help="Procedure definition TOML
 def inspect(
     dossier_id: Annotated[str, typer.Argument(help="Dossier code, e.g. 311.20.99.H92-260420-0001.")],
     db: DbOption = None,
-    actor: Annotated[str | None, typer.Option(help="Who reads: OFFICIAL@AGENCY_CODE (default $PROCFLOW_ACTOR); "
-                                                    "checked against the custody path and audited.")] = None,
-    role: Annotated[list[str] | None, typer.Option(help="A role of the actor, e.g. oversight:92 (repeatable; "
-                                                         "default $PROCFLOW_ACTOR_ROLES).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Read for this official (an id the officials directory "
+                                                    "delegates to the operator); default: the operator.")] = None,
     purpose: Annotated[str, typer.Option(help="Why the dossier is read (recorded in the access audit).")] = "inspect",
 ) -> None:
     """Show a dossier's timeline: custodians, hand-offs, statuses and the SLA clock (personal data masked)."""
@@ -186,10 +184,11 @@ def inspect(
 
     store = open_store_or_fail(db)  # a read: no schema upgrade, and refused without the store's keyring
     try:  # a read on behalf of a person: access-checked, audited, masked (procflow.access)
-        from procflow.access import actor_from_env
+        from procflow.credential import acting_actor
         from procflow.engine import Engine
 
-        reader, engine = actor_from_env(actor, role), Engine(store)
+        engine = Engine(store)
+        reader = acting_actor(engine.directory, actor)  # the operator's credential, never a claimed role
         d = engine.read(dossier_id, reader, purpose=purpose)
         events = engine.read_history(dossier_id, reader, purpose=purpose)
     except ProcflowError as exc:
@@ -272,6 +271,9 @@ def _mount_optional() -> None:
     from procflow.cli_forms import register as register_forms
 
     register_forms(app)
+    from procflow.cli_officials import register as register_officials
+
+    register_officials(app)
     from procflow.catalogue.cli import app as catalogue_app
 
     app.add_typer(catalogue_app, name="catalogue", help="A province's procedure catalogue as definitions.")

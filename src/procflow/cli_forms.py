@@ -69,10 +69,8 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[Path | None, typer.Option("--json", help="Write the form's JSON here ('-': stdout).")]
         = None,
         db: DbOption = None,
-        actor: Annotated[str | None, typer.Option(help="Who reads: OFFICIAL@AGENCY_CODE (default $PROCFLOW_ACTOR); "
-                                                        "checked against the custody path and audited.")] = None,
-        role: Annotated[list[str] | None, typer.Option(help="A role of the actor (repeatable), e.g. oversight:92 "
-                                                             "or personal_data:unmask.")] = None,
+        actor: Annotated[str | None, typer.Option(help="Read for this official (an id the officials directory "
+                                                        "delegates to the operator); default: the operator.")] = None,
         unmask: Annotated[bool, typer.Option(help="Print personal data unmasked (needs personal_data:unmask).")]
         = False,
         agency: Annotated[str | None, typer.Option(help="Form 07: the desk's agency code.")] = None,
@@ -83,14 +81,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Render a one-stop form (01–07) as printable HTML and/or JSON. Reads only; audited like inspect."""
         db = require_db(db)
-        from procflow.access import actor_from_env
+        from procflow.credential import acting_actor
         from procflow.engine import Engine
         from procflow.forms import build_form, build_register, check_form_number, render_html, render_json
 
         store = None
         try:
             number = check_form_number(form)
-            reader = actor_from_env(actor, role)
             record: Form
             if number == "07":
                 if dossier_id is not None:
@@ -99,12 +96,16 @@ def register(app: typer.Typer) -> None:
                     raise ProcflowError("form 07 needs --agency CODE --from YYYY-MM-DD --to YYYY-MM-DD")
                 first, last = parse_day(date_from, "--from"), parse_day(date_to, "--to")
                 store = _open(db)
-                record = build_register(Engine(store), agency, first, last, reader, purpose=purpose, unmask=unmask)
+                engine = Engine(store)
+                reader = acting_actor(engine.directory, actor)
+                record = build_register(engine, agency, first, last, reader, purpose=purpose, unmask=unmask)
             else:
                 if dossier_id is None:
                     raise ProcflowError(f"form {number} is built for one dossier: give its code")
                 store = _open(db)
-                record = build_form(Engine(store), dossier_id, number, reader, purpose=purpose, unmask=unmask)
+                engine = Engine(store)
+                reader = acting_actor(engine.directory, actor)
+                record = build_form(engine, dossier_id, number, reader, purpose=purpose, unmask=unmask)
             if html is not None:
                 write_private(html, render_html(record))  # a dossier's form: owner-only (0600)
             text = render_json(record)
@@ -127,23 +128,24 @@ def register(app: typer.Typer) -> None:
         new_date: Annotated[str, typer.Option(help="New appointment: YYYY-MM-DD (close of office) or "
                                                    "'YYYY-MM-DD HH:MM', Vietnam time.")],
         db: DbOption = None,
-        actor: Annotated[str | None, typer.Option(help="The custodian's official: OFFICIAL@AGENCY_CODE "
-                                                        "(default $PROCFLOW_ACTOR).")] = None,
-        role: Annotated[list[str] | None, typer.Option(help="A role of the actor (repeatable).")] = None,
+        actor: Annotated[str | None, typer.Option(help="Act for this official of the custodian (an id the "
+                                                        "officials directory delegates to the operator); "
+                                                        "default: the operator.")] = None,
         signer_role: Annotated[str, typer.Option(help="Who signs form 04.")] = "Thủ trưởng cơ quan",
     ) -> None:
         """Issue form 04: apologise and set a new appointment, before the due date, once per dossier."""
         db = require_db(db)
-        from procflow.access import actor_from_env
         from procflow.calendar import VN_TZ
+        from procflow.credential import acting_actor
         from procflow.engine import Engine
 
         store = None
         try:
-            official = actor_from_env(actor, role)
             when = parse_moment(new_date, "--new-date")
             store = _open(db)
-            d = Engine(store).extend(dossier_id, official, reason=reason, new_due=when, signer_role=signer_role)
+            engine = Engine(store)
+            official = acting_actor(engine.directory, actor)
+            d = engine.extend(dossier_id, official, reason=reason, new_due=when, signer_role=signer_role)
         except ProcflowError as exc:
             _fail(str(exc))
         finally:

@@ -90,7 +90,7 @@ def audit_access(
     with _engine(db) as engine:
         rows = engine.store.audit(dossier_id=dossier, actor=actor)
     if not everything:
-        rows = [r for r in rows if r.action.startswith(("read", "find:", "disclose:"))]
+        rows = [r for r in rows if r.action.startswith(("read", "find:", "disclose:", "delegation"))]
     if as_json:
         sys.stdout.write(json.dumps([{"at": r.at.isoformat(), "actor": r.actor, "agency": r.agency,
                                       "dossier": r.dossier_id, "action": r.action, "outcome": r.outcome,

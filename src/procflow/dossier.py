@@ -36,16 +36,21 @@ def _roles(roles: Iterable[str]) -> frozenset[str]:
 
 @attrs.frozen
 class Actor:
-    """An official (cán bộ) acting for an agency. ``roles`` are checked against a transition's roles."""
+    """An official (cán bộ) acting for an agency, as the caller names them. The engine resolves the official
+    through its identity provider (``procflow.identity``): ``roles`` left empty means "the roles the
+    provider grants"; roles named here are a claim, refused (``RoleNotGranted``) unless granted."""
 
     id: str
     agency: str
     roles: frozenset[str] = attrs.field(default=frozenset(), converter=_roles)
+    # procflow's own machinery (``Actor.system``), trusted in-process: never looked up in the officials
+    # directory, never made from a command line or a file; an actor that merely claims the role "*" is not one
+    system_actor: bool = attrs.field(default=False, kw_only=True, repr=False)
 
     @classmethod
     def system(cls, agency: str, name: str = "system") -> Actor:
         """The simulator, scheduler and reconciliation act under an explicit system identity."""
-        return cls(id=f"{name}@{agency}", agency=agency, roles=frozenset({"*"}))
+        return cls(id=f"{name}@{agency}", agency=agency, roles=frozenset({"*"}), system_actor=True)
 
 
 def _dt(value: str | None) -> datetime | None:

@@ -19,34 +19,37 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 from transitions import Machine
 
-from procflow.access import AccessPolicy
+from procflow.access import AccessPolicy, Reader
+from procflow.authoriser import Authoriser
 from procflow.calendar import ClockPolicy, SlaClock, WorkingCalendar
 from procflow.clock import Clock, SystemClock
 from procflow.definition import ClockMode, ProcedureDefinition, Step, Transition, parse_definition
+from procflow.directory import Directory
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.errors import (
     DefinitionError,
     GuardRejected,
     InvalidData,
-    NotCustodian,
     Problem,
     ProcflowError,
-    RoleNotGranted,
-    TransitionNotAllowed,
 )
 from procflow.eventwriter import EventWriter
 from procflow.fieldtypes import check_values, field_checkers
 from procflow.guards import BUILTIN_GUARDS
+from procflow.identity import DirectoryIdentity
 from procflow.jurisdiction import Registry
 from procflow.masking import mask_record
-from procflow.store.base import AuditEntry, OutboxMessage, Store
+from procflow.store.base import OutboxMessage, Store
 from procflow.timers import TimerTable
 from procflow.vault import Vault, has_refs, is_ref
+
+if TYPE_CHECKING:
+    from procflow.identity import IdentityProvider
 
 __all__ = ["CompiledDefinition", "Engine", "Guard", "OutboxRule"]
 
@@ -130,20 +133,31 @@ class Engine:
         vault: Vault | None = None,
         hash_chain: bool = True,
         access_policy: AccessPolicy | None = None,
+        identity: IdentityProvider | None = None,
     ) -> None:
         """``vault``: where declared personal fields go (default: encrypted, keys from
         ``procflow.keys.default_key_provider``); ``hash_chain``: link each event to the previous one
-        (``procflow audit verify``); ``access_policy``: who may ``read`` a dossier (custody path + oversight)."""
+        (``procflow audit verify``); ``access_policy``: who may ``read`` a dossier (custody path + oversight);
+        ``identity``: who the acting officials are and which roles they hold (``procflow.identity``; default:
+        the store's officials directory, ``engine.directory``)."""
         self.store = store
         self.registry = registry if registry is not None else Registry.default()
         self.calendar = calendar if calendar is not None else WorkingCalendar()
         self.clock = clock if clock is not None else SystemClock()
         self.guards: dict[str, Guard] = {**BUILTIN_GUARDS, **(guards or {})}
         self.outbox_rules = list(outbox_rules)
-        self.audit_refusals = audit_refusals
         self.vault = vault if vault is not None else Vault(store)
         self.hash_chain = hash_chain
         self.access_policy = access_policy if access_policy is not None else AccessPolicy(self.registry)
+        if identity is None:
+            identity = DirectoryIdentity(Directory(store, self.clock))
+        self.authoriser = Authoriser(store=store, clock=self.clock, registry=self.registry, identity=identity,
+                                     audit_refusals=audit_refusals)
+        # changes made through this engine's directory empty its cache of resolved officials
+        self.directory = Directory(store, self.clock, registry=self.registry, on_change=self.authoriser.invalidate)
+        self.reader = Reader(store=store, clock=self.clock, policy=self.access_policy, vault=self.vault,
+                             authenticate=self.authoriser.authenticate, open_record=self.open_record,
+                             open_events=self.open_events, definition=self.definition)
         self.writer = EventWriter(self)  # every event goes through it (vault, chain, outbox, timers)
         self._compiled: dict[tuple[str, int], CompiledDefinition] = {}
         self._latest: dict[str, int] = {}
@@ -232,11 +246,7 @@ class Engine:
                                       competent_kind=defn.competent_kind)
         now = self.clock.now()
         receiving = routing.receiving.code
-        if actor.agency != receiving and "*" not in actor.roles:
-            self._refuse(actor, None, f"file:{procedure}", NotCustodian(
-                dossier_id="(new)", agency=actor.agency, custodian=receiving, trigger="file",
-                reason=f"a dossier filed at {routing.receiving.name} ({receiving}) is received by that "
-                       f"commune's one-stop desk, not by {actor.agency}"))
+        actor = self.authoriser.file(actor, procedure, receiving, routing.receiving.name)
         values = self._check_data(defn, None, data or {}, filing=True)
         agencies = {"receiving": receiving, "competent": routing.competent.code,
                     "location": routing.location.code}
@@ -293,22 +303,8 @@ class Engine:
         d = self.store.get(dossier) if isinstance(dossier, str) else dossier
         compiled = self._compiled.get((d.procedure, d.definition_version)) or self._get_compiled(
             d.procedure, d.definition_version)
-        if actor.agency != d.custodian:
-            self._refuse(actor, d, trigger, NotCustodian(dossier_id=d.id, agency=actor.agency,
-                                                         custodian=d.custodian, trigger=trigger))
-        t = compiled.table.get((d.state, trigger))
-        if t is None:
-            self._refuse(actor, d, trigger, TransitionNotAllowed(
-                dossier_id=d.id, state=d.state, trigger=trigger, allowed=compiled.allowed.get(d.state, ())))
-            raise AssertionError("unreachable")
-        if t.roles and actor.roles.isdisjoint(t.roles) and "*" not in actor.roles:
-            self._refuse(actor, d, trigger, RoleNotGranted(dossier_id=d.id, actor=actor.id, trigger=trigger,
-                                                           needed=t.roles, held=actor.roles))
-        if t.level is not None and self.registry.agency(d.custodian).level != t.level:
-            self._refuse(actor, d, trigger, NotCustodian(
-                dossier_id=d.id, agency=actor.agency, custodian=d.custodian, trigger=trigger,
-                reason=f"dossier {d.id}: trigger {trigger!r} is fired at {t.level} level; "
-                       f"{d.custodian} is not a {t.level}-level agency"))
+        actor, t = self.authoriser.fire(actor, d, trigger, compiled.table.get((d.state, trigger)),
+                                        compiled.allowed.get(d.state, ()))
         defn = compiled.definition
         values = self._check_data(defn, d.id, data, filing=False) if data else None
         if t.guards:
@@ -489,9 +485,7 @@ class Engine:
         under the same custody and revision checks as a fire. Replay keeps the snapshot as it was.
         Personal values of the dossier in ``outbox`` payloads are stored as vault references."""
         d = self.store.get(dossier) if isinstance(dossier, str) else dossier
-        if actor.agency != d.custodian:
-            self._refuse(actor, d, kind, NotCustodian(dossier_id=d.id, agency=actor.agency, custodian=d.custodian,
-                                                      trigger=kind))
+        actor = self.authoriser.custodian(actor, d, kind)
         now = self.clock.now()
         new = attrs.evolve(d, updated_at=now, revision=d.revision + 1)
         event = DossierEvent(dossier_id=d.id, seq=new.revision, at=now, kind=kind, trigger=None, from_state=d.state,
@@ -541,15 +535,14 @@ class Engine:
                                   field=missing[0])
         return check_values(defn, data, dossier_id=dossier_id)  # declared types; only the fields given
 
-    def _refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError) -> None:
-        if self.audit_refusals:
-            self.store.record_audit(AuditEntry(at=self.clock.now(), actor=actor.id, agency=actor.agency,
-                                               dossier_id=d.id if d is not None else None,
-                                               action=action if ":" in action else f"fire:{action}",
-                                               outcome=f"refused:{type(exc).__name__}", detail=str(exc)))
-        _log.info("refused %s by %s (%s) on %s: %s", action, actor.id, actor.agency, d.id if d is not None else "-",
-                  type(exc).__name__)
-        raise exc
+    @property
+    def audit_refusals(self) -> bool:
+        """Whether refusals are written to the audit table (``procflow.authoriser``)."""
+        return self.authoriser.audit_refusals
+
+    def _refuse(self, actor: Actor, d: Dossier | None, action: str, exc: ProcflowError) -> NoReturn:
+        """Audit and raise a refusal; a bare trigger name is audited as ``fire:<trigger>``."""
+        self.authoriser.refuse(actor, d, action if ":" in action else f"fire:{action}", exc)
 
     # -- reading ----------------------------------------------------------------------------------------
     # get / history / replay are the internal, system path: real values, no access check, no audit.
@@ -566,21 +559,15 @@ class Engine:
     def read(self, dossier_id: str, actor: Actor, *, purpose: str, unmask: bool = False) -> Dossier:
         """The dossier as ``actor`` may see it: access-checked (``AccessDenied``), audited, masked unless
         ``unmask`` (which needs the role ``personal_data:unmask``)."""
-        from procflow.access import read
-
-        return read(self, dossier_id, actor, purpose=purpose, unmask=unmask)
+        return self.reader.read(dossier_id, actor, purpose=purpose, unmask=unmask)
 
     def read_history(self, dossier_id: str, actor: Actor, *, purpose: str, unmask: bool = False) -> list[DossierEvent]:
         """The dossier's events as ``actor`` may see them (checked, audited, masked unless ``unmask``)."""
-        from procflow.access import read_history
-
-        return read_history(self, dossier_id, actor, purpose=purpose, unmask=unmask)
+        return self.reader.read_history(dossier_id, actor, purpose=purpose, unmask=unmask)
 
     def find_dossiers(self, national_id: str, actor: Actor, *, purpose: str) -> list[str]:
         """Dossiers whose national-ID fields hold ``national_id`` that ``actor`` may read (HMAC index; audited)."""
-        from procflow.access import find_dossiers
-
-        return find_dossiers(self, national_id, actor, purpose=purpose)
+        return self.reader.find_dossiers(national_id, actor, purpose=purpose)
 
     def batch(self) -> AbstractContextManager[None]:
         """Group commit for bulk work and simulation: all fires inside commit together or not at all."""

@@ -13,6 +13,11 @@
     ├── NotCustodian (PermissionError)      the acting agency does not hold the dossier, or the wrong level
     ├── RoleNotGranted (PermissionError)    the custodian agency's official lacks the role the step needs
     ├── AccessDenied (PermissionError)      a read by an agency off the dossier's custody path
+    ├── UnknownOfficial (PermissionError)   the identity provider does not know the acting official (or not
+    │                                       for that agency, or not on that date)
+    ├── CredentialError (PermissionError)   the operator's credential file is missing, unsafe or wrong
+    ├── DelegationRefused (PermissionError) an operator acting for an official the directory does not let them
+    ├── DirectoryError (ValueError)         a bad change to the officials directory; .row / .column for imports
     ├── ConcurrencyConflict                 the dossier changed since it was read (optimistic version check)
     ├── DossierNotFound (KeyError)
     ├── StoreError                          the store refused (schema mismatch, definition conflict, ...)
@@ -53,7 +58,10 @@ __all__ = [
     "CalendarWarning",
     "CatalogueError",
     "ConcurrencyConflict",
+    "CredentialError",
     "DefinitionError",
+    "DelegationRefused",
+    "DirectoryError",
     "DossierNotFound",
     "EnvelopeRejected",
     "ExtensionRefused",
@@ -74,6 +82,7 @@ __all__ = [
     "StoreError",
     "TransitionNotAllowed",
     "UnknownAgency",
+    "UnknownOfficial",
     "UsageError",
     "VaultError",
 ]
@@ -205,14 +214,54 @@ class RoleNotGranted(ProcflowError, PermissionError):
     """The custodian agency may act, but this official lacks the role the step needs (``official_roles``)."""
 
     def __init__(self, *, dossier_id: str, actor: str, trigger: str, needed: Iterable[str],
-                 held: Iterable[str]) -> None:
+                 held: Iterable[str], claimed: bool = False) -> None:
         self.dossier_id = dossier_id
         self.actor = actor
         self.trigger = trigger
         self.needed = tuple(needed)
         self.held = tuple(sorted(held))
-        super().__init__(f"dossier {dossier_id}: trigger {trigger!r} needs role {' or '.join(self.needed)}; "
-                         f"{actor} has {', '.join(self.held) or 'no roles'}")
+        self.claimed = claimed  # True: the caller claimed roles its identity provider does not grant
+        if claimed:
+            super().__init__(f"{actor} claims role(s) {', '.join(self.needed)} for {trigger!r}"
+                             + (f" on dossier {dossier_id}" if dossier_id else "")
+                             + f"; the identity provider grants {', '.join(self.held) or 'no roles'}")
+        else:
+            super().__init__(f"dossier {dossier_id}: trigger {trigger!r} needs role {' or '.join(self.needed)}; "
+                             f"{actor} has {', '.join(self.held) or 'no roles'}")
+
+
+class UnknownOfficial(ProcflowError, PermissionError):
+    """The identity provider does not vouch for the acting official: unknown, of another agency, or outside
+    the dates the official may act. Refused and audited; nothing else happens."""
+
+    def __init__(self, *, actor: str, agency: str, reason: str) -> None:
+        self.actor = actor
+        self.agency = agency
+        self.reason = reason
+        super().__init__(f"{actor} ({agency}): {reason}")
+
+
+class CredentialError(ProcflowError, PermissionError):
+    """The operator credential the command line acts with is missing, readable by others, or not the one the
+    officials directory holds."""
+
+
+class DelegationRefused(ProcflowError, PermissionError):
+    """An operator named an official to act for (``--actor``) whom the directory does not delegate to them."""
+
+    def __init__(self, *, operator: str, official: str, reason: str) -> None:
+        self.operator = operator
+        self.official = official
+        super().__init__(f"{operator} may not act for {official}: {reason}")
+
+
+class DirectoryError(ProcflowError, ValueError):
+    """A change to the officials directory that cannot be made; ``row``/``column`` locate a bad import line."""
+
+    def __init__(self, message: str, *, row: int | None = None, column: str | None = None) -> None:
+        self.row = row
+        self.column = column
+        super().__init__(message)
 
 
 class AccessDenied(ProcflowError, PermissionError):

@@ -44,6 +44,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from procflow.definition import ProcedureDefinition
+    from procflow.directory import Official
     from procflow.engine import Guard
     from procflow.outbox import Delivery, OutboxTopic
     from procflow.store.base import Store
@@ -199,6 +200,23 @@ def procflow_resolve_citizen(national_id: str, purpose: str, timeout: float) -> 
     these keys (omit unknown ones): ``full_name``, ``date_of_birth`` (ISO date), ``gender``, ``address``,
     ``phone``, ``email``. Return ``None`` when the person is not found. Raise ``PermanentAdapterError`` for
     a malformed identifier, ``RetryableAdapterError`` when the registry is unreachable or too slow.
+    """
+
+
+@hookspec(firstresult=True)
+def procflow_resolve_official(official_id: str) -> Official | Mapping[str, Any] | None:
+    """Say who the official ``official_id`` is: their agency and the roles they hold.
+
+    The identity seam (``procflow.identity``): a province answers from its own directory — LDAP, the
+    national single sign-on, the claims of a JWT its web edge verified. Return a
+    ``procflow.directory.Official`` or a mapping with ``id``, ``agency``, ``roles`` (and optionally
+    ``name``, ``valid_from``, ``valid_to`` as ISO dates); ``None`` when this plugin does not know the
+    official (the next plugin is asked; when none knows them, the action is refused with
+    ``UnknownOfficial`` and audited). When any plugin implements this hook, ``build_engine`` asks the
+    plugins instead of the store's officials directory; an explicit ``Engine(identity=…)`` wins over both.
+    Roles come only from here, never from the caller: a claimed role the answer does not hold is refused
+    (``RoleNotGranted``). Answers are cached per engine, so this is called about once per official; it
+    must not grant the system role ``*`` (it is ignored).
     """
 
 

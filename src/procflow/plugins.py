@@ -228,6 +228,10 @@ def build_engine(store: Store, *, pm: PluginManager | None = None, register_proc
             from procflow.schedule import default_schedule
 
             engine_kwargs["calendar"] = WorkingCalendar(schedule=default_schedule(files))
+    if "identity" not in engine_kwargs and pm.hook.procflow_resolve_official.get_hookimpls():
+        from procflow.identity import HookIdentity
+
+        engine_kwargs["identity"] = HookIdentity(pm)  # a plugin says who officials are, not the directory
     engine = Engine(store, guards={**plugin_guards(pm), **(guards or {})}, outbox_rules=rules, **engine_kwargs)
     if register_procedures:
         for definition in plugin_procedures(pm):

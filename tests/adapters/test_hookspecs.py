@@ -19,7 +19,8 @@ def test_the_contract_covers_what_the_sdk_promises():
             "procflow_register_calendar_files",
             "procflow_deliver_status_sync", "procflow_deliver_handoff", "procflow_deliver_payment_request",
             "procflow_deliver_notification", "procflow_deliver_document", "procflow_deliver_message",
-            "procflow_resolve_citizen", "procflow_resolve_payment_status", "procflow_resolve_remote_statuses",
+            "procflow_resolve_citizen", "procflow_resolve_official", "procflow_resolve_payment_status",
+            "procflow_resolve_remote_statuses",
             "procflow_on_delivered", "procflow_on_dead_letter"} == set(SPECS)
 
 

@@ -6,7 +6,7 @@ import pytest
 from privacy_support import BIRTH, CHILD, LAND, NATIONAL_ID, PHONE, civil, desk
 from typer.testing import CliRunner
 
-from procflow.access import UNMASK_ROLE, parse_actor
+from procflow.access import UNMASK_ROLE
 from procflow.cli import app
 from procflow.dossier import Actor
 from procflow.errors import AccessDenied, DossierNotFound, ProcflowError
@@ -104,24 +104,28 @@ def test_find_by_national_id_through_the_hmac_index_only_what_the_actor_may_read
     assert search.action == "find:national_id" and NATIONAL_ID not in search.detail
 
 
-def test_system_actors_read_everything_and_people_cannot_claim_the_system_role(pengine, communes):
+def test_system_actors_read_everything(pengine, communes):
     d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
     assert pengine.read(d.id, Actor.system(communes[2], "reconcile"), purpose="reconciliation").id == d.id
-    with pytest.raises(ProcflowError, match="system role"):
-        parse_actor(f"me@{communes[0]}", ["*"])
 
 
-def test_cli_inspect_checks_the_actor_and_audit_access_shows_it(pengine, communes, sqlite_store, monkeypatch):
+def test_cli_inspect_checks_the_actor_and_audit_access_shows_it(pengine, communes, sqlite_store, monkeypatch,
+                                                                tmp_path):
     d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
     db = sqlite_store.path
     monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(pengine.vault.keys.path))
     runner = CliRunner()
-    no_actor = runner.invoke(app, ["inspect", d.id, "--db", db], env={"PROCFLOW_ACTOR": ""})
-    assert no_actor.exit_code == 1 and "--actor" in no_actor.output
-    refused = runner.invoke(app, ["inspect", d.id, "--db", db, "--actor", f"spy@{communes[2]}",
-                                  "--purpose", "fishing"])
+    spy_env = {"PROCFLOW_OPERATOR_FILE": str(tmp_path / "spy.toml")}
+    clerk_env = {"PROCFLOW_OPERATOR_FILE": str(tmp_path / "clerk.toml")}
+    no_operator = runner.invoke(app, ["inspect", d.id, "--db", db], env=spy_env)
+    assert no_operator.exit_code == 1 and "no operator credential" in no_operator.output
+    assert runner.invoke(app, ["officials", "init", "--id", "spy", "--name", "Spy", "--agency", communes[2],
+                               "--db", db], env=spy_env).exit_code == 0
+    assert runner.invoke(app, ["officials", "add", "clerk", "--name", "Clerk", "--agency", communes[0], "--db", db,
+                               "--credential", clerk_env["PROCFLOW_OPERATOR_FILE"]], env=spy_env).exit_code == 0
+    refused = runner.invoke(app, ["inspect", d.id, "--db", db, "--purpose", "fishing"], env=spy_env)
     assert refused.exit_code == 1 and "may not read" in refused.output
-    ok = runner.invoke(app, ["inspect", d.id, "--db", db], env={"PROCFLOW_ACTOR": f"clerk@{communes[0]}"})
+    ok = runner.invoke(app, ["inspect", d.id, "--db", db], env=clerk_env)
     assert ok.exit_code == 0, ok.output
     assert NATIONAL_ID not in ok.stdout and "0921******89" in ok.stdout and PHONE not in ok.stdout
     by_dossier = runner.invoke(app, ["audit", "access", "--db", db, "--dossier", d.id])

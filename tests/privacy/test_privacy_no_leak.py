@@ -91,9 +91,12 @@ def test_a_full_simulation_leaves_no_national_id_or_phone_in_clear_anywhere(tmp_
     store = SQLiteStore(text_db)
     some = store._execute("SELECT id, agencies FROM dossiers ORDER BY id LIMIT 3")
     store.close()
-    for did, agencies in some:
-        reader = f"official@{json.loads(agencies)['receiving']}"
-        p = run("inspect", did, "--db", text_db, "--actor", reader, "--purpose", "leak test", env=env)
+    from procflow.testing.directory import enrol_operator
+
+    for n, (did, agencies) in enumerate(some):
+        operator = enrol_operator(text_db, tmp_path / f"operator-{n}.toml", f"reader-{n}",
+                                  json.loads(agencies)["receiving"])
+        p = run("inspect", did, "--db", text_db, "--purpose", "leak test", env={**env, **operator})
         outputs[f"inspect {did}"] = p.stdout + p.stderr
         assert b"******" in p.stdout  # the national ID is shown, masked
     outputs["audit access"] = run("audit", "access", "--db", text_db, "--dossier", some[0][0], env=env).stdout
@@ -191,10 +194,12 @@ def test_cli_error_messages_are_masked(tmp_path):
     from typer.testing import CliRunner
 
     from procflow.cli import app
+    from procflow.testing.directory import enrol_operator
 
     db = tmp_path / "x.db"
     SQLiteStore(str(db)).close()
-    result = CliRunner().invoke(app, ["inspect", "x", "--db", str(db), "--actor", "0912345678"])
+    env = enrol_operator(str(db), tmp_path / "operator.toml", "desk", "311.20.99.H92")
+    result = CliRunner().invoke(app, ["inspect", "x", "--db", str(db), "--actor", "0912345678"], env=env)
     assert result.exit_code == 1 and "091*****78" in result.output and "0912345678" not in result.output
 
 

@@ -45,9 +45,22 @@ def world(tmp_path_factory, registry):
     csv.write_text("old,new\n31120,31117\n", encoding="utf-8")
     bad = root / "bad.toml"
     bad.write_text('code = ""\n', encoding="utf-8")
-    return {"store": store, "id": ids[0], "agency": registry.communes_of("92")[0].code, "corrupt": corrupt,
-            "foreign": foreign, "directory": directory, "empty": "", "missing": root / "absent.db",
-            "tmp": root / "tmp", "csv": csv, "badtoml": bad, "storedir": store.parent}
+    agency = registry.communes_of("92")[0].code
+    staff = root / "staff.csv"
+    staff.write_text(f"id,name,agency,roles\nok.1,An,{agency},one_stop_officer\nbad.2,Bình,NOPE,one_stop_officer\n",
+                     encoding="utf-8")
+    # the command line acts as an administrator of the store's officials directory (a 0600 credential)
+    from procflow.directory import ADMIN_ROLE
+    from procflow.testing.directory import enrol_operator
+
+    env = enrol_operator(str(store), root / "operator.toml", "corpus.admin", agency, {ADMIN_ROLE})
+    enrol_operator(str(store), root / "clerk.toml", "corpus.clerk", agency)
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        yield {"store": store, "id": ids[0], "agency": agency, "corrupt": corrupt,
+               "foreign": foreign, "directory": directory, "empty": "", "missing": root / "absent.db",
+               "tmp": root / "tmp", "csv": csv, "badtoml": bad, "storedir": store.parent, "staffcsv": staff}
 
 
 def _state(world) -> dict[str, object]:
@@ -100,11 +113,13 @@ def test_bad_command_line_gets_one_clear_error(world, case):
 
 
 def test_the_corpus_covers_every_command_that_takes_db():
-    named = {tuple(a[:2]) if a[0] in ("audit", "keys", "retention", "migrate", "db", "exchange") else (a[0],)
+    named = {tuple(a[:2]) if a[0] in ("audit", "keys", "retention", "migrate", "db", "exchange", "officials")
+             else (a[0],)
              for a in DB_COMMANDS}
     for cmd in [("inspect",), ("audit", "access"), ("audit", "verify"), ("keys", "status"), ("keys", "rotate"),
                 ("retention", "apply"), ("migrate", "units"), ("migrate", "definition"), ("timers",), ("outbox",),
                 ("worker",), ("reconcile",), ("db", "status"), ("db", "upgrade"), ("simulate",),
-                ("exchange", "export"), ("backup",)]:
+                ("exchange", "export"), ("backup",), ("officials", "list"), ("officials", "add"),
+                ("officials", "grant"), ("officials", "revoke"), ("officials", "import")]:
         assert cmd in named
     assert len(DB_MATRIX) + len(CASES) >= 100

@@ -343,7 +343,7 @@ def _contracts(store) -> tuple[type, ...]:
     from procflow.store import base
 
     if type(store).__name__ == "PartitionStore":  # a simulation process: no checkpoints, imports, retention
-        return (base.Store, base.BundleRecords, base.HashChainHead)
+        return (base.Store, base.BundleRecords, base.HashChainHead, base.OfficialRecords)
     return (base.Store, *base.FEATURE_CONTRACTS)
 
 
@@ -410,3 +410,44 @@ def test_replay_log_records_each_message_once_and_secure_erase_is_a_scope(store_
         ("m0", None, None)]
     with store.secure_erase():
         pass
+
+
+def test_officials_directory_rows_round_trip_and_replace_by_id(store):
+    from datetime import date
+
+    from procflow.directory import Official
+
+    assert store.official_count() == 0 and store.official_rows() == [] and store.official_row("a") is None
+    a = Official(id="a", name="Nguyễn Văn A", agency="311.20.99.H92", roles={"one_stop_officer", "oversight:92"},
+                 valid_from=date(2026, 1, 1), valid_to=date(2026, 12, 31), acts_for={"b"}, credential="d" * 64)
+    b = Official(id="b", name="Trần Thị B", agency="311.35.99.H92")
+    with store.transaction():
+        store.save_officials([b.to_row(), a.to_row()])
+    assert [Official.from_row(r) for r in store.official_rows()] == [a, b]  # in id order
+    assert Official.from_row(store.official_row("a")) == a and store.official_count() == 2
+    changed = Official(id="a", name="Nguyễn Văn A", agency="311.20.99.H92", roles={"personal_data:unmask"})
+    store.save_officials([changed.to_row()])
+    assert Official.from_row(store.official_row("a")) == changed and store.official_count() == 2
+
+
+def test_an_officials_write_rolls_back_with_its_transaction(store):
+    from procflow.directory import Official
+
+    with pytest.raises(RuntimeError), store.transaction():
+        store.save_officials([Official(id="x", name="X", agency="311.20.99.H92").to_row()])
+        raise RuntimeError("the audit entry failed")
+    assert store.official_count() == 0
+
+
+def test_a_store_from_before_the_directory_has_none(tmp_path, monkeypatch):
+    """A SQLite file whose schema predates the officials table (as procflow before the directory wrote it)
+    reads as an empty directory, so an engine on it takes actors as built, and never fails on the table."""
+    from procflow.store import migrations
+    from procflow.store.sqlite import SQLiteStore
+
+    monkeypatch.setitem(migrations._STEPS, "sqlite", migrations.SQLITE[:8])
+    old = SQLiteStore(str(tmp_path / "v8.db"))
+    try:
+        assert old.schema_version == 8 and old.official_count() == 0
+    finally:
+        old.close()

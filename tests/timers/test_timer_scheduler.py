@@ -176,7 +176,10 @@ def test_inspect_and_the_timers_command_show_armed_and_due_timers(tmp_path, regi
     d = engine.file(policy, filed_at=c, actor=desk(c))
     store.close()
     runner = CliRunner()
-    r = runner.invoke(app, ["inspect", d.id, "--db", path, "--actor", f"desk@{c}"])
+    from procflow.testing.directory import enrol_operator
+
+    env = enrol_operator(path, tmp_path / "operator.toml", f"desk@{c}", c)
+    r = runner.invoke(app, ["inspect", d.id, "--db", path], env=env)
     assert r.exit_code == 0, r.output
     assert "Timers (hẹn giờ)" in r.output and "escalate" in r.output and "remind" in r.output
     r = runner.invoke(app, ["timers", "--db", path, "--at", "2026-04-22T18:00:00+07:00"])

@@ -51,6 +51,7 @@ def extend(engine: Engine, dossier: Dossier | str, actor: Actor, *, reason: str,
            signer_role: str = "") -> Dossier:
     """Issue form 04 for ``dossier`` as ``actor`` (the custodian): see ``Engine.extend``."""
     d = engine.get(dossier) if isinstance(dossier, str) else dossier
+    actor = engine.authoriser.authenticate(actor, d, EXTEND_ACTION)  # who they are comes from the provider
     if actor.agency != d.custodian:
         engine._refuse(actor, d, EXTEND_ACTION, NotCustodian(
             dossier_id=d.id, agency=actor.agency, custodian=d.custodian, trigger="extend",

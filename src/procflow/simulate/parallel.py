@@ -42,7 +42,7 @@ from procflow.simulate.job import prepare_postgres, simulation_calendar
 from procflow.simulate.runner import SimulationResult, Simulator
 from procflow.simulate.scenario import Scenario
 from procflow.statistics import Report, build_report, bundle_summary
-from procflow.store.base import AuditEntry, BundleEventRow, OutboxMessage, Store, TimerRecord, open_store
+from procflow.store.base import AuditEntry, BundleEventRow, OfficialRow, OutboxMessage, Store, TimerRecord, open_store
 
 __all__ = ["PartitionStore", "run_parallel_simulation"]
 
@@ -74,6 +74,21 @@ class PartitionStore:
     def store_for(self, dossier_id: str) -> Any:
         """Where this process keeps ``dossier_id``'s vault rows (``procflow.vault`` routes through it)."""
         return self.primary if self.owns(dossier_id) else self.replica
+
+    # -- the officials directory: every process registers the same staff; the first also in the shared store
+    def save_officials(self, rows: Sequence[OfficialRow]) -> None:
+        self.replica.save_officials(rows)
+        if self.index == 0:
+            self.primary.save_officials(rows)  # type: ignore[attr-defined]
+
+    def official_row(self, official_id: str) -> OfficialRow | None:
+        return self.replica.official_row(official_id)
+
+    def official_rows(self) -> list[OfficialRow]:
+        return self.replica.official_rows()
+
+    def official_count(self) -> int:
+        return self.replica.official_count()
 
     # -- writes: the replica always, the shared store for what this process owns --------------------------
     def next_sequence(self, agency: str, day: str) -> int:

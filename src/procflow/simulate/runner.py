@@ -446,6 +446,9 @@ class Simulator:
         clock = self.engine.clock
         if not isinstance(clock, FakeClock):
             raise ProcflowError("the simulator needs an engine built with a FakeClock")
+        from procflow.simulate.staff import register_staff
+
+        register_staff(self.engine, self.province.province_code, self.officials)  # who may act: one batch
         self._arrivals()
         names = {a.code: a.name for a in self.communes}
         self.plan = FaultPlan.resolve(self.sc.faults, cal=self.cal, start=self.sc.start, busiest=self.busiest,

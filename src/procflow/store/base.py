@@ -18,6 +18,8 @@ __all__ = [
     "BundleEventRow",
     "BundleRecords",
     "HashChainHead",
+    "OfficialRecords",
+    "OfficialRow",
     "OutboxMessage",
     "ReplayLog",
     "SecureErase",
@@ -32,6 +34,9 @@ __all__ = [
 
 # (seq, at as ISO text, kind, portal status, actor, effects as JSON text): one bundle event as stored
 BundleEventRow = tuple[int, str, str, int, str, str]
+# (id, name, agency, roles as JSON list, valid from, valid to (ISO dates or None), acts for as JSON list,
+# credential digest or None): one official of the directory (procflow.directory), opaque to the store
+OfficialRow = tuple[str, str, str, str, str | None, str | None, str, str | None]
 # (at as ISO text, agency or "*" for the province, open, overdue, paused): one simulator backlog sample
 SimSample = tuple[str, str, int, int, int]
 
@@ -379,8 +384,26 @@ def writes_armings(store: object) -> TypeGuard[ArmingWrites]:
     return bool(getattr(store, "writes_armings", False))
 
 
+class OfficialRecords(Protocol):
+    """The officials directory (``procflow.directory``): who is who, their roles and delegations. Rows are
+    opaque to the store (``OfficialRow``); writes join the caller's transaction, so a whole import or a
+    change and its audit entry commit together."""
+
+    def save_officials(self, rows: Sequence[OfficialRow]) -> None:
+        """Insert or replace each row by id, in one statement batch (the simulator registers thousands)."""
+        ...
+
+    def official_row(self, official_id: str) -> OfficialRow | None: ...
+
+    def official_rows(self) -> list[OfficialRow]:
+        """Every official, in id order."""
+        ...
+
+    def official_count(self) -> int: ...
+
+
 FEATURE_CONTRACTS: tuple[type, ...] = (VaultRecords, BundleRecords, SimulationRecords, HashChainHead, ReplayLog,
-                                       SecureErase)
+                                       SecureErase, OfficialRecords)
 """The sub-contracts every full backend (SQLite, PostgreSQL) keeps beside ``Store`` (the contract suite checks)."""
 
 

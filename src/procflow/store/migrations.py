@@ -267,6 +267,14 @@ CREATE TABLE IF NOT EXISTS sim_backlog (at text NOT NULL, agency text NOT NULL, 
 CREATE TABLE IF NOT EXISTS sim_online (dossier_id text PRIMARY KEY)
 """
 
+# Version 9 (SQLite) / 8 (PostgreSQL): the officials directory (procflow.directory): who may act, for which
+# agency, with which roles, from when to when, and which officials an operator may act for. Dates are ISO text
+# and sets JSON text on both backends, so a row reads back exactly as written.
+_OFFICIALS = """
+CREATE TABLE IF NOT EXISTS officials (id TEXT PRIMARY KEY, name TEXT NOT NULL, agency TEXT NOT NULL,
+    roles TEXT NOT NULL, valid_from TEXT, valid_to TEXT, acts_for TEXT NOT NULL, credential TEXT)
+"""
+
 SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(2, "timers", lambda: _SQLITE_V2),
                                  Migration(3, "personal data", lambda: _SQLITE_V3),
@@ -274,7 +282,8 @@ SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(5, "append-ordered event log and vault", lambda: _SQLITE_V5),
                                  Migration(6, "recount due dates (Civil Code art. 147)", lambda: _DUE_RECOUNT),
                                  Migration(7, "vault key ids", lambda: _VAULT_KEYS),
-                                 Migration(8, "bundles and simulator tables", lambda: _SQLITE_RECORDS))
+                                 Migration(8, "bundles and simulator tables", lambda: _SQLITE_RECORDS),
+                                 Migration(9, "officials directory", lambda: _OFFICIALS))
 POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTGRES_V1),
                                    Migration(2, "timers", lambda: _POSTGRES_V2),
                                    Migration(3, "personal data", lambda: _POSTGRES_V3),
@@ -282,7 +291,8 @@ POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTG
                                    Migration(5, "recount due dates (Civil Code art. 147)",
                                              lambda: _DUE_RECOUNT),
                                    Migration(6, "vault key ids", lambda: _VAULT_KEYS),
-                                   Migration(7, "bundles and simulator tables", lambda: _POSTGRES_RECORDS))
+                                   Migration(7, "bundles and simulator tables", lambda: _POSTGRES_RECORDS),
+                                   Migration(8, "officials directory", lambda: _OFFICIALS))
 _STEPS = {"sqlite": SQLITE, "postgres": POSTGRES}
 
 

@@ -37,6 +37,7 @@ from procflow.dossier import Dossier, DossierEvent, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
+from procflow.store.officials_rows import PostgresOfficials
 from procflow.store.pg_codec import IDENT, configure, create_schema, dossier_row, dumps, event_row, redact
 from procflow.store.pg_records import PostgresRecords
 
@@ -85,7 +86,7 @@ class _Lease:
             pass
 
 
-class PostgresStore(PostgresRecords):
+class PostgresStore(PostgresRecords, PostgresOfficials):
     """A PostgreSQL database (optionally one schema of it). Safe to share between threads."""
 
     def __init__(self, url: str, *, pool_size: int = 4, schema: str | None = None,

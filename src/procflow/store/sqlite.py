@@ -22,6 +22,7 @@ from procflow.jsontext import dumps as _dumps
 from procflow.jsontext import isotext
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
+from procflow.store.officials_rows import SQLiteOfficials
 from procflow.store.sqlite_records import (
     SQLiteRecords,
     sqlite_has_checkpoint,
@@ -48,7 +49,7 @@ __all__ = [
 
 CREATORS = ("application", "simulation")
 
-SCHEMA_VERSION = 8  # procflow.store.migrations.latest("sqlite")
+SCHEMA_VERSION = 9  # procflow.store.migrations.latest("sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -118,7 +119,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class SQLiteStore(SQLiteRecords):
+class SQLiteStore(SQLiteRecords, SQLiteOfficials):
     """A SQLite file (or ``:memory:``). One connection, used from one thread at a time."""
 
     def __init__(self, path: str = ":memory:", *, synchronous: str = "NORMAL", cache_mb: int = 64,

@@ -5,6 +5,23 @@ A test file needs no conftest to use these fixtures. Names carry a ``procflow_``
 is imported only when a test asks for a fixture, so merely having procflow installed costs other test
 suites nothing.
 
+``procflow_store``         a SQLite store in a temporary file (WAL, as in production); closed afterwards
+``procflow_memory_store``  a SQLite store in memory: the fastest, for property tests
+``procflow_clock``         a ``WorkingClock`` at Monday 2026-04-20 08:00 (Asia/Ho_Chi_Minh); moves in working
+                           days across weekends and holidays (``next_working_day``, ``add_working_days``)
+``procflow_calendar``      the clock's ``WorkingCalendar``
+``procflow_registry``      ``Registry.default()``: 34 provinces, 3,321 communes, sector agencies
+``procflow_adapters``      a ``RecordingAdapter`` subscribed to the standard outbox topics
+``procflow_plugins``       a plugin manager with only the built-in defaults and ``procflow_adapters``
+``procflow_engine``        an engine on ``procflow_store`` with those plugins and every bundled procedure
+``procflow_directory``     the officials directory of ``procflow_engine``'s store: ``enrol(id, agency, roles)``,
+                           ``staff("92")`` (a province's conventional staff), ``admin(agency)``; once anyone
+                           is enrolled only enrolled officials may act (``procflow.testing.directory``)
+``procflow_bundles``       a ``BundleCoordinator`` for the shipped liên thông bundles on that engine
+``procflow_deliver``       call it to deliver every due outbox message to the adapters (returns the stats)
+``dossier_story``          file a dossier and tell its story (``procflow.testing.story``)
+=========================  =================================================================================
+=======
 =============================  =============================================================================
 ``procflow_store``             a SQLite store in a temporary file (WAL, as in production); closed afterwards
 ``procflow_memory_store``      a SQLite store in memory: the fastest, for property tests
@@ -17,6 +34,9 @@ suites nothing.
 ``procflow_engine``            an engine on ``procflow_store`` with those plugins and every bundled procedure
 ``procflow_bundles``           a ``BundleCoordinator`` for the shipped liên thông bundles on that engine
 ``procflow_deliver``           call it to deliver every due outbox message to the adapters (returns the stats)
+``procflow_directory``         the officials directory of ``procflow_engine``'s store: ``enrol(id, agency, roles)``,
+                               ``staff("92")`` (a province's conventional staff), ``admin(agency)``; once anyone
+                               is enrolled only enrolled officials may act (``procflow.testing.directory``)
 ``dossier_story``              file a dossier and tell its story (``procflow.testing.story``)
 ``procflow_engine_factory``    session-scoped: call it for a new engine (or ``.story(...)``) — works under
                                ``@given``, where a function-scoped fixture would be shared by every example
@@ -39,6 +59,7 @@ if TYPE_CHECKING:
     from procflow.store.sqlite import SQLiteStore
     from procflow.testing.adapters import RecordingAdapter
     from procflow.testing.clock import WorkingClock
+    from procflow.testing.directory import StaffDirectory
     from procflow.testing.factory import EngineFactory
     from procflow.testing.story import StoryFactory
 
@@ -115,6 +136,16 @@ def procflow_engine(procflow_store: SQLiteStore, procflow_plugins: PluginManager
     for definition in bundled_definitions():
         engine.register(definition)
     return engine
+
+
+@pytest.fixture
+def procflow_directory(procflow_engine: Engine) -> StaffDirectory:
+    """The officials directory of ``procflow_engine``'s store: enrol officials with ``enrol(id, agency,
+    roles)`` or a province's conventional staff with ``staff("92")``; from then on only enrolled officials
+    may act, with the roles enrolled (what a deployment checks)."""
+    from procflow.testing.directory import StaffDirectory
+
+    return StaffDirectory(procflow_engine)
 
 
 @pytest.fixture

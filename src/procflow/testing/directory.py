@@ -1,0 +1,83 @@
+"""An officials directory for tests: real rows in the test's store, enrolled in one line.
+
+``procflow_directory`` (the fixture) hands this over for ``procflow_engine``. Until something is enrolled the
+store has no directory and the engine takes actors as the test builds them (as before directories existed);
+once anything is enrolled, only enrolled officials may act and their roles come from here — the checks a
+province's deployment runs. ``staff(province)`` enrols, for every agency of a province, the officials the
+story API and the stateful machine name (``<role>@<agency>`` for each role the registered procedures use,
+plus ``official@…``), so a story keeps working under the real identity checks.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from procflow.directory import ADMIN_ROLE, Official
+from procflow.dossier import Actor
+from procflow.engine import Engine
+
+if TYPE_CHECKING:
+    from procflow.store.base import Store
+
+__all__ = ["StaffDirectory", "enrol_operator"]
+
+
+class StaffDirectory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def enrol(self, official_id: str, agency: str, roles: Iterable[str] = (), *, valid_from: date | None = None,
+              valid_to: date | None = None, acts_for: Iterable[str] = ()) -> Actor:
+        """Register one official; returns the ``Actor`` that names them (roles left to the directory)."""
+        self.engine.directory.register_system_roster([Official(
+            id=official_id, name=official_id, agency=agency, roles=frozenset(roles), valid_from=valid_from,
+            valid_to=valid_to, acts_for=frozenset(acts_for))])
+        return Actor(id=official_id, agency=agency)
+
+    def admin(self, agency: str, official_id: str = "admin") -> Official:
+        """An administrator of the directory (for ``Directory.add`` / ``grant`` / ``revoke`` in tests)."""
+        self.enrol(official_id, agency, {ADMIN_ROLE})
+        found = self.engine.directory.get(official_id)
+        assert found is not None
+        return found
+
+    def staff(self, province: str) -> int:
+        """Enrol the conventional staff of every agency of ``province`` (code or name) in one batch."""
+        reg = self.engine.registry
+        code = reg.province(province).province_code
+        roles = sorted({"one_stop_officer", "official"} | {r for d in self.engine.definitions()
+                                                          for t in d.transitions for r in t.roles})
+        roster = [Official(id=f"{role}@{a.code}", name=f"{role} ({a.code})", agency=a.code,
+                           roles=frozenset({role} - {"official"}))
+                  for a in reg if a.province_code == code for role in roles]
+        self.engine.directory.register_system_roster(roster)
+        return len(roster)
+
+
+def enrol_operator(store: Store | str, path: Path, official_id: str, agency: str, roles: Iterable[str] = (), *,
+                   acts_for: Iterable[str] = ()) -> dict[str, str]:
+    """Enrol ``official_id`` as an operator of ``store`` (a store or its path/URL) and write their credential
+    to ``path`` (0600); returns the environment that makes the command line act as them
+    (``{"PROCFLOW_OPERATOR_FILE": path}``) — a test's stand-in for ``procflow officials add --credential``."""
+    from procflow.clock import SystemClock
+    from procflow.credential import OPERATOR_FILE_ENV, write_credential
+    from procflow.directory import Directory, credential_digest
+    from procflow.store.base import open_store
+
+    opened = open_store(store) if isinstance(store, str) else None
+    target = opened if opened is not None else store
+    assert not isinstance(target, str)
+    try:
+        secret = secrets.token_urlsafe(32)
+        Directory(target, SystemClock()).register_system_roster([Official(
+            id=official_id, name=official_id, agency=agency, roles=frozenset(roles), acts_for=frozenset(acts_for),
+            credential=credential_digest(secret))])
+    finally:
+        if opened is not None:
+            opened.close()
+    write_credential(path, official_id, secret, replace=True)
+    return {OPERATOR_FILE_ENV: str(path)}

@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from procflow.access import read_history, record_disclosure
+from procflow.access import record_disclosure
 from procflow.definition import ProcedureDefinition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, replay
 from procflow.engine import Engine
@@ -296,10 +296,10 @@ class ExchangeNode:
 
         An export is a read: the envelope carries the dossier's whole history with every personal value, so
         ``actor`` (default: this node's system identity) must be allowed to read it unmasked — checked and
-        audited through :func:`procflow.access.read_history`, ``AccessDenied`` otherwise, before anything is
+        audited through :meth:`Engine.read_history`, ``AccessDenied`` otherwise, before anything is
         built — and the disclosure is audited under that actor."""
         reader = actor if actor is not None else Actor.system(self.agency, "exchange")
-        read_history(self.engine, dossier_id, reader, purpose=purpose, unmask=True)
+        self.engine.read_history(dossier_id, reader, purpose=purpose, unmask=True)
         envelope = self.envelope_for(dossier_id, **options)
         signed = self._sign(envelope)
         assert envelope.payload is not None

@@ -20,6 +20,7 @@ from procflow.dossier import Dossier, DossierEvent, sla_from_dict, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
+from procflow.store.sqlite_anchor import SQLiteAnchor
 from procflow.store.sqlite_records import (
     SQLiteRecords,
     sqlite_has_checkpoint,
@@ -120,7 +121,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class SQLiteStore(SQLiteRecords):
+class SQLiteStore(SQLiteRecords, SQLiteAnchor):
     """A SQLite file (or ``:memory:``). One connection, used from one thread at a time."""
 
     def __init__(self, path: str = ":memory:", *, synchronous: str = "NORMAL", cache_mb: int = 64,
@@ -567,10 +568,7 @@ class SQLiteStore(SQLiteRecords):
     # -- audit ------------------------------------------------------------------------------------------
     def record_audit(self, entry: AuditEntry) -> None:
         with self.transaction():
-            self._db.execute("INSERT INTO audit (at, actor, agency, dossier_id, action, outcome, detail, purpose) "
-                             "VALUES (?,?,?,?,?,?,?,?)",
-                             (entry.at.isoformat(), entry.actor, entry.agency, entry.dossier_id, entry.action,
-                              entry.outcome, entry.detail, entry.purpose))
+            self._insert_audit(entry)  # linked to the previous row (procflow.store.sqlite_anchor)
 
     def audit(self, *, dossier_id: str | None = None, actor: str | None = None) -> list[AuditEntry]:
         where, params = [], []

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import time
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,8 @@ __all__ = [
     "take_checkpoint",
     "verify_anchor",
 ]
+
+log = logging.getLogger("procflow.anchor")
 
 CHECKPOINT_INTERVAL = 60.0  # seconds between checkpoints taken by a worker (``--checkpoint-every``)
 _FORMAT = "procflow-checkpoints-1"
@@ -177,31 +180,43 @@ def take_checkpoint(store: Any, provider: object, *, now: datetime | None = None
 
 
 class Checkpointer:
-    """Takes a checkpoint every ``interval`` seconds (monotonic time) and at shutdown, for a worker loop.
-    A store without a checkpoint key is left unanchored (warned once), never given a key."""
+    """Takes a checkpoint every ``interval`` seconds and at shutdown, in a worker's own thread (off the hot
+    path: a fire never waits for it). A store without a checkpoint key is left unanchored and says so once,
+    never given a key; on PostgreSQL only the worker holding the leader lock writes a checkpoint."""
 
     def __init__(self, store: Any, provider: object, *, interval: float = CHECKPOINT_INTERVAL) -> None:
+        if interval <= 0:
+            raise ValueError(f"checkpoint interval must be positive, got {interval:g}")
         self.store = store
         self.provider = provider
         self.interval = interval
-        self._last = time.monotonic()
         self.taken = 0
         self.unavailable: str | None = None
+        self._stop = threading.Event()
 
-    def tick(self, *, force: bool = False) -> CheckpointRow | None:
-        """Checkpoint if ``interval`` has passed (or ``force``: shutdown)."""
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return None
-        self._last = now
+    def take(self) -> CheckpointRow | None:
         try:
-            row = take_checkpoint(self.store, self.provider, force=False)
+            row = take_checkpoint(self.store, self.provider)
         except AnchorUnavailable as exc:
+            if self.unavailable is None:
+                log.warning("%s", exc)
             self.unavailable = str(exc)
+            return None
+        except ProcflowError as exc:  # a lost connection, a locked store: try again next round
+            log.warning("checkpoint not taken: %s", exc)
             return None
         if row is not None:
             self.taken += 1
         return row
+
+    def run(self) -> None:
+        """Until :meth:`stop`: a checkpoint every ``interval`` seconds, and a last one when stopped."""
+        while not self._stop.wait(self.interval):
+            self.take()
+        self.take()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 # -- export ----------------------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ vault on (the fire itself writes no personal value) — committed on its own.
 
 Beside it: the same fire in group commits of 100 (the simulator's mode), a fire that writes one personal
 value, filing a dossier (three fields, one personal), the default fire with the hash chain off (what the
-chain costs), the lean fire of earlier versions (no guard, no outbox row, chain off), synchronous=FULL,
-and the default fire on 100,000 (and with ``--million`` 1,000,000) live dossiers, fired on dossiers drawn
-at random from the whole store.
+chain costs), the default fire with the chain keyed (HMAC) and a checkpoint of the whole store taken per row
+(issue 19's anchored log; a worker takes one a minute, so this overstates it), the lean fire of earlier
+versions (no guard, no outbox row, chain off), synchronous=FULL, and the default fire on 100,000 (and with
+``--million`` 1,000,000) live dossiers, fired on dossiers drawn at random from the whole store.
 
     python benchmarks/bench_engine.py              # 1k and 100k live dossiers, 5 rounds
     python benchmarks/bench_engine.py --million    # also 1M live dossiers (building it takes minutes)
@@ -58,6 +59,7 @@ HOT = 1_000
 BASE = "baseline (transitions + 1 WAL insert, commit each)"
 HEADLINE = "default fire (guard, outbox row, chain, vault), commit each"
 GROUP = "default fire, group commit of 100"
+ANCHORED = "default fire, keyed chain (HMAC) + a checkpoint per row"
 
 
 class Record:
@@ -104,10 +106,20 @@ class Bench:
         self._copies = 0
 
     def engine(self, path: str, *, synchronous: str = "NORMAL", hash_chain: bool = True,
-               outbox: bool = True) -> Engine:
+               outbox: bool = True, keyed: bool = False) -> Engine:
         store = SQLiteStore(path, synchronous=synchronous)
         rules = [topic_rule([status_sync_topic(store)])] if outbox else []
-        return Engine(store, registry=self.reg, clock=self.clock, hash_chain=hash_chain, outbox_rules=rules)
+        vault = None
+        if keyed:  # issue 19: the keyring beside the store gets a chain key and a checkpoint key (keys init)
+            from procflow.keys import FileKeyProvider
+            from procflow.vault import Vault
+
+            provider = FileKeyProvider(path + ".keys")
+            provider.new_signing_key("chain")
+            provider.new_signing_key("checkpoint")
+            vault = Vault(store, provider)
+        return Engine(store, registry=self.reg, clock=self.clock, hash_chain=hash_chain, outbox_rules=rules,
+                      vault=vault)
 
     def template(self, name: str, live: int) -> Path:
         """A store with ``live`` dossiers of both procedures (filed through the engine; beyond the first
@@ -215,6 +227,16 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
     def default(engine: Engine, **kw: object) -> float:
         return fire_loop(engine, hot_records(engine, "bench.default"), bench.desk, kw.pop("n", n), **kw)  # type: ignore[arg-type]
 
+    def anchored(engine: Engine) -> float:
+        # the keyed chain on every fire, plus one checkpoint of the whole store per row (a worker takes one a
+        # minute, off the fire's thread; charging a full one to every n fires overstates it)
+        from procflow.anchor import take_checkpoint
+
+        us = default(engine)
+        t0 = time.perf_counter()
+        take_checkpoint(engine.store, engine.vault.key_provider())
+        return us + (time.perf_counter() - t0) / n * 1e6
+
     def base(r: int) -> float:
         path = str(bench.tmp / f"base-{r}.db")
         try:
@@ -230,6 +252,7 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
         "filing a dossier (3 fields, 1 personal), commit each": on_copy(
             lambda e: file_loop(e, bench.commune, bench.desk, n)),
         "default fire with the hash chain off": on_copy(default, hash_chain=False),
+        ANCHORED: on_copy(anchored, keyed=True),
         "lean fire (no guard, no outbox row, chain off) — earlier headline": on_copy(
             lambda e: fire_loop(e, hot_records(e, "bench.loop"), bench.desk, n, triggers=("to_check", "to_review"),
                                 first_state="review"), hash_chain=False, outbox=False),
@@ -341,6 +364,8 @@ def report(results: dict[str, list[float]], rounds: int, big: list[int]) -> None
           f"{verdict(filing / base <= 3.0)}")
     share = (head - chain) / head
     print(f"  hash chain < 10 % of the default fire:            {share:5.1%}      {verdict(share < 0.10)}")
+    keyed = (med[ANCHORED] - head) / head
+    print(f"  keyed chain + checkpoints ≤ 10 % (issue 19):      {keyed:5.1%}      {verdict(keyed <= 0.10)}")
     for size in big:
         ratio = med[f"default fire, {size:,} live dossiers (random ids)"] / head
         print(f"  {size:,} live (random ids) ≤ 1.2× 1,000 live:{'':<{9 - len(f'{size:,}')}}  {ratio:5.2f}×      "

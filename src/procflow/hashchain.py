@@ -32,8 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,8 +40,8 @@ import attrs
 
 from procflow.dossier import Dossier, DossierEvent, replay
 
-__all__ = ["GENESIS", "KEYED", "Break", "ChainKey", "VerifyReport", "audit_link", "chain_event", "event_content", "event_hash",
-           "head_of", "is_keyed", "key_fingerprint", "link", "verify", "verify_dossier"]
+__all__ = ["GENESIS", "KEYED", "Break", "ChainKey", "VerifyReport", "audit_link", "chain_event", "chain_key",
+           "event_content", "event_hash", "head_of", "is_keyed", "key_fingerprint", "link", "verify", "verify_dossier"]
 
 GENESIS = bytes(32)  # what the first event of a dossier links to
 _sha256 = hashlib.sha256

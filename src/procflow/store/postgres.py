@@ -37,8 +37,8 @@ from procflow.dossier import Dossier, DossierEvent, sla_to_dict
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
-from procflow.store.pg_codec import IDENT, configure, create_schema, dossier_row, dumps, event_row, redact
 from procflow.store.pg_anchor import PostgresAnchor
+from procflow.store.pg_codec import IDENT, configure, create_schema, dossier_row, dumps, event_row, redact
 from procflow.store.pg_records import PostgresRecords
 
 __all__ = ["PostgresStore"]

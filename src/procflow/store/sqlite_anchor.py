@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from procflow.hashchain import GENESIS, audit_link
-from procflow.store.base import AuditEntry, AuditChainRow, CheckpointRow
+from procflow.store.base import AuditChainRow, AuditEntry, CheckpointRow
 
 __all__ = ["SQLiteAnchor"]
 

@@ -30,7 +30,6 @@ The heads of all chains are anchored by signed checkpoints (``procflow.anchor``)
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -48,10 +47,11 @@ _sha256 = hashlib.sha256
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 KEYED = 1  # the version byte of a keyed link
-_hmac_digest = hmac.digest
 
-ChainKey = tuple[bytes, bytes]
-"""``(tag, key)``: ``tag`` is the 9 bytes a keyed link starts with (version byte + key fingerprint)."""
+ChainKey = tuple[bytes, Any, Any]
+"""``(tag, inner, outer)``: ``tag`` is the 9 bytes a keyed link starts with (version byte + key fingerprint);
+``inner``/``outer`` are SHA-256 states already fed the key's HMAC pads (RFC 2104), so a link costs two state
+copies and two short hashes instead of a key set-up per event (``hmac.digest`` is ~3× slower here)."""
 
 
 def key_fingerprint(key_id: str) -> bytes:
@@ -60,7 +60,21 @@ def key_fingerprint(key_id: str) -> bytes:
 
 
 def chain_key(key_id: str, key: bytes) -> ChainKey:
-    return bytes([KEYED]) + key_fingerprint(key_id), key
+    """The precomputed HMAC-SHA256 of chain key ``key_id`` (``_hmac`` equals ``hmac.digest(key, m, "sha256")``)."""
+    return _keyed(bytes([KEYED]) + key_fingerprint(key_id), key)
+
+
+def _keyed(tag: bytes, key: bytes) -> ChainKey:
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return (tag, _sha256(bytes(b ^ 0x36 for b in block)), _sha256(bytes(b ^ 0x5C for b in block)))
+
+
+def _hmac(key: ChainKey, message: bytes) -> bytes:
+    inner = key[1].copy()
+    inner.update(message)
+    outer = key[2].copy()
+    outer.update(inner.digest())
+    return key[0] + outer.digest()
 
 
 def is_keyed(h: bytes | None) -> bool:
@@ -94,7 +108,7 @@ def event_hash(e: DossierEvent, prev_hash: bytes, key: ChainKey | None = None) -
                             e.actor, e.agency, e.custodian, e.definition_version, effects_text(e.effects), e.note)
     if key is None:
         return link(prev_hash, content)
-    return key[0] + _hmac_digest(key[1], prev_hash + content, "sha256")
+    return _hmac(key, prev_hash + content)
 
 
 def chain_event(e: DossierEvent, prev_hash: bytes, key: ChainKey | None = None) -> bytes:
@@ -110,8 +124,12 @@ def chain_event(e: DossierEvent, prev_hash: bytes, key: ChainKey | None = None) 
                   None if text is None else len(fx)))
     if key is None:
         h = _sha256(prev_hash + head.encode("ascii") + fx).digest()
-    else:  # one C-level HMAC call: the keyed link costs about a microsecond more than the plain one
-        h = key[0] + _hmac_digest(key[1], prev_hash + head.encode("ascii") + fx, "sha256")
+    else:  # HMAC from precomputed pads: a couple of microseconds more than the plain link
+        inner = key[1].copy()
+        inner.update(prev_hash + head.encode("ascii") + fx)
+        outer = key[2].copy()
+        outer.update(inner.digest())
+        h = key[0] + outer.digest()
     setattr_ = object.__setattr__  # frozen attrs class: set once, before anyone else sees the event
     setattr_(e, "effects_text", text)
     setattr_(e, "prev_hash", prev_hash)
@@ -172,6 +190,7 @@ def verify_dossier(dossier_id: str, events: list[DossierEvent], snapshot: Dossie
     prev = GENESIS
     unchained = 0
     seen_keyed = False
+    prepared: dict[bytes, ChainKey] = {}
     by_hash = {e.hash: e.seq for e in events if e.hash}
     beyond = snapshot.revision if snapshot is not None else None
 
@@ -207,11 +226,14 @@ def verify_dossier(dossier_id: str, events: list[DossierEvent], snapshot: Dossie
                 if counts is not None:
                     counts.unchecked += 1
             else:
-                key = keys.get(e.hash[1:9])
-                if key is None:
-                    return brk(e, "unknown-key", f"keyed with a chain key ({e.hash[1:9].hex()}) this keyring never "
-                                                 "had: linked by someone without the key")
-                if event_hash(e, prev, (e.hash[:9], key)) != e.hash:
+                fp = e.hash[1:9]
+                if fp not in prepared:
+                    raw = keys.get(fp)
+                    if raw is None:
+                        return brk(e, "unknown-key", f"keyed with a chain key ({fp.hex()}) this keyring never had: "
+                                                     "linked by someone without the key")
+                    prepared[fp] = _keyed(e.hash[:9], raw)
+                if event_hash(e, prev, prepared[fp]) != e.hash:
                     return brk(e, "edited", "its content no longer matches its keyed hash (HMAC)")
         else:
             if seen_keyed:

@@ -22,7 +22,7 @@ from procflow.clock import FakeClock
 from procflow.definition import bundled_definitions
 from procflow.dossier import replay
 from procflow.engine import Engine
-from procflow.hashchain import GENESIS, chain_event, is_keyed
+from procflow.hashchain import GENESIS, chain_event, chain_key, effects_text, event_content, event_hash, is_keyed
 from procflow.jurisdiction import Registry
 from procflow.store.base import AuditEntry
 from procflow.store.sqlite import SQLiteStore
@@ -215,7 +215,7 @@ def test_a_log_rechained_without_the_key_is_caught(anchored, tmp_path):
     db2 = str(tmp_path / "forged.db")
     shutil.copy(anchored["path"], db2)
     shutil.copy(anchored["path"] + ".keys", db2 + ".keys")
-    _rechain(db2, victim, (bytes([1]) + b"\x00" * 8, b"k" * 32))  # a key of the attacker's own
+    _rechain(db2, victim, chain_key("c-00000000000000ff", b"k" * 32))  # a key of the attacker's own
     code, kinds, _ = findings(db2)
     assert code == 1 and (victim, "rechained") in kinds and (victim, "unknown-key") in kinds
 
@@ -318,3 +318,18 @@ def test_a_worker_checkpoints_at_shutdown(anchored, tmp_path):
     code, kinds, report = findings(db)
     assert code == 0 and kinds == [] and report["anchor"]["not_anchored_events"] == 0
     assert report["anchor"]["anchored_dossiers"] == 4
+
+
+def test_a_keyed_link_is_standard_hmac_sha256_over_the_plain_links_input(anchored):
+    """The precomputed-pad HMAC equals the library's, so any HMAC-SHA256 implementation can check a link."""
+    import hmac
+
+    store = SQLiteStore(anchored["path"])
+    e = store.events(anchored["ids"][0])[2]
+    store.close()
+    key = b"\x07" * 32
+    keyed = event_hash(e, e.prev_hash, chain_key("c-0123456789abcdef", key))
+    plain_input = event_content(e.dossier_id, e.seq, e.at, e.kind, e.trigger, e.from_state, e.to_state, e.status,
+                                e.actor, e.agency, e.custodian, e.definition_version, effects_text(e.effects), e.note)
+    assert keyed == bytes([1]) + bytes.fromhex("0123456789abcdef") + hmac.digest(key, e.prev_hash + plain_input,
+                                                                                   "sha256")

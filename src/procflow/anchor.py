@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from procflow.errors import ProcflowError
 from procflow.hashchain import GENESIS, audit_link, is_keyed, key_fingerprint
 from procflow.keys import signing_keys
-from procflow.store.base import CheckpointRow
+from procflow.store.base import AuditChainRow, CheckpointRow
 from procflow.vault import ERASED, MARKER, VaultError, parse_ref
 
 __all__ = [
@@ -285,7 +285,8 @@ def _verify_audit(store: Any, report: AnchorReport, latest: dict[str, Any] | Non
         report.findings.append(Finding("*audit*", "audit-deleted", f"the access audit cannot be read ({exc})"))
         return []
     report.audit_rows = len(rows)
-    prev, chained, seen = GENESIS, [], False
+    prev, seen = GENESIS, False
+    chained: list[AuditChainRow] = []
     for r in rows:
         if r.hash is None:
             if seen:

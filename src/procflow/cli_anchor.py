@@ -49,6 +49,7 @@ def _new_key(provider: Any, kind: str) -> str:
     if make is None or type(provider).__name__ == "EnvKeyProvider":
         _fail(f"this key provider ({provider!r}) cannot make keys: put a new 'id:base64' first in "
               f"PROCFLOW_{kind.upper()}_KEYS and restart")
+    assert make is not None  # _fail exits
     return str(make(kind))
 
 

@@ -74,7 +74,7 @@ def _hmac(key: ChainKey, message: bytes) -> bytes:
     inner.update(message)
     outer = key[2].copy()
     outer.update(inner.digest())
-    return key[0] + outer.digest()
+    return key[0] + bytes(outer.digest())
 
 
 def is_keyed(h: bytes | None) -> bool:

@@ -23,7 +23,8 @@ _LEADER_END = "SELECT pg_advisory_unlock(hashtext('procflow-checkpoint:' || curr
 class PostgresAnchor:
     def _conn(self) -> Any: ...  # PostgresStore's (pinned, per thread)
 
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError  # PostgresRecords'
 
     def transaction(self) -> Any: ...
 

@@ -133,8 +133,8 @@ def heads_root(rows: Iterable[tuple[str, int, bytes]]) -> bytes:
 
 
 def _audit_head(store: Any) -> tuple[int, bytes]:
-    rows = [r for r in store.audit_chain() if r.hash is not None]
-    return len(rows), (rows[-1].hash if rows else GENESIS)
+    count, head = store.audit_head()
+    return int(count), head or GENESIS
 
 
 def take_checkpoint(store: Any, provider: object, *, now: datetime | None = None, kind: str = "checkpoint",
@@ -151,23 +151,25 @@ def take_checkpoint(store: Any, provider: object, *, now: datetime | None = None
     with store.checkpoint_leader() as leader:
         if not leader:
             return None
+        # Read and hash outside the write transaction (one statement each: a consistent snapshot of heads, every
+        # one a prefix of its log), so writers wait only for the short write below, not for the whole scan.
+        anchored = {d: (s, h) for d, s, h in store.anchor_heads()}
+        moved = [(d, s, h) for d, s, h in store.chain_heads() if h is not None and anchored.get(d) != (s, h)]
+        for d, s, h in moved:
+            anchored[d] = (s, h)
+        rows = [(d, s, h) for d, (s, h) in sorted(anchored.items())]
+        audit_rows, audit_head = _audit_head(store)
+        root = heads_root(rows).hex()
         with store.transaction():
-            anchored = {d: (s, h) for d, s, h in store.anchor_heads()}
-            moved = [(d, s, h) for d, s, h in store.chain_heads() if h is not None and anchored.get(d) != (s, h)]
-            for d, s, h in moved:
-                anchored[d] = (s, h)
-            rows = [(d, s, h) for d, (s, h) in sorted(anchored.items())]
-            audit_rows, audit_head = _audit_head(store)
-            chain = store.checkpoints()
-            last = json.loads(chain[-1].body) if chain else None
-            root = heads_root(rows).hex()
+            prior = store.last_checkpoint()
+            last = json.loads(prior.body) if prior is not None else None
             if (not force and kind == "checkpoint" and last is not None and last["root"] == root
                     and last["audit"] == [audit_rows, audit_head.hex()]):
                 return None
-            seq = chain[-1].seq + 1 if chain else 1
+            seq = prior.seq + 1 if prior is not None else 1
             body = json.dumps({"v": 1, "seq": seq, "at": at, "kind": kind, "root": root, "dossiers": len(rows),
                                "events": sum(s for _, s, _ in rows), "audit": [audit_rows, audit_head.hex()],
-                               "prev": chain[-1].digest.hex() if chain else GENESIS.hex(), "detail": detail,
+                               "prev": prior.digest.hex() if prior is not None else GENESIS.hex(), "detail": detail,
                                "chain_key": signing_keys(provider, "chain")[0],
                                "key": active, "public_key": signer.public_key().public_bytes(
                                    Encoding.Raw, PublicFormat.Raw).hex()}, sort_keys=True, ensure_ascii=False)

@@ -363,6 +363,10 @@ class AnchorRecords(Protocol):
         """Every audit row with its link, in insertion order."""
         ...
 
+    def audit_head(self) -> tuple[int, bytes | None]:
+        """``(number of chained audit rows, hash of the last)`` — what a checkpoint anchors of the audit."""
+        ...
+
     def chain_heads(self) -> Iterator[tuple[str, int, bytes | None]]:
         """``(dossier id, revision, hash of that event)`` of every stored dossier, in id order."""
         ...
@@ -381,6 +385,10 @@ class AnchorRecords(Protocol):
 
     def checkpoints(self) -> list[CheckpointRow]:
         """The checkpoint chain in seq order."""
+        ...
+
+    def last_checkpoint(self) -> CheckpointRow | None:
+        """The newest checkpoint (what the next one links to)."""
         ...
 
     def checkpoint_leader(self) -> AbstractContextManager[bool]:

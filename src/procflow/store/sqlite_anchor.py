@@ -36,6 +36,11 @@ class SQLiteAnchor:
                 for r in self._db.execute("SELECT id, at, actor, agency, dossier_id, action, outcome, detail, "
                                           "purpose, prev_hash, hash FROM audit ORDER BY id")]
 
+    def audit_head(self) -> tuple[int, bytes | None]:
+        n, h = self._db.execute("SELECT count(hash), (SELECT hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC "
+                                "LIMIT 1) FROM audit").fetchone()
+        return int(n), None if h is None else bytes(h)
+
     def chain_heads(self) -> Iterator[tuple[str, int, bytes | None]]:
         for did, seq, h in self._db.execute(
                 "SELECT d.id, d.revision, e.hash FROM dossiers d LEFT JOIN events e "
@@ -59,6 +64,12 @@ class SQLiteAnchor:
         return [CheckpointRow(int(r[0]), r[1], r[2], r[3], bytes(r[4]), r[5], None if r[6] is None else bytes(r[6]))
                 for r in self._db.execute("SELECT seq, at, kind, body, digest, key_id, signature FROM checkpoints "
                                           "ORDER BY seq")]
+
+    def last_checkpoint(self) -> CheckpointRow | None:
+        r = self._db.execute("SELECT seq, at, kind, body, digest, key_id, signature FROM checkpoints "
+                             "ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if r is None else CheckpointRow(int(r[0]), r[1], r[2], r[3], bytes(r[4]), r[5],
+                                                    None if r[6] is None else bytes(r[6]))
 
     @contextmanager
     def checkpoint_leader(self) -> Iterator[bool]:

@@ -192,7 +192,15 @@ def keys_status(db: DbOption = "procflow-sim.db", keys: KeysOption = None) -> No
         missing = sorted(set(needed) - set(present))
         usage = vault.key_usage() if not missing else {}
         active = vault.keys.active_key_id() if present and not missing else None
+        from procflow.keys import signing_keys
+
+        log_keys = {kind: signing_keys(vault.key_provider(), kind) for kind in ("chain", "checkpoint")}
     _out.print(f"keys: {where}")
+    for kind, (log_active, known) in log_keys.items():
+        _out.print(f"  {kind} key: " + (f"{log_active} (active)" + (f", {len(known) - 1} older kept to verify the "
+                                                                     "past" if len(known) > 1 else "")
+                                        if log_active else "none (`procflow keys init"
+                                        + (" --checkpoint" if kind == "checkpoint" else "") + "`)"))
     _out.print(f"  needed by the store: {', '.join(needed) or 'none (no sealed values yet)'}")
     _out.print(f"  present: {', '.join(present) or 'none'}" + (f" · active {active}" if active else ""))
     if missing:

@@ -119,3 +119,19 @@ def test_a_postgres_follower_takes_no_checkpoint_while_the_leader_holds_the_lock
     assert take_checkpoint(follower, keys) is not None and len(leader.checkpoints()) == 1
     leader.close()
     follower.close()
+
+
+def test_a_checkpointer_takes_its_last_checkpoint_when_stopped(store_factory):
+    from procflow.anchor import Checkpointer
+
+    store = store_factory()
+    keys = _keys()
+    store.record_audit(AuditEntry(T0, "a", "X", None, "read", "allowed"))
+    cp = Checkpointer(store_factory(), keys, interval=3600)  # far longer than the test: only the stop fires it
+    thread = threading.Thread(target=cp.run)
+    thread.start()
+    cp.stop()
+    thread.join()
+    assert cp.taken == 1 and [c.kind for c in store.checkpoints()] == ["checkpoint"]
+    unkeyed = Checkpointer(store, StaticKeyProvider.generate(), interval=3600)
+    assert unkeyed.take() is None and "keys init --checkpoint" in (unkeyed.unavailable or "")

@@ -230,7 +230,7 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
     def anchored(engine: Engine) -> float:
         # the keyed chain on every fire, plus one checkpoint of the whole store per row (a worker takes one a
         # minute, off the fire's thread; charging a full one to every n fires overstates it)
-        from procflow.anchor import take_checkpoint
+        from procflow.checkpoint import take_checkpoint
 
         us = default(engine)
         t0 = time.perf_counter()

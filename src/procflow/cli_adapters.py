@@ -121,7 +121,7 @@ def worker_cmd(
                                                            register_procedures=False))
     timer_thread: threading.Thread | None = None
     # The log's checkpoints (procflow.anchor): every --checkpoint-every seconds and at shutdown, own connection.
-    from procflow.anchor import Checkpointer
+    from procflow.checkpoint import Checkpointer
     from procflow.vault import Vault
 
     anchor_store = _open(db) if checkpoint_every > 0 else None

@@ -54,7 +54,7 @@ def _new_key(provider: Any, kind: str) -> str:
 
 
 def _checkpoint(engine: Any, provider: Any, kind: str, detail: str) -> str:
-    from procflow.anchor import take_checkpoint
+    from procflow.checkpoint import take_checkpoint
     from procflow.keys import signing_keys
 
     if signing_keys(provider, "checkpoint")[0] is None:
@@ -119,7 +119,7 @@ def rotate_log_keys(db: str, keys: str | None, *, chain: bool, checkpoint: bool)
 @checkpoints_app.command("take")
 def checkpoints_take(db: DbOption = "procflow-sim.db", keys: KeysOption = None) -> None:
     """Take a checkpoint now (a worker takes one every 60 s and at shutdown)."""
-    from procflow.anchor import take_checkpoint
+    from procflow.checkpoint import take_checkpoint
 
     with _engine(db, keys, write=True) as engine:
         try:
@@ -155,7 +155,7 @@ def checkpoints_export(
     to: Annotated[str, typer.Option("--to", help="File to write (mode 0600); keep it off this machine.")] = "",
 ) -> None:
     """Write the checkpoint chain and the latest anchored heads to a file to keep elsewhere."""
-    from procflow.anchor import export_checkpoints
+    from procflow.checkpoint import export_checkpoints
 
     if not to.strip():
         _fail("say where to write the checkpoints: --to FILE")

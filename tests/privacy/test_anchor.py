@@ -99,6 +99,7 @@ def copy(anchored: dict, tmp_path, *sql: tuple[str, tuple]) -> str:
 
 def findings(db: str, *extra: str) -> tuple[int, list[tuple[str, str]], dict]:
     r = runner.invoke(app, ["audit", "verify", "--db", db, "--json", *extra])
+    assert r.stdout.strip(), (r.output, r.exception)
     report = json.loads(r.stdout)
     kinds = [(f["dossier_id"], f["kind"]) for f in report["anchor"]["findings"]]
     kinds += [(b["dossier_id"], b["problem"]) for b in report["breaks"]]

@@ -37,6 +37,7 @@ from procflow.errors import (
     GuardRejected,
     InvalidData,
     JurisdictionError,
+    KeysUnavailable,
     NotCustodian,
     PermanentAdapterError,
     PluginError,
@@ -46,13 +47,14 @@ from procflow.errors import (
     StoreError,
     TransitionNotAllowed,
     UnknownAgency,
+    VaultError,
 )
 from procflow.forms import ExtensionLetter, build_form, build_register, render_html, render_json
 from procflow.hashchain import VerifyReport
 from procflow.hashchain import verify as verify_log
 from procflow.hookspecs import hookimpl
 from procflow.jurisdiction import Agency, Level, Registry, Routing
-from procflow.keys import EnvKeyProvider, FileKeyProvider, KeyProvider, KeysUnavailable, StaticKeyProvider
+from procflow.keys import EnvKeyProvider, FileKeyProvider, KeyProvider, StaticKeyProvider
 from procflow.logging_setup import configure_logging
 from procflow.masking import mask_dossier, mask_event, mask_json, mask_record, mask_text, mask_value
 from procflow.outbox import Delivery, OutboxTopic
@@ -61,7 +63,7 @@ from procflow.retention import RetentionReport, apply_retention
 from procflow.scheduler import Scheduler, SchedulerStats, armed_timers
 from procflow.statistics import Report, build_report
 from procflow.store import AuditEntry, OutboxMessage, Store, open_store
-from procflow.vault import Vault, VaultError
+from procflow.vault import Vault
 
 __version__ = "0.1.0"
 

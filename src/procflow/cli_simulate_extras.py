@@ -85,8 +85,8 @@ def units(
     from procflow.cli_safety import confirm_destructive
 
     confirm_destructive(f"move the in-flight dossiers of {db} to the units in {map_csv}", yes=yes, dry_run=dry_run)
-    from procflow.errors import ProcflowError
-    from procflow.migrate import MigrationRefused, migrate_units, read_unit_map
+    from procflow.errors import MigrationRefused, ProcflowError
+    from procflow.migrate import migrate_units, read_unit_map
 
     engine = _open(db)
     try:
@@ -127,8 +127,8 @@ def definition(
     """Move in-flight dossiers of a procedure to another definition version (one 'migrated' event each)."""
     from procflow.cli_safety import confirm_destructive
     from procflow.definition import load_definition
-    from procflow.errors import ProcflowError
-    from procflow.migrate import MigrationRefused, migrate_definition
+    from procflow.errors import MigrationRefused, ProcflowError
+    from procflow.migrate import migrate_definition
 
     pairs = [m.partition("=") for m in map_state or ()]
     if any(not eq or not a or not b for a, eq, b in pairs):

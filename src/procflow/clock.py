@@ -1,10 +1,11 @@
 """Injected time: the engine never calls ``datetime.now()`` itself, so tests and simulations control time."""
-
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from procflow.errors import UsageError
 
 __all__ = ["Clock", "FakeClock", "SystemClock"]
 
@@ -32,7 +33,7 @@ class FakeClock:
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
-            raise ValueError("FakeClock needs an aware datetime (e.g. tzinfo=ZoneInfo('Asia/Ho_Chi_Minh'))")
+            raise UsageError("FakeClock needs an aware datetime (e.g. tzinfo=ZoneInfo('Asia/Ho_Chi_Minh'))")
         self._now = start
 
     def now(self) -> datetime:
@@ -40,9 +41,9 @@ class FakeClock:
 
     def set(self, when: datetime) -> None:
         if when.tzinfo is None:
-            raise ValueError("FakeClock.set needs an aware datetime")
+            raise UsageError("FakeClock.set needs an aware datetime")
         if when < self._now:
-            raise ValueError(f"time cannot go backwards: {when.isoformat()} < {self._now.isoformat()}")
+            raise UsageError(f"time cannot go backwards: {when.isoformat()} < {self._now.isoformat()}")
         self._now = when
 
     def advance(self, delta: timedelta | None = None, /, **kwargs: float) -> datetime:

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from procflow.errors import DefinitionError, Problem
+from procflow.errors import DefinitionError, Problem, UsageError
 
 __all__ = [
     "ClockMode",
@@ -275,7 +275,7 @@ class ProcedureDefinition:
         for s in self.states:
             if s.name == name:
                 return s
-        raise KeyError(name)
+        raise UsageError(f"{self.code} v{self.version} has no state {name!r}")
 
     @property
     def name(self) -> str:

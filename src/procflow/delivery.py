@@ -43,7 +43,7 @@ import attrs
 import pluggy
 
 from procflow.clock import Clock, SystemClock
-from procflow.errors import AdapterError, ProcflowError, StoreError
+from procflow.errors import AdapterError, ProcflowError, StoreError, UsageError
 from procflow.hookspecs import TOPIC_HOOKS
 from procflow.masking import mask_text
 from procflow.outbox import Delivery, payload_refs
@@ -68,7 +68,7 @@ class Backoff:
 
     def __attrs_post_init__(self) -> None:
         if self.base < 0 or self.maximum < self.base or not 0 <= self.jitter <= 1:
-            raise ValueError(f"backoff needs 0 <= base <= maximum and 0 <= jitter <= 1, got {self}")
+            raise UsageError(f"backoff needs 0 <= base <= maximum and 0 <= jitter <= 1, got {self}")
 
     def delay(self, failures: int, rng: random.Random) -> float:
         raw = min(self.maximum, self.base * 2 ** max(failures - 1, 0))
@@ -196,10 +196,10 @@ class DeliveryWorker:
                  topics: Iterable[str] | None = None, poll_interval: float = 1.0,
                  vault: Vault | None = None) -> None:
         if max_attempts < 1 or batch_size < 1 or concurrency < 1 or timeout <= 0:
-            raise ValueError("max_attempts, batch_size and concurrency must be >= 1 and timeout > 0")
+            raise UsageError("max_attempts, batch_size and concurrency must be >= 1 and timeout > 0")
         rounds = math.ceil(batch_size / concurrency)
         if lease_seconds <= timeout * rounds:
-            raise ValueError(f"lease_seconds={lease_seconds:g} would run out while a batch of {batch_size} is "
+            raise UsageError(f"lease_seconds={lease_seconds:g} would run out while a batch of {batch_size} is "
                              f"delivered ({rounds} round(s) of up to {timeout:g} s); raise it or lower batch_size")
         self.store = store
         self.pm = pm

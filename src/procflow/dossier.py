@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from procflow.calendar import SlaClock
+from procflow.errors import UsageError
 
 __all__ = ["Actor", "Dossier", "DossierEvent", "EventKind", "replay"]
 
@@ -179,7 +180,7 @@ def replay(events: Iterable[DossierEvent]) -> Dossier:
             )
             continue
         if d is None:
-            raise ValueError(f"dossier {e.dossier_id}: first event is {e.kind!r}, not 'filed'")
+            raise UsageError(f"dossier {e.dossier_id}: first event is {e.kind!r}, not 'filed'")
         d.state = e.to_state
         d.status = e.status
         d.custodian = e.custodian
@@ -195,5 +196,5 @@ def replay(events: Iterable[DossierEvent]) -> Dossier:
         if "agencies" in fx:
             d.agencies = dict(fx["agencies"])
     if d is None:
-        raise ValueError("no events to replay")
+        raise UsageError("no events to replay")
     return d

@@ -4,6 +4,7 @@
 
     ProcflowError
     ├── DefinitionError (ValueError)        a procedure definition is malformed; .problems lists each one
+    │   └── CatalogueError                  a province's catalogue file is malformed (row N, column C)
     ├── InvalidData (ValueError)            dossier data the procedure does not declare / a missing field
     ├── JurisdictionError (LookupError)
     │   └── UnknownAgency                   an agency / province / commune code that does not exist
@@ -22,7 +23,14 @@
     ├── AdapterError                        an adapter failed to deliver
     │   ├── RetryableAdapterError
     │   └── PermanentAdapterError
-    └── EnvelopeRejected (ValueError)       an XML envelope failed a check; .reason is a stable code
+    ├── KeysUnavailable                     a key the vault needs is not in the key provider
+    ├── VaultError                          a vault value could not be read (missing, wrong key, tampered)
+    ├── MigrationRefused                    in-flight dossiers cannot move to another unit or version
+    ├── HandoffError (ValueError)           the sending node cannot export a hand-off
+    ├── UsageError (ValueError)             an argument the API cannot use (a naive datetime, a batch of 0,
+    │                                       time going backwards on a FakeClock, an unknown state name)
+    └── EnvelopeRejected (ValueError)       an XML envelope failed a check; .reason is a stable code;
+                                            one subclass per code in procflow.exchange.errors
 
 Messages name what was wrong and where. Third-party errors are converted at the boundary with
 ``raise ... from exc`` so callers only need to catch ``ProcflowError``.
@@ -31,14 +39,19 @@ Messages name what was wrong and where. Third-party errors are converted at the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from procflow.migrate import Refusal
 
 __all__ = [
     "AccessDenied",
     "AdapterError",
     "CalendarError",
     "CalendarWarning",
+    "CatalogueError",
     "ConcurrencyConflict",
     "DefinitionError",
     "DossierNotFound",
@@ -46,8 +59,11 @@ __all__ = [
     "ExtensionRefused",
     "FormNotAvailable",
     "GuardRejected",
+    "HandoffError",
     "InvalidData",
     "JurisdictionError",
+    "KeysUnavailable",
+    "MigrationRefused",
     "NotCustodian",
     "PermanentAdapterError",
     "PluginError",
@@ -58,6 +74,8 @@ __all__ = [
     "StoreError",
     "TransitionNotAllowed",
     "UnknownAgency",
+    "UsageError",
+    "VaultError",
 ]
 
 
@@ -285,3 +303,50 @@ class EnvelopeRejected(ProcflowError, ValueError):
         if reason is not None:
             self.reason = reason
         super().__init__(f"[{self.reason}] {message}")
+
+
+class KeysUnavailable(ProcflowError):
+    """A key the vault needs is not in the key provider (wrong keyring, or a key retired too early)."""
+
+
+class VaultError(ProcflowError):
+    """A vault value could not be read (missing row, wrong key, tampered ciphertext)."""
+
+
+class MigrationRefused(ProcflowError):
+    """Some in-flight dossiers cannot be moved; ``refused`` lists each with the reason. Nothing was moved."""
+
+    def __init__(self, refused: list[Refusal], *, what: str) -> None:
+        self.refused = refused
+        shown = "\n".join(f"  - {r}" for r in refused[:50])
+        more = f"\n  … and {len(refused) - 50} more" if len(refused) > 50 else ""
+        super().__init__(f"{what}: {len(refused)} in-flight dossier(s) cannot be moved, so none was "
+                         f"(fix them, or pass partial to move the others):\n{shown}{more}")
+
+
+class CatalogueError(DefinitionError):
+    """A catalogue file is malformed; ``problems`` locates each one as ``row N, column C``. Nothing of the
+    catalogue was imported."""
+
+    def __init__(self, problems: Sequence[Problem] | Problem | str, *, file: str | None = None) -> None:
+        super().__init__(problems, file=file)
+        head = f"{len(self.problems)} problem(s) in catalogue" + (f" {file}" if file else "")
+        self.args = (head + ", nothing imported:\n" + "\n".join(f"  - {p.path}: {p.message}"
+                                                               for p in self.problems),)
+
+    def one_line(self, limit: int = 5) -> str:
+        """Every problem on one line (the CLI's refusal), the first ``limit`` of them spelt out."""
+        shown = "; ".join(f"{p.path}: {p.message}" for p in self.problems[:limit])
+        more = len(self.problems) - limit
+        where = f"{self.file}: " if self.file else ""
+        return (f"{where}catalogue refused, nothing imported ({len(self.problems)} problem(s)): {shown}"
+                + (f"; and {more} more" if more > 0 else ""))
+
+
+class HandoffError(ProcflowError, ValueError):
+    """The sending node cannot export this hand-off (unknown or untrusted recipient, dossier not theirs)."""
+
+
+class UsageError(ProcflowError, ValueError):
+    """The caller passed something the API cannot use. A ValueError too, so code written against the standard
+    convention keeps working; being a ProcflowError lets an embedder catch every procflow refusal in one place."""

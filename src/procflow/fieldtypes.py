@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from procflow.errors import InvalidData
+from procflow.errors import InvalidData, UsageError
 
 __all__ = ["check_values", "field_checkers", "normalise_phone", "value_kind"]
 
@@ -57,84 +57,84 @@ def normalise_phone(value: str) -> str:
     elif digits.startswith("0084"):
         digits = "0" + digits[4:]
     if not _PHONE.fullmatch(digits):
-        raise ValueError("a Vietnamese phone number (0… or +84…, 10 or 11 digits)")
+        raise UsageError("a Vietnamese phone number (0… or +84…, 10 or 11 digits)")
     return digits
 
 
 def _string(v: Any) -> Any:
     if not isinstance(v, str):
-        raise ValueError("a text")
+        raise UsageError("a text")
     return v
 
 
 def _int(v: Any) -> Any:
     if isinstance(v, bool) or not isinstance(v, int) or not -_INT64 <= v < _INT64:
-        raise ValueError("a whole number (64-bit)")
+        raise UsageError("a whole number (64-bit)")
     return v
 
 
 def _decimal(v: Any) -> Any:
     if isinstance(v, bool):
-        raise ValueError("a number")
+        raise UsageError("a number")
     if isinstance(v, int):
         return v
     if isinstance(v, float):
         if not math.isfinite(v):
-            raise ValueError("a finite number")
+            raise UsageError("a finite number")
         return v
     if isinstance(v, str):
         try:
             d = Decimal(v.strip())
         except InvalidOperation:
-            raise ValueError("a number (or its text, e.g. \"1250000.50\")") from None
+            raise UsageError("a number (or its text, e.g. \"1250000.50\")") from None
         if not d.is_finite():
-            raise ValueError("a finite number")
+            raise UsageError("a finite number")
         return v
-    raise ValueError("a number")
+    raise UsageError("a number")
 
 
 def _bool(v: Any) -> Any:
     if not isinstance(v, bool):
-        raise ValueError("true or false")
+        raise UsageError("true or false")
     return v
 
 
 def _date(v: Any) -> Any:
     if not isinstance(v, str) or len(v) != 10:
-        raise ValueError("a date YYYY-MM-DD")
+        raise UsageError("a date YYYY-MM-DD")
     try:
         d = date.fromisoformat(v)
     except ValueError:
-        raise ValueError("a real date YYYY-MM-DD") from None
+        raise UsageError("a real date YYYY-MM-DD") from None
     if not 1900 <= d.year <= 2100:
-        raise ValueError("a date between 1900 and 2100")
+        raise UsageError("a date between 1900 and 2100")
     return v
 
 
 def _datetime(v: Any) -> Any:
     if not isinstance(v, str):
-        raise ValueError("a date and time (ISO 8601)")
+        raise UsageError("a date and time (ISO 8601)")
     try:
         d = datetime.fromisoformat(v)
     except ValueError:
-        raise ValueError("a real date and time (ISO 8601, e.g. 2026-04-20T09:30:00+07:00)") from None
+        raise UsageError("a real date and time (ISO 8601, e.g. 2026-04-20T09:30:00+07:00)") from None
     if not 1900 <= d.year <= 2100:
-        raise ValueError("a date and time between 1900 and 2100")
+        raise UsageError("a date and time between 1900 and 2100")
     return v
 
 
 def _national_id(v: Any) -> Any:
     if not isinstance(v, str):
-        raise ValueError("a national ID number of 12 digits, as text")
+        raise UsageError("a national ID number of 12 digits, as text")
     digits = "".join(v.split())
     if not _NATIONAL_ID.fullmatch(digits):
-        raise ValueError("a national ID number of 12 digits")
+        raise UsageError("a national ID number of 12 digits")
     return digits
 
 
 def _phone(v: Any) -> Any:
     if not isinstance(v, str):
-        raise ValueError("a Vietnamese phone number, as text")
+        raise UsageError("a Vietnamese phone number, as text")
     return normalise_phone(v)
 
 
@@ -143,7 +143,7 @@ def _enum(values: tuple[str, ...]) -> Checker:
 
     def check(v: Any) -> Any:
         if not isinstance(v, str) or v not in allowed:
-            raise ValueError(f"one of {', '.join(values)}")
+            raise UsageError(f"one of {', '.join(values)}")
         return v
 
     return check

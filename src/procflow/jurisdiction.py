@@ -46,7 +46,7 @@ from typing import Any
 
 import attrs
 
-from procflow.errors import JurisdictionError, UnknownAgency
+from procflow.errors import JurisdictionError, UnknownAgency, UsageError
 
 __all__ = ["Agency", "Level", "Registry", "Routing"]
 
@@ -454,42 +454,42 @@ def _parse_row(
     """One CSV row → an agency (and a ministry's short name); ValueError says what is wrong."""
     missing = [c for c in _REQUIRED_COLUMNS if row.get(c) is None]
     if missing:
-        raise ValueError(f"missing column(s) {', '.join(missing)}")
+        raise UsageError(f"missing column(s) {', '.join(missing)}")
     code, kind = row["code"].strip().upper(), row["kind"].strip()
     if not re.fullmatch(r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}", code):
-        raise ValueError(f"code {row['code']!r} is not shaped like 000.00.00.H92")
+        raise UsageError(f"code {row['code']!r} is not shaped like 000.00.00.H92")
     try:
         level = Level(row["level"].strip())
     except ValueError:
-        raise ValueError(f"level {row['level']!r} is not one of {', '.join(Level)}") from None
+        raise UsageError(f"level {row['level']!r} is not one of {', '.join(Level)}") from None
     synthetic = row["synthetic"].strip().lower()
     if synthetic not in ("true", "false"):
-        raise ValueError(f"synthetic must be true or false, not {row['synthetic']!r}")
+        raise UsageError(f"synthetic must be true or false, not {row['synthetic']!r}")
     pc = row["province_code"].strip() or None
     if pc is not None:
         pc = f"{int(pc):02d}" if pc.isdigit() else pc
         if pc not in provinces:
-            raise ValueError(f"province_code {pc!r} is not one of the {len(provinces)} provinces")
+            raise UsageError(f"province_code {pc!r} is not one of the {len(provinces)} provinces")
     short = None
     if kind.startswith("ministry:"):
         short, kind = kind.removeprefix("ministry:"), "ministry"
         if level is not Level.MINISTRY or pc is not None or not short:
-            raise ValueError("a ministry:<short> row needs level ministry and no province_code")
+            raise UsageError("a ministry:<short> row needs level ministry and no province_code")
     elif level is Level.MINISTRY:
-        raise ValueError(f"level ministry needs kind ministry:<short>, not {kind!r}")
+        raise UsageError(f"level ministry needs kind ministry:<short>, not {kind!r}")
     elif pc is None:
-        raise ValueError(f"a {level} agency needs a province_code")
+        raise UsageError(f"a {level} agency needs a province_code")
     elif not re.fullmatch(r"[a-z][a-z0-9_]*", kind):
-        raise ValueError(f"kind {kind!r} must be a lower_snake_case name")
+        raise UsageError(f"kind {kind!r} must be a lower_snake_case name")
     if kind in ("province", "commune") and level != kind:
-        raise ValueError(f"kind {kind} needs level {kind}")
+        raise UsageError(f"kind {kind} needs level {kind}")
     dc = (row.get("division_code") or "").strip() or None
     if level is Level.COMMUNE:
         if dc is None or not dc.isdigit() or f"{int(dc):05d}" not in communes:
-            raise ValueError(f"a commune-level row needs the division_code of an existing ward, not {dc!r}")
+            raise UsageError(f"a commune-level row needs the division_code of an existing ward, not {dc!r}")
         dc = f"{int(dc):05d}"
         if communes[dc].province_code != pc:
-            raise ValueError(f"ward {dc} is not in province {pc}")
+            raise UsageError(f"ward {dc} is not in province {pc}")
     elif level is Level.PROVINCE:
         dc = pc
     agency = Agency(

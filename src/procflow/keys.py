@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from procflow.errors import ProcflowError
+from procflow.errors import KeysUnavailable
 
 __all__ = [
     "REFRESH_SECONDS",
@@ -58,11 +58,6 @@ REFRESH_SECONDS = 1.0  # a FileKeyProvider looks at its file for a rotation at m
 # than one refresh), so no value is sealed with it afterwards (procflow.vault.Vault.rotate).
 RETIRE_GRACE_SECONDS = 3 * REFRESH_SECONDS
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-class KeysUnavailable(ProcflowError):
-    """A key the vault needs is not in the key provider (wrong keyring, or a key retired too early)."""
-
 
 
 @runtime_checkable

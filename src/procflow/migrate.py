@@ -24,7 +24,7 @@ import attrs
 from procflow.definition import ClockMode, ProcedureDefinition, Step
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind
 from procflow.engine import Engine
-from procflow.errors import JurisdictionError, ProcflowError
+from procflow.errors import JurisdictionError, MigrationRefused, ProcflowError
 
 __all__ = ["MigrationRefused", "MigrationReport", "Refusal", "migrate_definition", "migrate_units", "read_unit_map"]
 
@@ -49,17 +49,6 @@ class MigrationReport:
     def to_dict(self) -> dict[str, Any]:
         return {"moved": len(self.moved), "refused": [attrs.asdict(r) for r in self.refused],
                 "bundles": len(self.bundles), "dry_run": self.dry_run}
-
-
-class MigrationRefused(ProcflowError):
-    """Some in-flight dossiers cannot be moved; ``refused`` lists each with the reason. Nothing was moved."""
-
-    def __init__(self, refused: list[Refusal], *, what: str) -> None:
-        self.refused = refused
-        shown = "\n".join(f"  - {r}" for r in refused[:50])
-        more = f"\n  … and {len(refused) - 50} more" if len(refused) > 50 else ""
-        super().__init__(f"{what}: {len(refused)} in-flight dossier(s) cannot be moved, so none was "
-                         f"(fix them, or pass partial to move the others):\n{shown}{more}")
 
 
 def read_unit_map(path: str | os.PathLike[str], engine: Engine | None = None) -> dict[str, str]:

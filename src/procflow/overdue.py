@@ -16,6 +16,7 @@ from typing import Any
 
 from procflow.calendar import WorkingCalendar
 from procflow.dossier import Dossier
+from procflow.errors import UsageError
 
 __all__ = ["find_overdue", "lateness_effects", "was_overdue"]
 
@@ -30,7 +31,7 @@ def find_overdue(dossiers: Iterable[Dossier], at: datetime) -> Iterator[Dossier]
 def lateness_effects(d: Dossier, calendar: WorkingCalendar, at: datetime) -> dict[str, Any]:
     """What the ``overdue`` event records; raises ``ValueError`` for a dossier that is not overdue at ``at``."""
     if d.sla.due_at is None or not d.sla.is_overdue(at):
-        raise ValueError(f"dossier {d.id} is not overdue at {at.isoformat()}")
+        raise UsageError(f"dossier {d.id} is not overdue at {at.isoformat()}")
     ext = d.sla.extended_due_at
     return {"overdue": {"due_at": d.sla.due_at.isoformat(), "detected_at": at.isoformat(),
                         "custodian": d.custodian, "working_days": d.sla.working_days,

@@ -37,7 +37,7 @@ import attrs
 from procflow.definition import TimerAction
 from procflow.dossier import Actor, Dossier, EventKind
 from procflow.engine import Engine
-from procflow.errors import DossierNotFound, ProcflowError, StoreError
+from procflow.errors import DossierNotFound, ProcflowError, StoreError, UsageError
 from procflow.escalation import escalate
 from procflow.overdue import lateness_effects
 from procflow.store.base import OutboxMessage, TimerRecord
@@ -141,7 +141,7 @@ class Scheduler:
 
     def __init__(self, engine: Engine, *, worker: str | None = None, batch: int = 500) -> None:
         if batch < 1:
-            raise ValueError("batch must be >= 1")
+            raise UsageError("batch must be >= 1")
         self.engine = engine
         self.store = engine.store
         self.worker = worker or f"scheduler:{socket.gethostname()}:{os.getpid()}"

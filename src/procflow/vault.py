@@ -41,15 +41,8 @@ import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from procflow.errors import ProcflowError
-from procflow.keys import (
-    REFRESH_SECONDS,
-    RETIRE_GRACE_SECONDS,
-    FileKeyProvider,
-    KeyProvider,
-    KeysUnavailable,
-    default_key_provider,
-)
+from procflow.errors import KeysUnavailable, UsageError, VaultError
+from procflow.keys import REFRESH_SECONDS, RETIRE_GRACE_SECONDS, FileKeyProvider, KeyProvider, default_key_provider
 
 __all__ = [
     "MARKER",
@@ -68,10 +61,6 @@ MARKER = "$vault"
 PLAIN = "plain"  # key id of values stored unencrypted (Vault(encrypt=False))
 ERASED = "erased"  # key id of values erased by retention
 _NONCE = 12
-
-
-class VaultError(ProcflowError):
-    """A vault value could not be read (missing row, wrong key, tampered ciphertext)."""
 
 
 def make_ref(dossier_id: str, seq: int, field: str) -> dict[str, str]:
@@ -377,7 +366,7 @@ class Vault:
         """Owner ids starting with ``prefix`` that still hold values — owners other than dossiers, such as a
         liên thông bundle's ``LT-…`` (its data for members not filed yet)."""
         if not prefix:
-            raise ValueError("live_owners needs a prefix")
+            raise UsageError("live_owners needs a prefix")
         return list(self._sql.target(None).vault_live_owners(prefix))
 
     def erase(self, dossier_id: str, *, at: datetime) -> int:

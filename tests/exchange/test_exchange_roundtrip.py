@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from procflow.errors import UsageError
 from procflow.exchange import (
     VN_TZ,
     Attachment,
@@ -161,9 +162,9 @@ def test_attachment_whose_digest_lies_is_refused_when_building():
 def test_model_refuses_naive_datetimes_and_mistyped_fields():
     with pytest.raises(ValueError, match="timezone-aware"):
         attrs.evolve(sample_envelope(), created_at=datetime(2025, 7, 15, 9, 30))
-    with pytest.raises(TypeError):
+    with pytest.raises(UsageError, match="not a valid int"):
         Field("flag", FieldType.INT, True)  # a bool is not an int here
-    with pytest.raises(TypeError):
+    with pytest.raises(UsageError, match="not a valid date"):
         Field("day", FieldType.DATE, T0)  # a datetime is not a date here
     with pytest.raises(ValueError, match="exactly one"):
         Attachment(name="x", media_type="a/b", sha256="0" * 64)

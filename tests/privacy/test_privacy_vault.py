@@ -18,16 +18,10 @@ from privacy_support import BIRTH, CHILD, NATIONAL_ID, PHONE, civil, desk
 from procflow.definition import bundled_definitions
 from procflow.dossier import replay
 from procflow.engine import Engine
-from procflow.keys import (
-    EnvKeyProvider,
-    FileKeyProvider,
-    KeysUnavailable,
-    StaticKeyProvider,
-    default_key_provider,
-    key_id_for,
-)
+from procflow.errors import KeysUnavailable, VaultError
+from procflow.keys import EnvKeyProvider, FileKeyProvider, StaticKeyProvider, default_key_provider, key_id_for
 from procflow.store.sqlite import SQLiteStore
-from procflow.vault import MARKER, Vault, VaultError
+from procflow.vault import MARKER, Vault
 
 
 def raw_bytes(path: str) -> bytes:

@@ -12,7 +12,7 @@ import attrs
 from procflow.bundle.definition import BundleDefinition
 from procflow.calendar import SlaClock
 from procflow.dossier import sla_from_dict, sla_to_dict
-from procflow.errors import StoreError
+from procflow.errors import StoreError, UsageError
 
 __all__ = ["BUNDLE_PREFIX", "FINAL_STATUSES", "Bundle", "BundleEvent", "keeps_bundles", "replay_bundle",
            "stored_membership"]
@@ -67,7 +67,7 @@ def replay_bundle(events: Iterable[BundleEvent]) -> Bundle:
                        revision=e.seq)
             continue
         if b is None:
-            raise ValueError(f"bundle {e.bundle_id}: first event is {e.kind!r}, not 'filed'")
+            raise UsageError(f"bundle {e.bundle_id}: first event is {e.kind!r}, not 'filed'")
         b.status, b.updated_at, b.revision = e.status, e.at, e.seq
         b.members.update(fx.get("started", {}))
         b.skipped = b.skipped + tuple(fx.get("skipped", ()))
@@ -78,7 +78,7 @@ def replay_bundle(events: Iterable[BundleEvent]) -> Bundle:
         if "receiving" in fx:  # re-homed after units merged
             b.receiving, b.location = fx["receiving"], fx["location"]
     if b is None:
-        raise ValueError("no events to replay")
+        raise UsageError("no events to replay")
     return b
 
 

@@ -26,8 +26,9 @@ from procflow.catalogue.importer import (
     write_plan,
 )
 from procflow.catalogue.profiles import generic_profile, profile_for, profile_from_transitions
-from procflow.catalogue.records import CatalogueError, CatalogueRecord, read_catalogue
+from procflow.catalogue.records import CatalogueRecord, read_catalogue
 from procflow.definition import ProcedureDefinition
+from procflow.errors import CatalogueError, UsageError
 from procflow.hookspecs import hookimpl
 
 __all__ = [
@@ -75,7 +76,7 @@ def import_catalogue(path: str | Path, *, out: str | Path | None = None, store: 
     """``procflow catalogue import``: plan (all-or-nothing), then write new and changed versions to ``out``
     as ``<code>.v<version>.toml``, or register them in ``store``."""
     if (out is None) == (store is None):
-        raise ValueError("give exactly one of out (a directory) or store")
+        raise UsageError("give exactly one of out (a directory) or store")
     plan = plan_catalogue(path, out=out, store=store, overrides=overrides, bundled=bundled)
     if out is not None:
         write_plan(plan, out)

@@ -36,8 +36,7 @@ def import_command(
     all pass; a changed record becomes the next version, an unchanged one is left alone."""
     from procflow.catalogue import import_catalogue
     from procflow.catalogue.importer import plan_summary
-    from procflow.catalogue.records import CatalogueError
-    from procflow.errors import DefinitionError, ProcflowError
+    from procflow.errors import CatalogueError, DefinitionError, ProcflowError
 
     if (out is None) == (db is None):
         _fail("give exactly one of --out DIR or --db STORE")

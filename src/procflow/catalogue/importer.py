@@ -19,10 +19,10 @@ from typing import Any
 
 import attrs
 
-from procflow.catalogue.records import CatalogueError, CatalogueRecord
+from procflow.catalogue.records import CatalogueRecord
 from procflow.catalogue.template import render_definition
 from procflow.definition import ProcedureDefinition, bundled_definitions, load_definition, parse_definition
-from procflow.errors import DefinitionError, Problem
+from procflow.errors import CatalogueError, DefinitionError, Problem
 
 __all__ = ["ImportPlan", "Planned", "existing_in_dir", "existing_in_store", "load_overrides", "plan_import",
            "plan_summary", "write_plan"]

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from procflow.definition import LEVELS
-from procflow.errors import DefinitionError, Problem
+from procflow.errors import CatalogueError, Problem
 
 __all__ = ["COLUMNS", "REQUIRED", "CatalogueError", "CatalogueRecord", "parse_records", "read_catalogue"]
 
@@ -36,25 +36,6 @@ _LEVEL_ALIASES = {"xã": "commune", "cấp xã": "commune", "tỉnh": "province"
 _MAX_LIMIT = 365  # working days: more than a year is a typo, not a time limit
 _MAX_ROWS = 20_000  # a province publishes ~2,000; far more is the wrong file
 _EXTRA = "\x00extra"  # where csv puts the values of a row longer than its header
-
-
-class CatalogueError(DefinitionError):
-    """A catalogue file is malformed; ``problems`` locates each one as ``row N, column C``. Nothing of the
-    catalogue was imported."""
-
-    def __init__(self, problems: Sequence[Problem] | Problem | str, *, file: str | None = None) -> None:
-        super().__init__(problems, file=file)
-        head = f"{len(self.problems)} problem(s) in catalogue" + (f" {file}" if file else "")
-        self.args = (head + ", nothing imported:\n" + "\n".join(f"  - {p.path}: {p.message}"
-                                                               for p in self.problems),)
-
-    def one_line(self, limit: int = 5) -> str:
-        """Every problem on one line (the CLI's refusal), the first ``limit`` of them spelt out."""
-        shown = "; ".join(f"{p.path}: {p.message}" for p in self.problems[:limit])
-        more = len(self.problems) - limit
-        where = f"{self.file}: " if self.file else ""
-        return (f"{where}catalogue refused, nothing imported ({len(self.problems)} problem(s)): {shown}"
-                + (f"; and {more} more" if more > 0 else ""))
 
 
 @attrs.frozen(kw_only=True)

@@ -24,6 +24,7 @@ hand-offs: a transition that gives custody to an agency hosted elsewhere enqueue
     pm = make_plugin_manager(plugins=[HandoffAdapter(transport)])
 """
 
+from procflow.errors import HandoffError
 from procflow.exchange.builder import build_envelope, envelope_tree
 from procflow.exchange.edxml import read_edxml, write_edxml
 from procflow.exchange.errors import (
@@ -31,7 +32,6 @@ from procflow.exchange.errors import (
     DefinitionMismatch,
     EncodingError,
     EnvelopeRejected,
-    HandoffError,
     HandoffRefused,
     HistoryConflict,
     InconsistentPayload,

@@ -40,7 +40,7 @@ that is refused rolls the guard's record back with everything else.
 
 from __future__ import annotations
 
-from procflow.errors import EnvelopeRejected, ProcflowError
+from procflow.errors import EnvelopeRejected, HandoffError
 
 __all__ = [
     "AttachmentDigestMismatch",
@@ -199,5 +199,3 @@ class HistoryConflict(HandoffRefused):
     reason = "history-conflict"
 
 
-class HandoffError(ProcflowError, ValueError):
-    """The sending node cannot export this hand-off (unknown or untrusted recipient, dossier not theirs)."""

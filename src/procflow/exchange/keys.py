@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from procflow.errors import UsageError
 from procflow.exchange.signing import NodeKeys
 from procflow.files import write_private
 
@@ -72,7 +73,7 @@ def generate_test_pki(
     result: dict[str, NodeKeys] = {}
     for code in agency_codes:
         if not code or "/" in code or code.startswith("."):
-            raise ValueError(f"agency code {code!r} cannot name a key file")
+            raise UsageError(f"agency code {code!r} cannot name a key file")
         keys = generate_test_keys(code, now=now)
         write_private(target / f"{code}.key.pem",
                       keys.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

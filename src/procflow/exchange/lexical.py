@@ -14,6 +14,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from procflow.errors import UsageError
 from procflow.exchange.errors import EncodingError
 from procflow.exchange.model import VN_TZ, Field, FieldType
 
@@ -109,7 +110,7 @@ def format_datetime(value: datetime, where: str) -> str:
 def parse_datetime(text: str) -> datetime:
     parsed = datetime.fromisoformat(text.strip())
     if parsed.tzinfo is None:
-        raise ValueError(f"datetime {text!r} has no offset")
+        raise UsageError(f"datetime {text!r} has no offset")
     return parsed.astimezone(VN_TZ)
 
 
@@ -194,11 +195,11 @@ def parse_value(tag: str, name: str, text: str) -> Field:
     elif kind is FieldType.FLOAT:
         value = float(text.strip())
         if not math.isfinite(value):
-            raise ValueError(f"float {text.strip()!r} is out of range")
+            raise UsageError(f"float {text.strip()!r} is out of range")
     elif kind is FieldType.NULL:
         value = None
     elif kind is FieldType.DATETIME:
         value = parse_datetime(text)
     else:
-        raise ValueError(f"{tag} holds values, not text")
+        raise UsageError(f"{tag} holds values, not text")
     return Field(name, kind, value)  # type: ignore[arg-type]

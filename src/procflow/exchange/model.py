@@ -5,7 +5,6 @@ builders consume them, so verification, import and tests never touch XML element
 attrs values: equality is structural, which is what the round-trip property ``parse(build(e)) == e``
 relies on. Datetimes must be timezone-aware; readers hand them back in Asia/Ho_Chi_Minh.
 """
-
 from __future__ import annotations
 
 import enum
@@ -19,6 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
+
+from procflow.errors import UsageError
 
 __all__ = [
     "VN_TZ",
@@ -43,7 +44,7 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 def _aware(_instance: Any, attribute: attrs.Attribute[Any], value: datetime) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{attribute.name} must be a timezone-aware datetime, got {value!r}")
+        raise UsageError(f"{attribute.name} must be a timezone-aware datetime, got {value!r}")
 
 
 class FieldType(enum.Enum):
@@ -98,11 +99,11 @@ class Field:
     @value.validator
     def _check_value(self, _attribute: attrs.Attribute[Any], value: object) -> None:
         if not _value_matches(self.type, value):
-            raise TypeError(f"field {self.name!r}: {value!r} is not a valid {self.type.value} value")
+            raise UsageError(f"field {self.name!r}: {value!r} is not a valid {self.type.value} value")
         if self.type is FieldType.MAP:
             names = [item.name for item in value]  # type: ignore[union-attr]
             if len(set(names)) != len(names):
-                raise ValueError(f"field {self.name!r}: a map cannot hold two entries with the same name")
+                raise UsageError(f"field {self.name!r}: a map cannot hold two entries with the same name")
 
     @classmethod
     def of(cls, name: str, value: object) -> Field:
@@ -115,12 +116,12 @@ class Field:
             return cls(name, FieldType.NULL, None)
         if isinstance(value, float):
             if not math.isfinite(value):
-                raise TypeError(f"field {name!r}: {value!r} is not a finite number")
+                raise UsageError(f"field {name!r}: {value!r} is not a finite number")
             return cls(name, FieldType.FLOAT, value)
         if isinstance(value, Mapping):
             for key in value:
                 if not isinstance(key, str):
-                    raise TypeError(f"field {name!r}: map key {key!r} is not a string")
+                    raise UsageError(f"field {name!r}: map key {key!r} is not a string")
             return cls(name, FieldType.MAP, tuple(cls.of(k, v) for k, v in value.items()))
         if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
             return cls(name, FieldType.LIST, tuple(cls.of("", v) for v in value))
@@ -138,7 +139,7 @@ class Field:
         elif isinstance(value, str):
             kind = FieldType.STRING
         else:
-            raise TypeError(f"field {name!r}: no payload type for {type(value).__name__}")
+            raise UsageError(f"field {name!r}: no payload type for {type(value).__name__}")
         return cls(name, kind, value)  # type: ignore[arg-type]
 
     def to_python(self) -> object:
@@ -190,7 +191,7 @@ class DossierPayload:
     @definition_hash.validator
     def _check_hash(self, _attribute: attrs.Attribute[Any], value: str | None) -> None:
         if value is not None and not _SHA256_HEX.fullmatch(value):
-            raise ValueError(f"dossier {self.dossier_id}: definition_hash must be 64 lowercase hex digits")
+            raise UsageError(f"dossier {self.dossier_id}: definition_hash must be 64 lowercase hex digits")
 
 
 @attrs.frozen
@@ -227,11 +228,11 @@ class Attachment:
     @sha256.validator
     def _check_sha256(self, _attribute: attrs.Attribute[Any], value: str) -> None:
         if not _SHA256_HEX.fullmatch(value):
-            raise ValueError(f"attachment {self.name!r}: sha256 must be 64 lowercase hex digits")
+            raise UsageError(f"attachment {self.name!r}: sha256 must be 64 lowercase hex digits")
 
     def __attrs_post_init__(self) -> None:
         if (self.content is None) == (self.uri is None):
-            raise ValueError(f"attachment {self.name!r}: give exactly one of content or uri")
+            raise UsageError(f"attachment {self.name!r}: give exactly one of content or uri")
 
     @classmethod
     def inline(cls, name: str, media_type: str, content: bytes, *, description: str = "") -> Attachment:
@@ -246,7 +247,7 @@ class Attachment:
         """Check inline content, or content fetched from ``uri`` by the caller, against the digest."""
         data = self.content if content is None else content
         if data is None:
-            raise ValueError(f"attachment {self.name!r} is external: pass the fetched content")
+            raise UsageError(f"attachment {self.name!r} is external: pass the fetched content")
         return hashlib.sha256(data).hexdigest() == self.sha256
 
 
@@ -293,7 +294,7 @@ class Envelope:
 
     def __attrs_post_init__(self) -> None:
         if not self.recipients:
-            raise ValueError(f"envelope {self.message_id}: at least one recipient is required")
+            raise UsageError(f"envelope {self.message_id}: at least one recipient is required")
 
     @property
     def recipient_codes(self) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from functools import lru_cache
 import attrs
 from lxml import etree
 
+from procflow.errors import UsageError
 from procflow.exchange.errors import (
     EnvelopeRejected,
     SchemaInvalid,
@@ -145,7 +146,7 @@ def _syntax_error(data: bytes, exc: etree.XMLSyntaxError, source: str) -> Envelo
 def parse_xml(data: bytes, *, limits: Limits = DEFAULT_LIMITS, source: str = "envelope") -> etree._Element:
     """Parse untrusted bytes with every libxml2 feature that reaches outside the document switched off."""
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"expected bytes, got {type(data).__name__}")
+        raise UsageError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if len(data) > limits.max_bytes:
         raise XmlTooLarge(f"{source}: {len(data)} bytes exceeds the limit of {limits.max_bytes}")

@@ -46,6 +46,7 @@ from signxml import (
     XMLVerifier,
 )
 
+from procflow.errors import UsageError
 from procflow.exchange.dsig import envelope_digest_matches, parse_profile, sign_profile, signed_info_verifies
 from procflow.exchange.errors import (
     EncodingError,
@@ -105,13 +106,13 @@ class NodeKeys:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         if mine != theirs:
-            raise ValueError(f"node {self.agency}: the private key does not match the certificate")
+            raise UsageError(f"node {self.agency}: the private key does not match the certificate")
 
     @classmethod
     def from_pem(cls, agency: str, key_pem: bytes, cert_pem: bytes, *, password: bytes | None = None) -> NodeKeys:
         key = serialization.load_pem_private_key(key_pem, password=password)
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise ValueError(f"node {agency}: only RSA and EC keys can sign envelopes")
+            raise UsageError(f"node {agency}: only RSA and EC keys can sign envelopes")
         return cls(agency, key, x509.load_pem_x509_certificate(cert_pem))
 
     @classmethod

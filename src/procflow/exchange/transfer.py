@@ -36,12 +36,11 @@ from procflow.access import record_disclosure
 from procflow.definition import ProcedureDefinition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, replay
 from procflow.engine import Engine
-from procflow.errors import DefinitionError, DossierNotFound, ProcflowError
+from procflow.errors import DefinitionError, DossierNotFound, HandoffError, ProcflowError, UsageError
 from procflow.exchange.builder import envelope_tree
 from procflow.exchange.errors import (
     DefinitionMismatch,
     EnvelopeRejected,
-    HandoffError,
     HistoryConflict,
     InconsistentPayload,
     NotAHandoff,
@@ -98,10 +97,10 @@ def dossier_event(dossier_id: str, p: PayloadEvent) -> DossierEvent:
     """The inverse of :func:`payload_event`; ``ValueError`` when the payload lacks what the engine needs."""
     missing = [name for name in ("to_state", "custodian", "status") if getattr(p, name) is None]
     if missing:
-        raise ValueError(f"event {p.seq} has no {', '.join(missing)}")
+        raise UsageError(f"event {p.seq} has no {', '.join(missing)}")
     effects = {f.name: f.to_python() for f in p.data}
     if len(effects) != len(p.data):
-        raise ValueError(f"event {p.seq} names an effect twice")
+        raise UsageError(f"event {p.seq} names an effect twice")
     return DossierEvent(dossier_id=dossier_id, seq=p.seq, at=p.at, kind=p.kind, trigger=p.trigger,
                         from_state=p.from_state, to_state=p.to_state, status=p.status,  # type: ignore[arg-type]
                         actor=p.actor, agency=p.agency, custodian=p.custodian,  # type: ignore[arg-type]
@@ -212,7 +211,7 @@ class ExchangeNode:
                  window: timedelta = timedelta(hours=24), future_skew: timedelta = timedelta(minutes=5),
                  limits: Limits = DEFAULT_LIMITS) -> None:
         if keys is not None and keys.agency != agency:
-            raise ValueError(f"node {agency}: its keys are {keys.agency}'s")
+            raise UsageError(f"node {agency}: its keys are {keys.agency}'s")
         self.engine = engine
         self.agency = agency
         self.keys = keys
@@ -401,9 +400,9 @@ class ExchangeNode:
         try:
             events = tuple(dossier_event(p.dossier_id, pe) for pe in p.events)
             if not events or events[0].kind != EventKind.FILED:
-                raise ValueError("the history does not start with the filing")
+                raise UsageError("the history does not start with the filing")
             if [e.seq for e in events] != list(range(1, len(events) + 1)):
-                raise ValueError("event numbers are not 1, 2, 3, ...")
+                raise UsageError("event numbers are not 1, 2, 3, ...")
             snapshot = replay(events)
         except (ValueError, KeyError, TypeError) as exc:
             raise InconsistentPayload(f"{source}: dossier {p.dossier_id}: {exc}") from exc

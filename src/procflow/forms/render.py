@@ -23,6 +23,7 @@ from string import Template
 from typing import Any
 
 from procflow.calendar import VN_TZ
+from procflow.errors import UsageError
 from procflow.forms.records import (
     ControlSlip,
     DossierRegister,
@@ -145,7 +146,7 @@ def _body(form: Form) -> tuple[str, str]:
         v.update(agency_code=_e(form.header.agency_code), period_from=f"{form.period_from:%d/%m/%Y}",
                  period_to=f"{form.period_to:%d/%m/%Y}", count=str(len(form.rows)), rows=rows)
         return _template("07.html").substitute(v), ""
-    raise TypeError(f"not a one-stop form record: {type(form).__name__}")
+    raise UsageError(f"not a one-stop form record: {type(form).__name__}")
 
 
 def render_html(form: Form) -> str:

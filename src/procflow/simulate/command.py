@@ -63,8 +63,7 @@ def simulate(
     """Simulate one province's one-stop offices (bộ phận một cửa) and report SLA figures."""
     from rich.console import Console
 
-    from procflow.catalogue.records import CatalogueError
-    from procflow.errors import ProcflowError
+    from procflow.errors import CatalogueError, ProcflowError
     from procflow.simulate import Scenario, run_simulation
     from procflow.simulate.faults import parse_fault
     from procflow.simulate.report import run_with_baseline, simulation_report, write_html

@@ -35,7 +35,7 @@ from procflow.clock import FakeClock
 from procflow.definition import bundled_definitions
 from procflow.dossier import Dossier, DossierEvent
 from procflow.engine import Engine
-from procflow.errors import ProcflowError, StoreError
+from procflow.errors import ProcflowError, StoreError, UsageError
 from procflow.outbox import status_sync_topic, topic_rule
 from procflow.scheduler import Scheduler, SimulationTimers, timer_report
 from procflow.simulate.job import prepare_postgres, simulation_calendar
@@ -317,7 +317,7 @@ def run_parallel_simulation(scenario: Scenario, db: str, *, workers: int, overwr
         raise StoreError("several simulation workers need a PostgreSQL store (--db postgresql://…); "
                          "SQLite has one writer at a time")
     if workers < 1:
-        raise ValueError("workers must be at least 1")
+        raise UsageError("workers must be at least 1")
     options = dict(store_options or {})
     _prepare(db, options, scenario, overwrite=overwrite)
     ctx = mp.get_context("spawn")  # the parent may hold pool threads: never fork under them

@@ -22,7 +22,7 @@ import attrs
 from procflow.clock import Clock
 from procflow.delivery import DeliveryWorker
 from procflow.engine import Engine
-from procflow.errors import PluginError
+from procflow.errors import PluginError, UsageError
 from procflow.outbox import STATUS_SYNC
 from procflow.plugins import make_plugin_manager
 from procflow.reconcile import reconcile
@@ -89,9 +89,9 @@ class PortalRun:
             raise PluginError("the portal needs the procflow-portal-http adapter: "
                               "pip install ./plugins/procflow-portal-http") from exc
         if (portal_url is None) == (not local):
-            raise ValueError("give either portal_url or local=True")
+            raise UsageError("give either portal_url or local=True")
         if fail_rate and not local:
-            raise ValueError("fail_rate injects failures into the local portal simulator; a real portal fails "
+            raise UsageError("fail_rate injects failures into the local portal simulator; a real portal fails "
                              "on its own")
         env = os.environ
         username = username or env.get("PROCFLOW_PORTAL_USERNAME") or "procflow"

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from procflow.errors import ProcflowError
+from procflow.errors import AnchorUnavailable, ProcflowError, UsageError
 from procflow.hashchain import GENESIS
 from procflow.keys import signing_keys
 from procflow.store.base import CheckpointRow
@@ -42,10 +42,6 @@ log = logging.getLogger("procflow.checkpoint")
 
 CHECKPOINT_INTERVAL = 60.0  # seconds between checkpoints taken by a worker (``--checkpoint-every``)
 _FORMAT = "procflow-checkpoints-1"
-
-
-class AnchorUnavailable(ProcflowError):
-    """No checkpoint key (``procflow keys init --checkpoint``), or an anchor file that cannot be read."""
 
 
 # -- the checkpoint --------------------------------------------------------------------------------------------
@@ -113,7 +109,7 @@ class Checkpointer:
 
     def __init__(self, store: Any, provider: object, *, interval: float = CHECKPOINT_INTERVAL) -> None:
         if interval <= 0:
-            raise ValueError(f"checkpoint interval must be positive, got {interval:g}")
+            raise UsageError(f"checkpoint interval must be positive, got {interval:g}")
         self.store = store
         self.provider = provider
         self.interval = interval

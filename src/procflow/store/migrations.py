@@ -359,7 +359,13 @@ def upgrade_sqlite(db: sqlite3.Connection, *, path: str = "") -> list[int]:
         if m.version in done:
             continue
         for stmt in m.statements():
-            db.execute(stmt)
+            try:
+                db.execute(stmt)
+            except sqlite3.OperationalError as exc:
+                # SQLite has no ADD COLUMN IF NOT EXISTS (PostgreSQL's steps say it): a step re-run after its
+                # version row was lost finds its column there already, which is what it wanted
+                if not (stmt.upper().startswith("ALTER TABLE") and "duplicate column name" in str(exc)):
+                    raise
         db.execute("INSERT INTO procflow_migrations VALUES (?,?,?)", (m.version, m.name, _now()))
         ran.append(m.version)
     if ran:

@@ -9,9 +9,10 @@ vault on (the fire itself writes no personal value) — committed on its own.
 
 Beside it: the same fire in group commits of 100 (the simulator's mode), a fire that writes one personal
 value, filing a dossier (three fields, one personal), the default fire with the hash chain off (what the
-chain costs), the lean fire of earlier versions (no guard, no outbox row, chain off), synchronous=FULL,
-and the default fire on 100,000 (and with ``--million`` 1,000,000) live dossiers, fired on dossiers drawn
-at random from the whole store.
+chain costs), the default fire with the chain keyed (HMAC) and a checkpoint of the whole store taken per row
+(issue 19's anchored log; a worker takes one a minute, so this overstates it), the lean fire of earlier
+versions (no guard, no outbox row, chain off), synchronous=FULL, and the default fire on 100,000 (and with
+``--million`` 1,000,000) live dossiers, fired on dossiers drawn at random from the whole store.
 
     python benchmarks/bench_engine.py              # 1k and 100k live dossiers, 5 rounds
     python benchmarks/bench_engine.py --million    # also 1M live dossiers (building it takes minutes)
@@ -66,6 +67,7 @@ _clock = time.perf_counter  # --cpu: time.process_time
 BASE = "baseline (transitions + 1 WAL insert, commit each)"
 HEADLINE = "default fire (guard, outbox row, chain, vault), commit each"
 GROUP = "default fire, group commit of 100"
+ANCHORED = "default fire, keyed chain (HMAC) + a checkpoint per row"
 
 
 class Record:
@@ -112,11 +114,20 @@ class Bench:
         self._copies = 0
 
     def engine(self, path: str, *, synchronous: str = "NORMAL", hash_chain: bool = True,
-               outbox: bool = True, identity: object = None) -> Engine:
+               outbox: bool = True, keyed: bool = False, identity: object = None) -> Engine:
         store = SQLiteStore(path, synchronous=synchronous)
         rules = [topic_rule([status_sync_topic(store)])] if outbox else []
+        vault = None
+        if keyed:  # issue 19: the keyring beside the store gets a chain key and a checkpoint key (keys init)
+            from procflow.keys import FileKeyProvider
+            from procflow.vault import Vault
+
+            provider = FileKeyProvider(path + ".keys")
+            provider.new_signing_key("chain")
+            provider.new_signing_key("checkpoint")
+            vault = Vault(store, provider)
         return Engine(store, registry=self.reg, clock=self.clock, hash_chain=hash_chain, outbox_rules=rules,
-                      identity=identity)  # type: ignore[arg-type]
+                      vault=vault, identity=identity)  # type: ignore[arg-type]
 
     def template(self, name: str, live: int) -> Path:
         """A store with ``live`` dossiers of both procedures (filed through the engine; beyond the first
@@ -238,6 +249,16 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
     def default(engine: Engine, **kw: object) -> float:
         return fire_loop(engine, hot_records(engine, "bench.default"), bench.desk, kw.pop("n", n), **kw)  # type: ignore[arg-type]
 
+    def anchored(engine: Engine) -> float:
+        # the keyed chain on every fire, plus one checkpoint of the whole store per row (a worker takes one a
+        # minute, off the fire's thread; charging a full one to every n fires overstates it)
+        from procflow.checkpoint import take_checkpoint
+
+        us = default(engine)
+        t0 = time.perf_counter()
+        take_checkpoint(engine.store, engine.vault.key_provider())
+        return us + (time.perf_counter() - t0) / n * 1e6
+
     def base(r: int) -> float:
         path = str(bench.tmp / f"base-{r}.db")
         try:
@@ -254,6 +275,7 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
             lambda e: file_loop(e, bench.commune, bench.desk, n)),
         "default fire with the hash chain off": on_copy(default, hash_chain=False),
         "default fire, no officials directory (identity not checked)": on_copy(default, identity=_Unmanaged()),
+        ANCHORED: on_copy(anchored, keyed=True),
         "lean fire (no guard, no outbox row, chain off) — earlier headline": on_copy(
             lambda e: fire_loop(e, hot_records(e, "bench.loop"), bench.desk, n, triggers=("to_check", "to_review"),
                                 first_state="review"), hash_chain=False, outbox=False),
@@ -271,6 +293,33 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
 
         out[f"default fire, {size:,} live dossiers (random ids)"] = spread
     return out
+
+
+def link_cost(rounds: int = 15, n: int = 20_000) -> tuple[float, float]:
+    """CPU µs of one plain and one keyed (HMAC) chain link, best of interleaved rounds: the keyed chain's
+    per-fire increment without the disk's noise (the end-to-end row above carries that noise)."""
+    import secrets
+
+    from procflow.dossier import DossierEvent
+    from procflow.hashchain import chain_event, chain_key
+
+    at = datetime(2026, 4, 20, 9, tzinfo=VN)
+    key = chain_key("c-0123456789abcdef", secrets.token_bytes(32))
+    best = [float("inf"), float("inf")]
+    for _ in range(rounds):
+        for i, k in enumerate((None, key)):
+            events = [DossierEvent(dossier_id="311.20.99.H92-260420-0001", seq=7, at=at, kind="fire", trigger="start",
+                                   from_state="received", to_state="review", status=4, actor="officer",
+                                   agency="311.20.99.H92", custodian="311.20.99.H92", definition_version=1,
+                                   effects={"sla": {"due_at": "2026-04-23T17:00:00+07:00"}}) for _ in range(n)]
+            t0 = time.process_time()
+            for e in events:
+                chain_event(e, GENESIS_LINK, k)
+            best[i] = min(best[i], (time.process_time() - t0) / n * 1e6)
+    return best[0], best[1]
+
+
+GENESIS_LINK = bytes(32)
 
 
 def profile(bench: Bench, template: Path, n: int) -> None:
@@ -319,6 +368,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="also break the default fire down by concern")
     ap.add_argument("--json", action="store_true", help="also print the medians as JSON")
     ap.add_argument("--cpu", action="store_true", help="time with this process's CPU time, not the wall clock")
+    ap.add_argument("--only", action="append", default=[], metavar="TEXT",
+                    help="only the rows whose name contains TEXT (repeatable; the baseline and the default fire "
+                         "always run, and no large store is built), e.g. --only keyed for issue 19's increment")
     args = ap.parse_args()
     if args.cpu:
         global _clock
@@ -326,9 +378,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="procflow-bench-"))
     try:
         bench = Bench(tmp)
-        big = [100_000] + ([1_000_000] if args.million else [])
+        big = [] if args.only else [100_000] + ([1_000_000] if args.million else [])
         templates = {size: bench.template(f"{size}", size) for size in [HOT, *big]}
         table = rows(bench, templates, args.n, big)
+        if args.only:
+            table = {k: v for k, v in table.items() if k in (BASE, HEADLINE) or any(t in k for t in args.only)}
         results: dict[str, list[float]] = {name: [] for name in table}
         names = list(table)
         for r in range(args.rounds):
@@ -357,12 +411,22 @@ def report(results: dict[str, list[float]], rounds: int, big: list[int]) -> None
         us = med[name]
         lo, hi = min(results[name]), max(results[name])
         print(f"{name:<66} {us:7.1f} {1e6 / us:8,.0f} {us / base:7.2f}×  {lo:.1f}–{hi:.1f}")
-    chain = med["default fire with the hash chain off"]
-    filing = med["filing a dossier (3 fields, 1 personal), commit each"]
-    group = med[GROUP]
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "MISSED"
+
+    if ANCHORED in med:
+        keyed = (med[ANCHORED] - head) / head
+        plain, hmac_link = link_cost()
+        print(f"\nkeyed chain + checkpoints ≤ 10 % of the default fire (issue 19): {keyed:+.1%}  "
+              f"{verdict(keyed <= 0.10)}")
+        print(f"  the link alone (CPU, best of 15 interleaved rounds): plain {plain:.2f} µs, keyed {hmac_link:.2f} µs "
+              f"→ +{hmac_link - plain:.2f} µs a fire = {(hmac_link - plain) / head:.1%} of the default fire")
+    if GROUP not in med:
+        return
+    chain = med["default fire with the hash chain off"]
+    filing = med["filing a dossier (3 fields, 1 personal), commit each"]
+    group = med[GROUP]
 
     print("\ntargets (issue 17):")
     print(f"  default fire ≤ 2.0× baseline, commit each:        {head / base:5.2f}×      {verdict(head / base <= 2.0)}")

@@ -256,6 +256,9 @@ def _mount_optional() -> None:
     from procflow.cli_privacy import register as register_privacy
 
     register_privacy(app)
+    from procflow.cli_anchor import register as register_anchor
+
+    register_anchor(app)
     from procflow.cli_safety import register as register_safety
 
     register_safety(app)

@@ -74,6 +74,9 @@ def worker_cmd(
     topic: Annotated[list[str] | None, typer.Option(help="Only these topics (repeatable).")] = None,
     worker_id: Annotated[str | None, typer.Option(help="Name in claimed_by (default host:pid:random).")] = None,
     no_timers: Annotated[bool, typer.Option("--no-timers", help="Do not fire due timers in this worker.")] = False,
+    checkpoint_every: Annotated[float, typer.Option(min=0, help="Seconds between checkpoints of the log (0: none; "
+                                                                "needs a checkpoint key, `procflow keys init "
+                                                                "--checkpoint`).")] = 60.0,
     as_json: JsonOption = False,
 ) -> None:
     """Deliver outbox messages through the installed adapters, retrying with backoff; SIGTERM stops it
@@ -97,11 +100,21 @@ def worker_cmd(
     timers = None if no_timers else Scheduler(build_engine(_open(db), pm=_plugin_manager(),
                                                            register_procedures=False))
     timer_thread: threading.Thread | None = None
+    # The log's checkpoints (procflow.anchor): every --checkpoint-every seconds and at shutdown, own connection.
+    from procflow.checkpoint import Checkpointer
+    from procflow.vault import Vault
+
+    anchor_store = _open(db) if checkpoint_every > 0 else None
+    anchors = None if anchor_store is None else Checkpointer(
+        anchor_store, Vault(anchor_store, location=db).key_provider(), interval=checkpoint_every)
+    anchor_thread: threading.Thread | None = None
 
     def stop(*_: object) -> None:
         w.stop()
         if timers is not None:
             timers.stop()
+        if anchors is not None:
+            anchors.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     err.print(f"procflow worker {w.worker_id} on {db}" + (" (once)" if once else " — SIGTERM or Ctrl-C stops"),
@@ -114,7 +127,12 @@ def worker_cmd(
                 stats = w.drain()
             finally:
                 w.close()
+                if anchors is not None:
+                    anchors.take()
         else:
+            if anchors is not None:
+                anchor_thread = threading.Thread(target=anchors.run, name="procflow-checkpoints", daemon=True)
+                anchor_thread.start()
             if timers is not None:
                 timer_thread = threading.Thread(target=timers.run, kwargs={"idle_sleep": poll},
                                                 name="procflow-timers", daemon=True)
@@ -128,6 +146,13 @@ def worker_cmd(
             if timer_thread is not None:
                 timer_thread.join(timeout=30)
             timers.engine.store.close()
+        if anchors is not None and anchor_store is not None:
+            anchors.stop()
+            if anchor_thread is not None:
+                anchor_thread.join(timeout=30)  # the shutdown checkpoint
+            anchor_store.close()
+            if anchors.unavailable:
+                err.print(f"[yellow]warning:[/] the log is unanchored: {anchors.unavailable}", highlight=False)
         store.close()
     if as_json:
         _emit_json(stats.to_dict())

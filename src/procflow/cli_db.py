@@ -118,6 +118,19 @@ def _show(st: migrations.MigrationStatus) -> None:
         _out.print(f"  [yellow]·[/] {m.version:>3}  {m.name}  (pending)")
 
 
+def _log_key_hint(db: str) -> None:
+    """The upgrade point of the keyed log is explicit (``procflow keys init``): say so, never do it."""
+    from procflow.keys import KeysUnavailable, default_key_provider, signing_keys
+
+    try:
+        keyed = signing_keys(default_key_provider(db), "chain")[0] is not None
+    except KeysUnavailable:
+        return
+    if not keyed:
+        _out.print("the event log is not keyed yet: `procflow keys init --db … --checkpoint` keys it from now on "
+                   "(the upgrade point is recorded in the audit chain) and anchors it with signed checkpoints")
+
+
 def register(app: typer.Typer) -> None:
     """Mount ``procflow db`` on the main command."""
     db_app = typer.Typer(help="Store schema: upgrade and status (versioned migrations).", no_args_is_help=True)
@@ -144,6 +157,7 @@ def register(app: typer.Typer) -> None:
             _out.print(f"due dates recounted (Civil Code 2015 art. 147, receipt day not counted): "
                        f"{report.recounted:,} open dossier(s) moved one working day later, each recorded as an "
                        f"event; {report.unchanged:,} same-day and {report.closed:,} closed needed nothing")
+        _log_key_hint(db)
 
     @db_app.command("status")
     def status_cmd(db: DbOption = None, schema: SchemaOption = None,

@@ -115,9 +115,15 @@ def audit_verify(
                                              "the log).")] = False,
     allow_unchained: Annotated[bool, typer.Option(help="Accept events written with hash chaining switched off.")]
     = False,
+    anchor: Annotated[str | None, typer.Option(help="An exported copy of the checkpoints (`procflow audit "
+                                                    "checkpoints export`) to check the store against.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check every dossier's hash chain and snapshot; exit 1 naming the first broken link of each."""
+    """Check every dossier's hash chain and snapshot, the vault entries they reference, the access audit's
+    chain, and every dossier against the latest signed checkpoint; exit 1 naming dossier and kind of each
+    finding."""
+    from procflow.anchor import chain_keys_of
+    from procflow.cli_anchor import anchor_section, print_anchor
     from procflow.hashchain import verify
 
     with _engine(db) as engine:
@@ -127,21 +133,34 @@ def audit_verify(
             if unknown:
                 _fail(f"no dossier {unknown[0]!r} in this store: nothing to verify"
                       + (f" (and {len(unknown) - 1} more unknown)" if len(unknown) > 1 else ""))
-        report = verify(engine.store, dossier or None, allow_unchained=allow_unchained)
+        chain_keys = chain_keys_of(engine.vault.key_provider())
+        report = verify(engine.store, dossier or None, allow_unchained=allow_unchained, keys=chain_keys or None)
+        anchored = anchor_section(engine, anchor, dossier)
     if as_json:
         out = report.to_dict()
+        out["ok"] = report.ok and anchored.ok
+        out["anchor"] = anchored.to_dict()
         if heads:
             out["heads"] = report.heads
         sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
-        raise typer.Exit(0 if report.ok else 1)
+        raise typer.Exit(0 if report.ok and anchored.ok else 1)
     if heads:
         for did, h in sorted(report.heads.items()):
             _out.print(f"{did} {h}")
     extra = f", {report.unchained} written without hash chaining" if report.unchained else ""
-    if report.ok:
+    if report.keyed < report.events:
+        extra += f", {report.events - report.keyed:,} with unkeyed links (from before `procflow keys init`)"
+    if report.unchecked:
+        extra += f", {report.unchecked:,} keyed links not checked (the chain key is not in this keyring)"
+    print_anchor(anchored)
+    if report.ok and anchored.ok:
         _out.print(f"[green]ok[/]: {report.dossiers:,} dossier(s), {report.events:,} event(s): every chain intact "
                    f"and every snapshot equals its replay{extra}")
         return
+    if report.ok:
+        _out.print(f"[bold red]TAMPERED[/]: {len(anchored.findings)} finding(s) against the anchor, the vault or "
+                   "the audit (above)")
+        raise typer.Exit(1)
     _out.print(f"[bold red]TAMPERED[/]: {len(report.breaks)} of {report.dossiers:,} dossier(s) broken{extra}; "
                f"first broken link:")
     for b in report.breaks:
@@ -161,7 +180,15 @@ def keys_status(db: DbOption = None, keys: KeysOption = None) -> None:
         missing = sorted(set(needed) - set(present))
         usage = vault.key_usage() if not missing else {}
         active = vault.keys.active_key_id() if present and not missing else None
+        from procflow.keys import signing_keys
+
+        log_keys = {kind: signing_keys(vault.key_provider(), kind) for kind in ("chain", "checkpoint")}
     _out.print(f"keys: {where}")
+    for kind, (log_active, known) in log_keys.items():
+        _out.print(f"  {kind} key: " + (f"{log_active} (active)" + (f", {len(known) - 1} older kept to verify the "
+                                                                     "past" if len(known) > 1 else "")
+                                        if log_active else "none (`procflow keys init"
+                                        + (" --checkpoint" if kind == "checkpoint" else "") + "`)"))
     _out.print(f"  needed by the store: {', '.join(needed) or 'none (no sealed values yet)'}")
     _out.print(f"  present: {', '.join(present) or 'none'}" + (f" · active {active}" if active else ""))
     if missing:
@@ -184,11 +211,20 @@ def keys_rotate(
                                               "a grace period longer than any process's keyring refresh).")]
     = False,
     dry_run: Annotated[bool, typer.Option(help="Only say what a rotation would re-encrypt.")] = False,
+    chain: Annotated[bool, typer.Option("--chain", help="Rotate the event chain's HMAC key instead.")] = False,
+    checkpoint: Annotated[bool, typer.Option("--checkpoint", help="Rotate the checkpoint signing key instead.")]
+    = False,
     yes: YesOption = False,
 ) -> None:
-    """Make a new key active and re-encrypt every value in batches; run again to resume after a crash."""
+    """Make a new key active and re-encrypt every value in batches; run again to resume after a crash.
+    With --chain / --checkpoint: a new log key (old ones kept to verify the past; nothing is re-encrypted)."""
     from procflow.cli_safety import confirm_destructive
 
+    if chain or checkpoint:
+        from procflow.cli_anchor import rotate_log_keys
+
+        rotate_log_keys(db, keys, chain=chain, checkpoint=checkpoint)
+        return
     if dry_run:
         with _engine(db, keys) as engine:
             usage = engine.vault.key_usage()

@@ -30,6 +30,7 @@
     │   └── PermanentAdapterError
     ├── KeysUnavailable                     a key the vault needs is not in the key provider
     ├── VaultError                          a vault value could not be read (missing, wrong key, tampered)
+    ├── AnchorUnavailable                   no checkpoint key to anchor the log, or an unreadable anchor file
     ├── MigrationRefused                    in-flight dossiers cannot move to another unit or version
     ├── HandoffError (ValueError)           the sending node cannot export a hand-off
     ├── UsageError (ValueError)             an argument the API cannot use (a naive datetime, a batch of 0,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccessDenied",
     "AdapterError",
+    "AnchorUnavailable",
     "CalendarError",
     "CalendarWarning",
     "CatalogueError",
@@ -371,6 +373,11 @@ class KeysUnavailable(ProcflowError):
 
 class VaultError(ProcflowError):
     """A vault value could not be read (missing row, wrong key, tampered ciphertext)."""
+
+
+class AnchorUnavailable(ProcflowError):
+    """No checkpoint key (``procflow keys init --checkpoint``; never made silently), or an anchor file
+    (``procflow audit checkpoints export``) that cannot be read (``procflow.checkpoint``)."""
 
 
 class MigrationRefused(ProcflowError):

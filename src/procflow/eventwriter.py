@@ -13,12 +13,14 @@ that arms no timer is a single store call (one transaction, one round trip on Po
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from procflow.dossier import Dossier, DossierEvent
 from procflow.errors import DossierNotFound
-from procflow.hashchain import GENESIS, chain_event, head_of
+from procflow.hashchain import GENESIS, ChainKey, chain_event, chain_key, head_of
+from procflow.keys import REFRESH_SECONDS, signing_keys
 from procflow.outbox import seal_messages
 from procflow.store.base import OutboxMessage, writes_armings
 from procflow.timers import TimerChanges
@@ -35,10 +37,27 @@ class EventWriter:
     """Writes events for ``engine`` (its store, vault, outbox rules and hash-chain setting, read at each call,
     so an engine reconfigured after it was built writes as configured)."""
 
-    __slots__ = ("engine",)
+    __slots__ = ("_key", "_key_checked", "engine")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._key: ChainKey | None = None
+        self._key_checked = -REFRESH_SECONDS  # monotonic time the provider was last asked for the chain key
+
+    def chain_key(self) -> ChainKey | None:
+        """The active chain key (None: the keyring has none, the log stays unkeyed), asked of the key provider
+        at most once a second so a rotation by another process is followed without a per-event lookup."""
+        now = time.monotonic()
+        if now - self._key_checked < REFRESH_SECONDS:
+            return self._key
+        self._key_checked = now
+        active, keys = signing_keys(self.engine.vault.key_provider(), "chain")
+        self._key = None if active is None else chain_key(active, keys[active])
+        return self._key
+
+    def refresh_key(self) -> None:
+        """Forget the cached chain key (after ``procflow keys init`` / ``rotate`` in this process)."""
+        self._key_checked = -REFRESH_SECONDS
 
     # -- the hash chain ---------------------------------------------------------------------------------
     def head(self, d: Dossier) -> bytes:
@@ -56,7 +75,9 @@ class EventWriter:
             return None
         if prev_hash is None:
             prev_hash = GENESIS if before is None else self.head(before)
-        return (event.seq, chain_event(event, prev_hash))
+        now = time.monotonic()
+        key = self._key if now - self._key_checked < REFRESH_SECONDS else self.chain_key()
+        return (event.seq, chain_event(event, prev_hash, key))
 
     # -- personal values --------------------------------------------------------------------------------
     def seal(self, dossier_id: str, seq: int, values: Mapping[str, Any],

@@ -19,16 +19,19 @@ value and key rotation re-encrypting it never touch a hashed byte: the chain sta
 * a snapshot that no longer equals the replay of its events;
 * an event without a hash (unless the store was written with chaining off and ``allow_unchained``).
 
-SHA-256 needs no key, so anyone can verify; someone who can rewrite the whole database can also
-recompute a whole chain. Record the per-dossier heads (``procflow audit verify --heads``) somewhere else
-(a signed report, another agency) to anchor them.
+Keyed links (issue 19): once the keyring holds a chain key (``procflow keys init``), each new link is
+``0x01 ‖ key fingerprint (8 bytes) ‖ HMAC-SHA256(chain key, prev_hash ‖ content)`` (41 bytes), so someone
+who can write the database but does not hold the key cannot recompute a chain; the fingerprint names the
+key, so rotated keys keep verifying what they linked. Older, unkeyed links (32 bytes) still verify; an
+unkeyed link after a keyed one, or written after the store's upgrade point (``keyed_since``), is a break.
+The heads of all chains are anchored by signed checkpoints (``procflow.anchor``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,13 +39,46 @@ import attrs
 
 from procflow.dossier import Dossier, DossierEvent, replay
 
-__all__ = ["GENESIS", "Break", "VerifyReport", "chain_event", "event_content", "event_hash", "head_of", "link",
-           "verify", "verify_dossier"]
+__all__ = ["GENESIS", "KEYED", "Break", "ChainKey", "VerifyReport", "audit_link", "chain_event", "chain_key",
+           "event_content", "event_hash", "head_of", "is_keyed", "key_fingerprint", "link", "verify", "verify_dossier"]
 
 GENESIS = bytes(32)  # what the first event of a dossier links to
 _sha256 = hashlib.sha256
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+KEYED = 1  # the version byte of a keyed link
+
+ChainKey = tuple[bytes, Any, Any]
+"""``(tag, inner, outer)``: ``tag`` is the 9 bytes a keyed link starts with (version byte + key fingerprint);
+``inner``/``outer`` are SHA-256 states already fed the key's HMAC pads (RFC 2104), so a link costs two state
+copies and two short hashes instead of a key set-up per event (``hmac.digest`` is ~3× slower here)."""
+
+
+def key_fingerprint(key_id: str) -> bytes:
+    """The 8 bytes of a chain key id (``c-`` + 16 hex digits) stored in each keyed link."""
+    return bytes.fromhex(key_id[2:18])
+
+
+def chain_key(key_id: str, key: bytes) -> ChainKey:
+    """The precomputed HMAC-SHA256 of chain key ``key_id`` (``_hmac`` equals ``hmac.digest(key, m, "sha256")``)."""
+    return _keyed(bytes([KEYED]) + key_fingerprint(key_id), key)
+
+
+def _keyed(tag: bytes, key: bytes) -> ChainKey:
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return (tag, _sha256(bytes(b ^ 0x36 for b in block)), _sha256(bytes(b ^ 0x5C for b in block)))
+
+
+def _hmac(key: ChainKey, message: bytes) -> bytes:
+    inner = key[1].copy()
+    inner.update(message)
+    outer = key[2].copy()
+    outer.update(inner.digest())
+    return key[0] + bytes(outer.digest())
+
+
+def is_keyed(h: bytes | None) -> bool:
+    return h is not None and len(h) == 41 and h[0] == KEYED
 
 
 def effects_text(effects: Any) -> str | None:
@@ -66,14 +102,16 @@ def link(prev_hash: bytes, content: bytes) -> bytes:
     return hashlib.sha256(prev_hash + content).digest()
 
 
-def event_hash(e: DossierEvent, prev_hash: bytes) -> bytes:
-    """Recompute an event's hash from what it says (as read back from a store)."""
-    return link(prev_hash, event_content(e.dossier_id, e.seq, e.at, e.kind, e.trigger, e.from_state, e.to_state,
-                                         e.status, e.actor, e.agency, e.custodian, e.definition_version,
-                                         effects_text(e.effects), e.note))
+def event_hash(e: DossierEvent, prev_hash: bytes, key: ChainKey | None = None) -> bytes:
+    """Recompute an event's hash from what it says (as read back from a store); keyed with ``key``."""
+    content = event_content(e.dossier_id, e.seq, e.at, e.kind, e.trigger, e.from_state, e.to_state, e.status,
+                            e.actor, e.agency, e.custodian, e.definition_version, effects_text(e.effects), e.note)
+    if key is None:
+        return link(prev_hash, content)
+    return _hmac(key, prev_hash + content)
 
 
-def chain_event(e: DossierEvent, prev_hash: bytes) -> bytes:
+def chain_event(e: DossierEvent, prev_hash: bytes, key: ChainKey | None = None) -> bytes:
     """Give a freshly built event (not yet written) its ``prev_hash`` and ``hash``; returns the hash.
 
     The engine calls this once per event it creates, before the store writes it. It also caches the
@@ -84,7 +122,14 @@ def chain_event(e: DossierEvent, prev_hash: bytes) -> bytes:
     head = ascii((e.dossier_id, e.seq, (e.at - _EPOCH) // _US, e.kind, e.trigger, e.from_state, e.to_state,
                   e.status, e.actor, e.agency, e.custodian, e.definition_version, e.note,
                   None if text is None else len(fx)))
-    h = _sha256(prev_hash + head.encode("ascii") + fx).digest()
+    if key is None:
+        h = _sha256(prev_hash + head.encode("ascii") + fx).digest()
+    else:  # HMAC from precomputed pads: a couple of microseconds more than the plain link
+        inner = key[1].copy()
+        inner.update(prev_hash + head.encode("ascii") + fx)
+        outer = key[2].copy()
+        outer.update(inner.digest())
+        h = key[0] + outer.digest()
     setattr_ = object.__setattr__  # frozen attrs class: set once, before anyone else sees the event
     setattr_(e, "effects_text", text)
     setattr_(e, "prev_hash", prev_hash)
@@ -104,7 +149,8 @@ class Break:
 
     dossier_id: str
     seq: int | None
-    problem: str  # edited | deleted | reordered | inserted | unchained | snapshot | orphan
+    problem: str  # edited | deleted | reordered | inserted | unchained | snapshot | orphan | downgraded | unkeyed
+    #               | unknown-key (a keyed link under a key the keyring never had: forged without the key)
     detail: str
 
     def __str__(self) -> str:
@@ -118,6 +164,8 @@ class VerifyReport:
     events: int = 0
     breaks: list[Break] = attrs.field(factory=list)
     unchained: int = 0  # events written with hash chaining switched off
+    keyed: int = 0  # events whose link is keyed (HMAC)
+    unchecked: int = 0  # keyed events whose HMAC could not be checked (verified without the chain keys)
     heads: dict[str, str] = attrs.field(factory=dict)  # dossier → hex of its last event's hash
 
     @property
@@ -126,17 +174,23 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "dossiers": self.dossiers, "events": self.events, "unchained": self.unchained,
-                "breaks": [attrs.asdict(b) for b in self.breaks]}
+                "keyed": self.keyed, "unchecked": self.unchecked, "breaks": [attrs.asdict(b) for b in self.breaks]}
 
 
 def verify_dossier(dossier_id: str, events: list[DossierEvent], snapshot: Dossier | None, *,
-                   allow_unchained: bool = False) -> tuple[Break | None, int, bytes | None]:
+                   allow_unchained: bool = False, keys: Mapping[bytes, bytes] | None = None,
+                   keyed_since: datetime | None = None, counts: VerifyReport | None = None,
+                   ) -> tuple[Break | None, int, bytes | None]:
     """(first break or None, number of unchained events, head hash) for one dossier's log, read in seq order.
 
     An event without a hash is a break unless ``allow_unchained`` (a store written with hash chaining
-    switched off): otherwise removing the hashes would be a way to edit the log unnoticed."""
+    switched off): otherwise removing the hashes would be a way to edit the log unnoticed. ``keys``: the
+    chain keys by fingerprint (None: keyed links are checked for linkage only, counted in ``unchecked``);
+    ``keyed_since``: the store's upgrade point, after which an unkeyed link is a break."""
     prev = GENESIS
     unchained = 0
+    seen_keyed = False
+    prepared: dict[bytes, ChainKey] = {}
     by_hash: dict[bytes | None, int] = {e.hash: e.seq for e in events if e.hash}
     beyond = snapshot.revision if snapshot is not None else None
 
@@ -164,8 +218,31 @@ def verify_dossier(dossier_id: str, events: list[DossierEvent], snapshot: Dossie
                 return brk(e, "reordered", f"links to event {target}, which comes after it")
             return brk(e, "inserted", f"links to event {target}, not to event {e.seq - 1}: something was put "
                                       "between them")
-        if event_hash(e, prev) != e.hash:
-            return brk(e, "edited", "its content no longer matches its hash")
+        if is_keyed(e.hash):
+            seen_keyed = True
+            if counts is not None:
+                counts.keyed += 1
+            if keys is None:
+                if counts is not None:
+                    counts.unchecked += 1
+            else:
+                fp = e.hash[1:9]
+                if fp not in prepared:
+                    raw = keys.get(fp)
+                    if raw is None:
+                        return brk(e, "unknown-key", f"keyed with a chain key ({fp.hex()}) this keyring never had: "
+                                                     "linked by someone without the key")
+                    prepared[fp] = _keyed(e.hash[:9], raw)
+                if event_hash(e, prev, prepared[fp]) != e.hash:
+                    return brk(e, "edited", "its content no longer matches its keyed hash (HMAC)")
+        else:
+            if seen_keyed:
+                return brk(e, "downgraded", "an unkeyed link after keyed ones: re-chained without the chain key")
+            if keyed_since is not None and e.at >= keyed_since:
+                return brk(e, "unkeyed", f"an unkeyed link written after the chain was keyed "
+                                         f"({keyed_since.isoformat()}): re-chained without the chain key")
+            if event_hash(e, prev) != e.hash:
+                return brk(e, "edited", "its content no longer matches its hash")
         prev = e.hash
     if snapshot is None:
         if events:
@@ -190,8 +267,10 @@ def verify_dossier(dossier_id: str, events: list[DossierEvent], snapshot: Dossie
     return None, unchained, prev
 
 
-def verify(store: Any, dossier_ids: Iterable[str] | None = None, *, allow_unchained: bool = False) -> VerifyReport:
-    """Check every dossier's chain (or only ``dossier_ids``) on a store; never writes."""
+def verify(store: Any, dossier_ids: Iterable[str] | None = None, *, allow_unchained: bool = False,
+           keys: Mapping[bytes, bytes] | None = None, keyed_since: datetime | None = None) -> VerifyReport:
+    """Check every dossier's chain (or only ``dossier_ids``) on a store; never writes. ``keys`` and
+    ``keyed_since`` as in :func:`verify_dossier` (``procflow.anchor.chain_keys_of`` gives them)."""
     report = VerifyReport()
     ids: Iterator[str] | Iterable[str]
     if dossier_ids is None:
@@ -209,7 +288,8 @@ def verify(store: Any, dossier_ids: Iterable[str] | None = None, *, allow_unchai
                 snapshot = store.get(did)
             except KeyError:
                 snapshot = None
-        brk, unchained, head = verify_dossier(did, events, snapshot, allow_unchained=allow_unchained)
+        brk, unchained, head = verify_dossier(did, events, snapshot, allow_unchained=allow_unchained, keys=keys,
+                                              keyed_since=keyed_since, counts=report)
         report.dossiers += 1
         report.events += len(events)
         report.unchained += unchained
@@ -218,3 +298,14 @@ def verify(store: Any, dossier_ids: Iterable[str] | None = None, *, allow_unchai
         elif head is not None:
             report.heads[did] = head.hex()
     return report
+
+
+def audit_link(prev_hash: bytes, at: datetime, actor: str, agency: str, dossier_id: str | None, action: str,
+               outcome: str, detail: str, purpose: str) -> bytes:
+    """The access audit's own chain (``procflow.anchor``): SHA-256 over the previous row's hash and this row's
+    fields, so a deleted or edited row breaks it; the signed checkpoints anchor its head. Stores compute it
+    as they insert, under their write lock."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    fields = ascii(("audit-1", (at - _EPOCH) // _US, actor, agency, dossier_id, action, outcome, detail, purpose))
+    return _sha256(prev_hash + fields.encode("ascii")).digest()

@@ -41,6 +41,7 @@ from procflow.errors import KeysUnavailable
 __all__ = [
     "REFRESH_SECONDS",
     "RETIRE_GRACE_SECONDS",
+    "SIGNING_KINDS",
     "EnvKeyProvider",
     "FileKeyProvider",
     "KeyProvider",
@@ -48,6 +49,7 @@ __all__ = [
     "StaticKeyProvider",
     "default_key_provider",
     "key_id_for",
+    "signing_keys",
 ]
 
 KEY_BYTES = 32  # AES-256-GCM; HMAC-SHA256
@@ -113,6 +115,28 @@ def _new_key() -> tuple[str, bytes]:
     return key_id_for(raw), raw
 
 
+# The log's own keys (``procflow.anchor``), beside the vault's: "chain" keys the HMAC of every event's link,
+# "checkpoint" signs the checkpoints of all dossiers' heads (an Ed25519 seed, so a copy elsewhere verifies with
+# the public key alone). Neither is ever made implicitly: ``procflow keys init`` / ``--checkpoint`` make them.
+SIGNING_KINDS = ("chain", "checkpoint")
+
+
+def signing_key_id(kind: str, raw: bytes) -> str:
+    """``c-`` / ``p-`` + 16 hex digits of a domain-separated SHA-256: the id names the key forever."""
+    prefix = "c-" if kind == "chain" else "p-"
+    return prefix + hashlib.sha256(f"procflow-{kind}-key-id\0".encode() + raw).hexdigest()[:16]
+
+
+def signing_keys(provider: object, kind: str) -> tuple[str | None, dict[str, bytes]]:
+    """``(active id or None, every id -> key)`` of the provider's ``kind`` keys; a provider without the
+    optional ``signing_keys`` method (a province's own, not upgraded yet) has none: its log stays unkeyed."""
+    method = getattr(provider, "signing_keys", None)
+    if method is None:
+        return None, {}
+    active, keys = method(kind)
+    return active, dict(keys)
+
+
 class StaticKeyProvider:
     """Keys held in memory. ``StaticKeyProvider.generate()`` makes a fresh random keyring."""
 
@@ -122,9 +146,20 @@ class StaticKeyProvider:
         self._keys = dict(keys)
         self._active = active
         self._index = index_key
+        self._signing: dict[str, tuple[str | None, dict[str, bytes]]] = {k: (None, {}) for k in SIGNING_KINDS}
 
     def __repr__(self) -> str:
         return f"StaticKeyProvider(in memory, {len(self._keys)} key(s))"
+
+    def signing_keys(self, kind: str) -> tuple[str | None, dict[str, bytes]]:
+        return self._signing[kind]
+
+    def new_signing_key(self, kind: str) -> str:
+        """Make a ``kind`` key active (the old ones stay, to verify what they signed)."""
+        raw = secrets.token_bytes(KEY_BYTES)
+        kid = signing_key_id(kind, raw)
+        self._signing[kind] = (kid, {**self._signing[kind][1], kid: raw})
+        return kid
 
     @classmethod
     def generate(cls) -> StaticKeyProvider:
@@ -279,6 +314,38 @@ class FileKeyProvider:
             self._mtime = self.path.stat().st_mtime_ns
         return kid
 
+    def signing_keys(self, kind: str) -> tuple[str | None, dict[str, bytes]]:
+        """The keyring's ``kind`` keys (none when the keyring or the section does not exist: never created
+        here). Re-read when the file changed, so a rotation by ``procflow keys rotate`` is followed."""
+        if not self.path.exists():
+            return None, {}
+        section = self._load(reload=self._changed()).get(kind) or {}
+        keys = {kid: _unb64(b64, f"{self.path}: {kind}.{kid}") for kid, b64 in (section.get("keys") or {}).items()}
+        active = section.get("active")
+        return (active if active in keys else None), keys
+
+    def _changed(self) -> bool:
+        try:
+            return self.path.stat().st_mtime_ns != self._mtime
+        except OSError:
+            return False
+
+    def new_signing_key(self, kind: str) -> str:
+        """Add a ``kind`` key to the keyring and make it active (creates the keyring when missing: the explicit
+        ``procflow keys init`` / ``keys rotate`` path)."""
+        data = dict(self._load(reload=True, create=True))
+        section = dict(data.get(kind) or {})
+        raw = secrets.token_bytes(KEY_BYTES)
+        kid = signing_key_id(kind, raw)
+        section["keys"] = {**(section.get("keys") or {}), kid: _b64(raw)}
+        section["active"] = kid
+        data[kind] = section
+        with self._lock:
+            self._write(data)
+            self._data = data
+            self._mtime = self.path.stat().st_mtime_ns
+        return kid
+
     def retire(self, key_id: str) -> None:
         data = dict(self._load(reload=True))
         if key_id == data["active"]:
@@ -314,6 +381,15 @@ class EnvKeyProvider:
         if not index:
             raise KeysUnavailable("PROCFLOW_VAULT_INDEX_KEY is not set")
         self._static = StaticKeyProvider(keys, order[0], _unb64(index, "PROCFLOW_VAULT_INDEX_KEY"))
+        for kind in SIGNING_KINDS:  # PROCFLOW_CHAIN_KEYS / PROCFLOW_CHECKPOINT_KEYS="id:base64,…", first active
+            var = f"PROCFLOW_{kind.upper()}_KEYS"
+            pairs = [p.strip().partition(":") for p in env.get(var, "").split(",") if p.strip()]
+            found = {kid: _unb64(b64, f"{var} {kid}") for kid, _, b64 in pairs}
+            if found:
+                self._static._signing[kind] = (pairs[0][0], found)
+
+    def signing_keys(self, kind: str) -> tuple[str | None, dict[str, bytes]]:
+        return self._static.signing_keys(kind)
 
     def active_key_id(self) -> str:
         return self._static.active_key_id()

@@ -167,6 +167,14 @@ class Vault:
         """Ids of the keys that sealed this store's values (recorded in ``vault_keys`` as they are used)."""
         return list(self._sql.keyring().vault_key_ids(exclude=(PLAIN, ERASED)))
 
+    def key_provider(self) -> KeyProvider:
+        """The provider, without checking it against the store (the event log asks it for its chain key on
+        every store, with or without personal values; ``procflow.anchor``)."""
+        if self._keys is None:
+            loc = self._location or getattr(self.store, "path", None) or getattr(self.store, "url", None)
+            self._keys = default_key_provider(loc)
+        return self._keys
+
     def present_key_ids(self) -> list[str]:
         """Ids of the data keys the provider holds ([] when its keyring file does not exist yet)."""
         provider = self._keys
@@ -250,6 +258,11 @@ class Vault:
                     raise KeysUnavailable(f"vault entry {dossier_id}/{seq}: {exc}") from exc
                 raise VaultError(f"vault entry {dossier_id}/{seq}: {exc}") from exc
         return json.loads(plaintext)  # type: ignore[no-any-return]
+
+    def open_entry(self, dossier_id: str, seq: int, key_id: str, blob: bytes | None) -> dict[str, Any] | None:
+        """Open one stored entry (``procflow.anchor`` checks each entry an event references): raises
+        :class:`VaultError` when it does not decrypt as entry ``seq`` of ``dossier_id``."""
+        return self._open_bytes(dossier_id, seq, key_id, blob)
 
     def digest(self, value: Any) -> str:
         """HMAC-SHA256 of a normalised national ID under the index key (the lookup token)."""

@@ -64,6 +64,30 @@ class AuditEntry:
 
 
 @attrs.frozen
+class AuditChainRow:
+    """One access-audit row with its link (``prev_hash``/``hash`` None: written before the audit was chained)."""
+
+    id: int
+    entry: AuditEntry
+    prev_hash: bytes | None
+    hash: bytes | None
+
+
+@attrs.frozen
+class CheckpointRow:
+    """One signed checkpoint (``procflow.anchor``): ``body`` is canonical JSON, opaque to the store;
+    ``digest`` its SHA-256, ``signature`` Ed25519 over the digest by checkpoint key ``key_id``."""
+
+    seq: int
+    at: str
+    kind: str
+    body: str
+    digest: bytes
+    key_id: str | None
+    signature: bytes | None
+
+
+@attrs.frozen
 class TimerRecord:
     """One arming of one timer of one dossier, as queued: the row the scheduler works from.
 
@@ -338,6 +362,48 @@ class HashChainHead(Protocol):
         ...
 
 
+class AnchorRecords(Protocol):
+    """The anchored log (``procflow.anchor``): the access audit's chain, each dossier's anchored head and the
+    checkpoint chain. ``record_audit`` links each audit row to the previous one under the store's write lock."""
+
+    def audit_chain(self) -> list[AuditChainRow]:
+        """Every audit row with its link, in insertion order."""
+        ...
+
+    def audit_head(self) -> tuple[int, bytes | None]:
+        """``(number of chained audit rows, hash of the last)`` — what a checkpoint anchors of the audit."""
+        ...
+
+    def chain_heads(self) -> Iterator[tuple[str, int, bytes | None]]:
+        """``(dossier id, revision, hash of that event)`` of every stored dossier, in id order."""
+        ...
+
+    def anchor_heads(self) -> list[tuple[str, int, bytes]]:
+        """The last anchored ``(dossier id, seq, head)`` of every dossier ever anchored, in id order."""
+        ...
+
+    def save_anchor_heads(self, rows: Sequence[tuple[str, int, bytes]]) -> None:
+        """Insert or move forward the anchored heads (inside the checkpoint's transaction)."""
+        ...
+
+    def add_checkpoint(self, row: CheckpointRow) -> bool:
+        """Append a checkpoint; False (nothing written) when its seq exists already (another leader took it)."""
+        ...
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        """The checkpoint chain in seq order."""
+        ...
+
+    def last_checkpoint(self) -> CheckpointRow | None:
+        """The newest checkpoint (what the next one links to)."""
+        ...
+
+    def checkpoint_leader(self) -> AbstractContextManager[bool]:
+        """True inside when this process may take checkpoints now (PostgreSQL: a session advisory lock, so one
+        worker of many does; SQLite: always, its write lock serialises)."""
+        ...
+
+
 class ReplayLog(Protocol):
     """Message ids of imported envelopes (``procflow.exchange.transfer``): the replay guard. ``record_received``
     runs in the import's transaction, so the id commits with the dossier it brought, or neither does."""
@@ -403,7 +469,7 @@ class OfficialRecords(Protocol):
 
 
 FEATURE_CONTRACTS: tuple[type, ...] = (VaultRecords, BundleRecords, SimulationRecords, HashChainHead, ReplayLog,
-                                       SecureErase, OfficialRecords)
+                                       SecureErase, OfficialRecords, AnchorRecords)
 """The sub-contracts every full backend (SQLite, PostgreSQL) keeps beside ``Store`` (the contract suite checks)."""
 
 

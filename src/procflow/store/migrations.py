@@ -275,6 +275,27 @@ CREATE TABLE IF NOT EXISTS officials (id TEXT PRIMARY KEY, name TEXT NOT NULL, a
     roles TEXT NOT NULL, valid_from TEXT, valid_to TEXT, acts_for TEXT NOT NULL, credential TEXT)
 """
 
+# Version 10 (SQLite) / 9 (PostgreSQL): the anchored log (procflow.anchor, issue 19). The access audit gets its
+# own hash chain (prev_hash, hash; rows written before stay unchained and are reported as such);
+# ``anchor_heads`` keeps each dossier's last anchored (seq, head) — kept after a dossier disappears, as the
+# evidence that it existed — and ``checkpoints`` the signed chain of checkpoints over those heads.
+_SQLITE_ANCHOR = """
+ALTER TABLE audit ADD COLUMN prev_hash BLOB;
+ALTER TABLE audit ADD COLUMN hash BLOB;
+CREATE TABLE IF NOT EXISTS anchor_heads (dossier_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, head BLOB NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,
+    body TEXT NOT NULL, digest BLOB NOT NULL, key_id TEXT, signature BLOB)
+"""
+
+_POSTGRES_ANCHOR = """
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS prev_hash bytea;
+ALTER TABLE audit ADD COLUMN IF NOT EXISTS hash bytea;
+CREATE TABLE IF NOT EXISTS anchor_heads (dossier_id text PRIMARY KEY, seq integer NOT NULL, head bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (seq integer PRIMARY KEY, at text NOT NULL, kind text NOT NULL,
+    body text NOT NULL, digest bytea NOT NULL, key_id text, signature bytea)
+"""
+
 SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(2, "timers", lambda: _SQLITE_V2),
                                  Migration(3, "personal data", lambda: _SQLITE_V3),
@@ -283,7 +304,8 @@ SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(6, "recount due dates (Civil Code art. 147)", lambda: _DUE_RECOUNT),
                                  Migration(7, "vault key ids", lambda: _VAULT_KEYS),
                                  Migration(8, "bundles and simulator tables", lambda: _SQLITE_RECORDS),
-                                 Migration(9, "officials directory", lambda: _OFFICIALS))
+                                 Migration(9, "officials directory", lambda: _OFFICIALS),
+                                 Migration(10, "anchored log", lambda: _SQLITE_ANCHOR))
 POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTGRES_V1),
                                    Migration(2, "timers", lambda: _POSTGRES_V2),
                                    Migration(3, "personal data", lambda: _POSTGRES_V3),
@@ -292,7 +314,8 @@ POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTG
                                              lambda: _DUE_RECOUNT),
                                    Migration(6, "vault key ids", lambda: _VAULT_KEYS),
                                    Migration(7, "bundles and simulator tables", lambda: _POSTGRES_RECORDS),
-                                   Migration(8, "officials directory", lambda: _OFFICIALS))
+                                   Migration(8, "officials directory", lambda: _OFFICIALS),
+                                   Migration(9, "anchored log", lambda: _POSTGRES_ANCHOR))
 _STEPS = {"sqlite": SQLITE, "postgres": POSTGRES}
 
 
@@ -346,7 +369,13 @@ def upgrade_sqlite(db: sqlite3.Connection, *, path: str = "") -> list[int]:
         if m.version in done:
             continue
         for stmt in m.statements():
-            db.execute(stmt)
+            try:
+                db.execute(stmt)
+            except sqlite3.OperationalError as exc:
+                # SQLite has no ADD COLUMN IF NOT EXISTS (PostgreSQL's steps say it): a step re-run after its
+                # version row was lost finds its column there already, which is what it wanted
+                if not (stmt.upper().startswith("ALTER TABLE") and "duplicate column name" in str(exc)):
+                    raise
         db.execute("INSERT INTO procflow_migrations VALUES (?,?,?)", (m.version, m.name, _now()))
         ran.append(m.version)
     if ran:

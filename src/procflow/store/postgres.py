@@ -38,6 +38,7 @@ from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
 from procflow.store.officials_rows import PostgresOfficials
+from procflow.store.pg_anchor import PostgresAnchor
 from procflow.store.pg_codec import IDENT, configure, create_schema, dossier_row, dumps, event_row, redact
 from procflow.store.pg_records import PostgresRecords
 
@@ -86,7 +87,7 @@ class _Lease:
             pass
 
 
-class PostgresStore(PostgresRecords, PostgresOfficials):
+class PostgresStore(PostgresRecords, PostgresOfficials, PostgresAnchor):
     """A PostgreSQL database (optionally one schema of it). Safe to share between threads."""
 
     def __init__(self, url: str, *, pool_size: int = 4, schema: str | None = None,
@@ -483,11 +484,7 @@ class PostgresStore(PostgresRecords, PostgresOfficials):
 
     # -- audit ------------------------------------------------------------------------------------------
     def record_audit(self, entry: AuditEntry) -> None:
-        self._conn().execute(
-            "INSERT INTO audit (at, actor, agency, dossier_id, action, outcome, detail, purpose)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-            (entry.at, entry.actor, entry.agency, entry.dossier_id, entry.action, entry.outcome, entry.detail,
-             entry.purpose))
+        self._insert_audit(entry)  # linked to the previous row (procflow.store.pg_anchor)
 
     def audit(self, *, dossier_id: str | None = None, actor: str | None = None) -> list[AuditEntry]:
         where, params = [], []

@@ -23,6 +23,7 @@ from procflow.jsontext import isotext
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage, TimerRecord
 from procflow.store.officials_rows import SQLiteOfficials
+from procflow.store.sqlite_anchor import SQLiteAnchor
 from procflow.store.sqlite_records import (
     SQLiteRecords,
     sqlite_has_checkpoint,
@@ -119,7 +120,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class SQLiteStore(SQLiteRecords, SQLiteOfficials):
+class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor):
     """A SQLite file (or ``:memory:``). One connection, used from one thread at a time."""
 
     def __init__(self, path: str = ":memory:", *, synchronous: str = "NORMAL", cache_mb: int = 64,
@@ -573,10 +574,7 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials):
     # -- audit ------------------------------------------------------------------------------------------
     def record_audit(self, entry: AuditEntry) -> None:
         with self.transaction():
-            self._db.execute("INSERT INTO audit (at, actor, agency, dossier_id, action, outcome, detail, purpose) "
-                             "VALUES (?,?,?,?,?,?,?,?)",
-                             (entry.at.isoformat(), entry.actor, entry.agency, entry.dossier_id, entry.action,
-                              entry.outcome, entry.detail, entry.purpose))
+            self._insert_audit(entry)  # linked to the previous row (procflow.store.sqlite_anchor)
 
     def audit(self, *, dossier_id: str | None = None, actor: str | None = None) -> list[AuditEntry]:
         where, params = [], []

@@ -19,7 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
-from procflow.cli_privacy import DbOption, JsonOption, KeysOption, _engine, _err, _fail, _out, audit_app, keys_app
+from procflow.cli_common import DbOption, require_db
+from procflow.cli_privacy import JsonOption, KeysOption, _engine, _err, _fail, _out, audit_app, keys_app
 from procflow.errors import ProcflowError
 
 __all__ = ["anchor_section", "register", "rotate_log_keys"]
@@ -65,7 +66,7 @@ def _checkpoint(engine: Any, provider: Any, kind: str, detail: str) -> str:
 
 @keys_app.command("init")
 def keys_init(
-    db: DbOption = "procflow-sim.db",
+    db: DbOption = None,
     keys: KeysOption = None,
     checkpoint: Annotated[bool, typer.Option("--checkpoint", help="Also create the checkpoint signing key.")]
     = False,
@@ -74,7 +75,7 @@ def keys_init(
     audit chain) and, with --checkpoint, the checkpoint key. Refuses to replace a key (rotate instead)."""
     from procflow.keys import signing_keys
 
-    provider = _provider(db, keys)
+    provider = _provider(require_db(db), keys)
     made = []
     with _engine(db, keys, write=True) as engine:
         try:
@@ -101,7 +102,7 @@ def keys_init(
 def rotate_log_keys(db: str, keys: str | None, *, chain: bool, checkpoint: bool) -> None:
     """``procflow keys rotate --chain/--checkpoint``: a new active key; the old ones stay in the keyring to
     verify what they linked or signed. The rotation is recorded in the audit chain and checkpointed."""
-    provider = _provider(db, keys)
+    provider = _provider(require_db(db), keys)
     done = []
     with _engine(db, keys, write=True) as engine:
         try:
@@ -117,7 +118,7 @@ def rotate_log_keys(db: str, keys: str | None, *, chain: bool, checkpoint: bool)
 
 
 @checkpoints_app.command("take")
-def checkpoints_take(db: DbOption = "procflow-sim.db", keys: KeysOption = None) -> None:
+def checkpoints_take(db: DbOption = None, keys: KeysOption = None) -> None:
     """Take a checkpoint now (a worker takes one every 60 s and at shutdown)."""
     from procflow.checkpoint import take_checkpoint
 
@@ -135,7 +136,7 @@ def checkpoints_take(db: DbOption = "procflow-sim.db", keys: KeysOption = None) 
 
 
 @checkpoints_app.command("list")
-def checkpoints_list(db: DbOption = "procflow-sim.db", as_json: JsonOption = False) -> None:
+def checkpoints_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The checkpoint chain."""
     with _engine(db) as engine:
         rows = [json.loads(c.body) for c in engine.store.checkpoints()]
@@ -151,7 +152,7 @@ def checkpoints_list(db: DbOption = "procflow-sim.db", as_json: JsonOption = Fal
 
 @checkpoints_app.command("export")
 def checkpoints_export(
-    db: DbOption = "procflow-sim.db",
+    db: DbOption = None,
     to: Annotated[str, typer.Option("--to", help="File to write (mode 0600); keep it off this machine.")] = "",
 ) -> None:
     """Write the checkpoint chain and the latest anchored heads to a file to keep elsewhere."""

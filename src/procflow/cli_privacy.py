@@ -223,7 +223,7 @@ def keys_rotate(
     if chain or checkpoint:
         from procflow.cli_anchor import rotate_log_keys
 
-        rotate_log_keys(db, keys, chain=chain, checkpoint=checkpoint)
+        rotate_log_keys(require_db(db), keys, chain=chain, checkpoint=checkpoint)
         return
     if dry_run:
         with _engine(db, keys) as engine:

@@ -20,6 +20,7 @@ from procflow.engine import Engine
 from procflow.errors import AccessDenied
 from procflow.exchange import ExchangeNode, TrustStore, generate_test_pki
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import enrol_operator
 
 runner = CliRunner()
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -62,19 +63,27 @@ def _audit(h) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("extra", "outcome", "says"),
+    ("operator", "outcome", "says"),
     [
-        ((), ("(unidentified)", "disclose:exchange", "refused:NoActor"), "who is reading?"),
-        (("--actor", "spy@000.99.99.H92", "--role", "personal_data:unmask"),
-         ("spy", "read:history", "refused:AccessDenied"), "custody path"),
-        (("--actor", "{desk}"), ("desk", "read:history:unmasked", "refused:AccessDenied"), "personal_data:unmask"),
+        (None, ("(unidentified)", "disclose:exchange", "refused:NoActor"), "no operator credential"),
+        (("spy", "01", {"personal_data:unmask"}), ("spy", "read:history", "refused:AccessDenied"), "custody path"),
+        (("desk", None, {"one_stop_officer"}), ("desk", "read:history:unmasked", "refused:AccessDenied"),
+         "personal_data:unmask"),
     ],
-    ids=["no actor", "agency off the custody path", "no unmask role"],
+    ids=["no operator", "agency off the custody path", "no unmask role"],
 )
 def test_an_export_without_an_allowed_actor_is_refused_in_one_line_audited_and_writes_nothing(
-        handed, extra, outcome, says):
-    args = [a.replace("{desk}", f"desk@{handed['commune']}") for a in extra]
-    result = _export(handed, *args, env={"PROCFLOW_ACTOR": "", "PROCFLOW_ACTOR_ROLES": ""})
+        handed, tmp_path, operator, outcome, says):
+    """Who exports is the machine's operator (issue 19), never a name typed on the command line."""
+    credential = tmp_path / "operator.toml"
+    if operator is None:  # a directory exists, but this machine has no credential
+        enrol_operator(str(handed["db"]), tmp_path / "someone-else.toml", "dc", handed["commune"], {"land_officer"})
+        env = {"PROCFLOW_OPERATOR_FILE": str(credential)}
+    else:
+        name, province, roles = operator
+        agency = handed["registry"].communes_of(province)[0].code if province else handed["commune"]
+        env = enrol_operator(str(handed["db"]), credential, name, agency, roles)
+    result = _export(handed, env=env)
     assert result.exit_code != 0
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.output
@@ -83,10 +92,12 @@ def test_an_export_without_an_allowed_actor_is_refused_in_one_line_audited_and_w
     assert _audit(handed)[-1] == outcome
 
 
-def test_an_allowed_export_is_audited_as_an_unmasked_read_and_a_disclosure_and_written_0600(handed):
+def test_an_allowed_export_is_audited_as_an_unmasked_read_and_a_disclosure_and_written_0600(handed, tmp_path):
+    env = enrol_operator(str(handed["db"]), tmp_path / "operator.toml", "dc", handed["commune"],
+                         {"land_officer", "personal_data:unmask"})
     old = os.umask(0o022)
     try:
-        result = _export(handed, "--actor", f"dc@{handed['commune']}", "--role", "personal_data:unmask")
+        result = _export(handed, env=env)
     finally:
         os.umask(old)
     assert result.exit_code == 0, result.output

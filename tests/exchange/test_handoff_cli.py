@@ -13,6 +13,7 @@ from procflow.definition import bundled_definitions
 from procflow.dossier import Actor, replay
 from procflow.engine import Engine
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import enrol_operator
 
 runner = CliRunner()
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -48,8 +49,11 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
     a.store.close()
 
     out = tmp_path / "to-province.xml"
+    # the command line acts as the machine's operator (issue 19): here the land officer, allowed to disclose
+    env = enrol_operator(str(a_db), tmp_path / "operator-a.toml", "dc", commune,
+                         {"land_officer", "personal_data:unmask"})
     result = runner.invoke(app, ["exchange", "export", d.id, "--db", str(a_db), "--keys", str(pki), "--to", office,
-                                 "-o", str(out), "--actor", f"dc@{commune}", "--role", "personal_data:unmask"])
+                                 "-o", str(out)], env=env)
     assert result.exit_code == 0, result.output
     assert f"from {commune} to {office}" in result.output
     assert b"092111222333" in out.read_bytes()  # real values, for the receiving agency
@@ -74,9 +78,10 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
     b.store.close()
 
     back = tmp_path / "to-commune.xml"
+    env = enrol_operator(str(b_db), tmp_path / "operator-b.toml", "vpdk", office,
+                         {"registration_officer", "personal_data:unmask"})
     result = runner.invoke(app, ["exchange", "export", d.id, "--db", str(b_db), "--keys", str(pki), "--to", commune,
-                                 "--me", office, "-o", str(back), "--actor", f"vpdk@{office}", "--role",
-                                 "personal_data:unmask"])
+                                 "--me", office, "-o", str(back)], env=env)
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["exchange", "import", str(back), "--db", str(a_db), "--trust", str(pki),
                                  "--me", commune], catch_exceptions=False)

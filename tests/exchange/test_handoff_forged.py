@@ -95,3 +95,22 @@ def test_a_sender_without_chaining_is_refused_unless_the_receiver_accepts_unchai
     assert info.value.reason == "broken-chain" and fingerprint(fed.b.store.path) == before
     fed.b.exchange.require_links = False
     assert fed.b.exchange.receive(data).created
+
+
+def test_a_sender_with_a_keyed_chain_hands_off_and_a_broken_keyed_link_is_still_refused(federation):
+    """Issue 19: a sender whose links are HMAC-keyed (its key never leaves it) carries them as 'hmac-sha256';
+    the receiver checks their linkage and shape (the envelope's signature covers the content)."""
+    fed = federation
+    fed.a.engine.vault.keys.new_signing_key("chain")  # what `procflow keys init` does to the keyring
+    d, honest = fed.hand_to_office()
+    envelope = fed.a.exchange.envelope_for(d.id, created_at=fed.clock.now())
+    assert {e.link_scheme for e in envelope.payload.events} == {"hmac-sha256"}
+    first = envelope.payload.events[0]
+    broken = attrs.evolve(envelope, message_id="keyed-broken", payload=attrs.evolve(envelope.payload, events=(
+        attrs.evolve(first, prev_link="11" * 32), *envelope.payload.events[1:])))
+    before = fingerprint(fed.b.store.path)
+    with pytest.raises(ForgedHistory) as info:
+        fed.b.exchange.receive(signed(broken, fed.a.exchange.keys))
+    assert info.value.reason == "broken-chain" and info.value.seq == 1
+    assert fingerprint(fed.b.store.path) == before
+    assert fed.b.exchange.receive(honest).created

@@ -44,19 +44,23 @@ from procflow.exchange.errors import (
 )
 from procflow.exchange.model import PayloadEvent
 from procflow.exchange.redaction import shown
-from procflow.hashchain import GENESIS, event_hash
+from procflow.hashchain import GENESIS, event_hash, is_keyed
 from procflow.vault import make_ref
 
-__all__ = ["LINK_SCHEME", "check_history", "payload_links", "sealed_event", "verify_links"]
+__all__ = ["KEYED_SCHEME", "LINK_SCHEME", "check_history", "payload_links", "sealed_event", "verify_links"]
 
-LINK_SCHEME = "sha256"  # procflow.hashchain today: SHA-256 over the previous link and the event's content
+LINK_SCHEME = "sha256"  # procflow.hashchain's unkeyed links: SHA-256 over the previous link and the event's content
+# Keyed links (issue 19: HMAC with the sender's chain key, which never leaves the sender) are carried with this
+# scheme; the receiver checks their linkage and shape, while their content is covered by the envelope signature.
+KEYED_SCHEME = "hmac-sha256"
 
 
 def payload_links(e: DossierEvent) -> dict[str, str | None]:
     """The sender's side of :func:`verify_links`: the stored event's links as the envelope carries them."""
     if e.hash is None:
         return {"prev_link": None, "link": None, "link_scheme": None}
-    return {"prev_link": (e.prev_hash or GENESIS).hex(), "link": e.hash.hex(), "link_scheme": LINK_SCHEME}
+    return {"prev_link": (e.prev_hash or GENESIS).hex(), "link": e.hash.hex(),
+            "link_scheme": KEYED_SCHEME if is_keyed(e.hash) else LINK_SCHEME}
 
 
 def sealed_event(e: DossierEvent, personal: Mapping[str, str]) -> DossierEvent:
@@ -87,7 +91,7 @@ def verify_links(events: Sequence[DossierEvent], carried: Sequence[PayloadEvent]
         if p.link is None or p.prev_link is None:
             raise broken("carries no chain link from the sender's log (links are required on every event)")
         scheme = p.link_scheme or LINK_SCHEME
-        if scheme != LINK_SCHEME:
+        if scheme not in (LINK_SCHEME, KEYED_SCHEME):
             raise broken(f"its link is made with scheme {shown(scheme)}, which this node cannot verify")
         try:
             prev, link = bytes.fromhex(p.prev_link), bytes.fromhex(p.link)
@@ -96,7 +100,10 @@ def verify_links(events: Sequence[DossierEvent], carried: Sequence[PayloadEvent]
         if prev != expected_prev:
             raise broken("does not link to the previous event's link" if e.seq > 1 else
                          "the first event does not link to the genesis")
-        if event_hash(sealed_event(e, personal), prev) != link:
+        if scheme == KEYED_SCHEME:
+            if not is_keyed(link):
+                raise broken("its keyed link is not shaped as one (version byte, key fingerprint, HMAC)")
+        elif event_hash(sealed_event(e, personal), prev) != link:
             raise broken("its content does not hash to its link: the event is not the one the sender's log holds")
         expected_prev = link
 

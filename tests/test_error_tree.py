@@ -20,6 +20,7 @@ SRC = Path(errors.__file__).parent
 # Builtin exceptions allowed where they are a protocol, not a refusal a user sees.
 ALLOWED: dict[str, set[str]] = {
     "forms/render.py": {"TypeError"},          # json.dumps(default=...) must raise TypeError
+    "jsontext.py": {"TypeError"},              # the same protocol for orjson and json (default=...)
     "exchange/schema.py": {"OSError"},         # lxml's resolver protocol: refuse an outside schema import
     "simulate/parallel.py": {"SystemExit"},    # a worker process ends itself
     "testing/__init__.py": {"AttributeError"},  # a module __getattr__ (PEP 562) says "no such name" this way

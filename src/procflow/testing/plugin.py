@@ -1,27 +1,10 @@
 """procflow's pytest plugin, loaded automatically through the ``pytest11`` entry point.
 
 A test file needs no conftest to use these fixtures. Names carry a ``procflow_`` prefix (except
-``dossier_story``) so the      never shadow a project's own ``engine`` or ``clock`` fixtures. procflow itself
+``dossier_story``) so they never shadow a project's own ``engine`` or ``clock`` fixtures. procflow itself
 is imported only when a test asks for a fixture, so merely having procflow installed costs other test
 suites nothing.
 
-``procflow_store``         a SQLite store in a temporary file (WAL, as in production); closed afterwards
-``procflow_memory_store``  a SQLite store in memory: the fastest, for property tests
-``procflow_clock``         a ``WorkingClock`` at Monday 2026-04-20 08:00 (Asia/Ho_Chi_Minh); moves in working
-                           days across weekends and holidays (``next_working_day``, ``add_working_days``)
-``procflow_calendar``      the clock's ``WorkingCalendar``
-``procflow_registry``      ``Registry.default()``: 34 provinces, 3,321 communes, sector agencies
-``procflow_adapters``      a ``RecordingAdapter`` subscribed to the standard outbox topics
-``procflow_plugins``       a plugin manager with only the built-in defaults and ``procflow_adapters``
-``procflow_engine``        an engine on ``procflow_store`` with those plugins and every bundled procedure
-``procflow_directory``     the officials directory of ``procflow_engine``'s store: ``enrol(id, agency, roles)``,
-                           ``staff("92")`` (a province's conventional staff), ``admin(agency)``; once anyone
-                           is enrolled only enrolled officials may act (``procflow.testing.directory``)
-``procflow_bundles``       a ``BundleCoordinator`` for the shipped liên thông bundles on that engine
-``procflow_deliver``       call it to deliver every due outbox message to the adapters (returns the stats)
-``dossier_story``          file a dossier and tell its story (``procflow.testing.story``)
-=========================  =================================================================================
-=======
 =============================  =============================================================================
 ``procflow_store``             a SQLite store in a temporary file (WAL, as in production); closed afterwards
 ``procflow_memory_store``      a SQLite store in memory: the fastest, for property tests

@@ -80,13 +80,24 @@ def test_shell_completion_is_offered_and_completes_choices():
 
 
 # every command that reads or writes a store, with the other arguments it needs; --db is left out
-WITHOUT_DB = {tuple(c["args"][:2]) if c["args"][0] in ("audit", "keys", "retention", "migrate", "db", "exchange")
-              else (c["args"][0],): [a for a in c["args"] if a not in ("--db", "{db}")]
+GROUPS = ("audit", "keys", "retention", "migrate", "db", "exchange", "officials")
+
+
+def _path(args: list[str]) -> tuple[str, ...]:
+    """The command path of a corpus command line (its leading group and command names)."""
+    if args[:2] == ["audit", "checkpoints"]:
+        return tuple(args[:3])
+    return tuple(args[:2]) if args[0] in GROUPS else (args[0],)
+
+
+WITHOUT_DB = {_path(c["args"]): [a for a in c["args"] if a not in ("--db", "{db}")]
               for c in CORPUS["db_command"] if c["args"][0] != "simulate"}
 WITHOUT_DB |= {("forms",): ["forms", "311.20.99.H92-260420-0001"],
                ("extend",): ["extend", "311.20.99.H92-260420-0001", "--reason", "r", "--new-date", "2026-05-04"],
                ("restore",): ["restore", "--from", "{tmp}"],
-               ("exchange", "import"): ["exchange", "import", "{file}", "--trust", "{tmp}", "--me", "31135"]}
+               ("exchange", "import"): ["exchange", "import", "{file}", "--trust", "{tmp}", "--me", "31135"],
+               ("officials", "init"): ["officials", "init", "--id", "admin", "--name", "A", "--agency", "31135",
+                                       "--credential", "{tmp}/operator.toml"]}
 
 
 def test_every_store_command_takes_db_or_the_environment():
@@ -104,7 +115,8 @@ def test_every_store_command_takes_db_or_the_environment():
 def test_a_missing_store_is_said_in_one_line(path, tmp_path):
     envelope = tmp_path / "envelope.xml"
     envelope.write_text("<x/>", encoding="utf-8")
-    args = [a.format(id="311.20.99.H92-260420-0001", agency="31135", tmp=tmp_path, csv=envelope, file=envelope)
+    args = [a.format(id="311.20.99.H92-260420-0001", agency="31135", tmp=tmp_path, csv=envelope, file=envelope,
+                     staffcsv=envelope)
             for a in WITHOUT_DB[path]]
     result = runner.invoke(app, args, env=_env())
     lines = [line for line in result.output.splitlines() if line.strip()]

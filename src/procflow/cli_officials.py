@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from procflow.cli_common import fail, out
+from procflow.cli_common import DbOption, fail, open_store_or_fail, out
 from procflow.errors import ProcflowError
 
 if TYPE_CHECKING:
@@ -28,21 +28,10 @@ __all__ = ["officials_app", "register"]
 officials_app = typer.Typer(help="The officials directory: who may act, for which agency, with which roles.",
                             no_args_is_help=True)
 
-_DB = Annotated[str, typer.Option(help="Store path or URL.")]
 _ROLES = Annotated[list[str] | None, typer.Option("--role", help="A role (repeatable), e.g. civil_status_officer, "
                                                                    "oversight:92, personal_data:unmask.")]
 _ACTS_FOR = Annotated[list[str] | None, typer.Option("--act-for", help="An official this one (an operator) may act "
                                                                         "for with --actor (repeatable).")]
-
-
-def _open(db: str, *, create: bool = False) -> Store:
-    from procflow.store.base import open_store
-
-    if not db.strip():
-        raise ProcflowError("--db is empty: name the store (a SQLite file or a postgresql:// URL)")
-    if not create and not db.startswith(("postgres", ":memory:")) and not Path(db.removeprefix("sqlite:///")).exists():
-        raise ProcflowError(f"no store at {db}")
-    return open_store(db)
 
 
 def _directory(store: Store) -> Directory:
@@ -62,11 +51,11 @@ def _day(text: str | None, option: str) -> date | None:
         raise ProcflowError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
 
 
-def _run(db: str, body: Any, *, create: bool = False) -> Any:
+def _run(db: str | None, body: Any, *, create: bool = False) -> Any:
     """Open the store, run ``body(directory)``, close; any refusal is one line."""
     store = None
     try:
-        store = _open(db, create=create)
+        store = open_store_or_fail(db, write=True, create=create)  # one line when missing or foreign
         return body(_directory(store))
     except (ProcflowError, OSError) as exc:
         fail(str(exc))
@@ -85,7 +74,7 @@ def init(
     official_id: Annotated[str, typer.Option("--id", help="The first administrator's official id.")],
     name: Annotated[str, typer.Option(help="Their full name.")],
     agency: Annotated[str, typer.Option(help="Their agency code (mã định danh).")],
-    db: _DB = "procflow-sim.db",
+    db: DbOption = None,
     credential: Annotated[Path | None, typer.Option(help="Write their credential here (default: "
                                                          "$PROCFLOW_OPERATOR_FILE or the config directory).")] = None,
     replace: Annotated[bool, typer.Option(help="Overwrite an existing credential file.")] = False,
@@ -117,7 +106,7 @@ def add(
     valid_to: Annotated[str | None, typer.Option(help="Last day they may act, YYYY-MM-DD.")] = None,
     credential: Annotated[Path | None, typer.Option(help="Make them an operator: write their credential to this "
                                                          "new file (mode 0600) to hand over.")] = None,
-    db: _DB = "procflow-sim.db",
+    db: DbOption = None,
 ) -> None:
     """Add an official (administrators only; audited)."""
     from procflow.credential import operator_official, write_credential
@@ -145,7 +134,7 @@ def grant(
     official_id: Annotated[str, typer.Argument(help="The official's id.")],
     role: _ROLES = None,
     act_for: _ACTS_FOR = None,
-    db: _DB = "procflow-sim.db",
+    db: DbOption = None,
 ) -> None:
     """Grant roles and/or delegations to an official (administrators only; audited)."""
     from procflow.credential import operator_official
@@ -159,7 +148,7 @@ def revoke(
     official_id: Annotated[str, typer.Argument(help="The official's id.")],
     role: _ROLES = None,
     act_for: _ACTS_FOR = None,
-    db: _DB = "procflow-sim.db",
+    db: DbOption = None,
 ) -> None:
     """Revoke roles and/or delegations (administrators only; audited)."""
     from procflow.credential import operator_official
@@ -171,7 +160,7 @@ def revoke(
 @officials_app.command(name="import")
 def import_(
     file: Annotated[Path, typer.Argument(help="Staff CSV: id,name,agency,roles[,valid_from,valid_to,acts_for].")],
-    db: _DB = "procflow-sim.db",
+    db: DbOption = None,
 ) -> None:
     """Load a province's staff from CSV: every row is checked first; any bad row stores nothing."""
     from procflow.credential import operator_official
@@ -197,7 +186,7 @@ def import_(
 
 @officials_app.command(name="list")
 def list_(
-    db: _DB = "procflow-sim.db",
+    db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
 ) -> None:
     """List the directory (any operator of this store)."""

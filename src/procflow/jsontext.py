@@ -19,6 +19,7 @@ in its historical form (``json.dumps`` with the default separators), which must 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from math import isfinite as _isfinite
 from typing import Any
@@ -54,6 +55,9 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# a number in exponent form (or a string that looks like one: then the reference encoder decides, still right)
+_EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]")
+
 if orjson is not None:
     _fast = orjson.dumps
     _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS \
@@ -67,6 +71,8 @@ if orjson is not None:
         except (_JSONError, TypeError):
             return _reference(value)  # what orjson refuses: the reference encoder decides (and may raise)
         if b"null" in text and _has_non_finite(value):  # orjson writes NaN/inf as null; json as NaN/Infinity
+            return _reference(value)
+        if b"e" in text and _EXPONENT.search(text):  # orjson writes 1e-8 / 1e16; json (float repr) 1e-08 / 1e+16
             return _reference(value)
         return text.decode()
 else:  # pragma: no cover

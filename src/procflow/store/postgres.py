@@ -547,7 +547,10 @@ def _typed_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-for _name, _fn in list(vars(PostgresStore).items()):
+# Every public method, the mixins' included (records, officials, anchors, queues): a caller sees StoreError
+# whichever part of the store lost the connection.
+for _name in dir(PostgresStore):
+    _fn = inspect.getattr_static(PostgresStore, _name)
     if (not _name.startswith("_") and inspect.isfunction(_fn) and _name not in ("transaction", "batch", "close")):
         setattr(PostgresStore, _name, _typed_errors(_fn))
 

@@ -124,6 +124,22 @@ def mask_text(text: str) -> str:
     digit landlines starting 0 or +84 (84, (+84)), in one run or in groups split by spaces, dots or dashes.
     Left alone: amounts (1.500.000 đồng), sequence and register numbers, dates, dossier codes.
     """
+    if "0x" not in text:
+        return _mask_plain(text)
+    # a hex literal (a memory address in a library's debug log) is not a number a person owns: its digits
+    # (0x7f0346989550 holds "0346989550", shaped like a mobile) are kept, the text around them is masked
+    parts, last = [], 0
+    for m in _HEX.finditer(text):
+        parts += [_mask_plain(text[last:m.start()]), m.group(0)]
+        last = m.end()
+    parts.append(_mask_plain(text[last:]))
+    return "".join(parts)
+
+
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def _mask_plain(text: str) -> str:
     text = _ID_CONTEXT.sub(_id_in_context, text)
     text = _ID.sub(r"\1******\2", text)
     text = _PHONE.sub(_run, text)

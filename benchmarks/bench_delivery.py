@@ -29,15 +29,15 @@ from zoneinfo import ZoneInfo
 from procflow_portal_http import PortalClient, PortalPlugin
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
-from procflow.delivery import DeliveryWorker
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.jurisdiction import Registry
-from procflow.outbox import status_sync_topic, topic_rule
 from procflow.plugins import make_plugin_manager
 from procflow.store.base import OutboxMessage
 from procflow.store.sqlite import SQLiteStore
+from procflow.workers.delivery import DeliveryWorker
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-01", "parent_national_id": "092123456789"}

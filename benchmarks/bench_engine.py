@@ -52,12 +52,12 @@ from common import DEFAULT, FILING, LOOP
 from transitions import Machine
 
 from procflow.clock import FakeClock
-from procflow.definition import parse_definition
-from procflow.directory import Official
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.jurisdiction import Registry
-from procflow.outbox import status_sync_topic, topic_rule
+from procflow.privacy.directory import Official
 from procflow.store.sqlite import SQLiteStore
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -119,8 +119,8 @@ class Bench:
         rules = [topic_rule([status_sync_topic(store)])] if outbox else []
         vault = None
         if keyed:  # issue 19: the keyring beside the store gets a chain key and a checkpoint key (keys init)
-            from procflow.keys import FileKeyProvider
-            from procflow.vault import Vault
+            from procflow.privacy.keys import FileKeyProvider
+            from procflow.privacy.vault import Vault
 
             provider = FileKeyProvider(path + ".keys")
             provider.new_signing_key("chain")
@@ -252,7 +252,7 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
     def anchored(engine: Engine) -> float:
         # the keyed chain on every fire, plus one checkpoint of the whole store per row (a worker takes one a
         # minute, off the fire's thread; charging a full one to every n fires overstates it)
-        from procflow.checkpoint import take_checkpoint
+        from procflow.privacy.checkpoint import take_checkpoint
 
         us = default(engine)
         t0 = time.perf_counter()
@@ -301,7 +301,7 @@ def link_cost(rounds: int = 15, n: int = 20_000) -> tuple[float, float]:
     import secrets
 
     from procflow.dossier import DossierEvent
-    from procflow.hashchain import chain_event, chain_key
+    from procflow.privacy.hashchain import chain_event, chain_key
 
     at = datetime(2026, 4, 20, 9, tzinfo=VN)
     key = chain_key("c-0123456789abcdef", secrets.token_bytes(32))

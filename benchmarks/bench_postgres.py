@@ -46,14 +46,14 @@ _INDEX_KEY = bytes.fromhex(os.environ.setdefault("PROCFLOW_BENCH_INDEX_KEY", sec
 def _worker(conn: Any, target: str, options: dict[str, Any], index: int) -> None:
     """One benchmark worker: an engine and 1,000 hot dossiers of its own, then fire on command."""
     from procflow.clock import FakeClock
-    from procflow.definition import parse_definition
+    from procflow.definition.reader import parse_definition
     from procflow.dossier import Actor
-    from procflow.engine import Engine
+    from procflow.engine.core import Engine
+    from procflow.engine.outbox import status_sync_topic, topic_rule
     from procflow.jurisdiction import Registry
-    from procflow.keys import StaticKeyProvider, key_id_for
-    from procflow.outbox import status_sync_topic, topic_rule
+    from procflow.privacy.keys import StaticKeyProvider, key_id_for
+    from procflow.privacy.vault import Vault
     from procflow.store.base import open_store
-    from procflow.vault import Vault
 
     reg = Registry.default()
     commune = reg.communes_of("92")[index].code

@@ -34,13 +34,13 @@ from zoneinfo import ZoneInfo
 from common import LOOP as _LOOP
 
 from procflow.clock import FakeClock
-from procflow.definition import parse_definition
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
-from procflow.keys import FileKeyProvider
+from procflow.privacy.keys import FileKeyProvider
+from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
-from procflow.vault import Vault
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

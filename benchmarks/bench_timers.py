@@ -28,12 +28,12 @@ from zoneinfo import ZoneInfo
 from common import LOOP as _LOOP
 
 from procflow.clock import FakeClock
-from procflow.definition import parse_definition
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
-from procflow.scheduler import Scheduler
 from procflow.store.sqlite import SQLiteStore
+from procflow.workers.scheduler import Scheduler
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 _SECOND = timedelta(seconds=1)

@@ -5,7 +5,7 @@ A page asks for generated content with a marker comment on a line of its own:
 ``<!-- procflow:toml-reference -->``
     every key of a procedure definition, table by table: type, required or default, allowed values and
     the attribute it lands in. Keys, required-ness and defaults are *probed from the loader itself*
-    (``procflow.definition.parse_definition``) on a minimal definition; types come from the attrs classes
+    (``procflow.definition.reader.parse_definition``) on a minimal definition; types come from the attrs classes
     ``ProcedureDefinition``, ``Step``, ``Transition`` and ``FieldSpec``; allowed values from ``LEVELS``,
     ``FIELD_TYPES``, ``PERSONAL_KINDS``, ``ClockMode``, ``PORTAL_STATUS`` and the built-in guards.
 ``<!-- procflow:validation-errors -->``
@@ -47,9 +47,10 @@ from typing import Any
 
 import attrs
 
-from procflow import definition as pdef
-from procflow.calendar import ClockPolicy
-from procflow.errors import DefinitionError, ProcflowError
+from procflow.definition import model as pdef
+from procflow.definition import reader, statuses
+from procflow.errors import DefinitionError, Problem, ProcflowError
+from procflow.sla import ClockPolicy
 
 MARKER = re.compile(r"^<!-- procflow:([a-z-]+)(?: ([^ ]+))? -->$", re.M)
 
@@ -283,9 +284,9 @@ def _container(data: dict[str, Any], table: str) -> dict[str, Any]:
     return value[0] if isinstance(value, list) else value
 
 
-def _problems(data: dict[str, Any]) -> list[pdef.Problem]:
+def _problems(data: dict[str, Any]) -> list[Problem]:
     try:
-        pdef.parse_definition(to_toml(data))
+        reader.parse_definition(to_toml(data))
     except DefinitionError as exc:
         return list(exc.problems)
     return []
@@ -317,7 +318,7 @@ def _allowed_values(path: str) -> str:
     def codes(values: Any) -> str:
         return ", ".join(f"`{v}`" for v in values)
 
-    from procflow.guards import BUILTIN_GUARDS
+    from procflow.engine.guards import BUILTIN_GUARDS
 
     return {
         "level": codes(pdef.LEVELS),
@@ -347,7 +348,7 @@ def _allowed_values(path: str) -> str:
 
 def schema() -> list[tuple[Table, list[KeyDoc]]]:
     """Every key of every table, probed from the loader and typed from the attrs classes."""
-    base = pdef.parse_definition(to_toml(_copy()))
+    base = reader.parse_definition(to_toml(_copy()))
     out = []
     for table in TABLES:
         fields = {f.name: f for f in attrs.fields(table.cls)}
@@ -365,7 +366,7 @@ def schema() -> list[tuple[Table, list[KeyDoc]]]:
             attr = table.attr(key)
             if not required and attr in fields:
                 try:
-                    default = getattr(table.read(pdef.parse_definition(to_toml(data))), attr)
+                    default = getattr(table.read(reader.parse_definition(to_toml(data))), attr)
                 except DefinitionError:
                     default = getattr(table.read(base), attr)
             typ = TYPE_OVERRIDES.get(path) or _TOML_TYPES[str(fields[attr].type)]
@@ -426,13 +427,13 @@ def _roles_section() -> list[str]:
 
 def portal_status() -> str:
     rows = ["| code | status |", "|---|---|"]
-    rows += [f"| {code} | {label} |" for code, label in sorted(pdef.PORTAL_STATUS.items())]
+    rows += [f"| {code} | {label} |" for code, label in sorted(statuses.PORTAL_STATUS.items())]
     return "\n".join(rows) + "\n"
 
 
 def status_rules() -> str:
     rows = ["| code | final state | SLA clock in that state | held by |", "|---|---|---|---|"]
-    for code, rule in sorted(pdef.STATUS_RULES.items()):
+    for code, rule in sorted(statuses.STATUS_RULES.items()):
         final = "either" if rule.final is None else "yes" if rule.final else "no"
         rows.append(f"| {code} | {final} | {' or '.join(f'`{c}`' for c in rule.clocks)} | "
                     f"{rule.holder or 'any'} |")
@@ -453,7 +454,7 @@ MASKING_SAMPLES = {
 
 
 def masking() -> str:
-    from procflow.masking import mask_value
+    from procflow.privacy.masking import mask_value
 
     rows = ["| `personal` | value | shown as |", "|---|---|---|"]
     for kind in pdef.PERSONAL_KINDS:
@@ -554,7 +555,7 @@ def _register_messages(data: dict[str, Any]) -> list[str]:
 
     engine = Engine(open_store(":memory:"))
     try:
-        engine.register(pdef.parse_definition(to_toml(data)))
+        engine.register(reader.parse_definition(to_toml(data)))
     except ProcflowError as exc:
         return [f"{p.path}: {p.message}" for p in getattr(exc, "problems", ())] or [str(exc)]
     finally:
@@ -595,10 +596,10 @@ def validation_errors() -> str:
 def diagram(name: str) -> str:
     from importlib import resources
 
-    from procflow.cli import mermaid
+    from procflow.cli.app import mermaid
 
     text = resources.files("procflow").joinpath("procedures", f"{name}.toml").read_text(encoding="utf-8")
-    return "```mermaid\n" + mermaid(pdef.parse_definition(text)) + "```\n"
+    return "```mermaid\n" + mermaid(reader.parse_definition(text)) + "```\n"
 
 
 def _module(name: str) -> Any:

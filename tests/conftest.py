@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
-from procflow.engine import Engine
+from procflow.definition.reader import bundled_definitions
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
 from procflow.store.sqlite import SQLiteStore
 
@@ -37,7 +37,7 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 @pytest.fixture(scope="session", autouse=True)
 def hermetic_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the suite out of the user's home and keyrings: a PostgreSQL store's default keyring lives under
-    ``$XDG_CONFIG_HOME/procflow/keys/`` (``procflow.keys.default_key_provider``), so point it at a temporary
+    ``$XDG_CONFIG_HOME/procflow/keys/`` (``procflow.privacy.env_keys.default_key_provider``), so point it at a temporary
     directory, and ignore keys configured in the caller's shell. Subprocesses inherit this environment; a test
     that sets these variables itself (``monkeypatch``) wins for its duration."""
     with pytest.MonkeyPatch.context() as mp:

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procflow.calendar import VN_TZ, ClockPolicy, OfficeHours, SlaClock, WorkingCalendar
+from procflow.calendar import VN_TZ, OfficeHours, WorkingCalendar
 from procflow.errors import CalendarError, CalendarWarning
 from procflow.schedule import CALENDAR_FILE_ENV, load_schedule, shipped_schedule
+from procflow.sla import ClockPolicy, SlaClock
 
 CAL = WorkingCalendar()
 FIRST_YEAR = CAL.supported_years[0]

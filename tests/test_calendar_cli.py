@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 
 runner = CliRunner()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from procflow.cli import app
-from procflow.definition import bundled_definitions
-from procflow.engine import Engine
+from procflow.cli.app import app
+from procflow.definition.reader import bundled_definitions
+from procflow.engine.core import Engine
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.directory import enrol_operator
 

@@ -15,8 +15,8 @@ import typer.main
 from rich.console import Console
 from typer.testing import CliRunner
 
-from procflow.cli import app
-from procflow.cli_progress import Progress
+from procflow.cli.app import app
+from procflow.cli.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = tomllib.loads((ROOT / "tests" / "corpus" / "commands.toml").read_text(encoding="utf-8"))

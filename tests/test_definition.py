@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from procflow.definition import PORTAL_STATUS, ClockMode, bundled_definitions, load_definition, parse_definition
+from procflow.definition.model import ClockMode
+from procflow.definition.reader import bundled_definitions, load_definition, parse_definition
+from procflow.definition.statuses import PORTAL_STATUS
 from procflow.errors import DefinitionError
 
 MINIMAL = """

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from procflow.definition import bundled_definitions, parse_definition
-from procflow.engine import Engine
+from procflow.definition.reader import bundled_definitions, parse_definition
+from procflow.engine.core import Engine
 from procflow.errors import StoreError
 from procflow.store.sqlite import SQLiteStore
 

@@ -115,7 +115,8 @@ def test_the_reference_has_every_key_type_and_default():
         for d in docs:
             assert d.type and d.type != "?", d.path
             assert f"| `{d.key}` | {d.type} |" in reference, d.path
-    from procflow.definition import FIELD_TYPES, LEVELS, PERSONAL_KINDS, PORTAL_STATUS, ClockMode
+    from procflow.definition.model import FIELD_TYPES, LEVELS, PERSONAL_KINDS, ClockMode
+    from procflow.definition.statuses import PORTAL_STATUS
 
     for value in (*LEVELS, *FIELD_TYPES, *PERSONAL_KINDS, *(m.value for m in ClockMode)):
         assert f"`{value}`" in reference, value

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from procflow.definition import parse_definition
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor, replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import (
     ConcurrencyConflict,
     DefinitionError,
@@ -262,7 +262,7 @@ def test_replay_equals_snapshot_for_random_histories(engine, registry, clock, st
 
 
 def test_overdue_dossier_lateness_is_recorded_against_the_legal_limit(engine, registry, clock):
-    from procflow.overdue import find_overdue, lateness_effects
+    from procflow.workers.overdue import find_overdue, lateness_effects
 
     a = communes(registry)[0].code
     d = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)

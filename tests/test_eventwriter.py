@@ -2,7 +2,7 @@
 
 Issue 16 item 5: "an event is written with its vault-sealed values, its hash-chain link, its sealed outbox
 rows and its timer arming, in one transaction" was coded three times, each with a different subset. Now
-all three go through ``procflow.eventwriter.EventWriter``. The property: for any history of fires (with
+all three go through ``procflow.engine.eventwriter.EventWriter``. The property: for any history of fires (with
 personal values, timers armed and cancelled, the clock moving), a dossier written by the engine (node A),
 the same events imported through the exchange (node C) and — for a unit migration — the ``migrated``
 event written by migrate on two nodes (A and B) are stored as the same rows: snapshot, events with their
@@ -19,17 +19,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.exchange import ExchangeNode, TrustStore
 from procflow.exchange.transfer import _Plan
 from procflow.jurisdiction import Registry
-from procflow.keys import StaticKeyProvider
 from procflow.migrate import migrate_units
-from procflow.outbox import status_sync_topic, topic_rule
+from procflow.privacy.keys import StaticKeyProvider
+from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
-from procflow.vault import Vault
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 HKD = "2.000720"  # household business registration: three personal fields, timers

@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.clock import FakeClock
 from procflow.dossier import Actor, EventKind, replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import STATUS_SYNC, status_sync_topic, topic_rule
 from procflow.errors import AccessDenied, ExtensionRefused, FormNotAvailable, NotCustodian
 from procflow.forms import (
     ControlSlip,
@@ -31,15 +32,14 @@ from procflow.forms import (
     render_json,
     step_outcome,
 )
-from procflow.outbox import STATUS_SYNC, status_sync_topic, topic_rule
-from procflow.scheduler import armed_timers
 from procflow.statistics import build_report
+from procflow.workers.scheduler import armed_timers
 
 runner = CliRunner()
 
 
 def _bundled_code(toml_name: str) -> str:
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
 
     return next(x.code for x in bundled_definitions() if str(x.file).endswith(toml_name))
 
@@ -62,7 +62,7 @@ def civil(code: str) -> Actor:
 @pytest.fixture
 def synced(sqlite_store, registry, clock):
     """An engine whose events feed the portal sync topic (as a deployment with the portal plugin has)."""
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
 
     e = Engine(sqlite_store, registry=registry, clock=clock,
                outbox_rules=[topic_rule([status_sync_topic(sqlite_store)])])
@@ -371,7 +371,7 @@ def test_form_json_moments_are_in_vietnam_time(engine, registry, clock):
 
 def test_cli_extend_issues_form_04_once_and_forms_prints_it(tmp_path, registry):
     """The CLI runs on the wall clock: file a 3-working-day dossier now, so its due date is ahead of it."""
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
     from procflow.store.sqlite import SQLiteStore
 
     db = tmp_path / "live.db"
@@ -405,7 +405,7 @@ def test_cli_extend_issues_form_04_once_and_forms_prints_it(tmp_path, registry):
 @given(minutes=st.integers(min_value=0, max_value=4 * 24 * 60), extra=st.integers(min_value=1, max_value=10))
 def test_extension_property_before_due_it_moves_only_the_appointment_after_due_it_is_refused(
         tmp_path_factory, registry, minutes, extra):
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
     from procflow.store.sqlite import SQLiteStore
 
     clock = FakeClock(datetime(2026, 4, 20, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from vietnam_provinces import Province, Ward
 
+from procflow.agency import Agency, Level
 from procflow.errors import JurisdictionError, UnknownAgency
-from procflow.jurisdiction import Agency, Level, Registry
+from procflow.jurisdiction import Registry
 
 CAN_THO = "92"
 NINH_KIEU = "31135"  # Phường Ninh Kiều, Cần Thơ

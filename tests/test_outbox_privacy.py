@@ -18,20 +18,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from procflow.clock import FakeClock
-from procflow.definition import parse_definition
-from procflow.delivery import DeliveryWorker
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
+from procflow.engine.outbox import payload_refs, seal_payload
 from procflow.errors import RetryableAdapterError
 from procflow.jurisdiction import Registry
-from procflow.keys import StaticKeyProvider
-from procflow.outbox import payload_refs, seal_payload
 from procflow.plugins import build_engine, make_plugin_manager
-from procflow.reconcile import reconcile
-from procflow.scheduler import Scheduler
+from procflow.privacy.keys import StaticKeyProvider
+from procflow.privacy.vault import Vault
 from procflow.store.base import OutboxMessage
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.adapters import RecordingAdapter
-from procflow.vault import Vault
+from procflow.workers.delivery import DeliveryWorker
+from procflow.workers.reconcile import reconcile
+from procflow.workers.scheduler import Scheduler
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 4, 20, 8, 0, tzinfo=VN)  # a Monday

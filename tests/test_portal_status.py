@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from procflow.definition import PORTAL_STATUS, STATUS_RULES, bundled_definitions, status_mapping_problems
+from procflow.definition.reader import bundled_definitions
+from procflow.definition.statuses import PORTAL_STATUS, STATUS_RULES, status_mapping_problems
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "concepts" / "statuses.md"
 
@@ -25,7 +26,7 @@ def test_the_meaning_table_covers_every_code_and_the_docs_show_it():
 
 
 def test_a_contradicting_mapping_is_named():
-    from procflow.definition import parse_definition
+    from procflow.definition.reader import parse_definition
 
     bad = next(d for d in bundled_definitions() if d.code == "1.001193").source
     bad = re.sub(r'name = "returned"\nlabel_vi = "[^"]*"\nlabel_en = "[^"]*"\nportal_status = 10',

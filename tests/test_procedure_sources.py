@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from procflow.bundle import bundled_bundle_definitions
-from procflow.definition import ClockMode, bundled_definitions, parse_definition
+from procflow.definition.model import ClockMode
+from procflow.definition.reader import bundled_definitions, parse_definition
 from procflow.errors import DefinitionError
 
 ROOT = Path(__file__).resolve().parents[1]

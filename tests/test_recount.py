@@ -9,12 +9,12 @@ from datetime import datetime
 from typer.testing import CliRunner
 
 from procflow.calendar import VN_TZ, WorkingCalendar
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, EventKind, replay
-from procflow.engine import Engine
-from procflow.hashchain import verify
+from procflow.engine.core import Engine
+from procflow.privacy.hashchain import verify
 from procflow.store.sqlite import SQLiteStore
 
 runner = CliRunner()
@@ -103,7 +103,7 @@ def test_db_upgrade_recounts_open_dossiers_once(tmp_path, registry):
 
 
 def test_a_recount_sends_the_new_appointment_to_the_portal(tmp_path, registry):
-    from procflow.outbox import status_sync_topic, topic_rule
+    from procflow.engine.outbox import status_sync_topic, topic_rule
     from procflow.recount import recount_due_dates
 
     path = str(tmp_path / "old.db")

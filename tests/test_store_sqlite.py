@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import ConcurrencyConflict, NotCustodian, StoreError
 from procflow.store import OutboxMessage, open_store
 from procflow.store.sqlite import SQLiteStore
@@ -36,7 +36,7 @@ def test_open_store_urls(tmp_path):
 
 def test_in_memory_store_runs_the_engine(registry, clock):
     engine = Engine(open_store(":memory:"), registry=registry, clock=clock, outbox_rules=[portal_rule])
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
 
     for d in bundled_definitions():
         engine.register(d)

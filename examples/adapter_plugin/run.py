@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent / "src"))  # not needed once the pa
 import procflow_sms_log
 
 from procflow import Actor, FakeClock, open_store
-from procflow.delivery import DeliveryWorker
 from procflow.plugins import build_engine, describe_plugins, make_plugin_manager
+from procflow.workers.delivery import DeliveryWorker
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -14,9 +14,9 @@ sys.path.insert(0, str(HERE / "src"))
 
 import procflow_sms_log  # noqa: E402
 
+from procflow.engine.outbox import Delivery  # noqa: E402
 from procflow.errors import PermanentAdapterError, PluginError  # noqa: E402
 from procflow.hookspecs import hookimpl  # noqa: E402
-from procflow.outbox import Delivery  # noqa: E402
 from procflow.plugins import make_plugin_manager  # noqa: E402
 
 

@@ -11,8 +11,9 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from procflow import Actor, Engine, FakeClock, NotCustodian, bundled_definitions, open_store
+from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
 from procflow.bundle import BundleCoordinator
+from procflow.errors import NotCustodian
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATUS = {2: "received", 4: "processing", 5: "supplement requested", 9: "joined, result at the desk",

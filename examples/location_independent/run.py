@@ -13,7 +13,8 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from procflow import Actor, Engine, FakeClock, NotCustodian, bundled_definitions, open_store
+from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
+from procflow.errors import NotCustodian
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

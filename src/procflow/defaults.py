@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from procflow.definition import ProcedureDefinition, bundled_definitions
-from procflow.engine import Guard
-from procflow.guards import BUILTIN_GUARDS
+from procflow.definition.model import ProcedureDefinition
+from procflow.definition.reader import bundled_definitions
+from procflow.engine.core import Guard
+from procflow.engine.guards import BUILTIN_GUARDS
 from procflow.hookspecs import hookimpl
 
 __all__ = ["NAME", "procflow_register_guards", "procflow_register_procedures"]

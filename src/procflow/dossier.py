@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from procflow.calendar import SlaClock
 from procflow.errors import UsageError
+from procflow.sla import SlaClock
 
 __all__ = ["Actor", "Dossier", "DossierEvent", "EventKind", "replay"]
 
@@ -37,7 +37,7 @@ def _roles(roles: Iterable[str]) -> frozenset[str]:
 @attrs.frozen
 class Actor:
     """An official (cán bộ) acting for an agency, as the caller names them. The engine resolves the official
-    through its identity provider (``procflow.identity``): ``roles`` left empty means "the roles the
+    through its identity provider (``procflow.privacy.identity``): ``roles`` left empty means "the roles the
     provider grants"; roles named here are a claim, refused (``RoleNotGranted``) unless granted."""
 
     id: str
@@ -139,7 +139,7 @@ class DossierEvent:
     definition_version: int
     effects: Mapping[str, Any] | None = None
     note: str | None = None
-    prev_hash: bytes | None = None  # hash of the dossier's previous event (procflow.hashchain)
+    prev_hash: bytes | None = None  # hash of the dossier's previous event (procflow.privacy.hashchain)
     hash: bytes | None = None  # SHA-256 over prev_hash and this event's content
     effects_text: str | None = attrs.field(default=None, init=False, eq=False, repr=False)  # cached JSON
 

@@ -95,8 +95,8 @@ class ProcflowError(Exception):
 
     def __str__(self) -> str:
         # Last line of defence (rule 5): a message that quotes input may carry a citizen's ID or phone
-        # number; printed, logged or shown in a traceback, it is masked by pattern (procflow.masking).
-        from procflow.masking import mask_text
+        # number; printed, logged or shown in a traceback, it is masked by pattern (procflow.privacy.masking).
+        from procflow.privacy.masking import mask_text
 
         return mask_text(super().__str__())
 
@@ -296,7 +296,7 @@ class DossierNotFound(ProcflowError, KeyError):
         super().__init__(f"no dossier {dossier_id!r} in this store")
 
     def __str__(self) -> str:  # KeyError would repr() the message (masked like every ProcflowError)
-        from procflow.masking import mask_text
+        from procflow.privacy.masking import mask_text
 
         return mask_text(str(self.args[0]))
 
@@ -329,7 +329,7 @@ class FormNotAvailable(ProcflowError, LookupError):
         super().__init__(message)
 
     def __str__(self) -> str:  # LookupError is fine with str(); keep the message as given (masked)
-        from procflow.masking import mask_text
+        from procflow.privacy.masking import mask_text
 
         return mask_text(str(self.args[0]))
 
@@ -377,7 +377,7 @@ class VaultError(ProcflowError):
 
 class AnchorUnavailable(ProcflowError):
     """No checkpoint key (``procflow keys init --checkpoint``; never made silently), or an anchor file
-    (``procflow audit checkpoints export``) that cannot be read (``procflow.checkpoint``)."""
+    (``procflow audit checkpoints export``) that cannot be read (``procflow.privacy.checkpoint``)."""
 
 
 class MigrationRefused(ProcflowError):

@@ -31,7 +31,7 @@ in the dead-letter table with its traceback's last line rather than being lost.
 Every delivery carries ``message.key``, the idempotency key, unchanged across retries and worker
 restarts. Delivery is at least once: a worker killed after the receiver applied a message but before it
 recorded success sends it again, so the adapter must pass the key on and the receiver must apply each
-key once. Anything an adapter logs must mask personal data (``procflow.masking``).
+key once. Anything an adapter logs must mask personal data (``procflow.privacy.masking``).
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from procflow.definition import ProcedureDefinition
-    from procflow.directory import Official
-    from procflow.engine import Guard
-    from procflow.outbox import Delivery, OutboxTopic
+    from procflow.definition.model import ProcedureDefinition
+    from procflow.engine.core import Guard
+    from procflow.engine.outbox import Delivery, OutboxTopic
+    from procflow.privacy.directory import Official
     from procflow.store.base import Store
 
 __all__ = ["PROJECT", "TOPIC_HOOKS", "hookimpl", "hookspec"]
@@ -104,7 +104,7 @@ def procflow_register_calendar_files() -> Iterable[str | os.PathLike[str]] | Non
 def procflow_register_outbox_topics(store: Store) -> Iterable[OutboxTopic] | None:
     """Subscribe to outbox topics: return the ``OutboxTopic`` objects whose messages this plugin delivers.
 
-    Called by ``build_engine``. Standard topics are built by ``procflow.outbox`` (``status_sync_topic(store)``,
+    Called by ``build_engine``. Standard topics are built by ``procflow.engine.outbox`` (``status_sync_topic(store)``,
     ``notification_topic()``, ...); a plugin may also define its own topic, delivered through
     ``procflow_deliver_message``. Return nothing when the plugin is not configured, so no rows are written
     for effects nobody would deliver. ``store`` is the engine's store, for topics that read history.
@@ -117,7 +117,7 @@ def procflow_deliver_status_sync(message: Delivery, timeout: float) -> object | 
     """Sync a dossier's status and progress to the national public-service portal (topic ``portal.status``).
 
     Called by the delivery worker after the transition committed, outside any transaction. ``message.payload``
-    is ``procflow.outbox.status_payload``: the dossier snapshot (status 1–10, due and return dates, agencies,
+    is ``procflow.engine.outbox.status_payload``: the dossier snapshot (status 1–10, due and return dates, agencies,
     applicant), the event that caused it (``event``, None for a reconciliation correction) and, when a
     supplemented dossier comes back, ``supplement`` with the previous and new due dates. Finish (or give up)
     within ``timeout`` seconds. Return a receipt (the receiver's reference, or ``True``) once the portal
@@ -207,9 +207,9 @@ def procflow_resolve_citizen(national_id: str, purpose: str, timeout: float) -> 
 def procflow_resolve_official(official_id: str) -> Official | Mapping[str, Any] | None:
     """Say who the official ``official_id`` is: their agency and the roles they hold.
 
-    The identity seam (``procflow.identity``): a province answers from its own directory — LDAP, the
+    The identity seam (``procflow.privacy.identity``): a province answers from its own directory — LDAP, the
     national single sign-on, the claims of a JWT its web edge verified. Return a
-    ``procflow.directory.Official`` or a mapping with ``id``, ``agency``, ``roles`` (and optionally
+    ``procflow.privacy.directory.Official`` or a mapping with ``id``, ``agency``, ``roles`` (and optionally
     ``name``, ``valid_from``, ``valid_to`` as ISO dates); ``None`` when this plugin does not know the
     official (the next plugin is asked; when none knows them, the action is refused with
     ``UnknownOfficial`` and audited). When any plugin implements this hook, ``build_engine`` asks the

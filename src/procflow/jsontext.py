@@ -12,7 +12,7 @@ datetimes, dataclasses and other objects (``orjson`` would serialise what ``json
 through, they raise ``TypeError`` as before). Non-finite floats never reach a store (``procflow.fieldtypes``
 refuses them) and are sent to the standard library too when they do.
 
-The event log's effects text is NOT written here: it is hashed into the chain (``procflow.hashchain``)
+The event log's effects text is NOT written here: it is hashed into the chain (``procflow.privacy.hashchain``)
 in its historical form (``json.dumps`` with the default separators), which must not change.
 """
 

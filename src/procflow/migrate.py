@@ -21,11 +21,11 @@ from typing import Any
 
 import attrs
 
-from procflow.definition import ClockMode, ProcedureDefinition, Step
+from procflow.agency import Level
+from procflow.definition.model import ClockMode, ProcedureDefinition, Step
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import JurisdictionError, MigrationRefused, ProcflowError
-from procflow.jurisdiction import Level
 
 __all__ = ["MigrationRefused", "MigrationReport", "Refusal", "migrate_definition", "migrate_units", "read_unit_map"]
 
@@ -101,7 +101,7 @@ def _event(engine: Engine, d: Dossier, new: Dossier, actor: Actor, effects: dict
 
 def _apply(engine: Engine, d: Dossier, new: Dossier, event: DossierEvent, defn: ProcedureDefinition,
            changed: frozenset[str]) -> None:
-    """Through the engine's one event writer (``procflow.eventwriter``): outbox rows sealed like a fire's.
+    """Through the engine's one event writer (``procflow.engine.eventwriter``): outbox rows sealed like a fire's.
     A move arms no timer: the deadlines set at receipt stay (the queued armings settle against the log)."""
     w = engine.writer
     personal = {f.name: f.personal for f in defn.fields if f.personal is not None}

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from procflow.definition import ProcedureDefinition
+from procflow.definition.model import ProcedureDefinition
 from procflow.dossier import Dossier
 
 __all__ = ["COLUMNS", "KNOWN_SECTORS", "OfficialTally", "official_table", "sector_of"]

@@ -18,10 +18,10 @@ import attrs
 import pluggy
 
 from procflow import defaults, hookspecs
-from procflow.definition import ProcedureDefinition
-from procflow.engine import Engine, Guard, OutboxRule
+from procflow.definition.model import ProcedureDefinition
+from procflow.engine.core import Engine, Guard, OutboxRule
+from procflow.engine.outbox import OutboxTopic, topic_rule
 from procflow.errors import PluginError
-from procflow.outbox import OutboxTopic, topic_rule
 from procflow.store.base import Store
 
 __all__ = [
@@ -229,7 +229,7 @@ def build_engine(store: Store, *, pm: PluginManager | None = None, register_proc
 
             engine_kwargs["calendar"] = WorkingCalendar(schedule=default_schedule(files))
     if "identity" not in engine_kwargs and pm.hook.procflow_resolve_official.get_hookimpls():
-        from procflow.identity import HookIdentity
+        from procflow.privacy.identity import HookIdentity
 
         engine_kwargs["identity"] = HookIdentity(pm)  # a plugin says who officials are, not the directory
     engine = Engine(store, guards={**plugin_guards(pm), **(guards or {})}, outbox_rules=rules, **engine_kwargs)

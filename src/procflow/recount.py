@@ -18,7 +18,7 @@ import attrs
 
 from procflow.calendar import WorkingCalendar
 from procflow.dossier import Actor, EventKind
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 
 __all__ = ["RULE", "RecountReport", "recount_due_dates", "shift_one_working_day"]
 

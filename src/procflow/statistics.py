@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 
 from procflow.calendar import WorkingCalendar
-from procflow.definition import PORTAL_STATUS, ProcedureDefinition
+from procflow.definition.model import ProcedureDefinition
+from procflow.definition.statuses import PORTAL_STATUS
 from procflow.dossier import Dossier
 from procflow.jurisdiction import Registry
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 from procflow.dossier import Actor, Dossier
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import Delivery, OutboxTopic, status_sync_topic
 from procflow.errors import PermanentAdapterError, RetryableAdapterError
 from procflow.hookspecs import hookimpl
-from procflow.outbox import Delivery, OutboxTopic, status_sync_topic
 from procflow.plugins import PluginManager, make_plugin_manager
 from procflow.store.base import Store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from adapter_support import birth
 from test_plugins import install_fake_distribution
 from typer.testing import CliRunner
 
-from procflow.cli import app
-from procflow.definition import bundled_definitions
-from procflow.engine import Engine
-from procflow.outbox import status_sync_topic, topic_rule
+from procflow.cli.app import app
+from procflow.definition.reader import bundled_definitions
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.store.sqlite import SQLiteStore
 
 runner = CliRunner()

@@ -12,10 +12,10 @@ from adapter_support import Recorder, birth, desk, make_engine, officer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from procflow.delivery import Backoff, DeliveryWorker
 from procflow.errors import StoreError
 from procflow.hookspecs import hookimpl
 from procflow.plugins import make_plugin_manager
+from procflow.workers.delivery import Backoff, DeliveryWorker
 
 
 def worker(engine, pm, clock, **kw) -> DeliveryWorker:

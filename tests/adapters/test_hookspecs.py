@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 from procflow import hookspecs
-from procflow.outbox import DOCUMENTS_FILE, EXCHANGE_HANDOFF, NOTIFY_CITIZEN, PAYMENT_REQUEST, STATUS_SYNC
+from procflow.engine.outbox import DOCUMENTS_FILE, EXCHANGE_HANDOFF, NOTIFY_CITIZEN, PAYMENT_REQUEST, STATUS_SYNC
 from procflow.plugins import make_plugin_manager
 
 SPECS = {name: fn for name, fn in vars(hookspecs).items() if name.startswith("procflow_") and callable(fn)}

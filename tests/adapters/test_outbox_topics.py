@@ -7,8 +7,8 @@ from datetime import timedelta
 from adapter_support import CHILD, birth, desk, officer
 
 from procflow.dossier import Actor
-from procflow.engine import Engine
-from procflow.outbox import (
+from procflow.engine.core import Engine
+from procflow.engine.outbox import (
     Delivery,
     document_topic,
     notification_topic,
@@ -19,7 +19,7 @@ from procflow.outbox import (
 
 
 def engine_with(store, registry, clock, *topics) -> Engine:
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
 
     engine = Engine(store, registry=registry, clock=clock, outbox_rules=[topic_rule(list(topics))])
     for d in bundled_definitions():

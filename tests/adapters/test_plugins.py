@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from adapter_support import CHILD, Recorder, desk, make_engine, officer
 
-from procflow.definition import parse_definition
+from procflow.definition.reader import parse_definition
 from procflow.errors import GuardRejected, PluginError
 from procflow.hookspecs import hookimpl
 from procflow.plugins import build_engine, describe_plugins, make_plugin_manager, prefill

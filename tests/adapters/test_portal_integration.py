@@ -23,9 +23,9 @@ from adapter_support import CHILD, desk
 
 from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
-from procflow.engine import Engine
-from procflow.outbox import status_sync_topic, topic_rule
+from procflow.definition.reader import bundled_definitions
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.simulate import Scenario, Simulator
 from procflow.store.sqlite import SQLiteStore
 

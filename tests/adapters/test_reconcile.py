@@ -7,11 +7,11 @@ import random
 import pytest
 from adapter_support import Recorder, birth, make_engine
 
-from procflow.delivery import DeliveryWorker
 from procflow.errors import PluginError, RetryableAdapterError
 from procflow.hookspecs import hookimpl
 from procflow.plugins import make_plugin_manager
-from procflow.reconcile import reconcile
+from procflow.workers.delivery import DeliveryWorker
+from procflow.workers.reconcile import reconcile
 
 
 class Mirror(Recorder):

@@ -20,8 +20,8 @@ from procflow.catalogue import (
     read_catalogue,
     sample_catalogue,
 )
-from procflow.cli import app
-from procflow.definition import bundled_definitions, load_definition
+from procflow.cli.app import app
+from procflow.definition.reader import bundled_definitions, load_definition
 from procflow.plugins import build_engine, make_plugin_manager
 from procflow.store.sqlite import SQLiteStore
 

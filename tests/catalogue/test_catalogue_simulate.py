@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from procflow.catalogue import DEFAULT_ANNUAL_VOLUME, sample_catalogue, simulation_inputs
-from procflow.cli import app
+from procflow.cli.app import app
 
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ import attrs
 
 from procflow.exchange import Envelope, PayloadEvent, dossier_event, envelope_tree, sign_envelope
 from procflow.exchange.history import LINK_SCHEME, sealed_event
-from procflow.hashchain import GENESIS, event_hash
+from procflow.privacy.hashchain import GENESIS, event_hash
 
 
 def relinked(dossier_id: str, events: Sequence[PayloadEvent], personal: Mapping[str, str]) -> tuple[PayloadEvent, ...]:

@@ -11,17 +11,17 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
-from procflow.delivery import DeliveryWorker
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, Dossier, replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import RetryableAdapterError
 from procflow.exchange import ExchangeNode, HandoffAdapter, LocalTransport, NodeKeys, TrustStore, generate_test_pki
 from procflow.jurisdiction import Registry
-from procflow.keys import StaticKeyProvider
 from procflow.plugins import make_plugin_manager
+from procflow.privacy.keys import StaticKeyProvider
+from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
-from procflow.vault import Vault
+from procflow.workers.delivery import DeliveryWorker
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 LAND = "1.012751"

@@ -8,8 +8,8 @@ import attrs
 from exchange_support import COMMUNE, PROVINCE, SAMPLES, sample_envelope
 from typer.testing import CliRunner
 
+from procflow.cli.exchange import app
 from procflow.exchange import VN_TZ, TraceHop, build_envelope, sign_envelope
-from procflow.exchange.cli import app
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from handoff_support import LAND
 from lxml import etree
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.dossier import Actor
 from procflow.errors import ProcflowError
 from procflow.exchange import DEFAULT_LIMITS, EnvelopeRejected, Party, parse_envelope

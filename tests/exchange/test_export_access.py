@@ -1,5 +1,5 @@
 """``procflow exchange export`` is a read: an unmasked one, of the whole history. Who exports is checked and
-audited through ``procflow.access``; a refusal is one line, is audited, and writes no file; what is written
+audited through ``procflow.privacy.access``; a refusal is one line, is audited, and writes no file; what is written
 is owner-only (0600)."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import AccessDenied
 from procflow.exchange import ExchangeNode, TrustStore, generate_test_pki
 from procflow.store.sqlite import SQLiteStore

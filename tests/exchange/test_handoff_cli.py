@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.directory import enrol_operator
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from procflow.engine import Engine
-from procflow.keys import FileKeyProvider
-from procflow.vault import Vault
+from procflow.engine.core import Engine
+from procflow.privacy.keys import FileKeyProvider
+from procflow.privacy.vault import Vault
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def keyring(tmp_path) -> FileKeyProvider:
 
 @pytest.fixture
 def pengine(sqlite_store, registry, clock, keyring) -> Engine:
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
 
     e = Engine(sqlite_store, registry=registry, clock=clock, vault=Vault(sqlite_store, keyring))
     for d in bundled_definitions():

@@ -17,13 +17,21 @@ import pytest
 from privacy_support import BIRTH, CHILD, civil, desk
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import replay
-from procflow.engine import Engine
-from procflow.hashchain import GENESIS, chain_event, chain_key, effects_text, event_content, event_hash, is_keyed
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
+from procflow.privacy.hashchain import (
+    GENESIS,
+    chain_event,
+    chain_key,
+    effects_text,
+    event_content,
+    event_hash,
+    is_keyed,
+)
 from procflow.store.base import AuditEntry
 from procflow.store.sqlite import SQLiteStore
 

@@ -15,14 +15,14 @@ import pytest
 from privacy_support import BIRTH, CHILD, NATIONAL_ID, desk
 from typer.testing import CliRunner
 
-from procflow.access import UNMASK_ROLE
-from procflow.cli import app
-from procflow.directory import ADMIN_ROLE, Official
+from procflow.cli.app import app
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import AccessDenied, DirectoryError, RoleNotGranted, UnknownOfficial
 from procflow.hookspecs import hookimpl
 from procflow.plugins import build_engine, make_plugin_manager
+from procflow.privacy.access import UNMASK_ROLE
+from procflow.privacy.directory import ADMIN_ROLE, Official
 from procflow.testing.directory import StaffDirectory
 
 
@@ -134,8 +134,8 @@ class _Ldap:
 
 def test_an_identity_provider_argument_wins_and_is_asked_once_per_official(sqlite_store, registry, clock, communes,
                                                                            keyring):
-    from procflow.definition import bundled_definitions
-    from procflow.vault import Vault
+    from procflow.definition.reader import bundled_definitions
+    from procflow.privacy.vault import Vault
 
     ldap = _Ldap({"an": Official(id="an", name="An", agency=communes[0], roles={"one_stop_officer"})})
     engine = Engine(sqlite_store, registry=registry, clock=clock, vault=Vault(sqlite_store, keyring), identity=ldap)
@@ -159,7 +159,7 @@ def test_the_resolve_official_hook_answers_when_a_plugin_implements_it(sqlite_st
 
     pm = make_plugin_manager(load_entrypoints=False, plugins=[Sso()])
     engine = build_engine(sqlite_store, pm=pm, registry=registry, clock=clock, register_procedures=False)
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
 
     for d in bundled_definitions():
         engine.register(d)

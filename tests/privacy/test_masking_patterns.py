@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procflow.masking import mask_text
+from procflow.privacy.masking import mask_text
 
 digits = st.text(alphabet="0123456789", min_size=1, max_size=1)
 words = st.lists(st.sampled_from(["Hồ sơ", "của", "ông", "bà", "liên hệ", "gọi", "số", "nhé", "xin", "cảm ơn",

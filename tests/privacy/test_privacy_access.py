@@ -6,10 +6,10 @@ import pytest
 from privacy_support import BIRTH, CHILD, LAND, NATIONAL_ID, PHONE, civil, desk
 from typer.testing import CliRunner
 
-from procflow.access import UNMASK_ROLE
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.dossier import Actor
 from procflow.errors import AccessDenied, DossierNotFound, ProcflowError
+from procflow.privacy.access import UNMASK_ROLE
 
 
 def land_dossier(engine, communes):

@@ -13,13 +13,13 @@ import pytest
 from privacy_support import BIRTH, CHILD, civil, desk
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import DossierEvent
-from procflow.engine import Engine
-from procflow.hashchain import GENESIS, chain_event, verify
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
+from procflow.privacy.hashchain import GENESIS, chain_event, verify
 from procflow.store.base import AuditEntry
 from procflow.store.sqlite import SQLiteStore
 
@@ -171,7 +171,7 @@ def test_retention_and_key_rotation_never_touch_a_hashed_byte(chained_db, tmp_pa
 
 
 def test_chaining_can_be_switched_off_and_verify_says_so(sqlite_store, registry, clock, keyring):
-    from procflow.vault import Vault
+    from procflow.privacy.vault import Vault
 
     engine = Engine(sqlite_store, registry=registry, clock=clock, vault=Vault(sqlite_store, keyring),
                     hash_chain=False)
@@ -196,7 +196,7 @@ def test_a_v4_store_upgrades_to_the_append_ordered_log_with_every_event_value_an
                                                                                             monkeypatch):
     """Version 5 rebuilds the SQLite event log and vault as append-ordered tables: an older store keeps every
     event (hashes included), every sealed value, and goes on chaining where it left off."""
-    from procflow.hashchain import verify as verify_chain
+    from procflow.privacy.hashchain import verify as verify_chain
     from procflow.store import migrations
 
     path = str(tmp_path / "v4.db")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from procflow.engine import Engine
-from procflow.logging_setup import configure_logging, reset_logging
-from procflow.masking import mask_json, mask_text
+from procflow.engine.core import Engine
+from procflow.privacy.logging_setup import configure_logging, reset_logging
+from procflow.privacy.masking import mask_json, mask_text
 from procflow.simulate import Scenario, run_simulation
 from procflow.store.sqlite import SQLiteStore
 
@@ -193,7 +193,7 @@ def test_masking_api():
 def test_cli_error_messages_are_masked(tmp_path):
     from typer.testing import CliRunner
 
-    from procflow.cli import app
+    from procflow.cli.app import app
     from procflow.testing.directory import enrol_operator
 
     db = tmp_path / "x.db"

@@ -13,14 +13,14 @@ import pytest
 from privacy_support import BIRTH, CHILD, NATIONAL_ID, civil, desk
 from typer.testing import CliRunner
 
-from procflow.cli import app
-from procflow.definition import bundled_definitions, parse_definition
-from procflow.engine import Engine
+from procflow.cli.app import app
+from procflow.definition.reader import bundled_definitions, parse_definition
+from procflow.engine.core import Engine
 from procflow.errors import DefinitionError
-from procflow.hashchain import verify
-from procflow.retention import apply_retention, expires_at
+from procflow.privacy.hashchain import verify
+from procflow.privacy.retention import apply_retention, expires_at
+from procflow.privacy.vault import Vault
 from procflow.statistics import build_report
-from procflow.vault import Vault
 
 RETAINED = "T.RET5"
 

@@ -15,13 +15,14 @@ import textwrap
 import pytest
 from privacy_support import BIRTH, CHILD, NATIONAL_ID, PHONE, civil, desk
 
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import KeysUnavailable, VaultError
-from procflow.keys import EnvKeyProvider, FileKeyProvider, StaticKeyProvider, default_key_provider, key_id_for
+from procflow.privacy.env_keys import EnvKeyProvider, default_key_provider
+from procflow.privacy.keys import FileKeyProvider, StaticKeyProvider, key_id_for
+from procflow.privacy.vault import MARKER, Vault
 from procflow.store.sqlite import SQLiteStore
-from procflow.vault import MARKER, Vault
 
 
 def raw_bytes(path: str) -> bytes:
@@ -176,7 +177,7 @@ def test_key_rotation_killed_with_sigkill_resumes_from_the_cli(tmp_path, registr
     child = textwrap.dedent(f"""
         import os, signal
         from procflow.store.sqlite import SQLiteStore
-        from procflow.vault import Vault
+        from procflow.privacy.vault import Vault
         store = SQLiteStore({db!r})
         def die(batches, rows):
             if batches == 2:
@@ -193,7 +194,7 @@ def test_key_rotation_killed_with_sigkill_resumes_from_the_cli(tmp_path, registr
     store.close()
     from typer.testing import CliRunner
 
-    from procflow.cli import app
+    from procflow.cli.app import app
 
     result = CliRunner().invoke(app, ["keys", "rotate", "--db", db, "--batch", "8", "--yes"])
     assert result.exit_code == 0, result.output

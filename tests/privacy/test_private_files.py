@@ -6,7 +6,7 @@ import os
 import stat
 
 from procflow.exchange.keys import generate_test_pki
-from procflow.files import write_private
+from procflow.privacy.files import write_private
 
 
 def _mode(path) -> int:
@@ -39,7 +39,7 @@ def test_test_pki_private_keys_are_0600(tmp_path):
 def test_forms_written_by_the_cli_are_0600(tmp_path, engine, registry):
     from typer.testing import CliRunner
 
-    from procflow.cli import app
+    from procflow.cli.app import app
     from procflow.dossier import Actor
 
     commune = registry.communes_of("92")[0].code

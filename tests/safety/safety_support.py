@@ -10,9 +10,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.store.sqlite import SQLiteStore
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -14,7 +14,7 @@ import pytest
 from safety_support import fingerprint, make_app_store
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 
 CORPUS = tomllib.loads((Path(__file__).parent.parent / "corpus" / "commands.toml").read_text(encoding="utf-8"))
 BAD_DB: dict[str, list[str]] = CORPUS["bad_db"]
@@ -50,7 +50,7 @@ def world(tmp_path_factory, registry):
     staff.write_text(f"id,name,agency,roles\nok.1,An,{agency},one_stop_officer\nbad.2,Bình,NOPE,one_stop_officer\n",
                      encoding="utf-8")
     # the command line acts as an administrator of the store's officials directory (a 0600 credential)
-    from procflow.directory import ADMIN_ROLE
+    from procflow.privacy.directory import ADMIN_ROLE
     from procflow.testing.directory import enrol_operator
 
     env = enrol_operator(str(store), root / "operator.toml", "corpus.admin", agency, {ADMIN_ROLE})

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from procflow.cli import app
-from procflow.definition import load_definition, parse_definition
+from procflow.cli.app import app
+from procflow.definition.reader import load_definition, parse_definition
 from procflow.errors import DefinitionError
 
 CORPUS = Path(__file__).parent.parent / "corpus"
@@ -59,7 +59,7 @@ def test_bad_definition_gets_one_clear_error(path: Path):
 
 def test_a_newline_in_a_state_name_cannot_reach_the_diagram():
     # Even through the API (a definition built around the loader), the diagram escapes every label.
-    from procflow.cli import mermaid
+    from procflow.cli.app import mermaid
 
     d = load_definition(CORPUS / "base.toml")
     import attrs

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from procflow.clock import FakeClock
-from procflow.definition import parse_definition
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import InvalidData, RoleNotGranted
 from procflow.fieldtypes import normalise_phone
 from procflow.store.sqlite import SQLiteStore
@@ -174,7 +174,7 @@ def test_wrong_role_at_the_custodian_is_role_not_granted(typed):
 def test_validate_refuses_an_unknown_role_with_did_you_mean(tmp_path):
     from typer.testing import CliRunner
 
-    from procflow.cli import app
+    from procflow.cli.app import app
 
     path = tmp_path / "typo.toml"
     path.write_text(TYPED.replace('roles = ["civil_status_officer"]', 'roles = ["civil_status_oficer"]'),

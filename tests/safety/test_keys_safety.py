@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from safety_support import BIRTH, CHILD, desk, fingerprint
 from typer.testing import CliRunner
 
-from procflow.cli import app
-from procflow.engine import Engine
+from procflow.cli.app import app
+from procflow.engine.core import Engine
 from procflow.errors import KeysUnavailable
-from procflow.keys import FileKeyProvider, StaticKeyProvider, key_id_for
+from procflow.privacy.keys import FileKeyProvider, StaticKeyProvider, key_id_for
+from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
-from procflow.vault import Vault
 
 runner = CliRunner()
 
@@ -116,7 +116,7 @@ def test_a_new_store_gets_its_keyring_on_first_write_only(tmp_path, registry):
     path = tmp_path / "new.db"
     store = SQLiteStore(str(path))
     engine = Engine(store, registry=registry)
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
 
     for d in bundled_definitions():
         engine.register(d)

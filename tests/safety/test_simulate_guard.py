@@ -9,7 +9,7 @@ import sqlite3
 from safety_support import fingerprint
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.simulate.job import store_kind
 
 runner = CliRunner()

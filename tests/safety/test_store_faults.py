@@ -10,8 +10,8 @@ import pytest
 from safety_support import civil, fingerprint
 from typer.testing import CliRunner
 
-from procflow.cli import app
-from procflow.engine import Engine
+from procflow.cli.app import app
+from procflow.engine.core import Engine
 from procflow.errors import StoreError
 from procflow.store.sqlite import SQLiteStore
 

@@ -53,8 +53,8 @@ def test_monthly_births_are_within_thirty_percent_of_the_cited_statistic(can_tho
 def test_rate_multiplies_the_calibrated_volumes():
     from procflow.calendar import WorkingCalendar
     from procflow.clock import FakeClock
-    from procflow.definition import bundled_definitions
-    from procflow.engine import Engine
+    from procflow.definition.reader import bundled_definitions
+    from procflow.engine.core import Engine
     from procflow.simulate.runner import Simulator
     from procflow.store.sqlite import SQLiteStore
 
@@ -139,7 +139,7 @@ def test_the_table_counted_in_the_report_pass_is_the_table_of_the_store(week):
 
 
 def test_every_bundled_procedure_reports_under_a_sector():
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
     from procflow.official import OTHER, sector_of
 
     assert [d.code for d in bundled_definitions() if sector_of(d) == OTHER] == []

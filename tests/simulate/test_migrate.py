@@ -6,12 +6,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from procflow.cli_simulate_extras import register
-from procflow.definition import parse_definition
+from procflow.cli.simulate_extras import register
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor, EventKind, replay
 from procflow.errors import MigrationRefused, NotCustodian
-from procflow.hashchain import verify
 from procflow.migrate import migrate_definition, migrate_units, read_unit_map
+from procflow.privacy.hashchain import verify
 
 OLD, NEW, OTHER = "311.35.99.H92", "311.20.99.H92", "312.32.99.H92"  # Ninh Kiều merges into Cái Khế
 CHILD = {"child_name": "Phạm Văn Long", "child_birth_date": "2026-04-12", "parent_national_id": "092111222333"}

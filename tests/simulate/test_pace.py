@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from procflow.cli.simulate import pace_line
 from procflow.jurisdiction import Registry
 from procflow.simulate import checkpoint
-from procflow.simulate.command import pace_line
 from procflow.simulate.job import run_simulation
 from procflow.simulate.runner import SimulationResult
 from procflow.simulate.scenario import DEFAULT_PROFILES, Choice, Scenario

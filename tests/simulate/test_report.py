@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from procflow.cli.simulate import simulate
 from procflow.jurisdiction import Registry
-from procflow.simulate.command import simulate
 from procflow.simulate.html import render_html
 from procflow.statistics import CommuneRow, backlog_series, rank_communes
 

@@ -15,10 +15,10 @@ import time
 
 import psycopg
 
-from procflow.delivery import DeliveryWorker
 from procflow.hookspecs import hookimpl
 from procflow.plugins import make_plugin_manager
 from procflow.store.postgres import PostgresStore
+from procflow.workers.delivery import DeliveryWorker
 
 
 class Receiver:

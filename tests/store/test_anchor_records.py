@@ -7,16 +7,16 @@ import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from procflow.anchor import take_checkpoint, verify_anchor
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
-from procflow.engine import Engine
-from procflow.hashchain import GENESIS, audit_link, is_keyed
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
-from procflow.keys import StaticKeyProvider
+from procflow.privacy.anchor import take_checkpoint, verify_anchor
+from procflow.privacy.hashchain import GENESIS, audit_link, is_keyed
+from procflow.privacy.keys import StaticKeyProvider
+from procflow.privacy.vault import Vault
 from procflow.store.base import AuditEntry, CheckpointRow
-from procflow.vault import Vault
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 4, 20, 8, 30, 15, 123456, tzinfo=VN)
@@ -122,7 +122,7 @@ def test_a_postgres_follower_takes_no_checkpoint_while_the_leader_holds_the_lock
 
 
 def test_a_checkpointer_takes_its_last_checkpoint_when_stopped(store_factory):
-    from procflow.anchor import Checkpointer
+    from procflow.privacy.anchor import Checkpointer
 
     store = store_factory()
     keys = _keys()

@@ -8,13 +8,13 @@ from datetime import timedelta
 from typer.testing import CliRunner
 
 from procflow.bundle import BundleCoordinator
-from procflow.cli import app
-from procflow.definition import bundled_definitions, parse_definition
+from procflow.cli.app import app
+from procflow.definition.reader import bundled_definitions, parse_definition
 from procflow.dossier import Actor
-from procflow.engine import Engine
-from procflow.keys import FileKeyProvider
-from procflow.retention import apply_retention
-from procflow.vault import Vault
+from procflow.engine.core import Engine
+from procflow.privacy.keys import FileKeyProvider
+from procflow.privacy.retention import apply_retention
+from procflow.privacy.vault import Vault
 
 BUNDLE = "LT.KS-TT-BHYT"
 BIRTH = "1.001193"

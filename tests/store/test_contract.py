@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.simulate import Scenario, Simulator
 from procflow.store.base import AuditEntry, OutboxMessage
@@ -206,7 +206,7 @@ def test_values_round_trip_exactly(store, registry, clock, commune):
                     data={**CHILD, "parent_phone": "0912345678"})
     clock.advance(minutes=3)
     engine.fire(d, "accept", desk(commune), note="ghi chú: đủ giấy tờ")
-    # the store holds vault references for personal fields; the engine opens them (procflow.vault)
+    # the store holds vault references for personal fields; the engine opens them (procflow.privacy.vault)
     got, events = engine.open_record(store.get(d.id)), store.events(d.id)
     assert got == d and repr(got.received_at) == repr(datetime.fromisoformat(d.received_at.isoformat()))
     assert list(got.data) == sorted(got.data) and events[-1].note == "ghi chú: đủ giấy tờ"
@@ -264,7 +264,7 @@ def _fill_outbox(store, n: int) -> None:
 
 
 def _sla():
-    from procflow.calendar import SlaClock
+    from procflow.sla import SlaClock
 
     return SlaClock(working_days=1, started_at=T0, due_at=T0 + timedelta(hours=8), paused_at=None, stopped_at=None)
 
@@ -415,7 +415,7 @@ def test_replay_log_records_each_message_once_and_secure_erase_is_a_scope(store_
 def test_officials_directory_rows_round_trip_and_replace_by_id(store):
     from datetime import date
 
-    from procflow.directory import Official
+    from procflow.privacy.directory import Official
 
     assert store.official_count() == 0 and store.official_rows() == [] and store.official_row("a") is None
     a = Official(id="a", name="Nguyễn Văn A", agency="311.20.99.H92", roles={"one_stop_officer", "oversight:92"},
@@ -431,7 +431,7 @@ def test_officials_directory_rows_round_trip_and_replace_by_id(store):
 
 
 def test_an_officials_write_rolls_back_with_its_transaction(store):
-    from procflow.directory import Official
+    from procflow.privacy.directory import Official
 
     with pytest.raises(RuntimeError), store.transaction():
         store.save_officials([Official(id="x", name="X", agency="311.20.99.H92").to_row()])

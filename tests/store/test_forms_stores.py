@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import ExtensionRefused
 from procflow.forms import build_form, render_html
 

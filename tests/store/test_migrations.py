@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from procflow.cli import app
+from procflow.cli.app import app
 from procflow.errors import StoreError
 from procflow.store import migrations
 from procflow.store.migrations import Migration

@@ -21,11 +21,11 @@ import pytest
 
 from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.errors import StoreError
-from procflow.outbox import status_sync_topic, topic_rule
 from procflow.store.postgres import PostgresStore
 
 portal_http = pytest.importorskip("procflow_portal_http", reason="pip install ./plugins/procflow-portal-http")

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from procflow.bundle import BundleCoordinator
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.simulate import Scenario, run_simulation
 from procflow.simulate.report import simulation_report
 from procflow.store.postgres import PostgresStore

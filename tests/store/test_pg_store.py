@@ -13,9 +13,9 @@ import attrs
 import psycopg
 import pytest
 
-from procflow.calendar import SlaClock
 from procflow.dossier import Dossier, DossierEvent, EventKind
 from procflow.errors import ConcurrencyConflict, StoreError
+from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage
 from procflow.store.postgres import PostgresStore
 
@@ -149,12 +149,12 @@ def test_a_fire_that_arms_timers_is_still_one_round_trip(pg):
     """Issue 17: a fire arming timers cost 4 round trips (BEGIN, snapshot+event, armings, COMMIT). The
     armings now ride in the snapshot's statement, and only when its revision check passed."""
     from procflow.clock import FakeClock
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
     from procflow.dossier import Actor
-    from procflow.engine import Engine
+    from procflow.engine.core import Engine
     from procflow.jurisdiction import Registry
-    from procflow.keys import StaticKeyProvider
-    from procflow.vault import Vault
+    from procflow.privacy.keys import StaticKeyProvider
+    from procflow.privacy.vault import Vault
 
     registry = Registry.default()
     commune = registry.communes_of("92")[0].code

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from procflow.calendar import SlaClock
 from procflow.dossier import Dossier, DossierEvent, EventKind
+from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage
 from procflow.store.postgres import PostgresStore
 

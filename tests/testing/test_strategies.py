@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from procflow.calendar import WorkingCalendar
-from procflow.definition import parse_definition
+from procflow.definition.reader import parse_definition
 from procflow.dossier import replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.clock import MONDAY

@@ -11,7 +11,7 @@ import pytest
 import timerdefs
 
 from procflow.clock import FakeClock
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.store.base import Store
 from procflow.store.sqlite import SQLiteStore
 

@@ -9,10 +9,10 @@ import timerdefs
 from timerdefs import desk, officer
 
 from procflow.clock import FakeClock
+from procflow.engine.timers import shift_working_days
 from procflow.errors import ConcurrencyConflict
-from procflow.scheduler import armed_timers
 from procflow.store.sqlite import SQLiteStore
-from procflow.timers import shift_working_days
+from procflow.workers.scheduler import armed_timers
 
 
 def armed(engine, dossier_id) -> dict[str, tuple]:
@@ -61,7 +61,7 @@ def test_leaving_the_state_cancels_and_entering_arms(tengine, tstore, tclock):
 
 
 def test_restart_re_arms_due_timers_from_the_new_due_date_even_after_they_fired(tengine, tstore, tclock):
-    from procflow.scheduler import Scheduler
+    from procflow.workers.scheduler import Scheduler
 
     c = timerdefs.commune(tengine)
     d = tengine.file("t.restart", filed_at=c, actor=desk(c))
@@ -97,7 +97,7 @@ def test_pause_policy_shifts_due_timers_by_the_paused_office_time(tengine, tstor
 
 
 def test_pause_policy_keeps_a_fired_reminder_fired(tengine, tstore, tclock):
-    from procflow.scheduler import Scheduler
+    from procflow.workers.scheduler import Scheduler
 
     c = timerdefs.commune(tengine)
     d = tengine.file("t.pause", filed_at=c, actor=desk(c))

@@ -8,9 +8,10 @@ import pytest
 import timerdefs
 
 from procflow.calendar import WorkingCalendar
-from procflow.definition import TimerAction, TimerAnchor, bundled_definitions, parse_definition
+from procflow.definition.model import TimerAction, TimerAnchor
+from procflow.definition.reader import bundled_definitions, parse_definition
+from procflow.engine.timers import shift_working_days
 from procflow.errors import DefinitionError
-from procflow.timers import shift_working_days
 
 BASE = timerdefs.RESTART.split("[[timers]]")[0]
 

@@ -1,6 +1,6 @@
 """Exactly once, under random schedules and random crash points, checked against an independent model.
 
-The model (``Oracle``) restates the timer semantics of ``procflow.timers`` for the test procedures in a few
+The model (``Oracle``) restates the timer semantics of ``procflow.engine.timers`` for the test procedures in a few
 lines: which timers a state change arms, cancels, pauses, shifts or re-arms, and what firing each does. After
 every step the dossiers' timers (as their logs say, and as queued) must equal the model; after every
 scheduler run (crashed or not, then
@@ -21,10 +21,10 @@ from timerdefs import desk, officer
 
 from procflow.clock import FakeClock
 from procflow.dossier import EventKind
+from procflow.engine.timers import shift_working_days
 from procflow.jurisdiction import Registry
-from procflow.scheduler import Scheduler, armed_timers
 from procflow.store.sqlite import SQLiteStore
-from procflow.timers import shift_working_days
+from procflow.workers.scheduler import Scheduler, armed_timers
 
 REGISTRY = Registry.default()
 # the overdue timer only records lateness: a "citizen" recipient is dropped (form 04 goes out before the due date)

@@ -14,8 +14,8 @@ import timerdefs
 from timerdefs import desk, officer
 
 from procflow.clock import FakeClock
-from procflow.scheduler import Scheduler, armed_timers
 from procflow.store.sqlite import SQLiteStore
+from procflow.workers.scheduler import Scheduler, armed_timers
 
 CHILD = str(Path(__file__).with_name("timer_kill_child.py"))
 

@@ -12,8 +12,8 @@ from timerdefs import desk, officer
 
 from procflow.clock import FakeClock
 from procflow.errors import ConcurrencyConflict, TransitionNotAllowed
-from procflow.scheduler import Scheduler
 from procflow.store.postgres import PostgresStore
+from procflow.workers.scheduler import Scheduler
 
 
 def test_four_schedulers_and_an_official_share_a_backlog_without_doubles_or_deadlocks(timers_pg, registry, caplog):

@@ -9,7 +9,7 @@ import timerdefs
 from timerdefs import desk, officer
 
 from procflow.dossier import EventKind, replay
-from procflow.scheduler import Scheduler, armed_timers
+from procflow.workers.scheduler import Scheduler, armed_timers
 
 
 def due_armings(engine, now) -> list[tuple]:
@@ -165,7 +165,7 @@ def test_timers_fire_the_same_on_both_backends(backend, registry):
 def test_inspect_and_the_timers_command_show_armed_and_due_timers(tmp_path, registry, policy):
     from typer.testing import CliRunner
 
-    from procflow.cli import app
+    from procflow.cli.app import app
     from procflow.clock import FakeClock
     from procflow.store.sqlite import SQLiteStore
 

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import timerdefs
 
 from procflow.clock import FakeClock
-from procflow.scheduler import Scheduler
 from procflow.store.sqlite import SQLiteStore
+from procflow.workers.scheduler import Scheduler
 
 
 def main() -> None:

@@ -6,9 +6,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from procflow.clock import FakeClock
-from procflow.definition import ProcedureDefinition, parse_definition
+from procflow.definition.model import ProcedureDefinition
+from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -7,7 +7,7 @@ import logging
 import pytest
 from procflow_civil_registry_sqlite import CivilRegistry
 
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.errors import PermanentAdapterError
 from procflow.plugins import make_plugin_manager, prefill
 

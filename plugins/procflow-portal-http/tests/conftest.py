@@ -10,11 +10,11 @@ import pytest
 from procflow_portal_http import PortalPlugin, PortalSimulator
 
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.jurisdiction import Registry
-from procflow.outbox import status_sync_topic, topic_rule
 from procflow.store.base import OutboxMessage
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.conformance import AdapterHarness

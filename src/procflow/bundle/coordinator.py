@@ -18,9 +18,8 @@ from procflow.bundle.records import (
     keeps_bundles,
     replay_bundle,
 )
-from procflow.calendar import ClockPolicy, SlaClock
 from procflow.dossier import Actor, Dossier, sla_to_dict
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import (
     DefinitionError,
     InvalidData,
@@ -29,6 +28,7 @@ from procflow.errors import (
     StoreError,
     TransitionNotAllowed,
 )
+from procflow.sla import ClockPolicy, SlaClock
 from procflow.store.base import AuditEntry
 
 __all__ = ["BundleCoordinator", "Fired"]
@@ -64,7 +64,7 @@ class BundleCoordinator:
             persist = keeps_bundles(engine.store)
         elif persist and not keeps_bundles(engine.store):
             raise StoreError(f"{type(engine.store).__name__} keeps no bundle records (it does not implement "
-                             "procflow.store.base.BundleRecords); pass persist=False to keep bundles in memory")
+                             "procflow.store.contracts.BundleRecords); pass persist=False to keep bundles in memory")
         self._b: _MemoryBackend | _StoreBackend = _StoreBackend(engine.store) if persist else _MemoryBackend()
         self.persistent = persist
         self._defs: dict[tuple[str, int], BundleDefinition] = {}

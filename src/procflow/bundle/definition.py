@@ -144,7 +144,7 @@ def parse_bundle(text: str, *, file: str | None = None) -> BundleDefinition:
             problems.append(Problem(f"sla.verification_states[{j}]", f"expected 'member.state' naming a member of "
                                                                     f"this bundle, got {ref!r}", file))
     unconfirmed = need(raw, "unconfirmed", "", list, [])
-    from procflow.definition import UNCONFIRMED_ITEMS
+    from procflow.definition.model import UNCONFIRMED_ITEMS
 
     problems += [Problem(f"unconfirmed[{i}]", f"unknown item {x!r} (expected one of {', '.join(UNCONFIRMED_ITEMS)})",
                          file) for i, x in enumerate(unconfirmed) if x not in UNCONFIRMED_ITEMS]

@@ -10,9 +10,9 @@ from typing import Any
 import attrs
 
 from procflow.bundle.definition import BundleDefinition
-from procflow.calendar import SlaClock
 from procflow.dossier import sla_from_dict, sla_to_dict
 from procflow.errors import StoreError, UsageError
+from procflow.sla import SlaClock
 
 __all__ = ["BUNDLE_PREFIX", "FINAL_STATUSES", "Bundle", "BundleEvent", "keeps_bundles", "replay_bundle",
            "stored_membership"]
@@ -146,7 +146,7 @@ class _MemoryBackend:
 
 
 class _StoreBackend:
-    """The bundle tables of the engine's store (``procflow.store.base.BundleRecords``, on SQLite and
+    """The bundle tables of the engine's store (``procflow.store.contracts.BundleRecords``, on SQLite and
     PostgreSQL alike), written on the store's connection so a bundle's writes join the engine's transaction."""
 
     def __init__(self, store: Any) -> None:
@@ -185,7 +185,7 @@ class _StoreBackend:
 
 
 def keeps_bundles(store: Any) -> bool:
-    """Whether ``store`` keeps bundle records (implements ``procflow.store.base.BundleRecords``)."""
+    """Whether ``store`` keeps bundle records (implements ``procflow.store.contracts.BundleRecords``)."""
     return callable(getattr(store, "save_bundle", None))
 
 

@@ -27,7 +27,7 @@ from procflow.catalogue.importer import (
 )
 from procflow.catalogue.profiles import generic_profile, profile_for, profile_from_transitions
 from procflow.catalogue.records import CatalogueRecord, read_catalogue
-from procflow.definition import ProcedureDefinition
+from procflow.definition.model import ProcedureDefinition
 from procflow.errors import CatalogueError, UsageError
 from procflow.hookspecs import hookimpl
 
@@ -81,7 +81,7 @@ def import_catalogue(path: str | Path, *, out: str | Path | None = None, store: 
     if out is not None:
         write_plan(plan, out)
     else:
-        from procflow.engine import Engine
+        from procflow.engine.core import Engine
 
         engine = Engine(store)
         for p in plan.planned:

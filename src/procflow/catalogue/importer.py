@@ -21,7 +21,8 @@ import attrs
 
 from procflow.catalogue.records import CatalogueRecord
 from procflow.catalogue.template import render_definition
-from procflow.definition import ProcedureDefinition, bundled_definitions, load_definition, parse_definition
+from procflow.definition.model import ProcedureDefinition
+from procflow.definition.reader import bundled_definitions, load_definition, parse_definition
 from procflow.errors import CatalogueError, DefinitionError, Problem
 
 __all__ = ["ImportPlan", "Planned", "existing_in_dir", "existing_in_store", "load_overrides", "plan_import",
@@ -105,7 +106,7 @@ def plan_import(records: Sequence[CatalogueRecord], *, existing: Mapping[str, Ma
     """Generate (or take from ``overrides``) and validate each record's definition and choose its version
     against ``existing`` (``{code: {version: source}}``, from a directory or a store). Raises
     ``CatalogueError`` with every problem, row by row, before anything is written."""
-    from procflow.guards import BUILTIN_GUARDS
+    from procflow.engine.guards import BUILTIN_GUARDS
 
     existing = existing or {}
     overrides = overrides or {}

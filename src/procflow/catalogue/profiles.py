@@ -10,7 +10,7 @@ read off its transitions (``profile_from_transitions``), so it never just sits i
 
 from __future__ import annotations
 
-from procflow.definition import ClockMode, ProcedureDefinition
+from procflow.definition.model import ClockMode, ProcedureDefinition
 from procflow.simulate.scenario import Choice
 
 __all__ = ["generic_profile", "profile_for", "profile_from_transitions"]

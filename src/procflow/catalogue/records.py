@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from procflow.definition import LEVELS
+from procflow.definition.model import LEVELS
 from procflow.errors import CatalogueError, Problem
 
 __all__ = ["COLUMNS", "REQUIRED", "CatalogueError", "CatalogueRecord", "parse_records", "read_catalogue"]

@@ -78,17 +78,16 @@ from procflow.exchange.model import (
     TraceHop,
 )
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits, parse_envelope
-from procflow.exchange.schema import EDXML_NS, PF_NS, envelope_schema, validate_tree
-from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
-from procflow.exchange.transfer import (
-    ExchangeNode,
-    Received,
+from procflow.exchange.payload import (
     StoreReplayGuard,
     dossier_event,
     dossier_payload,
     handoff_message_id,
     payload_event,
 )
+from procflow.exchange.schema import EDXML_NS, PF_NS, envelope_schema, validate_tree
+from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
+from procflow.exchange.transfer import ExchangeNode, Received
 from procflow.exchange.transport import HandoffAdapter, HandoffTransport, LocalTransport
 from procflow.exchange.verifier import MemoryReplayGuard, ReplayGuard, Verifier
 

@@ -32,7 +32,7 @@ from typing import Any, TypedDict
 
 import attrs
 
-from procflow.definition import ProcedureDefinition, Step, Transition
+from procflow.definition.model import ProcedureDefinition, Step, Transition
 from procflow.dossier import DossierEvent, EventKind
 from procflow.exchange.errors import (
     ActorNotCustodian,
@@ -44,12 +44,13 @@ from procflow.exchange.errors import (
 )
 from procflow.exchange.model import PayloadEvent
 from procflow.exchange.redaction import shown
-from procflow.hashchain import GENESIS, event_hash, is_keyed
-from procflow.vault import make_ref
+from procflow.privacy.hashchain import GENESIS, event_hash, is_keyed
+from procflow.privacy.vault import make_ref
 
 __all__ = ["KEYED_SCHEME", "LINK_SCHEME", "check_history", "payload_links", "sealed_event", "verify_links"]
 
-LINK_SCHEME = "sha256"  # procflow.hashchain's unkeyed links: SHA-256 over the previous link and the event's content
+# procflow.privacy.hashchain's unkeyed links: SHA-256 over the previous link and the event's content
+LINK_SCHEME = "sha256"
 # Keyed links (issue 19: HMAC with the sender's chain key, which never leaves the sender) are carried with this
 # scheme; the receiver checks their linkage and shape, while their content is covered by the envelope signature.
 KEYED_SCHEME = "hmac-sha256"
@@ -65,7 +66,7 @@ def payload_links(e: DossierEvent) -> dict[str, str | None]:
 
 def sealed_event(e: DossierEvent, personal: Mapping[str, str]) -> DossierEvent:
     """``e`` as its sender stored (and hashed) it: personal values replaced by their vault references, which
-    name (dossier, seq, field) and so are the same on every node (``procflow.vault.Vault.seal``)."""
+    name (dossier, seq, field) and so are the same on every node (``procflow.privacy.vault.Vault.seal``)."""
     fx = e.effects
     data = fx.get("data") if fx else None
     if not personal or not isinstance(data, Mapping):

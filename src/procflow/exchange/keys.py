@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from procflow.errors import UsageError
 from procflow.exchange.signing import NodeKeys
-from procflow.files import write_private
+from procflow.privacy.files import write_private
 
 __all__ = ["generate_test_keys", "generate_test_pki"]
 

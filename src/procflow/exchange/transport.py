@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
+from procflow.engine.outbox import Delivery
 from procflow.errors import ConcurrencyConflict, PermanentAdapterError, RetryableAdapterError, StoreError
 from procflow.exchange.errors import EnvelopeRejected, ReplayedMessage
 from procflow.exchange.transfer import ExchangeNode
 from procflow.hookspecs import hookimpl
-from procflow.outbox import Delivery
 
 __all__ = ["HandoffAdapter", "HandoffTransport", "LocalTransport"]
 

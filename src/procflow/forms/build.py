@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from procflow.definition import PORTAL_STATUS, ProcedureDefinition
+from procflow.definition.model import ProcedureDefinition
+from procflow.definition.statuses import PORTAL_STATUS
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, sla_from_dict
 from procflow.errors import FormNotAvailable, ProcflowError
 from procflow.forms.records import (
@@ -39,7 +40,7 @@ from procflow.forms.records import (
 
 if TYPE_CHECKING:
     from procflow.calendar import WorkingCalendar
-    from procflow.engine import Engine
+    from procflow.engine.core import Engine
 
 __all__ = ["DOSSIER_FORMS", "build_form", "build_register", "step_outcome"]
 

@@ -24,7 +24,7 @@ from procflow.dossier import Actor, Dossier, DossierEvent, EventKind
 from procflow.errors import CalendarError, ExtensionRefused, NotCustodian
 
 if TYPE_CHECKING:
-    from procflow.engine import Engine
+    from procflow.engine.core import Engine
 
 __all__ = ["EXTEND_ACTION", "extend", "extension_of"]
 

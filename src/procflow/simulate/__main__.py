@@ -2,7 +2,7 @@
 
 import typer
 
-from procflow.simulate.command import simulate
+from procflow.cli.simulate import simulate
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command()(simulate)

@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
+from procflow.agency import Agency
 from procflow.errors import ProcflowError
-from procflow.jurisdiction import Agency
 
 __all__ = [
     "Calibration",

@@ -6,7 +6,7 @@ import math
 import random
 from datetime import date, timedelta
 
-from procflow.definition import FieldSpec, ProcedureDefinition
+from procflow.definition.model import FieldSpec, ProcedureDefinition
 
 __all__ = ["poisson", "synthetic_data"]
 

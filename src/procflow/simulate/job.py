@@ -11,12 +11,12 @@ from typing import Any
 from procflow.bundle import BundleCoordinator
 from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
-from procflow.definition import ProcedureDefinition, bundled_definitions
-from procflow.engine import Engine
+from procflow.definition.model import ProcedureDefinition
+from procflow.definition.reader import bundled_definitions
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.errors import StoreError
 from procflow.official import OfficialTally
-from procflow.outbox import status_sync_topic, topic_rule
-from procflow.scheduler import Scheduler, SimulationTimers, timer_report
 from procflow.simulate.faults import holiday_days
 from procflow.simulate.runner import SimulationResult, Simulator
 from procflow.simulate.scenario import Scenario
@@ -24,6 +24,7 @@ from procflow.simulate.sync import Receiver, SyncPump
 from procflow.simulate.tables import SimTables
 from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import open_store
+from procflow.workers.scheduler import Scheduler, SimulationTimers, timer_report
 
 __all__ = ["prepare_postgres", "prepare_sqlite_path", "run_simulation", "store_kind"]
 

@@ -32,17 +32,17 @@ from typing import Any
 
 from procflow.bundle import BundleCoordinator
 from procflow.clock import FakeClock
-from procflow.definition import bundled_definitions
+from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Dossier, DossierEvent
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.errors import ProcflowError, StoreError, UsageError
-from procflow.outbox import status_sync_topic, topic_rule
-from procflow.scheduler import Scheduler, SimulationTimers, timer_report
 from procflow.simulate.job import prepare_postgres, simulation_calendar
 from procflow.simulate.runner import SimulationResult, Simulator
 from procflow.simulate.scenario import Scenario
 from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import AuditEntry, BundleEventRow, OfficialRow, OutboxMessage, Store, TimerRecord, open_store
+from procflow.workers.scheduler import Scheduler, SimulationTimers, timer_report
 
 __all__ = ["PartitionStore", "run_parallel_simulation"]
 
@@ -72,7 +72,7 @@ class PartitionStore:
         return _owner(key, self.workers) == self.index
 
     def store_for(self, dossier_id: str) -> Any:
-        """Where this process keeps ``dossier_id``'s vault rows (``procflow.vault`` routes through it)."""
+        """Where this process keeps ``dossier_id``'s vault rows (``procflow.privacy.vault`` routes through it)."""
         return self.primary if self.owns(dossier_id) else self.replica
 
     # -- the officials directory: every process registers the same staff; the first also in the shared store

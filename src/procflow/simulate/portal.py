@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from procflow.clock import Clock
-from procflow.delivery import DeliveryWorker
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import STATUS_SYNC
 from procflow.errors import PluginError, UsageError
-from procflow.outbox import STATUS_SYNC
 from procflow.plugins import make_plugin_manager
-from procflow.reconcile import reconcile
+from procflow.workers.delivery import DeliveryWorker
+from procflow.workers.reconcile import reconcile
 
 if TYPE_CHECKING:
     from procflow.simulate.runner import Simulator

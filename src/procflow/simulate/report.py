@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.official import official_table
 from procflow.simulate.calibration import calibration_summary
 from procflow.simulate.runner import SimulationResult

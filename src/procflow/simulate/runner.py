@@ -24,13 +24,13 @@ from typing import Any
 
 import attrs
 
+from procflow.agency import Agency
 from procflow.bundle import BundleCoordinator, Fired
 from procflow.clock import FakeClock
-from procflow.definition import FieldSpec
+from procflow.definition.model import FieldSpec
 from procflow.dossier import Actor, Dossier
-from procflow.engine import Engine
+from procflow.engine.core import Engine
 from procflow.errors import DefinitionError, ProcflowError
-from procflow.jurisdiction import Agency
 from procflow.simulate import checkpoint
 from procflow.simulate.calibration import commune_weights, daily_rate, scenario_volumes, working_day_online_share
 from procflow.simulate.citizens import poisson, synthetic_data
@@ -90,7 +90,7 @@ class Simulator:
     ``checkpoints`` writes a resumable checkpoint in every group commit (stores with simulation records);
     ``resume`` starts from the store's checkpoint instead of from the beginning; ``after_commit(simulator, final)`` runs
     after each commit, outside any transaction (the portal-sync pump delivers there). ``timers``
-    (``procflow.scheduler.SimulationTimers``) fires due timers at their own simulated time, between commits.
+    (``procflow.workers.scheduler.SimulationTimers``) fires due timers at their own simulated time, between commits.
     """
 
     def __init__(self, engine: Engine, scenario: Scenario, progress: Callable[[float], None] | None = None, *,

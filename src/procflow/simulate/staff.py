@@ -1,6 +1,6 @@
 """The simulated province's staff, registered in the officials directory before the run starts.
 
-The simulator's officials act through the same identity check as real ones (``procflow.authoriser``): each
+The simulator's officials act through the same identity check as real ones (``procflow.engine.authoriser``): each
 agency of the province (and each ministry) gets the pool of officials the scenario gives it
 (``official-N@<agency code>``), and each commune its one-stop desk (``desk@<code>``). They hold every role
 the registered procedures use — a simulated office is generic staff, its choices come from the scenario.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from procflow.directory import Official
-from procflow.engine import Engine
-from procflow.jurisdiction import Agency, Level
+from procflow.agency import Agency, Level
+from procflow.engine.core import Engine
+from procflow.privacy.directory import Official
 
 __all__ = ["register_staff", "staff_roster"]
 

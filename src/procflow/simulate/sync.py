@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from procflow.outbox import STATUS_SYNC
+from procflow.engine.outbox import STATUS_SYNC
 
 if TYPE_CHECKING:
     from procflow.simulate.runner import Simulator

@@ -4,7 +4,7 @@ A checkpoint is written inside each group commit, so the store never holds dossi
 know about, nor the reverse: a run killed at any moment resumes from the last commit and ends with the same
 store as a run that was never killed. Backlog samples ride in the same transactions for the same reason.
 
-The rows live in the store's own tables (``procflow.store.base.SimulationRecords``, on SQLite and
+The rows live in the store's own tables (``procflow.store.contracts.SimulationRecords``, on SQLite and
 PostgreSQL alike); a store without them (the parallel simulator's partition store) runs without
 checkpoints and keeps samples in memory.
 """

@@ -1,7 +1,7 @@
-"""The officials directory's rows on both backends (``procflow.store.base.OfficialRecords``).
+"""The officials directory's rows on both backends (``procflow.store.contracts.OfficialRecords``).
 
 One mixin per backend, beside the store classes so the hot-path modules stay about dossiers. The directory
-(``procflow.directory``) owns the meaning of each column; here they are opaque text. Writes join the caller's
+(``procflow.privacy.directory``) owns the meaning of each column; here they are opaque text. Writes join the caller's
 transaction: an import of a province's staff, or a grant and its audit entry, commits as one.
 """
 

@@ -1,4 +1,4 @@
-"""PostgreSQL's side of the anchored log (``procflow.store.base.AnchorRecords``), the same tables as SQLite's.
+"""PostgreSQL's side of the anchored log (``procflow.store.contracts.AnchorRecords``), the same tables as SQLite's.
 A mixin of ``PostgresStore``. Two advisory locks, both keyed by the schema so stores in one database do not
 block each other: a transaction-scoped one orders the access audit's chain (two sessions auditing at once
 must not both link to the same previous row), and a session-scoped try-lock elects one checkpoint leader
@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from procflow.hashchain import GENESIS, audit_link
+from procflow.privacy.hashchain import GENESIS, audit_link
 from procflow.store.base import AuditChainRow, AuditEntry, CheckpointRow
 
 __all__ = ["PostgresAnchor"]

@@ -1,4 +1,4 @@
-"""SQLite's side of the anchored log (``procflow.store.base.AnchorRecords``): the access audit's chained rows,
+"""SQLite's side of the anchored log (``procflow.store.contracts.AnchorRecords``): the access audit's chained rows,
 each dossier's anchored head, and the signed checkpoints. A mixin of ``SQLiteStore``; statements run on the
 store's connection, inside the caller's transaction (SQLite's write lock makes one checkpointer at a time)."""
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from procflow.hashchain import GENESIS, audit_link
+from procflow.privacy.hashchain import GENESIS, audit_link
 from procflow.store.base import AuditChainRow, AuditEntry, CheckpointRow
 
 __all__ = ["SQLiteAnchor"]

@@ -21,7 +21,7 @@ import attrs
 from procflow.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from procflow.outbox import Delivery, OutboxTopic
+    from procflow.engine.outbox import Delivery, OutboxTopic
     from procflow.store.base import Store
 
 __all__ = ["HookCall", "RecordingAdapter"]
@@ -126,7 +126,7 @@ class RecordingAdapter:
 
     @hookimpl
     def procflow_register_outbox_topics(self, store: Store) -> Iterable[OutboxTopic]:
-        from procflow import outbox
+        from procflow.engine import outbox
 
         makers: dict[str, Callable[[], OutboxTopic]] = {
             outbox.STATUS_SYNC: lambda: outbox.status_sync_topic(store),

@@ -39,12 +39,12 @@ import attrs
 import pytest
 
 from procflow.clock import FakeClock
-from procflow.delivery import DeliveryWorker, delivery_hook
+from procflow.engine.outbox import Delivery, payload_refs
 from procflow.errors import PermanentAdapterError, PluginError, RetryableAdapterError
-from procflow.masking import mask_text
-from procflow.outbox import Delivery, payload_refs
 from procflow.plugins import PluginManager, make_plugin_manager
+from procflow.privacy.masking import mask_text
 from procflow.store.base import OutboxMessage
+from procflow.workers.delivery import DeliveryWorker, delivery_hook
 
 __all__ = ["FAULTS", "AdapterConformance", "AdapterHarness", "sample_messages"]
 
@@ -296,7 +296,7 @@ class AdapterConformance:
             for national_id in [*h.citizens, h.unknown_citizen]:
                 pm.hook.procflow_resolve_citizen(national_id=national_id, purpose="conformance", timeout=h.timeout)
         leaks = [r.getMessage() for r in caplog.records if mask_text(r.getMessage()) != r.getMessage()]
-        assert not leaks, f"log lines with unmasked IDs or phone numbers (use procflow.masking): {leaks[:3]}"
+        assert not leaks, f"log lines with unmasked IDs or phone numbers (use procflow.privacy.masking): {leaks[:3]}"
 
 
 def sample_messages(messages: Sequence[OutboxMessage], *, per_topic: int = 2,

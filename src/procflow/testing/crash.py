@@ -158,7 +158,7 @@ def check_store(path: str | os.PathLike[str]) -> list[str]:
     """What a crash must never leave behind: gaps or repeats in a dossier's events, a snapshot its events do
     not reproduce, personal values the vault cannot open. Returns the problems found (empty: none)."""
     from procflow.dossier import replay
-    from procflow.engine import Engine
+    from procflow.engine.core import Engine
     from procflow.store.sqlite import SQLiteStore
 
     problems: list[str] = []

@@ -16,9 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from procflow.directory import ADMIN_ROLE, Official
 from procflow.dossier import Actor
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.privacy.directory import ADMIN_ROLE, Official
 
 if TYPE_CHECKING:
     from procflow.store.base import Store
@@ -64,8 +64,8 @@ def enrol_operator(store: Store | str, path: Path, official_id: str, agency: str
     to ``path`` (0600); returns the environment that makes the command line act as them
     (``{"PROCFLOW_OPERATOR_FILE": path}``) — a test's stand-in for ``procflow officials add --credential``."""
     from procflow.clock import SystemClock
-    from procflow.credential import OPERATOR_FILE_ENV, write_credential
-    from procflow.directory import Directory, credential_digest
+    from procflow.privacy.credential import OPERATOR_FILE_ENV, write_credential
+    from procflow.privacy.directory import Directory, credential_digest
     from procflow.store.base import open_store
 
     opened = open_store(store) if isinstance(store, str) else None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from procflow.dossier import Actor
-    from procflow.engine import Engine
+    from procflow.engine.core import Engine
     from procflow.jurisdiction import Registry
     from procflow.store.base import Store
     from procflow.testing.story import Story, StoryFactory
@@ -43,13 +43,13 @@ class EngineFactory:
                 db: str = ":memory:") -> StoryFactory:
         """What the ``dossier_story`` fixture is, on a new engine: delivery to a recording adapter included."""
         from procflow.bundle import BundleCoordinator
-        from procflow.delivery import DeliveryWorker
         from procflow.plugins import build_engine, make_plugin_manager
         from procflow.store.base import open_store
         from procflow.testing.adapters import RecordingAdapter
         from procflow.testing.clock import MONDAY, WorkingClock
         from procflow.testing.story import StoryFactory
         from procflow.testing.strategies import bundled
+        from procflow.workers.delivery import DeliveryWorker
 
         store = open_store(db)
         self._stores.append(store)

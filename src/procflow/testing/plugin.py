@@ -36,7 +36,7 @@ import pytest
 if TYPE_CHECKING:
     from procflow.bundle import BundleCoordinator
     from procflow.calendar import WorkingCalendar
-    from procflow.engine import Engine
+    from procflow.engine.core import Engine
     from procflow.jurisdiction import Registry
     from procflow.plugins import PluginManager
     from procflow.store.sqlite import SQLiteStore
@@ -111,7 +111,7 @@ def procflow_plugins(procflow_adapters: RecordingAdapter) -> PluginManager:
 def procflow_engine(procflow_store: SQLiteStore, procflow_plugins: PluginManager, procflow_registry: Registry,
                     procflow_clock: WorkingClock) -> Engine:
     """An engine on ``procflow_store`` with ``procflow_plugins``, the clock and every bundled procedure."""
-    from procflow.definition import bundled_definitions
+    from procflow.definition.reader import bundled_definitions
     from procflow.plugins import build_engine
 
     engine = build_engine(procflow_store, pm=procflow_plugins, registry=procflow_registry,
@@ -142,7 +142,7 @@ def procflow_bundles(procflow_engine: Engine) -> BundleCoordinator:
 @pytest.fixture
 def procflow_deliver(procflow_engine: Engine, procflow_plugins: PluginManager) -> Callable[[], Any]:
     """Call it to deliver every due outbox message to ``procflow_adapters``; returns the worker's stats."""
-    from procflow.delivery import DeliveryWorker
+    from procflow.workers.delivery import DeliveryWorker
 
     worker = DeliveryWorker(procflow_engine.store, procflow_plugins, worker_id="pytest", clock=procflow_engine.clock,
                             jitter=0.0, timeout=5.0, vault=procflow_engine.vault)

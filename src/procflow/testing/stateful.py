@@ -27,10 +27,11 @@ import holidays
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from procflow.calendar import ClockPolicy, WorkingCalendar
-from procflow.definition import ClockMode, ProcedureDefinition, Step, Transition
+from procflow.calendar import WorkingCalendar
+from procflow.definition.model import ClockMode, ProcedureDefinition, Step, Transition
 from procflow.dossier import Actor, Dossier, DossierEvent, replay
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.guards import BUILTIN_GUARDS
 from procflow.errors import (
     GuardRejected,
     InvalidData,
@@ -39,8 +40,8 @@ from procflow.errors import (
     RoleNotGranted,
     TransitionNotAllowed,
 )
-from procflow.guards import BUILTIN_GUARDS
 from procflow.jurisdiction import Registry
+from procflow.sla import ClockPolicy
 from procflow.store.base import OutboxMessage
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.clock import MONDAY, WorkingClock

@@ -23,9 +23,9 @@ from datetime import date, datetime
 from typing import Any
 
 from procflow.dossier import Actor, Dossier, DossierEvent
-from procflow.engine import Engine
+from procflow.engine.core import Engine
+from procflow.engine.outbox import STATUS_SYNC
 from procflow.errors import InvalidData, ProcflowError
-from procflow.outbox import STATUS_SYNC
 
 __all__ = ["Story", "StoryFactory"]
 

@@ -21,10 +21,12 @@ import attrs
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from procflow.calendar import SlaClock, WorkingCalendar
-from procflow.definition import ProcedureDefinition, bundled_definitions, parse_definition
+from procflow.calendar import WorkingCalendar
+from procflow.definition.model import ProcedureDefinition
+from procflow.definition.reader import bundled_definitions, parse_definition
 from procflow.dossier import Dossier
 from procflow.jurisdiction import Registry
+from procflow.sla import SlaClock
 from procflow.testing.clock import MONDAY
 
 __all__ = [

@@ -18,10 +18,10 @@ import logging
 import os
 from pathlib import Path
 
+from procflow.engine.outbox import notification_topic
 from procflow.errors import PermanentAdapterError, RetryableAdapterError
 from procflow.hookspecs import hookimpl
-from procflow.masking import mask_value
-from procflow.outbox import notification_topic
+from procflow.privacy.masking import mask_value
 
 ENV = "PROCFLOW_SMS_LOG"
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 from procflow.errors import PermanentAdapterError, RetryableAdapterError
 from procflow.hookspecs import hookimpl
-from procflow.masking import mask_value
+from procflow.privacy.masking import mask_value
 
 __all__ = ["COLUMNS", "CivilRegistry", "create_registry", "default"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from procflow.errors import PermanentAdapterError, RetryableAdapterError
-from procflow.masking import mask_text
+from procflow.privacy.masking import mask_text
 from procflow_portal_http.shape import dossier_record, progress_record
 
 __all__ = ["PortalClient"]

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import httpx
 
+from procflow.engine.outbox import Delivery, OutboxTopic, status_sync_topic
 from procflow.hookspecs import hookimpl
-from procflow.outbox import Delivery, OutboxTopic, status_sync_topic
 from procflow.store.base import Store
 from procflow_portal_http.client import PortalClient
 

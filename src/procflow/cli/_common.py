@@ -1,0 +1,152 @@
+"""What every ``procflow`` command module shares: the consoles, the one-line failure, the ``--db`` option
+and opening the store it names.
+
+A bad input ends in one line on stderr, never a traceback (the project's rule); the text is masked by
+pattern because exception messages leave the engine for human eyes too. Every command but ``simulate``
+(which owns its simulation store) reads the store from ``--db`` or ``$PROCFLOW_DB`` and says so in one line
+when neither is given, instead of silently opening a store that happens to lie in the current directory.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+if TYPE_CHECKING:
+    from procflow.store.base import Store
+
+__all__ = ["DB_ENV", "DbOption", "ReadableGroup", "err", "fail", "open_store_or_fail", "out", "require_db"]
+
+out = Console(width=None if sys.stdout.isatty() else 132)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
+
+DB_ENV = "PROCFLOW_DB"
+DbOption = Annotated[str | None, typer.Option(
+    "--db", envvar=DB_ENV, metavar="STORE",
+    help="Store: a SQLite path, sqlite:///path or postgresql://….")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: MESSAGE`` as one unwrapped line on stderr (personal data masked) and exit ``code``."""
+    from procflow.privacy.masking import mask_text
+
+    err.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def require_db(db: str | None) -> str:
+    """The store named by ``--db`` / ``$PROCFLOW_DB``, or a one-line failure saying how to name one."""
+    return _named(db, 1)
+
+
+def _named(db: str | None, code: int) -> str:
+    if db is None:
+        fail(f"no store given: pass --db (a SQLite file or a postgresql:// URL) or set {DB_ENV}", code)
+    if not db.strip():
+        fail("--db is empty: name the store (a SQLite file or a postgresql:// URL)", code)
+    return db
+
+
+def open_store_or_fail(db: str | None, *, write: bool = False, check_keys: bool = True, create: bool = False,
+                       code: int = 1) -> Store:
+    """Open an existing store or fail in one line (exit ``code``). ``write=False`` opens without upgrading
+    the schema (a reader never takes the write lock); ``check_keys`` refuses a store whose sealed values need
+    a keyring that is not there, before anything is read or written, so it is never given new keys by
+    accident; ``create`` lets a node that receives its first hand-off start from no store at all."""
+    from procflow.errors import ProcflowError
+    from procflow.store.base import open_store
+
+    db = _named(db, code)
+    postgres = db.startswith(("postgresql://", "postgres://"))
+    path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if not create and not postgres and path != ":memory:" and not Path(path).exists():
+        fail(f"no store at {db}", code)
+    try:
+        store = open_store(db, **({"migrate": write} if postgres else {"upgrade": write}))
+    except ProcflowError as exc:
+        fail(str(exc), code)
+    if check_keys:
+        from procflow.cli.safety import require_keys
+
+        require_keys(store, db)
+    return store
+
+
+# -- readable help ------------------------------------------------------------------------------------------
+# typer 0.2x labels each value with its Python type (``<str>``, ``<list[Path]>``, ``<bool>`` beside a flag).
+# People read help, not annotations: values get the conventional upper-case words, flags none, enumerations
+# their choices. ``ReadableGroup`` applies this to every command once the tree is built.
+_TYPE_WORDS: dict[object, str] = {str: "TEXT", int: "INTEGER", float: "NUMBER", bool: "BOOLEAN", Path: "PATH"}
+
+
+def _readable_type(param: object) -> str | None:
+    from enum import Enum
+    from typing import get_args, get_origin
+
+    if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+        return None  # a flag takes no value
+    desc = getattr(param, "type_descriptor", None)
+    annotation = getattr(desc, "annotation", None)
+    if get_origin(annotation) is list:
+        annotation = get_args(annotation)[0]
+    if getattr(desc, "is_choice", False):
+        choices = getattr(desc, "choices", None) or ()
+        label = "[" + "|".join(str(c.value if isinstance(c, Enum) else c) for c in choices) + "]"
+    else:
+        label = _TYPE_WORDS.get(annotation, getattr(annotation, "__name__", "VALUE").upper())
+    repeated = getattr(desc, "is_list", False) or getattr(param, "nargs", 1) != 1
+    return label + ("..." if repeated else "")
+
+
+def _relabel(params: list[Any]) -> list[Any]:
+    for param in params:
+        if type(param) is TyperOption:
+            param.__class__ = _ReadableOption
+        elif type(param) is TyperArgument:
+            param.__class__ = _ReadableArgument
+    return params
+
+
+class _ReadableOption(TyperOption):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return self.metavar if self.metavar is not None else _readable_type(self)
+
+
+class _ReadableArgument(TyperArgument):
+    @property
+    def display_name_raw(self) -> str:  # DOSSIER_ID in usage lines, help and errors, as click writes it
+        return self.metavar if self.metavar is not None else (self.name or "").upper()
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return _readable_type(self)
+
+
+class _ReadableCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:  # the help option is made here, on first use
+        return _relabel(super().get_params(ctx))
+
+
+class ReadableGroup(TyperGroup):
+    """The root command group: built once per run, it relabels the parameters of the whole tree (older
+    typer, which prints click's words already, never calls ``display_type_rich``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _readable_tree(self)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _relabel(super().get_params(ctx))
+
+
+def _readable_tree(group: TyperGroup) -> None:
+    for sub in getattr(group, "commands", {}).values():
+        if type(sub) is TyperCommand:
+            sub.__class__ = _ReadableCommand
+        elif type(sub) is TyperGroup:
+            sub.__class__ = ReadableGroup
+            _readable_tree(sub)

@@ -1,0 +1,419 @@
+"""The scheduler: fires due timers exactly once, embedded (SQLite) or with many workers (PostgreSQL).
+
+A batch is one store transaction: take up to ``batch`` due timers in due order (``Store.due_timers``), apply
+each one's effect, record its outcome (``Store.finish_timer``), commit. Everything a timer does is a write
+to the same database (an engine fire, an event, outbox rows for notices; adapters deliver those later,
+outside any transaction), so the claim IS the transaction:
+
+* a scheduler killed anywhere in a batch leaves nothing behind: the transaction rolls back, the timers are
+  still armed, and the next run fires them, once, in due order (there is no lease to wait out);
+* on PostgreSQL each timer is locked with its dossier ``FOR UPDATE … SKIP LOCKED``, so N workers take
+  disjoint timers without waiting on each other or on an official's fire in flight;
+* the timer log's unique key (dossier, timer, arming) refuses a second outcome for one arming: exactly once
+  is enforced by the database, not only by this loop;
+* one commit per batch is the group commit that makes a backlog fast to drain.
+
+Before anything happens the arming is checked against the dossier (``settled``): leaving a state writes
+nothing for its timers (``procflow.engine.timers``), so an arming the dossier moved on from, or re-armed since, is
+recorded as ``cancelled`` with the reason and has no effect. A trigger timer goes through ``Engine.fire`` as
+the custodian agency's system actor, with custody, guards and the event log like any other fire; a fire the
+engine refuses is ``discarded`` with the reason (the refusal also lands in the audit table). A timer that
+raises anything else is retried alone and, if it fails again, recorded as ``failed``, so one bad timer
+cannot hold back the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from procflow.definition.model import TimerAction
+from procflow.dossier import Actor, Dossier, EventKind
+from procflow.engine.core import Engine
+from procflow.engine.timers import Arming, TimerTable, armings, notices
+from procflow.errors import DossierNotFound, ProcflowError, StoreError, UsageError
+from procflow.store.base import OutboxMessage, TimerRecord
+from procflow.store.contracts import writes_armings
+from procflow.workers.escalation import escalate
+from procflow.workers.overdue import lateness_effects
+
+__all__ = ["Scheduler", "SchedulerStats", "SimulationTimers", "armed_timers", "settled", "timer_report"]
+
+log = logging.getLogger("procflow.workers.scheduler")
+
+
+@attrs.define
+class SchedulerStats:
+    fired: int = 0
+    discarded: int = 0
+    failed: int = 0
+    cancelled: int = 0  # armings the dossier moved on from (cancelled, superseded): recorded, nothing else
+    batches: int = 0
+    by_action: dict[str, int] = attrs.field(factory=dict)
+    touched: set[str] = attrs.field(factory=set)  # dossiers that got a new event (fire, escalation, overdue)
+
+    def add(self, other: SchedulerStats) -> None:
+        self.touched |= other.touched
+        self.fired += other.fired
+        self.discarded += other.discarded
+        self.failed += other.failed
+        self.cancelled += other.cancelled
+        self.batches += other.batches
+        for k, v in other.by_action.items():
+            self.by_action[k] = self.by_action.get(k, 0) + v
+
+    @property
+    def total(self) -> int:
+        return self.fired + self.discarded + self.failed + self.cancelled
+
+    def to_dict(self) -> dict[str, object]:
+        return {"fired": self.fired, "discarded": self.discarded, "failed": self.failed,
+                "cancelled": self.cancelled, "batches": self.batches, "by_action": dict(sorted(self.by_action.items()))}
+
+
+def settled(engine: Engine, d: Dossier, table: TimerTable, timer: TimerRecord) -> str | None:
+    """Why a queued arming must not fire (cancelled, superseded, already fired for this deadline), or None.
+
+    A timer that is not live for the dossier as it stands cannot fire (it was cancelled or paused by a later
+    state change). A live one whose dossier has not changed since the arming (its revision is the arming's)
+    is that arming. Otherwise the events are replayed through the timer table (``armings``), exactly as the
+    engine armed them, to tell whether this arming is the live one."""
+    spec = table.by_name[timer.name]
+    if not table.live(spec, d):
+        return (f"cancelled: the dossier moved on to state {d.state!r}" if d.state not in spec.states
+                else "paused with the SLA clock: armed again when it resumes")
+    if d.revision == timer.armed_seq and not timer.keep:
+        return None
+    now = armings(table, engine.store.events(d.id), engine.calendar).get(timer.name)
+    if now is None or now.armed_seq != timer.armed_seq:
+        return f"superseded: re-armed by event #{now.armed_seq}" if now is not None else "cancelled since"
+    if now.status != "armed":
+        return "paused with the SLA clock: armed again when it resumes"
+    if timer.keep and _fired_for_deadline(engine, d.id, timer.name, now.run_seq, timer.armed_seq):
+        return "already fired for this deadline"
+    return None
+
+
+def _fired_for_deadline(engine: Engine, dossier_id: str, name: str, run_seq: int, before_seq: int) -> bool:
+    return any(e["name"] == name and run_seq <= e["armed_seq"] < before_seq and e["outcome"] in ("fired", "discarded")
+               for e in engine.store.timer_log(dossier_id=dossier_id))
+
+
+def armed_timers(engine: Engine, dossier_id: str) -> list[tuple[Arming, str]]:
+    """A dossier's timers as its log says, in due order: ``(arming, status)`` with status ``armed``,
+    ``paused`` (with the SLA clock), or the outcome once it has one (``fired``, ``discarded``, ``failed``)."""
+    d = engine.store.get(dossier_id)
+    table = engine.timer_table(d.procedure, d.definition_version)
+    if table is None:
+        return []
+    log = {(e["name"], e["armed_seq"]): e["outcome"] for e in engine.store.timer_log(dossier_id=dossier_id)
+           if e["outcome"] != "cancelled"}  # a paused arming's queue entry is dropped; the arming waits
+    out = []
+    for a in armings(table, engine.store.events(dossier_id), engine.calendar).values():
+        status = log.get((a.name, a.armed_seq), a.status)
+        if status in ("armed", "paused") and a.keep and _fired_for_deadline(engine, dossier_id, a.name, a.run_seq,
+                                                                             a.armed_seq):
+            status = "fired"  # for this deadline, before the pause that shifted it
+        out.append((a, status))
+    return sorted(out, key=lambda x: (x[0].fire_at, x[0].name))
+
+
+@attrs.define
+class _Pending:
+    """What a batch writes at its end, in one statement each: notices, and each arming's outcome."""
+
+    outbox: list[OutboxMessage] = attrs.field(factory=list)
+    finished: list[tuple[TimerRecord, str, str, datetime, str]] = attrs.field(factory=list)
+
+
+class _Discard(Exception):
+    pass
+
+
+class Scheduler:
+    """Fires due timers through ``engine``. Time comes from the engine's clock unless ``now`` is given."""
+
+    def __init__(self, engine: Engine, *, worker: str | None = None, batch: int = 500) -> None:
+        if batch < 1:
+            raise UsageError("batch must be >= 1")
+        self.engine = engine
+        self.store = engine.store
+        self.worker = worker or f"scheduler:{socket.gethostname()}:{os.getpid()}"
+        self.batch = batch
+        self._stop = threading.Event()
+
+    # -- running ----------------------------------------------------------------------------------------
+    def run_due(self, now: datetime | None = None) -> SchedulerStats:
+        """Fire every timer due at ``now`` (default: the engine's clock), batch after batch, in due order."""
+        now = now if now is not None else self.engine.clock.now()
+        total = SchedulerStats()
+        while not self._stop.is_set():
+            stats, taken = self.run_batch(now)
+            total.add(stats)
+            if taken < self.batch:
+                break
+        return total
+
+    def run(self, *, idle_sleep: float = 1.0) -> SchedulerStats:
+        """Run until ``stop()``: fire what is due, then wait ``idle_sleep`` seconds (``procflow worker``)."""
+        from procflow.workers.delivery import StoreBackoff
+
+        total = SchedulerStats()
+        backoff = StoreBackoff("timer scheduler")
+        while not self._stop.is_set():
+            try:
+                stats = self.run_due()
+            except StoreError as exc:  # the store is unreachable or locked: wait, reconnect, go on
+                self._stop.wait(backoff.failed(exc))
+                continue
+            backoff.succeeded()
+            total.add(stats)
+            if stats.total == 0:
+                self._stop.wait(idle_sleep)
+        return total
+
+    def stop(self) -> None:
+        """Finish the batch in hand (it commits), then return from ``run``/``run_due``."""
+        self._stop.set()
+
+    def next_due(self) -> datetime | None:
+        armed = self.store.timers(statuses=("armed",), limit=1)
+        return armed[0].fire_at if armed else None
+
+    def run_batch(self, now: datetime) -> tuple[SchedulerStats, int]:
+        """One transaction: up to ``batch`` due timers. Returns (outcomes, timers taken)."""
+        stats = SchedulerStats(batches=1)
+        taken: list[TimerRecord] = []
+        try:
+            with self.store.transaction():
+                taken = self.store.due_timers(now=now, limit=self.batch)
+                pending = _Pending()
+                for timer in taken:
+                    self._process(timer, stats, pending)
+                self._flush(pending)
+        except Exception as exc:  # the batch rolled back: nothing in it happened
+            if not taken or getattr(self.store, "in_transaction", False):
+                raise  # inside the caller's transaction (a simulation batch) nothing was rolled back: theirs to undo
+            log.warning("timer batch of %d rolled back (%s: %s); retrying one by one", len(taken),
+                        type(exc).__name__, exc)
+            return self._one_by_one(now, len(taken)), len(taken)
+        return stats, len(taken)
+
+    def _one_by_one(self, now: datetime, count: int) -> SchedulerStats:
+        stats = SchedulerStats(batches=1)
+        for _ in range(count):
+            for attempt in (1, 2):
+                single = SchedulerStats()
+                timer: TimerRecord | None = None
+                try:
+                    with self.store.transaction():
+                        due = self.store.due_timers(now=now, limit=1)
+                        if not due:
+                            return stats
+                        timer = due[0]
+                        pending = _Pending()
+                        self._process(timer, single, pending)
+                        self._flush(pending)
+                except Exception as exc:
+                    if timer is None:
+                        raise
+                    if attempt == 1:
+                        continue
+                    self._record_failure(timer, exc)
+                    single = SchedulerStats(failed=1)
+                stats.add(single)
+                break
+        return stats
+
+    def _record_failure(self, timer: TimerRecord, exc: BaseException) -> None:
+        log.error("timer %s of dossier %s failed twice: %s: %s", timer.name, timer.dossier_id,
+                  type(exc).__name__, exc)
+        try:
+            with self.store.transaction():
+                self.store.finish_timer(timer, outcome="failed", action="?", at=self.engine.clock.now(),
+                                        worker=self.worker, detail=f"{type(exc).__name__}: {exc}"[:1000])
+        except Exception:  # another worker recorded an outcome meanwhile: theirs stands
+            log.exception("could not record the failure of timer %s of %s", timer.name, timer.dossier_id)
+
+    # -- one timer --------------------------------------------------------------------------------------
+    def _flush(self, pending: _Pending) -> None:
+        """Write the batch's notices and outcomes together (inside its transaction): one statement each."""
+        if pending.outbox:
+            # both stores offer it (INSERT … ON CONFLICT DO NOTHING): a key already there is not sent twice
+            self.store.enqueue_outbox(pending.outbox, now=self.engine.clock.now())
+        if not pending.finished:
+            return
+        many = getattr(self.store, "finish_timers", None)
+        if many is not None:
+            many(pending.finished, worker=self.worker)
+            return
+        for timer, outcome, action, at, detail in pending.finished:
+            self.store.finish_timer(timer, outcome=outcome, action=action, at=at, worker=self.worker, detail=detail)
+
+    def _left(self, timer: TimerRecord) -> tuple[str, str] | None:
+        """``(action, reason)`` when the dossier has left every state the timer lives in — most of a busy
+        queue: leaving a state cancels its armings by writing nothing — read without decoding the whole
+        record (stores that offer ``dossier_state``); None when the full check must decide."""
+        head = getattr(self.store, "dossier_state", None)
+        found = head(timer.dossier_id) if head is not None else None
+        if found is None:
+            return None
+        procedure, version, state = found
+        table = self.engine.timer_table(procedure, version)
+        spec = table.by_name.get(timer.name) if table is not None else None
+        if spec is None or state in spec.states:
+            return None
+        return spec.action.value, f"cancelled: the dossier moved on to state {state!r}"  # as ``settled`` says
+
+    def _process(self, timer: TimerRecord, stats: SchedulerStats, pending: _Pending) -> None:
+        action = "?"
+        left = self._left(timer)
+        if left is not None:
+            pending.finished.append((timer, "cancelled", left[0], self.engine.clock.now(), left[1]))
+            stats.cancelled += 1
+            return
+        try:
+            try:
+                d = self.store.get(timer.dossier_id)
+            except DossierNotFound:
+                raise _Discard("the dossier no longer exists") from None
+            table = self.engine.timer_table(d.procedure, d.definition_version)
+            spec = table.by_name.get(timer.name) if table is not None else None
+            if table is None or spec is None:
+                raise _Discard(f"procedure {d.procedure} v{d.definition_version} declares no timer {timer.name!r}")
+            action = spec.action.value
+            why = settled(self.engine, d, table, timer)
+            if why is not None:  # the dossier moved on (or re-armed it) since: recorded, nothing else happens
+                pending.finished.append((timer, "cancelled", action, self.engine.clock.now(), why))
+                stats.cancelled += 1
+                return
+            defn = table.definition
+            cal = self.engine.calendar
+            if "citizen" in spec.notify:  # the citizen's phone / e-mail: personal values opened from the vault
+                d = self.engine.open_record(d)
+            actor = Actor.system(d.custodian, "scheduler")
+            if spec.action is TimerAction.NOTIFY:
+                pending.outbox += notices(spec, d, defn, cal, armed_seq=timer.armed_seq)
+            elif spec.action is TimerAction.FIRE:
+                assert spec.trigger is not None
+                try:
+                    new = self.engine.fire(d, spec.trigger, actor, note=f"timer {spec.name}")
+                except ProcflowError as exc:  # custody, guards, state: refused and audited by the engine
+                    raise _Discard(f"the engine refused {spec.trigger!r}: {exc}") from exc
+                stats.touched.add(d.id)
+                pending.outbox += notices(spec, new, defn, cal, armed_seq=timer.armed_seq)
+            elif spec.action is TimerAction.ESCALATE:
+                escalate(self.engine, d, spec, timer, defn, cal, actor)
+                stats.touched.add(d.id)
+            else:  # overdue: record the lateness only (form 04 is issued before the due date: Engine.extend)
+                at = self.engine.clock.now()
+                try:
+                    effects = lateness_effects(d, cal, at)
+                except ValueError as exc:
+                    raise _Discard(str(exc)) from exc
+                officials = attrs.evolve(spec, notify=tuple(w for w in spec.notify if w != "citizen"))
+                msgs = notices(officials, d, defn, cal, armed_seq=timer.armed_seq, extra=effects)
+                self.engine.record(d, EventKind.OVERDUE, actor, effects=effects,
+                                   note=f"timer {spec.name}: overdue since {d.sla.due_at.isoformat()}"  # type: ignore[union-attr]
+                                        f" ({effects['overdue']['working_days_late']} working day(s) late)",
+                                   outbox=msgs)
+                stats.touched.add(d.id)
+        except _Discard as why:
+            pending.finished.append((timer, "discarded", action, self.engine.clock.now(), str(why)[:1000]))
+            stats.discarded += 1
+            return
+        pending.finished.append((timer, "fired", action, self.engine.clock.now(), ""))
+        stats.fired += 1
+        stats.by_action[action] = stats.by_action.get(action, 0) + 1
+
+
+class SimulationTimers:
+    """Timers for ``procflow.simulate.Simulator``: before each group commit's tasks, fire the timers that
+    fall due before the next task, each batch at its own due moment on the simulated clock (one scheduler
+    transaction per moment), then have the simulator re-read the dossiers they changed, so its officials
+    never act on a stale revision. ``wake`` is the earliest armed due time the simulator must not run past
+    without stopping here; arming a timer during a batch lowers it. Reported counts come from the store's
+    timer log, so a resumed run reports the same figures as an uninterrupted one."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.stats = SchedulerStats()
+        self.wake = -math.inf  # unknown until the first look
+        store = scheduler.store
+        save = store.save_timers
+
+        def save_timers(dossier_id: str, **changes: Any) -> None:  # watch arming, to stop the simulator in time
+            save(dossier_id, **changes)
+            for _name, when, _keep in changes.get("arm", ()):
+                self.wake = min(self.wake, when.timestamp())
+
+        # wrapping the store's own methods on purpose (mypy refuses assignments to methods)
+        store.save_timers = save_timers  # type: ignore[method-assign]
+        if writes_armings(store):  # armings that ride with the snapshot (procflow.engine.eventwriter)
+            apply, insert = store.apply, store.insert_dossier
+
+            def apply_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
+                apply(*args, arm=arm, **kw)
+                for _name, when, _keep in arm:
+                    self.wake = min(self.wake, when.timestamp())
+
+            def insert_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
+                insert(*args, arm=arm, **kw)
+                for _name, when, _keep in arm:
+                    self.wake = min(self.wake, when.timestamp())
+
+            store.apply = apply_armed  # type: ignore[method-assign]
+            store.insert_dossier = insert_armed  # type: ignore[method-assign]
+
+    def run_until(self, sim: Any, until: float, *, tasks: bool = True) -> None:
+        """Fire, in due order at their due moments, the timers due at or before ``until`` (a timestamp).
+
+        What a timer changes can make the simulator schedule a task at that very moment (a bundle reacting
+        to a member a timer moved, an official taking the dossier up again), before the next timer's due
+        time: so the bound is looked at again after every moment, and the simulator's own next task
+        (``sim.next_task_ts()``) lowers it. Otherwise the clock would jump to a later timer and that task
+        would then run in the past ("time cannot go backwards"). ``tasks=False`` ignores the tasks (the
+        final drain after the last task, where nothing else will run)."""
+        if self.wake > until:
+            return
+        clock = sim.engine.clock
+        while True:
+            limit = min(until, sim.next_task_ts()) if tasks else until
+            due = self.scheduler.next_due()
+            self.wake = math.inf if due is None else due.timestamp()
+            if self.wake > limit:
+                return
+            if due is not None and due > clock.now():
+                clock.set(due)
+            stats = self.scheduler.run_due(clock.now())
+            self.stats.add(stats)
+            if stats.touched:
+                sim.refresh(sorted(stats.touched))
+            if stats.total == 0:  # nothing could be taken (a timer that cannot even be recorded): stop trying
+                log.error("timers due at %s could not be taken; the simulation goes on without them", due)
+                self.wake = math.inf
+                return
+
+
+def timer_report(store: Any) -> dict[str, Any]:
+    """Timer outcomes of a store for reports: per action and per timer name (from the timer log)."""
+    by_action: dict[str, dict[str, int]] = {}
+    by_name: dict[str, dict[str, int]] = {}
+    for (name, action, outcome), n in sorted(store.timer_counts().items()):
+        for table, key in ((by_action, action), (by_name, name)):
+            row = table.setdefault(key, {})
+            row[outcome] = row.get(outcome, 0) + n
+    fired = {k: v.get("fired", 0) for k, v in by_action.items()}
+    return {"reminders": fired.get("notify", 0), "overdue_recorded": fired.get("overdue", 0),
+            "escalations": fired.get("escalate", 0), "triggers_fired": fired.get("fire", 0),
+            "supplements_expired": by_name.get("supplement_expiry", {}).get("fired", 0),
+            "discarded": sum(v.get("discarded", 0) for v in by_action.values()),
+            "cancelled": sum(v.get("cancelled", 0) for v in by_action.values()),
+            "by_action": by_action, "by_name": by_name}

@@ -340,11 +340,11 @@ def test_release_hands_claims_back_at_once_and_enqueue_skips_known_keys(store):
 
 # -- every method of every contract a backend keeps (a missing one fails here, never skips) ---------------
 def _contracts(store) -> tuple[type, ...]:
-    from procflow.store import base
+    from procflow.store import base, contracts
 
     if type(store).__name__ == "PartitionStore":  # a simulation process: no checkpoints, imports, retention
-        return (base.Store, base.BundleRecords, base.HashChainHead, base.OfficialRecords)
-    return (base.Store, *base.FEATURE_CONTRACTS)
+        return (base.Store, contracts.BundleRecords, contracts.HashChainHead, contracts.OfficialRecords)
+    return (base.Store, *contracts.FEATURE_CONTRACTS)
 
 
 def test_every_contract_method_is_implemented(store):

@@ -50,3 +50,10 @@ def test_isotext_is_isoformat_also_for_a_new_instant_equal_to_the_last() -> None
     assert isotext(a) == a.isoformat()
     assert isotext(b) == b.isoformat()
     assert isotext(a) == a.isoformat()
+
+
+@pytest.mark.parametrize("number", [1e-05, 5.960464477539063e-08, 1e16, 1.5e300, 0.1, 123456.789, -0.0, 2.0])
+def test_floats_are_written_as_json_writes_them(number: float) -> None:
+    """orjson writes 1e-05 as 0.00001 and 1e-08 as 1e-8 (hypothesis found both): floats go to the reference."""
+    for value in (number, [number], {"sla": {"x": number}}, ("a.1", number)):
+        assert dumps(value) == json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

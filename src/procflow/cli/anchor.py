@@ -103,7 +103,7 @@ def keys_init(
 def rotate_log_keys(db: str, keys: str | None, *, chain: bool, checkpoint: bool) -> None:
     """``procflow keys rotate --chain/--checkpoint``: a new active key; the old ones stay in the keyring to
     verify what they linked or signed. The rotation is recorded in the audit chain and checkpointed."""
-    provider = _provider(require_db(db), keys)
+    provider = _provider(db, keys)
     done = []
     with _engine(db, keys, write=True) as engine:
         try:

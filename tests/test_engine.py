@@ -22,6 +22,7 @@ from procflow.errors import (
     TransitionNotAllowed,
     UnknownAgency,
 )
+from procflow.testing.directory import staff_of
 
 BIRTH = "1.001193"
 LAND = "1.012751"
@@ -38,6 +39,15 @@ def desk(code):
 
 def civil(code):
     return Actor(f"hotich@{code}", code, {"civil_status_officer"})
+
+
+@pytest.fixture(autouse=True)
+def cast(engine, registry):
+    """The officials these tests name, enrolled with the roles they act in (the engine refuses anyone its
+    directory does not know; ``enrol`` adds the ones whose agency a dossier decides)."""
+    staff = staff_of(engine)
+    staff.actors(*(f(c.code) for c in communes(registry) for f in (desk, civil)))
+    return staff
 
 
 def snapshot_state(engine, dossier_id):
@@ -141,6 +151,8 @@ def test_location_independent_land_dossier_hands_off_across_levels(engine, regis
     engine.fire(d, "forward_to_commune", desk(filed))
     assert d.custodian == land_at  # hand-off: the commune where the land lies
     land_officer = Actor("dc@" + land_at, land_at, {"land_officer"})
+    staff_of(engine).actors(land_officer, Actor("vpdk", office, {"registration_officer"}),
+                            Actor("thue", d.agencies["tax"], {"tax_officer"}))
     engine.fire(d, "post_publicly", land_officer)
     assert d.sla.paused  # the public posting does not count
     due_before = d.sla.due_at
@@ -172,6 +184,7 @@ def test_supplement_restarts_clock_by_default(engine, registry, clock):
         "business_address": "Số 1"})
     engine.fire(d, "accept", desk(a))
     econ = Actor("kt", a, {"economic_officer"})
+    staff_of(engine).actors(econ)
     engine.fire(d, "request_supplement", econ)
     assert d.sla.paused and d.status == 5 and d.custodian == a
     clock.advance(days=10)
@@ -332,8 +345,10 @@ def test_province_to_ministry_handoff_and_level_checks(engine, registry):
     engine.fire(d, "forward", desk(a))
     dept = d.custodian
     assert registry.agency(dept).kind == "department_justice"
+    staff_of(engine).actors(Actor("sotp", dept))
     engine.fire(d, "escalate", Actor("sotp", dept))
     ministry = d.custodian
+    staff_of(engine).actors(Actor("botp", ministry))
     assert registry.agency(ministry).level == "ministry" and d.agencies["ministry"] == ministry
     with pytest.raises(NotCustodian):
         engine.fire(d, "decide", Actor("sotp", dept))

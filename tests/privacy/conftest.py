@@ -20,10 +20,16 @@ def keyring(tmp_path) -> FileKeyProvider:
 
 
 @pytest.fixture
-def pengine(sqlite_store, registry, clock, keyring) -> Engine:
+def pengine(sqlite_store, registry, clock, keyring, communes) -> Engine:
+    """The engine, its directory listing each commune's one-stop officer and civil-status officer
+    (``privacy_support.desk`` / ``civil``); a test enrols anyone else it names."""
+    from privacy_support import civil, desk
+
     from procflow.definition.reader import bundled_definitions
+    from procflow.testing.directory import staff_of
 
     e = Engine(sqlite_store, registry=registry, clock=clock, vault=Vault(sqlite_store, keyring))
     for d in bundled_definitions():
         e.register(d)
+    staff_of(e).actors(*(f(c) for c in communes for f in (desk, civil)))
     return e

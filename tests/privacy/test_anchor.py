@@ -34,6 +34,7 @@ from procflow.privacy.hashchain import (
 )
 from procflow.store.base import AuditEntry
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 runner = CliRunner()
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -53,6 +54,7 @@ def engine_on(path: str) -> Engine:
 
 
 def lifecycle(engine: Engine, a: str, *, last: bool = True) -> str:
+    staff_of(engine).actors(desk(a), civil(a))  # the officials who act (the engine is strict)
     d = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
     engine.fire(d, "accept", desk(a))
     engine.fire(d, "request_supplement", civil(a), note="thiếu tờ khai")

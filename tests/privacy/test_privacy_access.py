@@ -10,6 +10,7 @@ from procflow.cli.app import app
 from procflow.dossier import Actor
 from procflow.errors import AccessDenied, DossierNotFound, ProcflowError
 from procflow.privacy.access import UNMASK_ROLE
+from procflow.testing.directory import staff_of
 
 
 def land_dossier(engine, communes):
@@ -23,6 +24,7 @@ def land_dossier(engine, communes):
 def test_an_agency_off_the_custody_path_is_refused_and_the_refusal_audited(pengine, communes):
     d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
     stranger = Actor("curious", communes[2], {"one_stop_officer"})
+    staff_of(pengine).actors(stranger)
     with pytest.raises(AccessDenied, match="not on the dossier's custody path"):
         pengine.read(d.id, stranger, purpose="curiosity")
     with pytest.raises(AccessDenied):
@@ -37,6 +39,8 @@ def test_an_agency_off_the_custody_path_is_refused_and_the_refusal_audited(pengi
 def test_custody_path_holder_earlier_holder_and_point_of_contact_may_read(pengine, communes, registry):
     d, filed, land_at = land_dossier(pengine, communes)
     land_officer = Actor("dc", land_at, {"land_officer"})
+    staff_of(pengine).actors(land_officer, Actor("desk", filed), Actor("vpdk", d.agencies["competent"]),
+                             Actor("thue", d.agencies["tax"]))
     pengine.fire(d, "post_publicly", land_officer)
     pengine.clock.advance(days=15)
     pengine.fire(d, "posting_complete", land_officer)  # now at the provincial land registration office
@@ -57,6 +61,8 @@ def test_province_oversight_role_and_national_oversight(pengine, communes, regis
     d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
     other_province = next(p.code for p in registry.provinces() if p.code != "92")
     inspector = Actor("thanh-tra", communes[2], {"oversight:92"})
+    staff_of(pengine).actors(inspector, Actor("elsewhere", communes[2], {f"oversight:{other_province}"}),
+                             Actor("bo", communes[2], {"oversight:*"}))
     assert pengine.read(d.id, inspector, purpose="inspection").id == d.id
     with pytest.raises(AccessDenied):
         pengine.read(d.id, Actor("elsewhere", communes[2], {f"oversight:{other_province}"}), purpose="inspection")
@@ -74,6 +80,7 @@ def test_reads_are_masked_and_unmasking_needs_the_role_and_is_audited(pengine, c
     with pytest.raises(AccessDenied, match=UNMASK_ROLE):
         pengine.read(d.id, officer, purpose="processing", unmask=True)
     boss = Actor("truong-phong", communes[0], {UNMASK_ROLE})
+    staff_of(pengine).actors(boss)
     assert pengine.read(d.id, boss, purpose="issue certificate", unmask=True).data["parent_national_id"] == NATIONAL_ID
     trail = [(a.actor, a.action, a.outcome) for a in pengine.store.audit(dossier_id=d.id)]
     assert trail == [(officer.id, "read", "allowed"), (officer.id, "read:history", "allowed"),
@@ -96,6 +103,7 @@ def test_find_by_national_id_through_the_hmac_index_only_what_the_actor_may_read
     pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]),
                  data={**CHILD, "parent_national_id": "092000000001"})
     assert pengine.find_dossiers(NATIONAL_ID, civil(communes[0]), purpose="lookup") == [mine.id]
+    staff_of(pengine).actors(Actor("x", communes[2], {"oversight:92"}))
     assert pengine.find_dossiers(" 0921 2345 6789 ", Actor("x", communes[2], {"oversight:92"}),
                                  purpose="lookup") == sorted([mine.id, theirs.id])
     index = pengine.store._execute("SELECT digest FROM vault_index")

@@ -21,6 +21,7 @@ from procflow.privacy.hashchain import verify
 from procflow.privacy.retention import apply_retention, expires_at
 from procflow.privacy.vault import Vault
 from procflow.statistics import build_report
+from procflow.testing.directory import staff_of
 
 RETAINED = "T.RET5"
 
@@ -128,11 +129,13 @@ def closed_bundle(engine, a, *, persist=None):
     from procflow.dossier import Actor
 
     bundles = BundleCoordinator(engine, persist=persist)
+    staff_of(engine).actors(desk(a), civil(a))
     b = bundles.file(BUNDLE, filed_at=a, actor=desk(a), data={**CHILD, "residence_address": ADDRESS})
     birth = engine.get(b.members["birth"])
     bundles.fire(birth, "accept", desk(a))
     residence, insurance = bundles.fire(birth, "approve", civil(a), data={"documents_complete": True}).started
     ins = Actor(f"bhxh@{insurance.custodian}", insurance.custodian, {"insurance_officer"})
+    staff_of(engine).actors(ins, Actor(f"ca@{residence.custodian}", residence.custodian, {"residence_officer"}))
     bundles.fire(insurance, "accept", ins)
     bundles.fire(insurance, "approve", ins, data={"documents_complete": True})
     police = Actor(f"ca@{residence.custodian}", residence.custodian, {"residence_officer"})

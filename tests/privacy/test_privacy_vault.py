@@ -23,6 +23,7 @@ from procflow.privacy.env_keys import EnvKeyProvider, default_key_provider
 from procflow.privacy.keys import FileKeyProvider, StaticKeyProvider, key_id_for
 from procflow.privacy.vault import MARKER, Vault
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 
 def raw_bytes(path: str) -> bytes:
@@ -87,6 +88,7 @@ def test_plaintext_vault_is_an_explicit_opt_out_and_rotation_encrypts_it(sqlite_
                    hash_chain=False)
     for defn in bundled_definitions():
         plain.register(defn)
+    staff_of(plain).actors(desk(communes[0]))
     d = plain.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
     assert sqlite_store._execute("SELECT key_id FROM vault") == [("plain",)]
     assert plain.history(d.id)[0].hash is None
@@ -123,6 +125,7 @@ def test_key_providers(tmp_path, monkeypatch):
 
 def _fill(engine: Engine, communes: list[str], n: int) -> list[str]:
     ids = []
+    staff_of(engine).actors(desk(communes[0]))
     with engine.batch():
         for i in range(n):
             d = engine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]),

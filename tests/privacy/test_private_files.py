@@ -43,14 +43,15 @@ def test_forms_written_by_the_cli_are_0600(tmp_path, engine, registry):
     from procflow.dossier import Actor
 
     commune = registry.communes_of("92")[0].code
+    from procflow.testing.directory import enrol_operator
+
+    # the desk officer is enrolled (the engine is strict) and holds the command line's credential
+    env = enrol_operator(engine.store, tmp_path / "operator.toml", f"desk@{commune}", commune, {"one_stop_officer"})
     desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
     d = engine.file("1.001193", filed_at=commune, actor=desk, data={
         "child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-18", "parent_national_id": "092123456789"})
     path = engine.store.path
     out_html, out_json = tmp_path / "f01.html", tmp_path / "f01.json"
-    from procflow.testing.directory import enrol_operator
-
-    env = enrol_operator(engine.store, tmp_path / "operator.toml", f"desk@{commune}", commune, {"one_stop_officer"})
     result = CliRunner().invoke(app, ["forms", d.id, "--form", "01", "--html", str(out_html), "--json", str(out_json),
                                       "--db", path], env=env)
     assert result.exit_code == 0, result.output

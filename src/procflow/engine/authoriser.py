@@ -1,10 +1,12 @@
 """Who may do what: the engine's authorisation, kept apart from moving states.
 
 Every write the engine makes on behalf of someone passes here first: the acting official is resolved
-through the identity provider (``procflow.privacy.identity``) — unknown officials, officials of another agency or
-outside their dates, and roles the provider does not grant are refused (``UnknownOfficial``,
-``RoleNotGranted``) — then custody (one custodian at a time, DESIGN invariant 4), the step's roles and
-level are checked. A refusal changes nothing and is recorded only in the audit table.
+through the identity provider (``procflow.privacy.identity``). Strict by default: a caller-built ``Actor`` is
+a claim, not a credential, so an official the provider does not know is refused even when it knows nobody
+yet (an empty directory); only procflow's own machinery (``Actor.system``) skips the lookup. Unknown
+officials, officials of another agency or outside their dates, and roles the provider does not grant are
+refused (``UnknownOfficial``, ``RoleNotGranted``); then custody (one custodian at a time, DESIGN invariant
+4), the step's roles and level are checked. A refusal changes nothing and is recorded only in the audit table.
 
 The provider is asked once per official per engine, and each ``Actor`` value as the caller built it (the
 same official may claim different roles for different steps) is resolved once, so the hot path pays one
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from procflow.dossier import Actor, Dossier
 from procflow.errors import NotCustodian, ProcflowError, RoleNotGranted, TransitionNotAllowed, UnknownOfficial
+from procflow.privacy.identity import unknown_reason
 from procflow.store.base import AuditEntry
 
 if TYPE_CHECKING:
@@ -46,15 +49,13 @@ class Authoriser:
         self.registry = registry
         self.identity = identity
         self.audit_refusals = audit_refusals
-        self._cache: dict[Actor, tuple[Actor, Official | None]] = {}  # as the caller built it → as resolved
+        self._cache: dict[Actor, tuple[Actor, Official]] = {}  # as the caller built it → as resolved
         self._officials: dict[str, Official | None] = {}  # the provider's answers, one question per official
-        self._managed: bool | None = None
 
     def invalidate(self) -> None:
         """Forget every resolved official (after a grant or revoke, or a new directory)."""
         self._cache.clear()
         self._officials.clear()
-        self._managed = None
 
     # -- authentication -------------------------------------------------------------------------------
     def authenticate(self, actor: Actor, d: Dossier | None = None, action: str = "act",
@@ -66,17 +67,12 @@ class Authoriser:
         hit = self._cache.get(actor)
         if hit is not None:
             official = hit[1]
-            if official is None or (official.valid_from is None and official.valid_to is None) \
+            if (official.valid_from is None and official.valid_to is None) \
                     or official.valid_on(self.clock.now().date()):
                 return hit[0]
         return self._resolve(actor, d, action, dossier_id)
 
     def _resolve(self, actor: Actor, d: Dossier | None, action: str, dossier_id: str | None) -> Actor:
-        if self._managed is None:
-            self._managed = self.identity.managed()
-        if not self._managed:  # a store without a directory: actors as the embedding code builds them
-            self._remember(actor, actor, None)
-            return actor
         if actor.id in self._officials:
             official = self._officials[actor.id]
         else:
@@ -85,7 +81,7 @@ class Authoriser:
                 self._officials.clear()
         if official is None:
             self.refuse(actor, d, action, UnknownOfficial(actor=actor.id, agency=actor.agency,
-                                                          reason="not in the officials directory"), dossier_id)
+                                                          reason=unknown_reason(self.identity)), dossier_id)
         if official.agency != actor.agency:
             self.refuse(actor, d, action, UnknownOfficial(
                 actor=actor.id, agency=actor.agency,
@@ -106,7 +102,7 @@ class Authoriser:
         self._remember(actor, effective, official)
         return effective
 
-    def _remember(self, actor: Actor, effective: Actor, official: Official | None) -> None:
+    def _remember(self, actor: Actor, effective: Actor, official: Official) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[actor] = (effective, official)

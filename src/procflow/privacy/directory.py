@@ -40,7 +40,7 @@ ADMIN_ROLE = "officials:admin"
 """Manages the directory: adds officials, grants and revokes roles and delegations."""
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
-_ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_ROLE = re.compile(r"^(?:[A-Za-z0-9_.:-]{1,64}|[A-Za-z0-9_.-]{1,62}:\*)$")  # "oversight:*" is national oversight
 
 
 def check_id(text: str, what: str = "official id") -> str:

@@ -5,11 +5,11 @@ The engine asks, in this order: the provider passed as ``Engine(identity=…)``;
 directory (``procflow.privacy.directory``). A province plugs in its own — its LDAP, the national single sign-on, a
 JWT verifier at its web edge — by implementing :class:`IdentityProvider` (one method) or the hook.
 
-A provider is *managed* when it is the authority on who may act. The directory becomes managed once it
-holds anyone (``procflow officials init``, the simulator's roster, the testing fixtures): a store that never
-set up a directory keeps taking actors as the embedding code builds them, so code written before the
-directory existed keeps running (the command line refuses to act on such a store). Providers given
-explicitly and the hook are always managed.
+Whichever provider answers is the authority on who may act, from the first fire on: an official it does not
+know is refused (``UnknownOfficial``), also when it knows nobody at all (a store whose directory was never
+set up). There is no mode that takes a caller's ``Actor`` and its roles on trust — the refusal's message
+says how to enrol officials instead (``unknown_reason``). Only procflow's own machinery, ``Actor.system``,
+is never looked up.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from procflow.privacy.directory import Directory, Official
 if TYPE_CHECKING:
     import pluggy
 
-__all__ = ["DirectoryIdentity", "HookIdentity", "IdentityProvider", "as_official"]
+__all__ = ["DirectoryIdentity", "HookIdentity", "IdentityProvider", "as_official", "unknown_reason"]
 
 
 @runtime_checkable
@@ -35,10 +35,6 @@ class IdentityProvider(Protocol):
         """The official with their agency and granted roles, or None when the provider does not know them."""
         ...
 
-    def managed(self) -> bool:
-        """True when only the officials this provider knows may act."""
-        ...
-
 
 class DirectoryIdentity:
     """The default provider: the store's officials directory."""
@@ -47,10 +43,9 @@ class DirectoryIdentity:
         self.directory = directory
 
     def resolve_official(self, official_id: str) -> Official | None:
+        if not self.directory.managed():  # empty, or a store opened without upgrading that predates it
+            return None
         return self.directory.get(official_id)
-
-    def managed(self) -> bool:
-        return self.directory.managed()
 
 
 def as_official(value: Official | Mapping[str, Any], where: str) -> Official:
@@ -83,5 +78,17 @@ class HookIdentity:
         found = self.pm.hook.procflow_resolve_official(official_id=official_id)
         return None if found is None else as_official(found, "procflow_resolve_official")
 
-    def managed(self) -> bool:
-        return True
+
+_ENROL = ("enrol officials with `procflow officials init` then `procflow officials add`, or "
+          "`procflow officials import FILE.csv` (in tests: the procflow_directory fixture or "
+          "procflow.testing.StaffDirectory), or pass Engine(identity=...) for the province's own identity provider")
+
+
+def unknown_reason(provider: IdentityProvider) -> str:
+    """Why an official was refused as unknown, with how to fix it (one line; asked only on a refusal)."""
+    if isinstance(provider, DirectoryIdentity):
+        if not provider.directory.managed():
+            return f"the officials directory of this store is empty, so no official may act yet: {_ENROL}"
+        return ("not in the officials directory: an administrator adds them (`procflow officials add`, "
+                "`procflow officials import FILE.csv`)")
+    return f"the identity provider ({type(provider).__name__}) does not know this official"

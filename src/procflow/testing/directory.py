@@ -1,20 +1,23 @@
 """An officials directory for tests: real rows in the test's store, enrolled in one line.
 
-``procflow_directory`` (the fixture) hands this over for ``procflow_engine``. Until something is enrolled the
-store has no directory and the engine takes actors as the test builds them (as before directories existed);
-once anything is enrolled, only enrolled officials may act and their roles come from here — the checks a
-province's deployment runs. ``staff(province)`` enrols, for every agency of a province, the officials the
-story API and the stateful machine name (``<role>@<agency>`` for each role the registered procedures use,
-plus ``official@…``), so a story keeps working under the real identity checks.
+``procflow_directory`` (the fixture) hands this over for ``procflow_engine``. The engine is strict: only
+enrolled officials may act, with the roles enrolled here — the checks a province's deployment runs — so a
+test enrols the officials it names. ``enrol(id, agency, roles)`` enrols one; ``actors(*actors)`` enrols the
+officials some ``Actor`` values name, each granted the roles it claims (the story API and the stateful
+machine do this for the officials they pick); ``staff(province)`` enrols, for every agency of a province,
+``<role>@<agency>`` for each role the registered procedures use, plus ``official@…``.
 """
 
 from __future__ import annotations
 
 import secrets
+import weakref
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import attrs
 
 from procflow.dossier import Actor
 from procflow.engine.core import Engine
@@ -23,12 +26,23 @@ from procflow.privacy.directory import ADMIN_ROLE, Official
 if TYPE_CHECKING:
     from procflow.store.base import Store
 
-__all__ = ["StaffDirectory", "enrol_operator"]
+__all__ = ["StaffDirectory", "enrol_operator", "staff_of"]
+
+_STAFF: weakref.WeakKeyDictionary[Engine, StaffDirectory] = weakref.WeakKeyDictionary()
+
+
+def staff_of(engine: Engine) -> StaffDirectory:
+    """The engine's ``StaffDirectory`` (one per engine, so what it enrolled is asked once)."""
+    found = _STAFF.get(engine)
+    if found is None:
+        found = _STAFF[engine] = StaffDirectory(engine)
+    return found
 
 
 class StaffDirectory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._known: set[Actor] = set()  # actors already enrolled through ``actors`` (one question each)
 
     def enrol(self, official_id: str, agency: str, roles: Iterable[str] = (), *, valid_from: date | None = None,
               valid_to: date | None = None, acts_for: Iterable[str] = ()) -> Actor:
@@ -37,6 +51,25 @@ class StaffDirectory:
             id=official_id, name=official_id, agency=agency, roles=frozenset(roles), valid_from=valid_from,
             valid_to=valid_to, acts_for=frozenset(acts_for))])
         return Actor(id=official_id, agency=agency)
+
+    def actors(self, *actors: Actor) -> None:
+        """Enrol the officials these actors name, each granted the roles it claims (added to what the
+        directory already grants them; an official enrolled at another agency stays there). Procflow's own
+        system actors are never enrolled; a claim of the system role ``*`` is not granted (it is refused)."""
+        directory = self.engine.directory
+        roster: dict[str, Official] = {}
+        for actor in actors:
+            if actor.system_actor or actor in self._known:
+                continue
+            self._known.add(actor)
+            current = roster.get(actor.id) or directory.get(actor.id)
+            wanted = actor.roles - {"*"}
+            if current is None:
+                roster[actor.id] = Official(id=actor.id, name=actor.id, agency=actor.agency, roles=wanted)
+            elif not wanted <= current.roles:
+                roster[actor.id] = attrs.evolve(current, roles=current.roles | wanted)
+        if roster:
+            directory.register_system_roster(list(roster.values()))
 
     def admin(self, agency: str, official_id: str = "admin") -> Official:
         """An administrator of the directory (for ``Directory.add`` / ``grant`` / ``revoke`` in tests)."""

@@ -45,6 +45,7 @@ from procflow.sla import ClockPolicy
 from procflow.store.base import OutboxMessage
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.clock import MONDAY, WorkingClock
+from procflow.testing.directory import StaffDirectory
 from procflow.testing.strategies import bundled, filings, office_seconds, procedure_definitions
 
 __all__ = ["EngineMachine", "every_event_rule"]
@@ -79,6 +80,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.store = SQLiteStore(":memory:")
         self.engine = Engine(self.store, registry=self.reg, calendar=self.cal, clock=self.clock,
                              outbox_rules=[every_event_rule])
+        self.staff = StaffDirectory(self.engine)
         self.live: dict[str, Dossier] = {}
         self.codes: list[str] = []
         self.communes = [a.code for a in self.reg.communes_of(self.province)]
@@ -109,7 +111,13 @@ class EngineMachine(RuleBasedStateMachine):
         return t.level is None or self.reg.agency(d.custodian).level == t.level
 
     def _official(self, d: Dossier, t: Transition) -> Actor:
-        return Actor(id=f"official@{d.custodian}", agency=d.custodian, roles=frozenset(t.roles or ("official",)))
+        return self._enrolled(Actor(id=f"official@{d.custodian}", agency=d.custodian,
+                                    roles=frozenset(t.roles or ("official",))))
+
+    def _enrolled(self, actor: Actor) -> Actor:
+        """The engine is strict (only officials its directory knows act): enrol the ones the machine names."""
+        self.staff.actors(actor)
+        return actor
 
     def _refused(self, d: Dossier, trigger: str, actor: Actor, error: type[ProcflowError],
                  data: dict[str, Any] | None = None, *, exact: bool = True) -> None:
@@ -171,7 +179,8 @@ class EngineMachine(RuleBasedStateMachine):
         defn = self.engine.definition(data.draw(st.sampled_from(self.codes)))
         f = data.draw(filings(defn, self.reg, province=self.province))
         d = self.engine.file(defn.code, filed_at=f.filed_at, location=f.location, data=f.data,
-                             actor=Actor(id=f"desk@{f.filed_at}", agency=f.filed_at, roles={"one_stop_officer"}))
+                             actor=self._enrolled(Actor(id=f"desk@{f.filed_at}", agency=f.filed_at,
+                                                        roles={"one_stop_officer"})))
         if defn.sla_days is not None and d.sla.due_at is not None:
             due = d.sla.due_at
             assert due == self.cal.close_of(due.date())
@@ -200,14 +209,17 @@ class EngineMachine(RuleBasedStateMachine):
         d = self.live[dossier_id]
         other = data.draw(st.sampled_from([c for c in self.communes if c != d.custodian]))
         trigger = data.draw(st.sampled_from(self.engine.allowed_triggers(d) or ("anything",)))
-        self._refused(d, trigger, Actor(id=f"intruder@{other}", agency=other, roles={"*"}), NotCustodian)
+        # an enrolled official of another agency, holding every role the procedure asks for
+        roles = {r for t in self._defn(d).transitions for r in t.roles}
+        self._refused(d, trigger, self._enrolled(Actor(id=f"intruder@{other}", agency=other, roles=roles)),
+                      NotCustodian)
 
     @rule(dossier_id=dossiers, data=st.data())
     def fire_a_trigger_not_allowed_here(self, dossier_id: str, data: st.DataObject) -> None:
         d = self.live[dossier_id]
         allowed = set(self.engine.allowed_triggers(d))
         others = [*sorted({t.trigger for t in self._defn(d).transitions} - allowed), "no_such_trigger"]
-        actor = Actor(id=f"official@{d.custodian}", agency=d.custodian, roles={"*"})
+        actor = self._enrolled(Actor(id=f"official@{d.custodian}", agency=d.custodian))
         self._refused(d, data.draw(st.sampled_from(others)), actor, TransitionNotAllowed)
 
     @rule(dossier_id=dossiers, data=st.data())
@@ -217,8 +229,8 @@ class EngineMachine(RuleBasedStateMachine):
         if not with_roles:
             return
         trigger = data.draw(st.sampled_from(with_roles))
-        self._refused(d, trigger, Actor(id=f"clerk@{d.custodian}", agency=d.custodian, roles={"no_such_role"}),
-                      RoleNotGranted)  # the custodian agency, the wrong official
+        clerk = self._enrolled(Actor(id=f"clerk@{d.custodian}", agency=d.custodian, roles={"no_such_role"}))
+        self._refused(d, trigger, clerk, RoleNotGranted)  # the custodian agency, an enrolled official without the role
 
     @rule(dossier_id=dossiers, data=st.data())
     def fire_failing_a_guard_or_with_bad_data(self, dossier_id: str, data: st.DataObject) -> None:

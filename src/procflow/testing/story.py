@@ -12,7 +12,8 @@
 
 Each step acts as the right official unless told otherwise: an officer of the agency holding the dossier,
 with the role the transition asks for. ``by=`` names another agency (code or ward code) or an ``Actor``
-to write the refusals: ``story.refused("approve", by="31120")`` asserts the engine said no *and* that the
+to write the refusals. The officials a story names are enrolled in the engine's officials directory with
+the roles they claim (``procflow.testing.directory``), so the engine's identity checks run as deployed: ``story.refused("approve", by="31120")`` asserts the engine said no *and* that the
 dossier, its events and the outbox are exactly as before. A failed expectation shows the whole timeline.
 """
 
@@ -26,6 +27,7 @@ from procflow.dossier import Actor, Dossier, DossierEvent
 from procflow.engine.core import Engine
 from procflow.engine.outbox import STATUS_SYNC
 from procflow.errors import InvalidData, ProcflowError
+from procflow.testing.directory import staff_of
 
 __all__ = ["Story", "StoryFactory"]
 
@@ -53,13 +55,16 @@ class Story:
     def actor(self, trigger: str, by: str | Actor | None = None) -> Actor:
         """The official who would fire ``trigger`` now: the custodian (or ``by``) with the needed role."""
         if isinstance(by, Actor):
+            staff_of(self.engine).actors(by)
             return by
         defn = self.engine.definition(self.dossier.procedure, self.dossier.definition_version)
         roles = next((t.roles for t in defn.transitions if t.trigger == trigger and self.dossier.state in t.source),
                      ())
         agency = self._agency(by) if by is not None else self.dossier.custodian
         name = roles[0] if roles else "official"
-        return Actor(id=f"{name}@{agency}", agency=agency, roles=frozenset(roles))
+        actor = Actor(id=f"{name}@{agency}", agency=agency, roles=frozenset(roles))
+        staff_of(self.engine).actors(actor)  # the official the story picks is one the directory knows
+        return actor
 
     # -- acting ---------------------------------------------------------------------------------------------
     def fire(self, trigger: str, *, by: str | Actor | None = None, data: Mapping[str, Any] | None = None,
@@ -221,6 +226,7 @@ class StoryFactory:
                 clock.jump_to(at)
         actor = by if isinstance(by, Actor) else Actor(id=f"one_stop_officer@{desk_code}", agency=desk_code,
                                                        roles=frozenset({"one_stop_officer"}))
+        staff_of(self.engine).actors(actor)
         d = self.engine.file(procedure, filed_at=desk_code, location=loc, actor=actor, data=data)
         return Story(self.engine, d, deliver=self._deliver, bundles=self._bundles)
 

@@ -1,8 +1,9 @@
 """The docs cannot rot: every code block meant to run is run, and the site builds with --strict.
 
 Each page runs as one script, in a temporary directory, in document order: its ```python blocks verbatim,
-and each line of its ```bash blocks that starts with ``procflow `` as a command that must exit 0 (other
-lines — pip, python, exports — are not run). A block preceded by ``<!-- not-run -->`` is skipped; one preceded
+and each line of its ```bash blocks that starts with ``procflow `` as a command that must exit 0 (an
+``export NAME=value`` line sets the variable for the commands after it; other lines — pip, python — are not
+run). A block preceded by ``<!-- not-run -->`` is skipped; one preceded
 by ``<!-- pytest -->`` is a whole test file, run with pytest (and procflow's plugin) instead.
 ``examples/`` and ``src/`` are linked into the directory, so paths in the docs resolve as from the repo root.
 """
@@ -64,6 +65,10 @@ def page_script(text: str) -> str | None:
             for line in m.group("body").splitlines():
                 if line.startswith("procflow "):
                     parts.append(f"# --- block {i} (bash)\n_sh({line!r})")
+                elif line.startswith("export "):  # the commands after it see the variable ($PWD: the page's)
+                    name, _, value = line.removeprefix("export ").split("#")[0].strip().partition("=")
+                    parts.append(f"# --- block {i} (bash)\n_os.environ[{name!r}] = "
+                                 f"_os.path.expandvars({value!r}.replace('$PWD', _os.getcwd()))")
     return PRELUDE + "\n".join(parts) + "\n" if parts else None
 
 

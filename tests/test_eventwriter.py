@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from procflow.clock import FakeClock
 from procflow.definition.reader import bundled_definitions
-from procflow.dossier import Actor
 from procflow.engine.core import Engine
 from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.exchange import ExchangeNode, TrustStore
@@ -30,6 +29,7 @@ from procflow.migrate import migrate_units
 from procflow.privacy.keys import StaticKeyProvider
 from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 HKD = "2.000720"  # household business registration: three personal fields, timers
@@ -79,7 +79,9 @@ def test_engine_import_and_migrate_write_identical_rows_for_the_same_event(steps
     clock = FakeClock(datetime(2026, 4, 20, 8, 30, tzinfo=VN))
     a, b, c = _node(clock), _node(clock), _node(clock)
     try:
-        desk = Actor("desk", COMMUNE, {"*"})
+        desk = staff_of(a).official(COMMUNE, "desk")
+        staff_of(b).official(COMMUNE, "desk")  # each node's directory knows the desk (imports name it)
+        staff_of(c).official(COMMUNE, "desk")
         d = a.file(HKD, filed_at=COMMUNE, actor=desk, data=FILING)
         for pick, hours, personal in steps:
             allowed = a.allowed_triggers(d)
@@ -90,7 +92,7 @@ def test_engine_import_and_migrate_write_identical_rows_for_the_same_event(steps
             data: dict[str, Any] = {"documents_complete": True} if trigger == "approve" else {}
             if personal:
                 data["owner_name"] = f"Lê Văn Minh {hours}"
-            a.fire(d, trigger, Actor("official", d.custodian, {"*"}), data=data or None)
+            a.fire(d, trigger, staff_of(a).official(d.custodian), data=data or None)
         fired = a.history(d.id)  # what a sender puts in an envelope: real values
         _import(b, fired, 0)
         _import(c, fired, 0)
@@ -117,7 +119,7 @@ def test_a_fire_arming_timers_writes_its_event_and_armings_in_one_transaction():
     clock = FakeClock(datetime(2026, 4, 20, 8, 30, tzinfo=VN))
     engine = _node(clock)
     store = engine.store
-    desk = Actor("desk", COMMUNE, {"*"})
+    desk = staff_of(engine).official(COMMUNE, "desk")
     d = engine.file(HKD, filed_at=COMMUNE, actor=desk, data=FILING)
     before = (store.get(d.id), store.events(d.id), store.timers(dossier_id=d.id))
 

@@ -33,6 +33,7 @@ from procflow.forms import (
     step_outcome,
 )
 from procflow.statistics import build_report
+from procflow.testing.directory import enrol
 from procflow.workers.scheduler import armed_timers
 
 runner = CliRunner()
@@ -57,6 +58,14 @@ def desk(code: str, *roles: str) -> Actor:
 
 def civil(code: str) -> Actor:
     return Actor(f"hotich@{code}", code, {"civil_status_officer"})
+
+
+@pytest.fixture(autouse=True)
+def cast(sqlite_store, registry):
+    """The officials these tests name, enrolled in the test store's directory with the roles they act in
+    (the engine refuses anyone its directory does not know)."""
+    codes = [c.code for c in registry.communes_of("92")[:3]]
+    enrol(sqlite_store, *(desk(c, "personal_data:unmask") for c in codes), *(civil(c) for c in codes))
 
 
 @pytest.fixture
@@ -379,6 +388,7 @@ def test_cli_extend_issues_form_04_once_and_forms_prints_it(tmp_path, registry):
     for definition in bundled_definitions():
         engine.register(definition)
     a = registry.communes_of("92")[0].code
+    enrol(engine, desk(a))
     d = engine.file(HOUSEHOLD_BUSINESS, filed_at=a, actor=desk(a), data={
         "business_name": "Tạp hóa Bình An", "owner_name": "Trần Thị Bình", "owner_national_id": "092198765432",
         "business_address": "12 đường 30/4, Ninh Kiều"})
@@ -415,6 +425,7 @@ def test_extension_property_before_due_it_moves_only_the_appointment_after_due_i
         if definition.code == HOUSEHOLD_BUSINESS:
             engine.register(definition)
     a = registry.communes_of("92")[0].code
+    enrol(engine, desk(a))
     d = engine.file(HOUSEHOLD_BUSINESS, filed_at=a, actor=desk(a), data={
         "business_name": "Quán Bình", "owner_name": "Trần Thị Bình", "owner_national_id": "092198765432",
         "business_address": "12 đường 30/4"})
@@ -424,6 +435,7 @@ def test_extension_property_before_due_it_moves_only_the_appointment_after_due_i
     for _ in range(extra):
         day = _next_working_day(engine, day)
     head = Actor(f"lanh.dao@{d.custodian}", d.custodian)
+    enrol(engine, head)
     before = engine.get(d.id)
     if clock.now() >= d.sla.due_at:
         with pytest.raises(ExtensionRefused):

@@ -29,6 +29,7 @@ from procflow.privacy.vault import Vault
 from procflow.store.base import OutboxMessage
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.adapters import RecordingAdapter
+from procflow.testing.directory import staff_of
 from procflow.workers.delivery import DeliveryWorker
 from procflow.workers.reconcile import reconcile
 from procflow.workers.scheduler import Scheduler
@@ -147,6 +148,7 @@ class World:
         self.engine = build_engine(self.store, pm=self.pm, registry=Registry.default(), clock=self.clock)
         self.engine.register(parse_definition(PROCEDURE))
         self.commune = self.engine.registry.communes_of("92")[0].code
+        staff_of(self.engine).actors(self.desk(), self.officer())  # the officials who act
 
     def desk(self) -> Actor:
         return Actor(f"desk@{self.commune}", self.commune, {"desk"})

@@ -14,6 +14,7 @@ from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor, replay
 from procflow.engine.outbox import status_payload
 from procflow.errors import DefinitionError
+from procflow.testing.directory import staff_of
 
 ONLINE = """
 code = "9.000001"
@@ -105,7 +106,9 @@ DATA = {"requester_name": "Trần Thị Bình", "requester_id": "092123456789", 
 def online(engine, registry):
     engine.register(parse_definition(ONLINE))
     commune = registry.communes_of("92")[0].code
-    return engine, commune, Actor(f"desk@{commune}", commune, {"one_stop_officer"})
+    desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
+    staff_of(engine).actors(desk)
+    return engine, commune, desk
 
 
 def test_online_filing_is_status_1_then_2_on_receipt_with_the_clock_from_receipt(online, clock):
@@ -150,6 +153,7 @@ def test_supplement_before_receipt_keeps_the_clock_unstarted(online, clock):
 def test_a_procedure_without_online_intake_refuses_an_online_filing(engine, registry):
     commune = registry.communes_of("92")[0].code
     desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
+    staff_of(engine).actors(desk)
     with pytest.raises(DefinitionError, match="online"):  # the land flow as the previous release froze it
         engine.file("1.012751", version=1, filed_at=commune, actor=desk, online=True,
                     data={"applicant_name": "A", "applicant_national_id": "092123456789", "parcel": "1/2",

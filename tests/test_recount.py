@@ -12,10 +12,11 @@ from procflow.calendar import VN_TZ, WorkingCalendar
 from procflow.cli.app import app
 from procflow.clock import FakeClock
 from procflow.definition.reader import bundled_definitions
-from procflow.dossier import Actor, EventKind, replay
+from procflow.dossier import EventKind, replay
 from procflow.engine.core import Engine
 from procflow.privacy.hashchain import verify
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 runner = CliRunner()
 
@@ -48,7 +49,7 @@ def _old_store(path: str, registry) -> tuple[list[str], str]:
     code = _household_code()
     defn = engine.definition(code)
     commune = registry.communes_of("92")[0].code
-    desk = Actor(f"desk@{commune}", commune, {"*"})
+    desk = staff_of(engine).official(commune, "desk")
     data = {f.name: ("2026-04-01" if f.type == "date" else "092123456789" if f.personal == "national_id"
                      else True if f.type == "bool" else 1 if f.type == "int" else "Nguyễn Văn An")
             for f in defn.fields if f.required}

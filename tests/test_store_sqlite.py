@@ -9,6 +9,7 @@ from procflow.engine.core import Engine
 from procflow.errors import ConcurrencyConflict, NotCustodian, StoreError
 from procflow.store import OutboxMessage, open_store
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 CHILD = {"child_name": "Lê Văn C", "child_birth_date": "2026-04-01", "parent_national_id": "092000111222"}
 
@@ -41,6 +42,7 @@ def test_in_memory_store_runs_the_engine(registry, clock):
     for d in bundled_definitions():
         engine.register(d)
     a = registry.communes_of("92")[5].code
+    staff_of(engine).actors(Actor("x", a, {"one_stop_officer"}))
     d = engine.file("1.001193", filed_at=a, actor=Actor("x", a, {"one_stop_officer"}), data=CHILD)
     engine.fire(d, "accept", Actor("x", a, {"one_stop_officer"}))
     rows = engine.store.outbox()
@@ -51,6 +53,7 @@ def test_in_memory_store_runs_the_engine(registry, clock):
 def test_failing_outbox_rule_writes_nothing(engine, registry):
     a = registry.communes_of("92")[0].code
     desk = Actor("x", a, {"one_stop_officer"})
+    staff_of(engine).actors(desk, Actor("y", a, {"civil_status_officer"}))
     d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
 
     def broken(dossier, event, definition):
@@ -66,6 +69,7 @@ def test_failing_outbox_rule_writes_nothing(engine, registry):
 def test_duplicate_outbox_key_rolls_back_the_whole_transition(engine, registry):
     a = registry.communes_of("92")[0].code
     desk = Actor("x", a, {"one_stop_officer"})
+    staff_of(engine).actors(desk, Actor("y", a, {"civil_status_officer"}))
     d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
 
     def same_key(dossier, event, definition):
@@ -93,6 +97,7 @@ def test_a_half_written_transition_inside_a_batch_rolls_the_batch_back(engine, r
     """A caller that catches the error inside a group commit must not get the snapshot without its outbox."""
     a = registry.communes_of("92")[0].code
     desk = Actor("x", a, {"one_stop_officer"})
+    staff_of(engine).actors(desk, Actor("y", a, {"civil_status_officer"}))
     d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
     other = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
 
@@ -116,6 +121,7 @@ def test_a_half_written_transition_inside_a_batch_rolls_the_batch_back(engine, r
 def test_a_refusal_inside_a_batch_does_not_poison_it(engine, registry):
     a, b = (c.code for c in registry.communes_of("92")[:2])
     desk = Actor("x", a, {"one_stop_officer"})
+    staff_of(engine).actors(desk, Actor("y", b, {"civil_status_officer"}))
     d = engine.file("1.001193", filed_at=a, actor=desk, data=CHILD)
     stale = engine.store.get(d.id)
     with engine.batch():

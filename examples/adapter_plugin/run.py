@@ -22,6 +22,7 @@ import procflow_sms_log
 
 from procflow import Actor, FakeClock, open_store
 from procflow.plugins import build_engine, describe_plugins, make_plugin_manager
+from procflow.privacy import Official
 from procflow.workers.delivery import DeliveryWorker
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -40,8 +41,11 @@ def main(workdir: str | None = None) -> dict:
     assert "has_phone" in engine.guards  # contributed by the plugin
 
     ward = engine.registry.communes_of(engine.registry.province("Cần Thơ").code)[0].code
-    desk = Actor("nv.motcua", ward, {"one_stop_officer"})
-    officer = Actor("cb.hotich", ward, {"civil_status_officer"})
+    # who may act, and with which roles: the officials directory (`procflow officials init/add` on a real store)
+    admin, _ = engine.directory.init(Official("qt.vien", "Quản trị viên", ward))
+    engine.directory.add(admin, [Official("nv.motcua", "Lê Văn Một", ward, {"one_stop_officer"}),
+                                 Official("cb.hotich", "Trần Thị Hộ", ward, {"civil_status_officer"})])
+    desk, officer = Actor("nv.motcua", ward), Actor("cb.hotich", ward)  # roles come from the directory
     d = engine.file("1.001193", filed_at=ward, actor=desk, data={
         "child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-18", "parent_national_id": "092123456789",
         "parent_phone": "0912345678"})

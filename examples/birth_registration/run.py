@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
 from procflow.errors import NotCustodian
+from procflow.privacy import Official
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -27,8 +28,12 @@ def main(db: str = ":memory:") -> dict:
 
     province = engine.registry.province("Cần Thơ").code
     ward, other_ward = (c.code for c in engine.registry.communes_of(province)[:2])
-    desk = Actor("nv.motcua", ward, {"one_stop_officer"})
-    officer = Actor("cb.hotich", ward, {"civil_status_officer"})
+    # who may act, and with which roles: the officials directory (`procflow officials init/add` on a real store)
+    admin, _ = engine.directory.init(Official("qt.vien", "Quản trị viên", ward))
+    engine.directory.add(admin, [Official("nv.motcua", "Lê Văn Một", ward, {"one_stop_officer"}),
+                                 Official("cb.hotich", "Trần Thị Hộ", ward, {"civil_status_officer"}),
+                                 Official("cb.khac", "Phạm Văn Khác", other_ward, {"civil_status_officer"})])
+    desk, officer = Actor("nv.motcua", ward), Actor("cb.hotich", ward)  # roles come from the directory
 
     d = engine.file("1.001193", filed_at=ward, actor=desk, data={
         "child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-18", "parent_national_id": "092123456789"})
@@ -43,7 +48,7 @@ def main(db: str = ":memory:") -> dict:
     print(f"resubmitted: status {d.status}, due {d.sla.due_at:%Y-%m-%d %H:%M}")
 
     try:
-        engine.fire(d, "approve", Actor("cb.khac", other_ward, {"civil_status_officer"}))
+        engine.fire(d, "approve", Actor("cb.khac", other_ward))
     except NotCustodian as exc:
         audited = len(engine.store.audit(dossier_id=d.id))
         print(f"refused: {type(exc).__name__}, dossier untouched (status {d.status}), audit entries: {audited}")

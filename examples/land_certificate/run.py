@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
+from procflow.privacy import Official
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -28,14 +29,19 @@ def main(db: str = ":memory:") -> dict:
         engine.register(definition)
 
     commune = engine.registry.communes_of(engine.registry.province("Cần Thơ").code)[0].code
-    desk = Actor("nv.motcua", commune, {"one_stop_officer"})
+    # who may act, and with which roles: the officials directory (`procflow officials init/add` on a real store)
+    admin, _ = engine.directory.init(Official("qt.vien", "Quản trị viên", commune))
+    engine.directory.add(admin, [Official("nv.motcua", "Lê Văn Một", commune, {"one_stop_officer"}),
+                                 Official("cb.diachinh", "Ngô Văn Đất", commune, {"land_officer"})])
+    desk = Actor("nv.motcua", commune)
     d = engine.file("1.012751", filed_at=commune, actor=desk, data={
         "applicant_name": "Trần Thị Hoa", "applicant_national_id": "092187654321", "parcel": "Thửa 125, tờ 7"})
     due_at_filing = d.sla.due_at
     office, tax = d.agencies["competent"], d.agencies["tax"]
-    land_officer = Actor("cb.diachinh", commune, {"land_officer"})
-    registrar = Actor("vpdk.01", office, {"registration_officer"})
-    tax_officer = Actor("thue.01", tax, {"tax_officer"})
+    engine.directory.add(admin, [Official("vpdk.01", "Văn phòng đăng ký", office, {"registration_officer"}),
+                                 Official("thue.01", "Cán bộ thuế", tax, {"tax_officer"})])
+    land_officer, registrar = Actor("cb.diachinh", commune), Actor("vpdk.01", office)
+    tax_officer = Actor("thue.01", tax)
 
     def later(working_days: int = 1, calendar_days: int = 0) -> None:
         """Move the clock to 9:00 on the n-th working day after today (+ some calendar days first)."""

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
 from procflow.bundle import BundleCoordinator
 from procflow.errors import NotCustodian
+from procflow.privacy import Official
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATUS = {2: "received", 4: "processing", 5: "supplement requested", 9: "joined, result at the desk",
@@ -28,7 +29,10 @@ def main(db: str = ":memory:") -> dict:
     bundles = BundleCoordinator(engine)  # the shipped bundle: procflow/procedures/bundles/child_under_6.toml
 
     ward = engine.registry.communes_of(engine.registry.province("Cần Thơ").code)[0]
-    desk = Actor("nv.motcua", ward.code, {"one_stop_officer"})
+    # who may act, and with which roles: the officials directory (`procflow officials init/add` on a real store)
+    admin, _ = engine.directory.init(Official("qt.vien", "Quản trị viên", ward.code))
+    engine.directory.add(admin, [Official("nv.motcua", "Lê Văn Một", ward.code, {"one_stop_officer"})])
+    desk = Actor("nv.motcua", ward.code)  # roles come from the directory
     b = bundles.file("LT.KS-TT-BHYT", filed_at=ward.code, actor=desk, data={
         "child_name": "Nguyễn Thị Mai", "child_birth_date": "2026-04-15", "parent_national_id": "092123456789",
         "residence_address": "Số 12, đường 30/4"})
@@ -36,7 +40,11 @@ def main(db: str = ":memory:") -> dict:
           f"({b.sla.working_days} working days)")
 
     def officer(d, role):
-        return Actor(f"{role}@{d.custodian}", d.custodian, {role})
+        """The agency's official for ``role``, added to the directory by the administrator when first needed."""
+        official_id = f"{role}@{d.custodian}"
+        if engine.directory.get(official_id) is None:
+            engine.directory.add(admin, [Official(official_id, role, d.custodian, {role})])
+        return Actor(official_id, d.custodian)
 
     birth = engine.get(b.members["birth"])
     bundles.fire(birth, "accept", desk)
@@ -64,7 +72,8 @@ def main(db: str = ":memory:") -> dict:
 
     other = engine.registry.communes_of(ward.province_code)[1]
     try:
-        bundles.return_result(b.id, Actor("nv.khac", other.code, {"one_stop_officer"}))
+        engine.directory.add(admin, [Official("nv.khac", "Phạm Văn Khác", other.code, {"one_stop_officer"})])
+        bundles.return_result(b.id, Actor("nv.khac", other.code))
     except NotCustodian:
         print(f"refused: NotCustodian — the joined result is returned at {ward.name}")
     b = bundles.return_result(b.id, desk)

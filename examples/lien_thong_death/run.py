@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
 from procflow.bundle import BundleCoordinator
+from procflow.privacy import Official
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATUS = {2: "received", 4: "processing", 9: "joined, result at the desk", 10: "result returned"}
@@ -33,7 +34,10 @@ def main(db: str = ":memory:") -> dict:
     print(f"bundle {bdef.code}: {bdef.name}; unconfirmed: {', '.join(bdef.unconfirmed)}")
 
     ward = engine.registry.communes_of(engine.registry.province("Cần Thơ").code)[0]
-    desk = Actor("nv.motcua", ward.code, {"one_stop_officer"})
+    # who may act, and with which roles: the officials directory (`procflow officials init/add` on a real store)
+    admin, _ = engine.directory.init(Official("qt.vien", "Quản trị viên", ward.code))
+    engine.directory.add(admin, [Official("nv.motcua", "Lê Văn Một", ward.code, {"one_stop_officer"})])
+    desk = Actor("nv.motcua", ward.code)  # roles come from the directory
     b = bundles.file("1.011537", filed_at=ward.code, actor=desk, data={
         "deceased_name": "Trần Văn Ba", "deceased_national_id": "092050000111", "date_of_death": "2026-04-18",
         "declarant_national_id": "092080000222", "declarant_name": "Trần Văn Năm",
@@ -42,7 +46,11 @@ def main(db: str = ":memory:") -> dict:
           f"({b.sla.working_days} working days)")
 
     def officer(d, role):
-        return Actor(f"{role}@{d.custodian}", d.custodian, {role})
+        """The agency's official for ``role``, added to the directory by the administrator when first needed."""
+        official_id = f"{role}@{d.custodian}"
+        if engine.directory.get(official_id) is None:
+            engine.directory.add(admin, [Official(official_id, role, d.custodian, {role})])
+        return Actor(official_id, d.custodian)
 
     death = engine.get(b.members["death"])
     bundles.fire(death, "accept", desk)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
 from procflow.errors import NotCustodian
+from procflow.privacy import Official
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -28,8 +29,12 @@ def main(db: str = ":memory:") -> dict:
 
     filed_at = reg.communes_of(reg.province("Hà Nội").code)[0].code  # where the citizen is today
     location = reg.communes_of(reg.province("Cần Thơ").code)[0].code  # where the child resides
-    desk = Actor("nv.motcua.hn", filed_at, {"one_stop_officer"})
-    officer = Actor("cb.hotich.ct", location, {"civil_status_officer"})
+    # who may act, and with which roles: the officials directory (`procflow officials init/add` on a real store)
+    admin, _ = engine.directory.init(Official("qt.vien", "Quản trị viên", filed_at))
+    engine.directory.add(admin, [Official("nv.motcua.hn", "Lê Văn Một", filed_at, {"one_stop_officer"}),
+                                 Official("cb.hotich.hn", "Đỗ Thị Hà", filed_at, {"civil_status_officer"}),
+                                 Official("cb.hotich.ct", "Trần Thị Hộ", location, {"civil_status_officer"})])
+    desk, officer = Actor("nv.motcua.hn", filed_at), Actor("cb.hotich.ct", location)
 
     d = engine.file("1.001193", filed_at=filed_at, location=location, actor=desk, data={
         "child_name": "Lê Minh Khôi", "child_birth_date": "2026-04-10", "parent_national_id": "001190000001"})
@@ -40,7 +45,7 @@ def main(db: str = ":memory:") -> dict:
     engine.fire(d, "accept", desk)  # hand-off to the competent ward
     print(f"accepted: custodian is now {reg.agency(d.custodian).name}")
     try:
-        engine.fire(d, "approve", Actor("cb.hotich.hn", filed_at, {"civil_status_officer"}),
+        engine.fire(d, "approve", Actor("cb.hotich.hn", filed_at),
                     data={"documents_complete": True})
     except NotCustodian:
         print("the Hà Nội ward cannot decide it: refused with NotCustodian")

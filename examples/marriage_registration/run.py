@@ -14,6 +14,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from procflow import Actor, Engine, FakeClock, bundled_definitions, open_store
+from procflow.privacy import Official
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -28,8 +29,11 @@ def main(db: str = ":memory:") -> dict:
     print(f"unconfirmed: {', '.join(definition.unconfirmed) or 'nothing'}")
 
     commune = engine.registry.communes_of(engine.registry.province("Huế").code)[0].code
-    desk = Actor("nv.motcua", commune, {"one_stop_officer"})
-    registrar = Actor("cb.hotich", commune, {"civil_status_officer"})
+    # who may act, and with which roles: the officials directory (`procflow officials init/add` on a real store)
+    admin, _ = engine.directory.init(Official("qt.vien", "Quản trị viên", commune))
+    engine.directory.add(admin, [Official("nv.motcua", "Lê Văn Một", commune, {"one_stop_officer"}),
+                                 Official("cb.hotich", "Trần Thị Hộ", commune, {"civil_status_officer"})])
+    desk, registrar = Actor("nv.motcua", commune), Actor("cb.hotich", commune)  # roles come from the directory
     couple = {"groom_name": "Phạm Văn Bình", "groom_national_id": "046095000123",
               "bride_name": "Hoàng Thị Mai", "bride_national_id": "046197000456"}
 

@@ -128,9 +128,6 @@ class _Ldap:
         self.asked.append(official_id)
         return self.people.get(official_id)
 
-    def managed(self) -> bool:
-        return True
-
 
 def test_an_identity_provider_argument_wins_and_is_asked_once_per_official(sqlite_store, registry, clock, communes,
                                                                            keyring):

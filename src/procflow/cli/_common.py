@@ -18,9 +18,12 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
+    from procflow.clock import Clock
+    from procflow.privacy.directory import Official
     from procflow.store.base import Store
 
-__all__ = ["DB_ENV", "DbOption", "ReadableGroup", "err", "fail", "open_store_or_fail", "out", "require_db"]
+__all__ = ["DB_ENV", "DbOption", "ReadableGroup", "as_operator", "err", "fail", "open_store_or_fail", "out",
+           "require_db"]
 
 out = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
@@ -75,6 +78,29 @@ def open_store_or_fail(db: str | None, *, write: bool = False, check_keys: bool 
 
         require_keys(store, db)
     return store
+
+
+def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | None = None) -> Official:
+    """The operator this machine's credential names (``procflow.privacy.credential``: ``PROCFLOW_OPERATOR_FILE``
+    or the user's config directory, mode 0600), verified against the store's officials directory, with the
+    command recorded in the audit table under their name (``cli:<action>``). A command that writes data or
+    reads personal data calls this before it does anything; a missing, unreadable or invalid credential ends
+    in one line (an invalid one is audited as refused)."""
+    from procflow.clock import SystemClock
+    from procflow.errors import ProcflowError
+    from procflow.privacy.credential import operator_official
+    from procflow.privacy.directory import Directory
+    from procflow.store.base import AuditEntry
+
+    directory = Directory(store, clock if clock is not None else SystemClock())
+    try:
+        operator = operator_official(directory)
+    except ProcflowError as exc:
+        fail(f"{action}: {exc}")
+    store.record_audit(AuditEntry(at=directory.clock.now(), actor=operator.id, agency=operator.agency,
+                                  dossier_id=None, action=f"cli:{action}", outcome="allowed", detail=detail,
+                                  purpose="command line"))
+    return operator
 
 
 # -- readable help ------------------------------------------------------------------------------------------

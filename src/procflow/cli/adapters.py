@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from procflow.calendar import local_time
-from procflow.cli._common import DbOption, err, fail, open_store_or_fail, out
+from procflow.cli._common import DbOption, as_operator, err, fail, open_store_or_fail, out
 from procflow.errors import ProcflowError
 
 __all__ = ["register"]
@@ -59,6 +59,15 @@ def plugins_cmd(as_json: JsonOption = False) -> None:
     out.print(table)
 
 
+def _operator(store: Any, action: str) -> None:
+    """Act as the machine's operator (``_common.as_operator``), closing the store when there is none."""
+    try:
+        as_operator(store, action)
+    except typer.Exit:
+        store.close()
+        raise
+
+
 def worker_cmd(
     db: DbOption = None,
     once: Annotated[bool, typer.Option(help="Deliver what is due now, then exit.")] = False,
@@ -84,6 +93,7 @@ def worker_cmd(
     from procflow.workers.delivery import DeliveryWorker
 
     store = _open(db)
+    _operator(store, "worker")  # it hands personal data to the adapters and writes the outbox, timers, checkpoints
     try:
         w = DeliveryWorker(store, _plugin_manager(), worker_id=worker_id, max_attempts=max_attempts,
                            base_delay=base_delay, max_delay=max_delay, jitter=jitter, lease_seconds=lease,
@@ -176,6 +186,7 @@ def outbox_cmd(
 
     store = _open(db)
     if requeue or requeue_all:
+        _operator(store, "outbox:requeue")
         n = store.requeue_dead(None if requeue_all else list(requeue or ()), now=SystemClock().now())
         out.print(f"requeued {n} dead message(s)", highlight=False)
         if requeue and n < len(requeue):
@@ -219,6 +230,7 @@ def reconcile_cmd(
     from procflow.workers.reconcile import reconcile
 
     store = _open(db)
+    _operator(store, "reconcile")  # it enqueues corrections
     try:
         report = reconcile(store, _plugin_manager(), timeout=timeout, batch_size=batch)
     except ProcflowError as exc:

@@ -10,7 +10,6 @@ rotation, ``audit checkpoints take|list|export`` and the anchor part of ``audit 
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from procflow.cli._common import DbOption, require_db
+from procflow.cli._common import DbOption, as_operator, require_db
 from procflow.cli.privacy import JsonOption, KeysOption, _engine, _err, _fail, _out, audit_app, keys_app
 from procflow.errors import ProcflowError
 
@@ -37,11 +36,12 @@ def _provider(db: str, keys: str | None) -> Any:
     return FileKeyProvider(keys) if keys else default_key_provider(db)
 
 
-def _record(engine: Any, action: str, detail: str) -> None:
-    """Key events go into the access audit's chain, so they are anchored and verify."""
+def _record(engine: Any, operator: Any, action: str, detail: str) -> None:
+    """Key events go into the access audit's chain (so they are anchored and verify), under the operator whose
+    credential ran the command."""
     from procflow.store.base import AuditEntry
 
-    engine.store.record_audit(AuditEntry(at=datetime.now(UTC), actor=f"operator:{getpass.getuser()}", agency="",
+    engine.store.record_audit(AuditEntry(at=datetime.now(UTC), actor=operator.id, agency=operator.agency,
                                          dossier_id=None, action=action, outcome="done", detail=detail,
                                          purpose="keys"))
 
@@ -79,14 +79,15 @@ def keys_init(
     provider = _provider(require_db(db), keys)
     made = []
     with _engine(db, keys, write=True) as engine:
+        operator = as_operator(engine.store, "keys:init")  # before any key is made
         try:
             if signing_keys(provider, "chain")[0] is None:
                 kid = _new_key(provider, "chain")
-                _record(engine, "keys:chain-init", f"chain key {kid}: events are keyed (HMAC) from here on")
+                _record(engine, operator, "keys:chain-init", f"chain key {kid}: events are keyed (HMAC) from here on")
                 made.append(f"chain key {kid}")
             if checkpoint and signing_keys(provider, "checkpoint")[0] is None:
                 kid = _new_key(provider, "checkpoint")
-                _record(engine, "keys:checkpoint-init", f"checkpoint key {kid}")
+                _record(engine, operator, "keys:checkpoint-init", f"checkpoint key {kid}")
                 made.append(f"checkpoint key {kid}")
             if not made:
                 _fail("the keys exist already (nothing was changed): `procflow keys rotate --chain` / "
@@ -106,11 +107,12 @@ def rotate_log_keys(db: str, keys: str | None, *, chain: bool, checkpoint: bool)
     provider = _provider(db, keys)
     done = []
     with _engine(db, keys, write=True) as engine:
+        operator = as_operator(engine.store, "keys:rotate")  # before any key is made
         try:
             for kind, wanted in (("chain", chain), ("checkpoint", checkpoint)):
                 if wanted:
                     kid = _new_key(provider, kind)
-                    _record(engine, f"keys:{kind}-rotate", f"{kind} key {kid} active")
+                    _record(engine, operator, f"keys:{kind}-rotate", f"{kind} key {kid} active")
                     done.append(f"{kind} key {kid}")
             taken = _checkpoint(engine, provider, "keys", "rotated " + "; ".join(done))
         except ProcflowError as exc:
@@ -123,7 +125,7 @@ def checkpoints_take(db: DbOption = None, keys: KeysOption = None) -> None:
     """Take a checkpoint now (a worker takes one every 60 s and at shutdown)."""
     from procflow.privacy.checkpoint import take_checkpoint
 
-    with _engine(db, keys, write=True) as engine:
+    with _engine(db, keys, write=True, operator="checkpoints:take") as engine:
         try:
             row = take_checkpoint(engine.store, engine.vault.key_provider())
         except ProcflowError as exc:

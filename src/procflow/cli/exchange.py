@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from procflow.cli._common import DbOption, fail, open_store_or_fail, require_db
+from procflow.cli._common import DbOption, as_operator, fail, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
 from procflow.exchange.edxml import envelope_from_edxml_tree
 from procflow.exchange.errors import EnvelopeRejected
@@ -143,9 +143,12 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def _engine(db: str | None, vault_keys: str | None, *, create: bool = False) -> Iterator[Engine]:
+def _engine(db: str | None, vault_keys: str | None, *, create: bool = False,
+            operator: tuple[str, str] | None = None) -> Iterator[Engine]:
     """The node's engine on ``db``: its definitions, plus any bundled one the store does not hold yet.
-    ``create``: a node receiving its first hand-off may start from an empty store."""
+    ``create``: a node receiving its first hand-off may start from an empty store (its officials directory is
+    set up first: ``procflow officials init``). ``operator`` (action, detail): the command writes, so it acts
+    as the machine's operator (``_common.as_operator``), checked before anything is written."""
     from procflow.definition.reader import bundled_definitions
     from procflow.engine.core import Engine
     from procflow.privacy.keys import FileKeyProvider
@@ -159,6 +162,8 @@ def _engine(db: str | None, vault_keys: str | None, *, create: bool = False) -> 
             vault.check_keys()  # a store copied without its keyring: refused, never given a new keyring
         except ProcflowError as exc:
             _fail(str(exc))
+        if operator is not None:
+            as_operator(store, *operator)
         engine = Engine(store, vault=vault)
         known = {(c, v) for c, v, _ in store.definition_sources()}
         for definition in bundled_definitions():
@@ -246,7 +251,7 @@ def import_(
     """Verify FILE and import the hand-off it carries into --db (once: a second import is "replayed")."""
     from procflow.exchange.transfer import ExchangeNode
 
-    with _engine(db, vault_keys, create=True) as engine:
+    with _engine(db, vault_keys, create=True, operator=("exchange:import", file.name)) as engine:
         node = ExchangeNode(engine, me, trust=TrustStore.load(trust), hosts=host or ())
         try:
             received = node.receive(file.read_bytes(), source=str(file))

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from procflow.calendar import local_time
-from procflow.cli._common import DbOption, fail, open_store_or_fail, require_db
+from procflow.cli._common import DbOption, as_operator, fail, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
 from procflow.privacy.masking import mask_text
 
@@ -53,10 +53,12 @@ _fail = fail
 
 
 @contextmanager
-def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True, write: bool = False) -> Iterator[Any]:
+def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True, write: bool = False,
+            operator: str | None = None) -> Iterator[Any]:
     """An engine on an existing store. ``check_keys``: refuse a store whose sealed values need keys that are
     not available (never make new ones for it). ``write=False`` opens without migrating (a reader never
-    takes the write lock)."""
+    takes the write lock). ``operator``: the command (audited under that name) needs the operator's
+    credential (``_common.as_operator``) — every command that writes data or shows personal data."""
     from procflow.engine.core import Engine
     from procflow.privacy.keys import FileKeyProvider
     from procflow.privacy.vault import Vault
@@ -67,6 +69,8 @@ def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True,
         vault = Vault(store, FileKeyProvider(keys, create=False) if keys else None, location=db)
         if check_keys:
             vault.check_keys()
+        if operator is not None:
+            as_operator(store, operator)
         yield Engine(store, vault=vault)
     except ProcflowError as exc:
         _fail(str(exc))
@@ -87,7 +91,7 @@ def audit_access(
     """Who read which dossier, when, for what purpose — and who was refused."""
     if dossier is None and actor is None:
         _fail("say whose accesses to show: --dossier ID and/or --actor ID")
-    with _engine(db) as engine:
+    with _engine(db, operator="audit:access") as engine:  # who read what is itself not for everyone
         rows = engine.store.audit(dossier_id=dossier, actor=actor)
     if not everything:
         rows = [r for r in rows if r.action.startswith(("read", "find:", "disclose:", "delegation"))]
@@ -233,7 +237,7 @@ def keys_rotate(
         return
     confirm_destructive(f"re-encrypt every personal value of {db} with a new key"
                         + (" and delete the old keys from the keyring" if retire else ""), yes=yes)
-    with _engine(db, keys, write=True) as engine:
+    with _engine(db, keys, write=True, operator="keys:rotate") as engine:
         report = engine.vault.rotate(batch_size=batch, retire=retire,
                                      on_batch=lambda b, n: _err.print(f"  batch {b}: {n:,} value(s)")
                                      if _err.is_terminal else None)
@@ -271,7 +275,7 @@ def retention_apply(
             _fail(f"--now: {now} is outside the years procflow counts (2000–2100)")
     confirm_destructive(f"erase the personal data of the closed dossiers in {db} that are past their retention "
                         "period", yes=yes, dry_run=dry_run)
-    with _engine(db, keys, write=not dry_run) as engine:
+    with _engine(db, keys, write=not dry_run, operator=None if dry_run else "retention:apply") as engine:
         at = None if day is None else datetime.combine(day, time(23, 59), engine.calendar.tz)
         report = apply_retention(engine, now=at, dry_run=dry_run)
     if as_json:

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from procflow.cli._common import DbOption, open_store_or_fail, require_db
+from procflow.cli._common import DbOption, as_operator, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
 
 if TYPE_CHECKING:
@@ -105,6 +105,12 @@ def register(app: typer.Typer) -> None:
         now = moment or datetime.now(VN_TZ)
         clock: Clock = FakeClock(now) if moment is not None else SystemClock()
         store = open_store_or_fail(db, write=run)  # a look is a read: no schema upgrade, no write lock
+        if run:  # firing writes events: the operator's credential, recorded in the audit
+            try:
+                as_operator(store, "timers:run")
+            except typer.Exit:
+                store.close()
+                raise
         try:
             engine = Engine(store, clock=clock)
             report: dict[str, Any] = {"at": now.isoformat()}

@@ -21,12 +21,12 @@ import attrs
 
 from procflow.dossier import Actor
 from procflow.engine.core import Engine
-from procflow.privacy.directory import ADMIN_ROLE, Official
+from procflow.privacy.directory import ADMIN_ROLE, Directory, Official
 
 if TYPE_CHECKING:
     from procflow.store.base import Store
 
-__all__ = ["StaffDirectory", "enrol_operator", "staff_of"]
+__all__ = ["StaffDirectory", "enrol", "enrol_operator", "staff_of"]
 
 _STAFF: weakref.WeakKeyDictionary[Engine, StaffDirectory] = weakref.WeakKeyDictionary()
 
@@ -56,20 +56,18 @@ class StaffDirectory:
         """Enrol the officials these actors name, each granted the roles it claims (added to what the
         directory already grants them; an official enrolled at another agency stays there). Procflow's own
         system actors are never enrolled; a claim of the system role ``*`` is not granted (it is refused)."""
-        directory = self.engine.directory
-        roster: dict[str, Official] = {}
-        for actor in actors:
-            if actor.system_actor or actor in self._known:
-                continue
-            self._known.add(actor)
-            current = roster.get(actor.id) or directory.get(actor.id)
-            wanted = actor.roles - {"*"}
-            if current is None:
-                roster[actor.id] = Official(id=actor.id, name=actor.id, agency=actor.agency, roles=wanted)
-            elif not wanted <= current.roles:
-                roster[actor.id] = attrs.evolve(current, roles=current.roles | wanted)
-        if roster:
-            directory.register_system_roster(list(roster.values()))
+        fresh = [a for a in actors if a not in self._known]
+        self._known.update(fresh)
+        _enrol_actors(self.engine.directory, fresh)
+
+    def official(self, agency: str, name: str = "official") -> Actor:
+        """``name@agency``, enrolled as generic staff holding every role the registered procedures use (as the
+        simulator's staff): for a test about something else than who may act. Returns the actor, claiming no
+        roles (it acts with all it is granted)."""
+        roles = frozenset(r for d in self.engine.definitions() for t in d.transitions for r in t.roles)
+        actor = Actor(id=f"{name}@{agency}", agency=agency)
+        self.actors(Actor(id=actor.id, agency=agency, roles=roles | {"one_stop_officer"}))
+        return actor
 
     def admin(self, agency: str, official_id: str = "admin") -> Official:
         """An administrator of the directory (for ``Directory.add`` / ``grant`` / ``revoke`` in tests)."""
@@ -89,6 +87,33 @@ class StaffDirectory:
                   for a in reg if a.province_code == code for role in roles]
         self.engine.directory.register_system_roster(roster)
         return len(roster)
+
+
+def enrol(target: Engine | Store, *actors: Actor) -> None:
+    """Enrol the officials ``actors`` name, each with the roles it claims, in the directory of ``target`` (an
+    engine, or a store before engines open on it: a fixture's cast). Through an engine, its cache is kept
+    right; through a store, enrol before an engine has asked about these officials."""
+    if isinstance(target, Engine):
+        staff_of(target).actors(*actors)
+        return
+    from procflow.clock import SystemClock
+
+    _enrol_actors(Directory(target, SystemClock()), actors)
+
+
+def _enrol_actors(directory: Directory, actors: Iterable[Actor]) -> None:
+    roster: dict[str, Official] = {}
+    for actor in actors:
+        if actor.system_actor:
+            continue
+        current = roster.get(actor.id) or directory.get(actor.id)
+        wanted = actor.roles - {"*"}
+        if current is None:
+            roster[actor.id] = Official(id=actor.id, name=actor.id, agency=actor.agency, roles=wanted)
+        elif not wanted <= current.roles:
+            roster[actor.id] = attrs.evolve(current, roles=current.roles | wanted)
+    if roster:
+        directory.register_system_roster(list(roster.values()))
 
 
 def enrol_operator(store: Store | str, path: Path, official_id: str, agency: str, roles: Iterable[str] = (), *,

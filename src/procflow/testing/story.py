@@ -13,7 +13,8 @@
 Each step acts as the right official unless told otherwise: an officer of the agency holding the dossier,
 with the role the transition asks for. ``by=`` names another agency (code or ward code) or an ``Actor``
 to write the refusals. The officials a story names are enrolled in the engine's officials directory with
-the roles they claim (``procflow.testing.directory``), so the engine's identity checks run as deployed: ``story.refused("approve", by="31120")`` asserts the engine said no *and* that the
+the roles they claim (``procflow.testing.directory``), so the engine's identity checks run as deployed.
+``story.refused("approve", by="31120")`` asserts the engine said no *and* that the
 dossier, its events and the outbox are exactly as before. A failed expectation shows the whole timeline.
 """
 

@@ -15,6 +15,7 @@ from procflow.errors import PermanentAdapterError, RetryableAdapterError
 from procflow.hookspecs import hookimpl
 from procflow.plugins import PluginManager, make_plugin_manager
 from procflow.store.base import Store
+from procflow.testing.directory import staff_of
 
 CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-01", "parent_national_id": "092123456789",
          "parent_phone": "0912345678"}
@@ -67,10 +68,18 @@ def make_engine(store: Store, registry, clock, *plugins: object) -> tuple[Engine
     from procflow.plugins import build_engine
 
     pm = make_plugin_manager(load_entrypoints=False, plugins=plugins)
-    return build_engine(store, pm=pm, registry=registry, clock=clock), pm
+    engine = build_engine(store, pm=pm, registry=registry, clock=clock)
+    enrol_cast(engine, registry.communes_of("92")[0].code)
+    return engine, pm
+
+
+def enrol_cast(engine: Engine, commune: str) -> None:
+    """The commune's desk and civil-status officer, enrolled (the engine refuses officials it does not know)."""
+    staff_of(engine).actors(desk(commune), officer(commune))
 
 
 def birth(engine: Engine, commune: str, clock, *, through: Iterable[str] = ("accept",)) -> Dossier:
+    enrol_cast(engine, commune)
     d = engine.file("1.001193", filed_at=commune, actor=desk(commune), data=CHILD)
     for trigger in through:
         clock.advance(timedelta(minutes=30))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from adapter_support import birth
+from operator_support import use_operator
 from test_plugins import install_fake_distribution
 from typer.testing import CliRunner
 
@@ -59,7 +60,9 @@ def test_a_broken_plugin_stops_procflow_plugins_with_its_name(tmp_path):
 
 
 @pytest.fixture
-def outbox_db(tmp_path, registry, clock, commune) -> str:
+def outbox_db(tmp_path, registry, clock, commune, monkeypatch) -> str:
+    """A store with three dossiers' outbox rows (one dead), and its operator's credential in the environment
+    (requeue, worker and reconcile act as the operator)."""
     path = str(tmp_path / "ops.db")
     store = SQLiteStore(path)
     engine = Engine(store, registry=registry, clock=clock, outbox_rules=[topic_rule([status_sync_topic(store)])])
@@ -70,6 +73,7 @@ def outbox_db(tmp_path, registry, clock, commune) -> str:
     [first, *_] = store.claim_outbox("w", now=clock.now() + timedelta(days=1))
     store.fail_outbox(first["id"], "w", now=clock.now(), error="portal refused 092123456789", retry_at=None)
     store.release_outbox("w")
+    use_operator(monkeypatch, store)
     store.close()
     return path
 

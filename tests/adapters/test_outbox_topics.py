@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapter_support import CHILD, birth, desk, officer
+from adapter_support import CHILD, birth, desk, enrol_cast, officer
 
 from procflow.dossier import Actor
 from procflow.engine.core import Engine
@@ -16,6 +16,7 @@ from procflow.engine.outbox import (
     status_sync_topic,
     topic_rule,
 )
+from procflow.testing.directory import staff_of
 
 
 def engine_with(store, registry, clock, *topics) -> Engine:
@@ -24,6 +25,7 @@ def engine_with(store, registry, clock, *topics) -> Engine:
     engine = Engine(store, registry=registry, clock=clock, outbox_rules=[topic_rule(list(topics))])
     for d in bundled_definitions():
         engine.register(d)
+    enrol_cast(engine, registry.communes_of("92")[0].code)
     return engine
 
 
@@ -63,7 +65,9 @@ def test_status_sync_skips_events_that_change_neither_status_nor_custodian_but_n
     land = Actor("land", "", {"land_officer", "registration_officer", "one_stop_officer"})
     for trigger in ("forward_to_commune", "post_publicly", "posting_complete"):
         clock.advance(timedelta(hours=2))
-        engine.fire(d, trigger, Actor(land.id, engine.get(d.id).custodian, land.roles))
+        who = Actor(f"land@{engine.get(d.id).custodian}", engine.get(d.id).custodian, land.roles)
+        staff_of(engine).actors(who)  # an enrolled official of whichever agency holds the dossier
+        engine.fire(d, trigger, who)
     events = engine.history(d.id)
     statuses = [(e.seq, e.status, e.handoff) for e in events]
     keys = [r["key"].rsplit(":", 1)[1] for r in sqlite_store.outbox()]
@@ -95,7 +99,9 @@ def test_the_land_procedure_requests_payment_once_it_awaits_it(sqlite_store, reg
     for trigger, data in (("forward_to_commune", None), ("post_publicly", None), ("posting_complete", None),
                           ("send_to_tax", {"documents_complete": True}), ("notify_obligation", None)):
         clock.advance(timedelta(hours=2))
-        engine.fire(d, trigger, Actor("x", engine.get(d.id).custodian, roles), data=data)
+        x = Actor(f"x@{engine.get(d.id).custodian}", engine.get(d.id).custodian, roles)
+        staff_of(engine).actors(x)
+        engine.fire(d, trigger, x, data=data)
     [row] = sqlite_store.outbox()
     assert row["topic"] == "payment.request" and row["payload"]["payer"] == {"$vault": f"{d.id}/1/applicant_name"}
     assert engine.vault.resolve_json(row["payload"])["payer"] == "Lê Văn Tám"

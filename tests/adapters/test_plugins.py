@@ -14,6 +14,7 @@ from procflow.definition.reader import parse_definition
 from procflow.errors import GuardRejected, PluginError
 from procflow.hookspecs import hookimpl
 from procflow.plugins import build_engine, describe_plugins, make_plugin_manager, prefill
+from procflow.testing.directory import staff_of
 
 
 def install_fake_distribution(site: Path, module: str, source: str, *, dist: str = "acme-adapter",
@@ -103,6 +104,7 @@ def test_plugin_guards_reach_definitions_and_conflicts_name_both_plugins(sqlite_
     pm = make_plugin_manager(load_entrypoints=False, plugins=[Parents()])
     engine = build_engine(sqlite_store, pm=pm, registry=registry, clock=clock)
     engine.register(parse_definition(source))
+    staff_of(engine).actors(desk(commune), officer(commune))
     d = engine.file("1.001193", filed_at=commune, actor=desk(commune), data={**CHILD, "parent_national_id": "x"})
     assert engine.guards["parent_id_present"](d, {}) is False  # the plugin's callable, not a stand-in
     engine.fire(d, "accept", desk(commune))

@@ -19,7 +19,8 @@ from datetime import time as dtime
 from pathlib import Path
 
 import pytest
-from adapter_support import CHILD, desk
+from adapter_support import CHILD, desk, enrol_cast
+from operator_support import operator_env
 
 from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
@@ -75,7 +76,8 @@ def test_a_run_with_30_percent_portal_failures_ends_exactly_once_and_in_sync(tmp
 
 
 def _worker(db: str, portal, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PROCFLOW_PORTAL_URL": portal.url, "PROCFLOW_PORTAL_USERNAME": portal.username,
+    env = {**os.environ, **operator_env(db), "PROCFLOW_PORTAL_URL": portal.url,
+           "PROCFLOW_PORTAL_USERNAME": portal.username,
            "PROCFLOW_PORTAL_PASSWORD": portal.password, "PROCFLOW_PORTAL_AGENCY": "000.00.00.H92"}
     return subprocess.Popen([PROCFLOW, "worker", "--db", db, "--no-timers", "--batch", "1", "--concurrency", "1",
                              "--timeout", "1", "--lease", "2", "--poll", "0.05", "--base-delay", "0.1", "--json",
@@ -88,6 +90,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(tmp_p
     db = str(tmp_path / "kill.db")
     engine = synced_engine(db, clock, registry)
     commune = registry.communes_of("92")[1].code
+    enrol_cast(engine, commune)
     for _ in range(20):
         d = engine.file("1.001193", filed_at=commune, actor=desk(commune), data=CHILD)
         engine.fire(d, "accept", desk(commune))

@@ -21,6 +21,7 @@ from procflow.plugins import make_plugin_manager
 from procflow.privacy.keys import StaticKeyProvider
 from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 from procflow.workers.delivery import DeliveryWorker
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -120,6 +121,12 @@ def make_federation(tmp_path, registry: Registry, *, province_store: Callable[[]
 
     a = node(commune, pki[commune], directory={tax: office})  # the commune knows who hosts the tax department
     b = node(office, pki[office], province_store() if province_store is not None else None, hosts=[tax])
+    # each node's officials, in its own directory (the engines refuse officials they do not know)
+    staff_of(a.engine).actors(Actor(f"motcua@{commune}", commune, {"one_stop_officer"}),
+                              Actor(f"diachinh@{commune}", commune, {"land_officer"}))
+    staff_of(b.engine).actors(Actor(f"vpdk@{office}", office, {"registration_officer"}),
+                              Actor("vpdk", office, {"registration_officer"}),
+                              Actor(f"thue@{tax}", tax, {"tax_officer"}))
     return Federation(a, b, clock, transport, commune, office, tax)
 
 

@@ -17,6 +17,7 @@ from procflow.cli.app import app
 from procflow.dossier import Actor
 from procflow.errors import ProcflowError
 from procflow.exchange import DEFAULT_LIMITS, EnvelopeRejected, Party, parse_envelope
+from procflow.testing.directory import staff_of
 
 NAME = "Phạm Thị Thu Hà"
 NATIONAL_ID = "079123456789"
@@ -132,6 +133,7 @@ def test_engine_refusals_quote_no_personal_value(engine, registry):
     or phone number typed into one of them is masked when the error is printed."""
     commune = registry.communes_of("92")[0].code
     desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
+    staff_of(engine).actors(desk)
     good = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-18", "parent_national_id": "092123456789",
             "parent_phone": "0987654321"}
     d = engine.file("1.001193", filed_at=commune, actor=desk, data=good)

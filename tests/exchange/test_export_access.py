@@ -20,7 +20,7 @@ from procflow.engine.core import Engine
 from procflow.errors import AccessDenied
 from procflow.exchange import ExchangeNode, TrustStore, generate_test_pki
 from procflow.store.sqlite import SQLiteStore
-from procflow.testing.directory import enrol_operator
+from procflow.testing.directory import enrol_operator, staff_of
 
 runner = CliRunner()
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -39,6 +39,7 @@ def handed(tmp_path, registry):
     for d in bundled_definitions():
         engine.register(d)
     desk, officer = Actor("desk", commune, {"one_stop_officer"}), Actor("dc", commune, {"land_officer"})
+    staff_of(engine).actors(desk, officer)
     d = engine.file("1.012751", version=1, filed_at=commune, actor=desk, data=DATA)
     engine.fire(d, "forward_to_commune", desk)
     engine.fire(d, "post_publicly", officer)

@@ -13,7 +13,7 @@ from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, replay
 from procflow.engine.core import Engine
 from procflow.store.sqlite import SQLiteStore
-from procflow.testing.directory import enrol_operator
+from procflow.testing.directory import enrol_operator, staff_of
 
 runner = CliRunner()
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -41,6 +41,7 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
     a = _engine(a_db, registry, clock)
     desk = Actor("desk", commune, {"one_stop_officer"})
     officer = Actor("dc", commune, {"land_officer"})
+    staff_of(a).actors(desk, officer)
     d = a.file("1.012751", version=1, filed_at=commune, actor=desk, data=DATA)
     a.fire(d, "forward_to_commune", desk)
     a.fire(d, "post_publicly", officer)
@@ -58,18 +59,24 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
     assert f"from {commune} to {office}" in result.output
     assert b"092111222333" in out.read_bytes()  # real values, for the receiving agency
 
+    # the province's node: its directory set up, its operator (the registrar) runs the imports
+    env_b = enrol_operator(str(b_db), tmp_path / "operator-b.toml", "vpdk", office,
+                           {"registration_officer", "personal_data:unmask"})
     result = runner.invoke(app, ["exchange", "import", str(out), "--db", str(b_db), "--trust", str(pki),
-                                 "--me", office, "--host", tax], catch_exceptions=False)
+                                 "--me", office, "--host", tax], catch_exceptions=False, env=env_b)
     assert result.exit_code == 0, result.output
     assert f"dossier {d.id} (new to this node), events 1-4" in result.output
     trust = ["--trust", str(pki)]
-    again = runner.invoke(app, ["exchange", "import", str(out), "--db", str(b_db), *trust, "--me", office])
+    again = runner.invoke(app, ["exchange", "import", str(out), "--db", str(b_db), *trust, "--me", office],
+                          env=env_b)
     assert again.exit_code == 1 and "rejected [replayed]" in again.output
-    wrong = runner.invoke(app, ["exchange", "import", str(out), "--db", str(a_db), *trust, "--me", commune])
+    wrong = runner.invoke(app, ["exchange", "import", str(out), "--db", str(a_db), *trust, "--me", commune],
+                          env=env)
     assert wrong.exit_code == 1 and "rejected [wrong-recipient]" in wrong.output
 
     b = _engine(b_db, registry, clock)
     registrar = Actor("vpdk", office, {"registration_officer"})
+    staff_of(b).actors(Actor("thue", tax, {"tax_officer"}))
     clock.advance(days=1)
     b.fire(d.id, "send_to_tax", registrar, data={"documents_complete": True})
     b.fire(d.id, "notify_obligation", Actor("thue", tax, {"tax_officer"}))
@@ -78,13 +85,11 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
     b.store.close()
 
     back = tmp_path / "to-commune.xml"
-    env = enrol_operator(str(b_db), tmp_path / "operator-b.toml", "vpdk", office,
-                         {"registration_officer", "personal_data:unmask"})
     result = runner.invoke(app, ["exchange", "export", d.id, "--db", str(b_db), "--keys", str(pki), "--to", commune,
-                                 "--me", office, "-o", str(back)], env=env)
+                                 "--me", office, "-o", str(back)], env=env_b)
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["exchange", "import", str(back), "--db", str(a_db), "--trust", str(pki),
-                                 "--me", commune], catch_exceptions=False)
+                                 "--me", commune], catch_exceptions=False, env=env)
     assert result.exit_code == 0, result.output
     assert "known here), events 5-8, state processed" in result.output
 

@@ -14,6 +14,7 @@ from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor
 from procflow.engine.core import Engine
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 BIRTH = "1.001193"
@@ -36,6 +37,7 @@ def make_app_store(path: Path, registry, n: int = 3) -> list[str]:
     for d in bundled_definitions():
         engine.register(d)
     a = registry.communes_of("92")[0].code
+    staff_of(engine).actors(desk(a), civil(a))
     ids = []
     for _ in range(n):
         d = engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)

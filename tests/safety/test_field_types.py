@@ -18,6 +18,7 @@ from procflow.engine.core import Engine
 from procflow.errors import InvalidData, RoleNotGranted
 from procflow.fieldtypes import normalise_phone
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -110,6 +111,7 @@ def typed(tmp_path, registry):
     engine = Engine(store, registry=registry, clock=FakeClock(datetime(2026, 4, 20, 8, tzinfo=VN)))
     engine.register(parse_definition(TYPED, require_official_roles=True))
     a = registry.communes_of("92")[0].code
+    staff_of(engine).actors(_desk(a))
     yield engine, a
     store.close()
 

@@ -21,6 +21,7 @@ from procflow.errors import KeysUnavailable
 from procflow.privacy.keys import FileKeyProvider, StaticKeyProvider, key_id_for
 from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import staff_of
 
 runner = CliRunner()
 
@@ -124,6 +125,8 @@ def test_a_new_store_gets_its_keyring_on_first_write_only(tmp_path, registry):
     assert runner.invoke(app, ["keys", "status", "--db", str(path)]).exit_code == 0
     assert not Path(f"{path}.keys").exists()
     a = registry.communes_of("92")[0].code
+    staff_of(engine).actors(desk(a))  # enrolling an official seals nothing: still no keyring
+    assert not Path(f"{path}.keys").exists()
     engine.file(BIRTH, filed_at=a, actor=desk(a), data=CHILD)
     assert Path(f"{path}.keys").exists()  # documented place: beside the store
     store.close()

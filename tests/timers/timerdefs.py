@@ -11,6 +11,7 @@ from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
 from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
+from procflow.testing.directory import staff_of
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 4, 20, 8, 0, tzinfo=VN)  # a Monday
@@ -125,6 +126,7 @@ def make_engine(store, clock: FakeClock | None = None, registry: Registry | None
     engine = Engine(store, registry=registry or Registry.default(), clock=clock or FakeClock(T0))
     for d in definitions():
         engine.register(d)
+    staff_of(engine).actors(desk(commune(engine)), officer(commune(engine)))  # the officials the tests name
     return engine
 
 

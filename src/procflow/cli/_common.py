@@ -80,12 +80,14 @@ def open_store_or_fail(db: str | None, *, write: bool = False, check_keys: bool 
     return store
 
 
-def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | None = None) -> Official:
+def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | None = None,
+                record: bool = True) -> Official:
     """The operator this machine's credential names (``procflow.privacy.credential``: ``PROCFLOW_OPERATOR_FILE``
     or the user's config directory, mode 0600), verified against the store's officials directory, with the
     command recorded in the audit table under their name (``cli:<action>``). A command that writes data or
     reads personal data calls this before it does anything; a missing, unreadable or invalid credential ends
-    in one line (an invalid one is audited as refused)."""
+    in one line (an invalid one is audited as refused). ``record=False``: a read-only command that must take
+    no write lock (``audit access``) verifies the operator without writing."""
     from procflow.clock import SystemClock
     from procflow.errors import ProcflowError
     from procflow.privacy.credential import operator_official
@@ -97,6 +99,8 @@ def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | N
         operator = operator_official(directory)
     except ProcflowError as exc:
         fail(f"{action}: {exc}")
+    if not record:
+        return operator
     store.record_audit(AuditEntry(at=directory.clock.now(), actor=operator.id, agency=operator.agency,
                                   dossier_id=None, action=f"cli:{action}", outcome="allowed", detail=detail,
                                   purpose="command line"))

@@ -54,7 +54,7 @@ _fail = fail
 
 @contextmanager
 def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True, write: bool = False,
-            operator: str | None = None) -> Iterator[Any]:
+            operator: str | None = None, record: bool = True) -> Iterator[Any]:
     """An engine on an existing store. ``check_keys``: refuse a store whose sealed values need keys that are
     not available (never make new ones for it). ``write=False`` opens without migrating (a reader never
     takes the write lock). ``operator``: the command (audited under that name) needs the operator's
@@ -70,7 +70,7 @@ def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True,
         if check_keys:
             vault.check_keys()
         if operator is not None:
-            as_operator(store, operator)
+            as_operator(store, operator, record=record)
         yield Engine(store, vault=vault)
     except ProcflowError as exc:
         _fail(str(exc))
@@ -91,7 +91,9 @@ def audit_access(
     """Who read which dossier, when, for what purpose — and who was refused."""
     if dossier is None and actor is None:
         _fail("say whose accesses to show: --dossier ID and/or --actor ID")
-    with _engine(db, operator="audit:access") as engine:  # who read what is itself not for everyone
+    # who read what is itself not for everyone: the operator's credential, verified without a write (a read
+    # takes no write lock)
+    with _engine(db, operator="audit:access", record=False) as engine:
         rows = engine.store.audit(dossier_id=dossier, actor=actor)
     if not everything:
         rows = [r for r in rows if r.action.startswith(("read", "find:", "disclose:", "delegation"))]

@@ -11,6 +11,7 @@ from procflow.bundle import BundleCoordinator, parse_bundle
 from procflow.dossier import Actor
 from procflow.errors import DefinitionError
 from procflow.statistics import bundle_summary
+from procflow.testing.directory import staff_of
 
 CHILD = "LT.KS-TT-BHYT"
 DEATH = "1.011537"
@@ -24,7 +25,16 @@ DEATH_DATA = {"deceased_name": "Trần Văn Ba", "deceased_national_id": "092050
 
 
 def officer(d):
-    return Actor(f"officer@{d.custodian}", d.custodian, {"*"})
+    return Actor(f"officer@{d.custodian}", d.custodian)  # acts with every role its directory entry grants
+
+
+@pytest.fixture(autouse=True)
+def cast(procflow_engine):
+    """The ward's desk and an officer of every agency of province 92 holding every role the registered
+    procedures use (generic staff, as the simulator's), enrolled: the engine refuses officials it does not know."""
+    roles = {r for d in procflow_engine.definitions() for t in d.transitions for r in t.roles}
+    agencies = [a.code for a in procflow_engine.registry if a.province_code == "92"]
+    staff_of(procflow_engine).actors(DESK, *(Actor(f"officer@{c}", c, roles) for c in agencies))
 
 
 def _child_bundle(engine, bundles):

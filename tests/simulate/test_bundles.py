@@ -8,6 +8,7 @@ import pytest
 from procflow.bundle import BundleCoordinator, bundled_bundle_definitions, parse_bundle
 from procflow.dossier import Actor
 from procflow.errors import DefinitionError, NotCustodian, TransitionNotAllowed
+from procflow.testing.directory import staff_of
 
 BUNDLE = "LT.KS-TT-BHYT"
 WARD = "311.35.99.H92"  # phường Ninh Kiều, Cần Thơ
@@ -19,6 +20,15 @@ DESK = Actor("one_stop_officer@ward", WARD, {"one_stop_officer"})
 
 def officer(d):
     return Actor(f"officer@{d.custodian}", d.custodian, {ROLES[d.procedure], "one_stop_officer"})
+
+
+@pytest.fixture(autouse=True)
+def cast(procflow_engine):
+    """The ward's desk and an officer of every agency of province 92 (wherever a member lands), enrolled with
+    the roles the members ask for (the engine refuses officials it does not know)."""
+    roles = {*ROLES.values(), "one_stop_officer"}
+    agencies = [a.code for a in procflow_engine.registry if a.province_code == "92"]
+    staff_of(procflow_engine).actors(DESK, *(Actor(f"officer@{c}", c, roles) for c in agencies))
 
 
 def finish(bundles, d, *, ok=True):
@@ -59,7 +69,9 @@ def test_members_run_in_parallel_and_join_at_the_receiving_commune(procflow_engi
     joined = finish(bundles, residence).bundle
     assert joined.status == 9 and joined.sla.stopped and joined.sla.stopped_at <= joined.sla.due_at
     with pytest.raises(NotCustodian, match="receiving commune"):
-        bundles.return_result(b.id, Actor("desk@other", "311.20.99.H92", {"one_stop_officer"}))
+        other_desk = Actor("desk@other", "311.20.99.H92", {"one_stop_officer"})
+        staff_of(procflow_engine).actors(other_desk)  # an enrolled desk of another ward: refused for custody
+        bundles.return_result(b.id, other_desk)
     returned = bundles.return_result(b.id, DESK)
     assert returned.status == 10
     assert {procflow_engine.get(i).status for i in returned.members.values()} == {10}

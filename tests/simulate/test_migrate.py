@@ -12,6 +12,7 @@ from procflow.dossier import Actor, EventKind, replay
 from procflow.errors import MigrationRefused, NotCustodian
 from procflow.migrate import migrate_definition, migrate_units, read_unit_map
 from procflow.privacy.hashchain import verify
+from procflow.testing.directory import staff_of
 
 OLD, NEW, OTHER = "311.35.99.H92", "311.20.99.H92", "312.32.99.H92"  # Ninh Kiều merges into Cái Khế
 CHILD = {"child_name": "Phạm Văn Long", "child_birth_date": "2026-04-12", "parent_national_id": "092111222333"}
@@ -29,6 +30,7 @@ def officer(code):
 @pytest.fixture
 def dossiers(procflow_engine):
     e = procflow_engine
+    staff_of(e).actors(*(who(code) for code in (OLD, NEW, OTHER) for who in (desk, officer)))
     d1 = e.file("1.001193", filed_at=OLD, actor=desk(OLD), data=CHILD)
     e.fire(d1, "accept", desk(OLD))  # in flight, held by the old ward
     d2 = e.file("1.001193", filed_at=OLD, actor=desk(OLD), data=CHILD)

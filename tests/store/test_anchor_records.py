@@ -17,6 +17,7 @@ from procflow.privacy.hashchain import GENESIS, audit_link, is_keyed
 from procflow.privacy.keys import StaticKeyProvider
 from procflow.privacy.vault import Vault
 from procflow.store.base import AuditEntry, CheckpointRow
+from procflow.testing.directory import staff_of
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 4, 20, 8, 30, 15, 123456, tzinfo=VN)
@@ -80,6 +81,7 @@ def test_checkpoints_anchor_every_head_and_catch_a_truncated_log(store_factory):
     engine = _engine(store, keys)
     a = engine.registry.communes_of("92")[0].code
     desk = Actor(f"desk@{a}", a, {"one_stop_officer"})
+    staff_of(engine).actors(desk)
     ids = []
     for _ in range(2):
         d = engine.file(BIRTH, filed_at=a, actor=desk, data=CHILD)

@@ -15,6 +15,7 @@ from procflow.engine.core import Engine
 from procflow.privacy.keys import FileKeyProvider
 from procflow.privacy.retention import apply_retention
 from procflow.privacy.vault import Vault
+from procflow.testing.directory import staff_of
 
 BUNDLE = "LT.KS-TT-BHYT"
 BIRTH = "1.001193"
@@ -48,12 +49,14 @@ def engine_on(store, registry, clock, keys_path) -> Engine:
 
 
 def run_bundle_to_the_end(bundles: BundleCoordinator, engine: Engine):
+    staff_of(engine).actors(desk(OLD), civil(OLD))
     b = bundles.file(BUNDLE, filed_at=OLD, actor=desk(OLD), data=CHILD)
     birth = engine.get(b.members["birth"])
     bundles.fire(birth, "accept", desk(OLD))
     residence, insurance = bundles.fire(birth, "approve", civil(OLD), data={"documents_complete": True}).started
     for member, role in ((insurance, "insurance_officer"), (residence, "residence_officer")):
         who = Actor(f"{role}@{member.custodian}", member.custodian, {role})
+        staff_of(engine).actors(who)
         bundles.fire(member, "accept", who)
         bundles.fire(member, "approve", who, data={"documents_complete": True})
     return bundles.return_result(b.id, desk(OLD))
@@ -86,6 +89,7 @@ def test_migrate_units_moves_open_bundles(store_factory, registry, clock, tmp_pa
     keys = tmp_path / "keys.json"
     store = store_factory()
     engine = engine_on(store, registry, clock, keys)
+    staff_of(engine).actors(desk(OLD), civil(OLD))
     b = BundleCoordinator(engine).file(BUNDLE, filed_at=OLD, actor=desk(OLD), data=CHILD)
     if hasattr(store, "path"):
         db = store.path

@@ -20,6 +20,7 @@ from procflow.engine.core import Engine
 from procflow.errors import ConcurrencyConflict, DossierNotFound, StoreError
 from procflow.simulate import Scenario, Simulator
 from procflow.store.base import AuditEntry, OutboxMessage
+from procflow.testing.directory import staff_of
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 BIRTH = "1.001193"
@@ -39,6 +40,8 @@ def make_engine(store, registry, clock, **kw) -> Engine:
     engine = Engine(store, registry=registry, clock=clock, **kw)
     for definition in bundled_definitions():
         engine.register(definition)
+    # the contract's cast: each first commune's desk and civil-status officer (the engine is strict)
+    staff_of(engine).actors(*(who(c.code) for c in registry.communes_of("92")[:3] for who in (desk, civil)))
     return engine
 
 

@@ -13,6 +13,7 @@ from procflow.dossier import Actor, replay
 from procflow.engine.core import Engine
 from procflow.errors import ExtensionRefused
 from procflow.forms import build_form, render_html
+from procflow.testing.directory import staff_of
 
 HOUSEHOLD_BUSINESS = next(x.code for x in bundled_definitions()
                           if str(x.file).endswith("household_business_registration.toml"))  # 3 working days
@@ -25,6 +26,7 @@ def test_extension_and_forms_on_each_store(store):
         engine.register(d)
     a = engine.registry.communes_of("92")[0].code
     desk = Actor(f"desk@{a}", a, {"one_stop_officer"})
+    staff_of(engine).actors(desk, Actor(f"lanh.dao@{a}", a))
     d = engine.file(HOUSEHOLD_BUSINESS, filed_at=a, actor=desk, data={
         "business_name": "Tạp hóa Bình An", "owner_name": "Trần Thị Bình", "owner_national_id": "092198765432",
         "business_address": "12 đường 30/4, Ninh Kiều"})

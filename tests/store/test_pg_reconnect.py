@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from operator_support import operator_env
 
 from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
@@ -27,6 +28,7 @@ from procflow.engine.core import Engine
 from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.errors import StoreError
 from procflow.store.postgres import PostgresStore
+from procflow.testing.directory import staff_of
 
 portal_http = pytest.importorskip("procflow_portal_http", reason="pip install ./plugins/procflow-portal-http")
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -60,6 +62,7 @@ def test_a_worker_whose_connection_is_terminated_reconnects_and_delivers_each_ef
         engine.register(d)
     commune = registry.communes_of("92")[1].code
     desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
+    staff_of(engine).actors(desk)
     for _ in range(15):
         d = engine.file("1.001193", filed_at=commune, actor=desk, data=CHILD)
         engine.fire(d, "accept", desk)
@@ -69,7 +72,8 @@ def test_a_worker_whose_connection_is_terminated_reconnects_and_delivers_each_ef
         portal.hold_after(10)  # the 10th applied call is held: applied at the portal, not yet answered
         env = {**os.environ, "PROCFLOW_PORTAL_URL": portal.url, "PROCFLOW_PORTAL_USERNAME": portal.username,
                "PROCFLOW_PORTAL_PASSWORD": portal.password, "PROCFLOW_PORTAL_AGENCY": "000.00.00.H92",
-               "PROCFLOW_KEYS_FILE": str(engine.vault.keys.path)}  # type: ignore[attr-defined]
+               "PROCFLOW_KEYS_FILE": str(engine.vault.keys.path),  # type: ignore[attr-defined]
+               **operator_env(store, Path(str(engine.vault.keys.path)).parent)}  # the worker acts as the operator
         worker = subprocess.Popen([PROCFLOW, "worker", "--db", url, "--no-timers", "--batch", "1",
                                    "--concurrency", "1", "--timeout", "1", "--lease", "3", "--poll", "0.05",
                                    "--base-delay", "0.1", "--json"],

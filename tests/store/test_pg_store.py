@@ -18,6 +18,7 @@ from procflow.errors import ConcurrencyConflict, StoreError
 from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage
 from procflow.store.postgres import PostgresStore
+from procflow.testing.directory import staff_of
 
 pytestmark = pytest.mark.postgres
 T0 = datetime(2026, 4, 20, 8, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -163,6 +164,7 @@ def test_a_fire_that_arms_timers_is_still_one_round_trip(pg):
     for definition in bundled_definitions():
         engine.register(definition)
     desk = Actor("desk", commune, {"one_stop_officer"})
+    staff_of(engine).actors(desk)
     data = {"business_name": "Tạp hóa An", "owner_name": "Lê Văn An", "owner_national_id": "092123456789",
             "business_address": "Số 3, đường 3/2"}
     warm, d = (engine.file("2.000720", filed_at=commune, actor=desk, data=data) for _ in range(2))

@@ -22,7 +22,8 @@ def operator_env(store: Any, where: Path | str | None = None, *, official: str =
     folder = Path(where) if where is not None else Path(db).parent if db and "://" not in db else None
     if folder is None:
         raise ValueError("name a folder for the credential (the store has no file)")
-    return enrol_operator(store, folder / f"{official}.operator.toml", official, agency)
+    name = Path(db).name if db and "://" not in db else "store"  # one credential per store: each holds its digest
+    return enrol_operator(store, folder / f"{name}.{official}.operator.toml", official, agency)
 
 
 def use_operator(monkeypatch: pytest.MonkeyPatch, store: Any, where: Path | str | None = None) -> dict[str, str]:

@@ -14,6 +14,16 @@ def communes(registry) -> list[str]:
     return [c.code for c in registry.communes_of("92")[:3]]
 
 
+@pytest.fixture(autouse=True)
+def operator(sqlite_store, tmp_path, monkeypatch) -> dict[str, str]:
+    """This machine's operator, enrolled in the test store with a 0600 credential named by
+    ``PROCFLOW_OPERATOR_FILE``: commands that write or show personal data act as them (a test that passes its
+    own ``env=`` acts as whoever that names)."""
+    from operator_support import use_operator
+
+    return use_operator(monkeypatch, sqlite_store, tmp_path)
+
+
 @pytest.fixture
 def keyring(tmp_path) -> FileKeyProvider:
     return FileKeyProvider(tmp_path / "keys.json")

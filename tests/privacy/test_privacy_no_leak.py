@@ -99,7 +99,8 @@ def test_a_full_simulation_leaves_no_national_id_or_phone_in_clear_anywhere(tmp_
         p = run("inspect", did, "--db", text_db, "--purpose", "leak test", env={**env, **operator})
         outputs[f"inspect {did}"] = p.stdout + p.stderr
         assert b"******" in p.stdout  # the national ID is shown, masked
-    outputs["audit access"] = run("audit", "access", "--db", text_db, "--dossier", some[0][0], env=env).stdout
+    outputs["audit access"] = run("audit", "access", "--db", text_db, "--dossier", some[0][0],
+                                  env={**env, **operator}).stdout  # the last reader's credential
     outputs["audit verify"] = run("audit", "verify", "--db", text_db, env=env).stdout
     outputs["keys status"] = run("keys", "status", "--db", text_db, env=env).stdout
     outputs["log file"] = log.read_bytes()

@@ -8,6 +8,8 @@ provider plugged in by ``Engine(identity=…)`` or the hook is the authority fro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from privacy_support import BIRTH, CHILD, civil, desk
 
@@ -17,16 +19,19 @@ from procflow.engine.core import Engine
 from procflow.errors import RoleNotGranted, UnknownOfficial
 from procflow.privacy.directory import Official
 from procflow.privacy.identity import IdentityProvider
+from procflow.store.sqlite import SQLiteStore
 from procflow.testing.directory import StaffDirectory
 
 
 @pytest.fixture
-def bare(sqlite_store, registry, clock) -> Engine:
-    """An engine on a store whose officials directory was never set up."""
-    engine = Engine(sqlite_store, registry=registry, clock=clock)
+def bare(tmp_path, registry, clock) -> Iterator[Engine]:
+    """An engine on a store whose officials directory was never set up (not the privacy tests' store, which
+    has the machine's operator enrolled)."""
+    engine = Engine(SQLiteStore(str(tmp_path / "bare.db")), registry=registry, clock=clock)
     for d in bundled_definitions():
         engine.register(d)
-    return engine
+    yield engine
+    engine.store.close()
 
 
 def _refused(engine: Engine, actor_id: str) -> list[tuple[str, str]]:

@@ -264,12 +264,8 @@ def _first(d: Dossier, defn: ProcedureDefinition, kind: str) -> Any:
 
 
 def _applicant(d: Dossier, defn: ProcedureDefinition) -> Any:
-    """The dossier holder (chủ hồ sơ) as the definition names it; the first name field otherwise."""
-    field = defn.applicant.get("name")
-    if field is not None:
-        value = d.data.get(field)
-        return value if value not in ("",) else None
-    return _first(d, defn, "name")
+    """The dossier holder (chủ hồ sơ): the rule the printed forms use too (``ProcedureDefinition.applicant_value``)."""
+    return defn.applicant_value(d.data, "name")
 
 
 def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent | None = None,

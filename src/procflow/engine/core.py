@@ -18,18 +18,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
 from procflow.calendar import WorkingCalendar
 from procflow.clock import Clock, SystemClock
-from procflow.definition.model import ClockMode, ProcedureDefinition, Step
+from procflow.definition.model import ClockMode, ProcedureDefinition
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.engine.amendments import Amendments
 from procflow.engine.authoriser import Authoriser
+from procflow.engine.clockmove import advance_clock
 from procflow.engine.compiled import CompiledDefinition
 from procflow.engine.eventwriter import EventWriter
 from procflow.engine.guards import BUILTIN_GUARDS
@@ -49,7 +49,7 @@ from procflow.privacy.directory import Directory
 from procflow.privacy.identity import DirectoryIdentity
 from procflow.privacy.masking import mask_record
 from procflow.privacy.vault import Vault, is_ref
-from procflow.sla import ClockPolicy, SlaClock
+from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage, Store
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ class Engine(Sealing, Amendments):
         now = self.clock.now()
         changed: set[str] = set()
         effects: dict[str, Any] = {}
-        sla = d.sla if clock_fixed else self._advance_clock(src, dest, d.sla, now, defn)
+        sla = d.sla if clock_fixed else advance_clock(self.calendar, src, dest, d.sla, now, defn)
         if sla is not d.sla:
             changed.add("sla")
             effects["sla"] = sla_to_dict(sla)
@@ -313,29 +313,6 @@ class Engine(Sealing, Amendments):
             dossier.sla, dossier.step_due_at, dossier.data, dossier.revision = sla, step_due, new.data, new.revision
             return dossier
         return new
-
-    # -- the SLA clock on a move -----------------------------------------------------------------------
-    def _advance_clock(self, src: Step, dest: Step, sla: SlaClock, now: datetime,
-                       defn: ProcedureDefinition) -> SlaClock:
-        if src.name == defn.online_initial and src.name != dest.name and not sla.stopped:
-            # an online filing leaves "newly registered": received → the limit starts now; refused → stopped
-            if dest.clock is ClockMode.STOPPED:
-                return sla.stop(now)
-            if dest.portal_status == 5:  # asked to supplement before receipt: still not received
-                return sla
-            started = SlaClock.start(self.calendar, now, sla.working_days)
-            return started if dest.clock is ClockMode.RUNNING else started.pause(now)
-        if src.clock is dest.clock or sla.stopped:
-            return sla
-        if dest.clock is ClockMode.STOPPED:
-            return sla.stop(now)
-        if dest.clock is ClockMode.RUNNING:
-            if src.resume_policy is not None:
-                return sla.resume(self.calendar, now, ClockPolicy(src.resume_policy))
-            if src.clock is ClockMode.CITIZEN:
-                return sla.resume(self.calendar, now, ClockPolicy(defn.supplement_policy))
-            return sla.resume(self.calendar, now, ClockPolicy.PAUSE)
-        return sla.pause(now) if sla.running else sla
 
     # -- lookups and refusals ---------------------------------------------------------------------------
     def timer_table(self, procedure: str, version: int) -> TimerTable | None:

@@ -30,7 +30,7 @@ from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effe
 from procflow.engine.amendments import Amendments
 from procflow.engine.authoriser import Authoriser
 from procflow.engine.clockmove import advance_clock
-from procflow.engine.compiled import CompiledDefinition
+from procflow.engine.compiled import CompiledDefinition, VersionsInForce
 from procflow.engine.eventwriter import EventWriter
 from procflow.engine.guards import BUILTIN_GUARDS
 from procflow.engine.sealing import Sealing
@@ -115,6 +115,7 @@ class Engine(Sealing, Amendments):
         self.writer = EventWriter(self)  # every event goes through it (vault, chain, outbox, timers)
         self._compiled: dict[tuple[str, int], CompiledDefinition] = {}
         self._latest: dict[str, int] = {}
+        self._in_force = VersionsInForce(self._compiled)
         for code, version, source in store.definition_sources():
             self._install(parse_definition(source, file=f"<store {code} v{version}>"), persist=False)
 
@@ -146,6 +147,7 @@ class Engine(Sealing, Amendments):
             return existing
         compiled = CompiledDefinition.compile(defn)
         self._compiled[defn.key] = compiled
+        self._in_force.clear()
         if defn.version > self._latest.get(defn.code, 0):
             self._latest[defn.code] = defn.version
         return compiled
@@ -185,12 +187,16 @@ class Engine(Sealing, Amendments):
         desk receives it (status 2); the desk may instead refuse it (status 3) or ask for a supplement.
         ``sla_days`` overrides the definition's limit for this dossier: a liên thông bundle gives its members
         their (shorter) limits inside the bundle.
+        ``version`` None: the version in force on the filing day (``effective_from`` / ``effective_until``;
+        ``procflow.engine.compiled.VersionsInForce``), not merely the latest registered.
 
         ``location`` is the commune where the subject is (residence, land); when it differs from
         ``filed_at`` the dossier is location-independent and routed to the competent agency, while the
         filing commune stays the point of contact for the result.
         """
-        compiled = self._get_compiled(procedure, version)
+        now = self.clock.now()
+        compiled = ((version is None and self._in_force.on(procedure, now.astimezone(self.calendar.tz).date()))
+                    or self._get_compiled(procedure, version))  # the version in force on the filing day
         defn = compiled.definition
         if online and defn.online_initial is None:
             raise DefinitionError(f"procedure {defn.code} v{defn.version} takes no online filing "
@@ -198,7 +204,6 @@ class Engine(Sealing, Amendments):
         initial = defn.online_initial if online and defn.online_initial is not None else defn.initial
         routing = self.registry.route(filed_at=filed_at, location=location or filed_at,
                                       competent_kind=defn.competent_kind)
-        now = self.clock.now()
         receiving = routing.receiving.code
         actor = self.authoriser.file(actor, procedure, receiving, routing.receiving.name)
         values = self._check_data(defn, None, data or {}, filing=True)

@@ -15,7 +15,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "CHECKPOINT_INTERVAL",
     "AnchorUnavailable",
     "Checkpointer",
+    "checkpointing",
     "export_checkpoints",
     "heads_root",
     "load_anchor",
@@ -107,7 +109,8 @@ class Checkpointer:
     path: a fire never waits for it). A store without a checkpoint key is left unanchored and says so once,
     never given a key; on PostgreSQL only the worker holding the leader lock writes a checkpoint."""
 
-    def __init__(self, store: Any, provider: object, *, interval: float = CHECKPOINT_INTERVAL) -> None:
+    def __init__(self, store: Any, provider: object, *, interval: float = CHECKPOINT_INTERVAL,
+                 on_unanchored: Callable[[str], None] | None = None) -> None:
         if interval <= 0:
             raise UsageError(f"checkpoint interval must be positive, got {interval:g}")
         self.store = store
@@ -115,14 +118,15 @@ class Checkpointer:
         self.interval = interval
         self.taken = 0
         self.unavailable: str | None = None
+        self._say = on_unanchored or (lambda text: log.warning("%s", text))
         self._stop = threading.Event()
 
     def take(self) -> CheckpointRow | None:
         try:
             row = take_checkpoint(self.store, self.provider)
         except AnchorUnavailable as exc:
-            if self.unavailable is None:
-                log.warning("%s", exc)
+            if self.unavailable is None:  # said once per run, however many rounds find no key
+                self._say(str(exc))  # "no checkpoint key … the log stays unanchored until then"
             self.unavailable = str(exc)
             return None
         except ProcflowError as exc:  # a lost connection, a locked store: try again next round
@@ -140,6 +144,33 @@ class Checkpointer:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+@contextmanager
+def checkpointing(open_store: Callable[[], Any], provider: object, *, interval: float | None = CHECKPOINT_INTERVAL,
+                  on_unanchored: Callable[[str], None] | None = None) -> Iterator[Checkpointer]:
+    """Checkpoints for the length of a ``with`` block: every ``interval`` seconds in a thread of their own, on a
+    connection of their own (``open_store()``), and one more when the block ends — normally, by an exception,
+    or after a signal handler stopped the writer inside it (``interval`` None: only that last one, for a
+    one-shot run). Every long-running writer (``procflow worker``, ``procflow timers --run``) wraps its loop in
+    this, so no writer leaves its last changes unanchored; on PostgreSQL the leader lock picks one writer."""
+    store = open_store()
+    anchors = Checkpointer(store, provider, interval=interval or CHECKPOINT_INTERVAL, on_unanchored=on_unanchored)
+    thread = None
+    if interval is not None:
+        thread = threading.Thread(target=anchors.run, name="procflow-checkpoints", daemon=True)
+        thread.start()
+    try:
+        yield anchors
+    finally:
+        anchors.stop()
+        try:
+            if thread is None:
+                anchors.take()
+            else:
+                thread.join(timeout=60)  # the shutdown checkpoint: one scan of the heads and one short write
+        finally:
+            store.close()
 
 
 # -- export ----------------------------------------------------------------------------------------------------

@@ -77,8 +77,9 @@ def test_timers_run_without_a_checkpoint_key_runs_and_says_once_that_the_log_is_
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_worker_process_stopped_by_a_signal_checkpoints_what_was_written_while_it_ran(tmp_path, registry, sig):
     path, first = _store_with_due_timers(tmp_path, registry, keyed=True)
-    worker = subprocess.Popen([sys.executable, "-c", "from procflow.cli.app import main; main()", "worker", "--db", path, "--no-timers",
-                               "--checkpoint-every", "3600", "--poll", "0.05"],  # only the stop can take one
+    cli = [sys.executable, "-c", "from procflow.cli.app import main; main()"]
+    worker = subprocess.Popen([*cli, "worker", "--db", path, "--no-timers", "--checkpoint-every", "3600",
+                               "--poll", "0.05"],  # only the stop can take one
                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert worker.stderr is not None
@@ -90,7 +91,7 @@ def test_a_worker_process_stopped_by_a_signal_checkpoints_what_was_written_while
         second = engine.file("t.restart", filed_at=c, actor=desk(c)).id  # written while the worker runs
         store.close()
         worker.send_signal(sig)
-        out, err = worker.communicate(timeout=60)
+        _, err = worker.communicate(timeout=60)
     finally:
         if worker.poll() is None:
             worker.kill()

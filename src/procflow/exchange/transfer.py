@@ -72,6 +72,7 @@ from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
 from procflow.exchange.verifier import Verifier
 from procflow.privacy.access import record_disclosure
 from procflow.privacy.hashchain import GENESIS
+from procflow.privacy.provenance import import_entry
 
 __all__ = [
     "ExchangeNode",
@@ -267,6 +268,12 @@ class ExchangeNode:
                                           f"{_named(envelope.sender.code)} was already received")
                 plan = self._plan(envelope, source)
                 new_events = self._apply(plan)
+                # the import point and the sender's links, in the audit chain (procflow.privacy.provenance)
+                store.record_audit(import_entry(
+                    at=self.engine.clock.now(), receiver=self.agency, sender=envelope.sender.code,
+                    message_id=envelope.message_id, dossier_id=plan.events[0].dossier_id, first=new_events[0].seq,
+                    last=new_events[-1].seq, envelope=data,
+                    carried=[(p.prev_link, p.link) for p in (payload.events if payload else ())[plan.known:]]))
         except EnvelopeRejected as exc:
             log.info("refused envelope (%s) [%s]", source, exc.reason)  # the message may quote values: not logged
             raise

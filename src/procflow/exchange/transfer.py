@@ -16,8 +16,9 @@ hand-off to an agency hosted elsewhere is an outbox message carrying a signed en
 
 Both sides' event logs end up identical: the envelope carries every event with its seq, time, actor,
 agency, custodian, status, note and effects, and the receiver stores them as they are (sealing personal
-values in its own vault and chaining hashes as its engine does; vault references name (dossier, seq,
-field), so even the stored rows agree). Each event also carries the sender's chain link, and nothing is
+values in its own vault and chaining hashes as its engine does, under its own chain key; vault references
+name (dossier, seq, field), so even the stored rows agree). Each event also carries the sender's chain link,
+kept with the import point in the receiver's audit chain (procflow.privacy.provenance), and nothing is
 imported before the whole history passed :mod:`procflow.exchange.history` (the procedure's law, custody
 at each step, the sender's chain). Envelopes carry personal values in clear to the receiving node,
 which must be a member of the trust store; nothing here logs them.

@@ -70,6 +70,7 @@ class Finding:
 
     dossier_id: str
     kind: str  # deleted | truncated | rechained | vault-missing | vault-altered | vault-erased | audit-* | checkpoint-*
+    #           | import-altered | import-unproven | import-missing | import-record-altered (privacy.provenance)
     detail: str
 
     def __str__(self) -> str:

@@ -165,3 +165,26 @@ def test_two_writers_checkpointing_at_once_keep_one_unforked_checkpoint_chain(st
     count, head = writer.audit_head()
     assert json.loads(chain[-1].body)["audit"] == [count, head.hex()]  # the shutdown checkpoint covers the end
     assert one.taken + two.taken == len(chain)
+
+
+def test_a_stopping_writer_waits_for_the_leaders_checkpoint_and_takes_its_own(pg_empty):
+    """At shutdown a writer's last checkpoint must cover its own last writes: while another process holds the
+    PostgreSQL leader lock it waits (``wait``), and takes its checkpoint once the lock is free."""
+    from procflow.store.postgres import PostgresStore
+
+    url, schema = pg_empty
+    holder, writer = PostgresStore(url, schema=schema, pool_size=1), PostgresStore(url, schema=schema, pool_size=2)
+    keys = _keys()
+    writer.record_audit(AuditEntry(T0, "last write", "X", None, "read", "allowed"))
+    taken: list[object] = []
+    with holder.checkpoint_leader() as held:
+        assert held
+        thread = threading.Thread(target=lambda: taken.append(take_checkpoint(writer, keys, wait=60)))
+        thread.start()
+        thread.join(timeout=0.3)
+        assert thread.is_alive() and writer.checkpoints() == []  # it cannot lead while the lock is held: it waits
+    thread.join()
+    assert taken and taken[0] is not None and len(writer.checkpoints()) == 1
+    assert take_checkpoint(writer, keys, wait=0) is None  # nothing changed since: nothing to wait for
+    holder.close()
+    writer.close()

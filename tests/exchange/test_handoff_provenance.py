@@ -97,6 +97,24 @@ def test_an_imported_event_edited_even_with_the_receivers_key_is_caught_by_the_s
     assert "event 2" in report["anchor"]["findings"][0]["detail"]
 
 
+def test_a_hand_back_records_only_the_new_events_and_rehashes_them_from_the_senders_previous_link(federation):
+    from procflow.dossier import Actor
+
+    fed = federation
+    keyed(fed.a)  # the commune keys its chain; the office links plainly
+    d, honest = fed.hand_to_office()
+    fed.b.exchange.receive(honest)
+    fed.b.engine.fire(d.id, "request_supplement", Actor(f"vpdk@{fed.office}", fed.office, {"registration_officer"}))
+    back = fed.b.exchange.export(d.id)
+    assert fed.a.exchange.receive(back).new_events[-1].trigger == "request_supplement"
+    [record] = [json.loads(r.entry.detail) for r in fed.a.store.audit_chain() if r.entry.action == IMPORT_ACTION]
+    n = len(fed.a.rows(d.id))
+    assert (record["first"], record["last"]) == (n, n) and record["prev"] == fed.b.rows(d.id)[n - 2].hash.hex()
+    code, kinds, report = verify(fed.a)
+    assert code == 0 and kinds == [] and report["anchor"]["provenance_checked"] == 1
+    assert is_keyed(fed.a.rows(d.id)[-1].hash)  # linked under the commune's own key, after its keyed events
+
+
 def test_deleting_the_anchored_import_record_is_caught(federation):
     fed = federation
     keyed(fed.b, checkpoint=True)

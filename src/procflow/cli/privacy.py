@@ -117,6 +117,8 @@ def audit_verify(
     = False,
     anchor: Annotated[str | None, typer.Option(help="An exported copy of the checkpoints (`procflow audit "
                                                     "checkpoints export`) to check the store against.")] = None,
+    peer_anchor: Annotated[list[str] | None, typer.Option(help="Another node's exported checkpoints, to check the "
+                                                          "history it handed over against (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every dossier's hash chain and snapshot, the vault entries they reference, the access audit's
@@ -135,7 +137,7 @@ def audit_verify(
                       + (f" (and {len(unknown) - 1} more unknown)" if len(unknown) > 1 else ""))
         chain_keys = chain_keys_of(engine.vault.key_provider())
         report = verify(engine.store, dossier or None, allow_unchained=allow_unchained, keys=chain_keys or None)
-        anchored = anchor_section(engine, anchor, dossier)
+        anchored = anchor_section(engine, anchor, dossier, peer_anchor or [])
     if as_json:
         out = report.to_dict()
         out["ok"] = report.ok and anchored.ok

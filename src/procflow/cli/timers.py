@@ -83,6 +83,25 @@ def _parse_at(at: str | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=VN_TZ)
 
 
+def _run_due(db: str, store: Any, engine: Engine, now: datetime, checkpoint_every: float) -> dict[str, Any]:
+    """Fire what is due, as a long-running writer does: checkpoints every ``checkpoint_every`` seconds and one
+    at the end (``procflow.cli.adapters.checkpoints``); SIGTERM / Ctrl-C end it after the batch in hand (it
+    commits), then the last checkpoint is taken."""
+    import signal
+
+    from procflow.cli.adapters import checkpoints
+    from procflow.workers.scheduler import Scheduler
+
+    scheduler = Scheduler(engine)
+    previous = {sig: signal.signal(sig, lambda *_: scheduler.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with checkpoints(db, store, checkpoint_every):
+            return scheduler.run_due(now).to_dict()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def register(app: typer.Typer) -> None:
     """Mount ``procflow timers`` on the main command."""
 
@@ -94,6 +113,9 @@ def register(app: typer.Typer) -> None:
         show_all: Annotated[bool, typer.Option("--all", help="Every armed timer, not only the due ones.")] = False,
         limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 50,
         run: Annotated[bool, typer.Option(help="Fire the due timers now (once each), then report.")] = False,
+        checkpoint_every: Annotated[float, typer.Option(min=0, help="With --run: seconds between checkpoints of "
+                                                        "the log while it runs, and one at the end (0: none; needs a "
+                                                        "checkpoint key, `procflow keys init --checkpoint`).")] = 60.0,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """List the timers that are due (or armed) in a store; --run fires the due ones."""
@@ -109,9 +131,7 @@ def register(app: typer.Typer) -> None:
             engine = Engine(store, clock=clock)
             report: dict[str, Any] = {"at": now.isoformat()}
             if run:
-                from procflow.workers.scheduler import Scheduler
-
-                report["run"] = Scheduler(engine).run_due(now).to_dict()
+                report["run"] = _run_due(db, store, engine, now, checkpoint_every)
             due = due_timers(engine, now)
             rows = due_timers(engine, None) if show_all else due
             outcomes = store.timer_counts()

@@ -23,18 +23,18 @@ from datetime import datetime, time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from procflow.calendar import local_time
-from procflow.cli._common import DbOption, fail, open_store_or_fail, require_db
+from procflow.cli._common import DbOption, err, fail, open_store_or_fail, out, require_db
 from procflow.errors import ProcflowError
 from procflow.privacy.masking import mask_text
 
 __all__ = ["register"]
 
-_out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-_err = Console(stderr=True, highlight=False)
+# The shared consoles and failure of every command (procflow.cli._common), under the names procflow.cli.anchor
+# imports from here.
+_out, _err = out, err
 
 KeysOption = Annotated[str | None, typer.Option(
     "--keys", help="Keyring file (default: $PROCFLOW_VAULT_KEYS, $PROCFLOW_KEYS_FILE, or <db>.keys beside a SQLite "
@@ -137,12 +137,12 @@ def audit_verify(
         report = verify(engine.store, dossier or None, allow_unchained=allow_unchained, keys=chain_keys or None)
         anchored = anchor_section(engine, anchor, dossier)
     if as_json:
-        out = report.to_dict()
-        out["ok"] = report.ok and anchored.ok
-        out["anchor"] = anchored.to_dict()
+        doc = report.to_dict()
+        doc["ok"] = report.ok and anchored.ok
+        doc["anchor"] = anchored.to_dict()
         if heads:
-            out["heads"] = report.heads
-        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+            doc["heads"] = report.heads
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         raise typer.Exit(0 if report.ok and anchored.ok else 1)
     if heads:
         for did, h in sorted(report.heads.items()):

@@ -14,7 +14,6 @@ file beside a SQLite store (``procflow.privacy.env_keys.default_key_provider``).
 
 from __future__ import annotations
 
-import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -295,59 +294,8 @@ def retention_apply(
         _out.print(f"  {bundle_id}: kept, members unknown (its first member has expired)")
 
 
-class LogLevel(enum.StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
-
-
-class LogFormat(enum.StrEnum):
-    json = "json"
-    text = "text"
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError
-        from importlib.metadata import version as dist_version
-
-        try:
-            typer.echo(f"procflow {dist_version('procflow')}")
-        except PackageNotFoundError:  # running from a source tree that was never installed
-            typer.echo("procflow (not installed)")
-        raise typer.Exit()
-
-
-def _logging_callback(
-    log_file: Annotated[str | None, typer.Option("--log-file", envvar="PROCFLOW_LOG_FILE",
-                                                 help="Write logs here (JSON lines, personal data redacted).")] = None,
-    log_level: Annotated[LogLevel | None, typer.Option("--log-level", envvar="PROCFLOW_LOG_LEVEL",
-                                                       case_sensitive=False, help="How much to log.")] = None,
-    log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
-                                                  case_sensitive=False, help="Log line format.")] = LogFormat.json,
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
-                                          help="Print procflow's version and exit.")] = False,
-) -> None:
-    """procflow — durable workflows for Vietnam's one-stop (một cửa) procedures."""
-    if log_file or log_level:
-        from procflow.privacy.logging_setup import configure_logging
-
-        try:
-            configure_logging(log_level.value if log_level else "INFO", log_file, fmt=log_format.value)
-        except OSError as exc:
-            _fail(f"--log-file: cannot write {log_file}: {exc.strerror or exc}")
-
-
 def register(app: typer.Typer) -> None:
-    """Mount ``audit``, ``keys`` and ``retention``; install the redacting log setup."""
+    """Mount ``audit``, ``keys`` and ``retention``."""
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")
     app.add_typer(retention_app, name="retention")
-    if app.registered_callback is None:
-        app.callback()(_logging_callback)
-    else:  # somebody else owns the callback: configure from the environment at start-up instead
-        from procflow.privacy.logging_setup import configure_from_env
-
-        configure_from_env()

@@ -175,9 +175,9 @@ def simulate(
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     from procflow.cli._common import out
-    from procflow.cli.app import _print_report  # the console layout lives in one place
+    from procflow.cli.app import print_report  # the console layout lives in one place
 
-    _print_report(report, elapsed=time.perf_counter() - t0, db=db)
+    print_report(report, elapsed=time.perf_counter() - t0, db=db)
     _print_extras(out, data, resumed=result.resumed, html=html)
     if not result.resumed:  # the main job's cost per simulated day must stay flat as the backlog grows
         line = pace_line(result)

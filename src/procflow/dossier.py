@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from procflow.errors import UsageError
+from procflow.jsontext import isotext
 from procflow.sla import SlaClock
 
 __all__ = ["Actor", "Dossier", "DossierEvent", "EventKind", "replay"]
@@ -58,7 +59,7 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else isotext(value)  # a filing writes its instant five times: formatted once
 
 
 def sla_to_dict(c: SlaClock) -> dict[str, Any]:
@@ -103,10 +104,6 @@ class Dossier:
     step_due_at: datetime | None = None
     data: dict[str, Any] = attrs.field(factory=dict)
     revision: int = 1
-    # Engine bookkeeping, not part of the record's value (eq=False): the vault references of the personal
-    # values in ``data`` as {field: (value, reference)}, and (revision, hash) of the dossier's last event.
-    sealed: dict[str, tuple[Any, Any]] | None = attrs.field(default=None, eq=False, repr=False)
-    chain: tuple[int, bytes] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def receiving(self) -> str:

@@ -125,7 +125,7 @@ def topic_rule(topics: Sequence[OutboxTopic]) -> Callable[[Dossier, DossierEvent
 
 # -- personal values at rest: references in, references out -------------------------------------------------
 Sealed = Mapping[str, tuple[Any, Any]]
-"""A dossier's sealed personal values, ``{field: (real value, vault reference)}`` (``Dossier.sealed``)."""
+"""A dossier's sealed personal values, ``{field: (real value, vault reference)}`` (``procflow.engine.memo``)."""
 
 
 def _lookup(sealed: Sealed | None) -> dict[tuple[type, Any], Mapping[str, str]]:
@@ -159,7 +159,8 @@ def _walk(value: Any, refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> Any
 
 def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str, Any]:
     """``payload`` with every leaf (in nested dicts and lists) that equals one of the dossier's sealed
-    personal values replaced by a copy of its vault reference. ``sealed`` is ``Dossier.sealed``."""
+    personal values replaced by a copy of its vault reference. ``sealed`` is what
+    ``EventWriter.sealed`` returns."""
     refs = _lookup(sealed)
     return _sealed(payload, refs) if refs else dict(payload)
 
@@ -181,9 +182,29 @@ def _sealed(payload: Mapping[str, Any], refs: Mapping[tuple[type, Any], Mapping[
     return out
 
 
-def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None) -> list[OutboxMessage]:
-    """:func:`seal_payload` for each message (a no-op when there is nothing sealed or no message)."""
-    refs = _lookup(sealed) if messages else None
+_LOOKUPS: dict[int, tuple[Sealed, dict[tuple[type, Any], Mapping[str, str]]]] = {}
+
+
+def cached_lookup(sealed: Sealed) -> dict[tuple[type, Any], Mapping[str, str]]:
+    """:func:`_lookup`, once per sealed mapping: the engine keeps one per dossier (``procflow.engine.memo``)
+    until its personal values change, and every fire that writes an outbox row asks for it. Keyed by identity
+    (the mapping is held, so its id is not reused while cached); bounded. Only for mappings nobody changes
+    in place, as the engine's are."""
+    hit = _LOOKUPS.get(id(sealed))
+    if hit is not None and hit[0] is sealed:
+        return hit[1]
+    refs = _lookup(sealed)
+    if len(_LOOKUPS) >= 65_536:
+        _LOOKUPS.clear()
+    _LOOKUPS[id(sealed)] = (sealed, refs)
+    return refs
+
+
+def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None, *,
+                  frozen: bool = False) -> list[OutboxMessage]:
+    """:func:`seal_payload` for each message (a no-op when there is nothing sealed or no message).
+    ``frozen``: ``sealed`` is never changed in place (the engine's), so its lookup table is reused."""
+    refs = (cached_lookup(sealed) if frozen else _lookup(sealed)) if messages and sealed else None
     if not refs:
         return list(messages)
     return [OutboxMessage(m.topic, m.key, m.dossier_id, _sealed(m.payload, refs)) for m in messages]

@@ -281,8 +281,8 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
                 self._db.execute(
                     f"INSERT INTO dossiers ({_DOSSIER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (d.id, d.procedure, d.definition_version, d.state, d.status, d.custodian,
-                     _dumps(d.agencies), int(d.location_independent), d.received_at.isoformat(),
-                     d.updated_at.isoformat(), _dumps(sla_to_dict(d.sla)), _iso(d.step_due_at),
+                     _dumps(d.agencies), int(d.location_independent), isotext(d.received_at),
+                     isotext(d.updated_at), _dumps(sla_to_dict(d.sla)), _iso(d.step_due_at),
                      _dumps(d.data), d.revision))
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"dossier {d.id} already exists") from exc
@@ -295,7 +295,7 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
                 raise
 
     def _write_event(self, e: DossierEvent, outbox: Sequence[OutboxMessage], at: str | None = None) -> None:
-        at = at or e.at.isoformat()
+        at = at or isotext(e.at)
         self._db.execute(_INSERT_EVENT, (e.dossier_id, e.seq, at, e.kind, e.trigger, e.from_state, e.to_state,
                                          e.status, e.actor, e.agency, e.custodian, e.definition_version,
                                          e.effects_json(), e.note, e.prev_hash, e.hash))
@@ -361,15 +361,15 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
             self._commit()
 
     def get(self, dossier_id: str) -> Dossier:
-        """The record, with its hash-chain head (the last event's hash, one index probe), so that the next
-        fire on it does not read the store again to link its event."""
+        return self.get_with_head(dossier_id)[0]
+
+    def get_with_head(self, dossier_id: str) -> tuple[Dossier, bytes | None]:
+        """The record and its hash-chain head (the last event's hash, one index probe in the same query), so
+        that the engine's next fire on it does not read the store again to link its event."""
         row = self._db.execute(_GET, (dossier_id,)).fetchone()
         if row is None:
             raise DossierNotFound(dossier_id)
-        d = _dossier(row)
-        if row[14] is not None:
-            d.chain = (d.revision, row[14])
-        return d
+        return _dossier(row), row[14]
 
     def dossier_state(self, dossier_id: str) -> tuple[str, int, str] | None:
         """``(procedure, definition version, state)``, or None: one index probe, nothing decoded. The timer

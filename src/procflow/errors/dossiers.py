@@ -71,6 +71,8 @@ class ConcurrencyConflict(ProcflowError):
 
 
 class DossierNotFound(ProcflowError, KeyError):
+    """No dossier with this id in the store (a ``KeyError`` too, as a lookup that found nothing)."""
+
     def __init__(self, dossier_id: str) -> None:
         self.dossier_id = dossier_id
         super().__init__(f"no dossier {dossier_id!r} in this store")

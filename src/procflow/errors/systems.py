@@ -37,10 +37,14 @@ class AdapterError(ProcflowError):
 
 
 class RetryableAdapterError(AdapterError):
+    """A failure that may pass (a timeout, a 5xx): the delivery worker tries again after a backoff."""
+
     retryable = True
 
 
 class PermanentAdapterError(AdapterError):
+    """A failure a retry cannot fix (the receiver refused the message): it goes to the dead letters at once."""
+
     retryable = False
 
 

@@ -43,7 +43,8 @@ import attrs
 import pluggy
 
 from procflow.clock import Clock, SystemClock
-from procflow.engine.outbox import Delivery, payload_refs
+from procflow.engine.outbox import Delivery
+from procflow.engine.payloadrefs import payload_refs
 from procflow.errors import AdapterError, ProcflowError, StoreError, UsageError
 from procflow.hookspecs import TOPIC_HOOKS
 from procflow.privacy.masking import mask_text

@@ -18,9 +18,6 @@ LIMIT = 400
 STILL_BEING_SPLIT = {
     "simulate/runner.py",  # the simulator; split alongside its speed work ("simspeed")
     "workers/scheduler.py",  # the simulator's timer scheduler ("simspeed")
-    "store/sqlite.py",  # the store contract and event writer moves (lead)
-    "engine/core.py",  # the engine as a small coordinator (lead); grew past 400 with the record memo
-    "engine/outbox.py",  # outbox rules (lead); grew past 400 with the sealed-reference table
 }
 
 

@@ -26,7 +26,7 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
 
 
-def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[no-untyped-def]
+def print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[no-untyped-def]
     sim = report.extra.get("simulation", {})
     out.print(f"[bold]procflow simulation[/] — {sim.get('province', '')} ({sim.get('province_code', '')}), "
               f"{sim.get('days')} days from {sim.get('start')}, seed {sim.get('seed')}")
@@ -255,6 +255,9 @@ def _mount_optional() -> None:
     from procflow.cli.db import register as register_db
 
     register_db(app)
+    from procflow.cli.root import register as register_root
+
+    register_root(app)
     from procflow.cli.privacy import register as register_privacy
 
     register_privacy(app)

@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from procflow.cli._common import DbOption, open_store_or_fail, require_db
+from procflow.cli._common import DbOption, fail, open_store_or_fail, out, require_db
 from procflow.errors import ProcflowError
 
 if TYPE_CHECKING:
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["due_timers", "register", "timers_table"]
 
-_out = Console(width=None if sys.stdout.isatty() else 132, highlight=False)
-_err = Console(stderr=True, highlight=False)
 
 Row = tuple[datetime, str, str, str, str, int]  # (fire_at, dossier, timer, state, status, armed by event)
 
@@ -75,11 +72,9 @@ def _parse_at(at: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(at)
     except ValueError as exc:
-        _err.print(f"[bold red]error:[/] --at: expected an ISO date and time ({exc})", soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"--at: expected an ISO date and time ({exc})")
     if not 2000 <= value.year <= 2100:
-        _err.print(f"[bold red]error:[/] --at: {at} is outside the years procflow counts (2000–2100)", soft_wrap=True)
-        raise typer.Exit(1)
+        fail(f"--at: {at} is outside the years procflow counts (2000–2100)")
     return value if value.tzinfo is not None else value.replace(tzinfo=VN_TZ)
 
 
@@ -136,8 +131,7 @@ def register(app: typer.Typer) -> None:
             rows = due_timers(engine, None) if show_all else due
             outcomes = store.timer_counts()
         except ProcflowError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(f"{exc}")
         finally:
             store.close()
         report.update(due=len(due), timers=[{"dossier_id": d, "name": n, "fire_at": f.isoformat(), "state": s,
@@ -149,11 +143,11 @@ def register(app: typer.Typer) -> None:
             return
         if run:
             r = report["run"]
-            _out.print(f"fired {r['fired']}, discarded {r['discarded']}, failed {r['failed']} "
+            out.print(f"fired {r['fired']}, discarded {r['discarded']}, failed {r['failed']} "
                        f"(cancelled armings dropped: {r['cancelled']})")
         title = (f"Armed timers: {len(rows):,}" if show_all
                  else f"Due timers at {now.astimezone(VN_TZ).strftime('%Y-%m-%d %H:%M')}: {len(due):,}")
-        _out.print(timers_table(rows[:limit], title=title, now=now))
+        out.print(timers_table(rows[:limit], title=title, now=now))
         if outcomes:
             summary = ", ".join(f"{n} {o} {c:,}" for (n, _a, o), c in sorted(outcomes.items()))
-            _out.print(f"so far: {summary}")
+            out.print(f"so far: {summary}")

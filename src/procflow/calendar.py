@@ -38,15 +38,11 @@ from procflow.officehours import (
     _plain_date,
     _time_of_us,
     _us_of_day,
-    local_time,
 )
 from procflow.schedule import DayEntry, DaySchedule, default_schedule
 
 __all__ = [
-    "VN_TZ",
-    "OfficeHours",
     "WorkingCalendar",
-    "local_time",
 ]
 
 _COUNTRY = "VN"

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from procflow.calendar import local_time
 from procflow.cli._common import DbOption, err, fail, open_store_or_fail, out
 from procflow.errors import ProcflowError
+from procflow.officehours import local_time
 
 __all__ = ["checkpoints", "register"]
 

@@ -179,9 +179,10 @@ def inspect(
     purpose: Annotated[str, typer.Option(help="Why the dossier is read (recorded in the access audit).")] = "inspect",
 ) -> None:
     """Show a dossier's timeline: custodians, hand-offs, statuses and the SLA clock (personal data masked)."""
-    from procflow.calendar import WorkingCalendar, local_time
+    from procflow.calendar import WorkingCalendar
     from procflow.dossier import replay
     from procflow.jurisdiction import Registry
+    from procflow.officehours import local_time
     from procflow.privacy.masking import mask_record
 
     store = open_store_or_fail(db)  # a read: no schema upgrade, and refused without the store's keyring

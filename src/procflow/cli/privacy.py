@@ -24,9 +24,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from procflow.calendar import local_time
 from procflow.cli._common import DbOption, err, fail, open_store_or_fail, out, require_db
 from procflow.errors import ProcflowError
+from procflow.officehours import local_time
 from procflow.privacy.masking import mask_text
 
 __all__ = ["register"]

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
-from procflow.calendar import local_time
 from procflow.cli._common import err, fail
+from procflow.officehours import local_time
 
 __all__ = ["complete_fault", "parse_fault_option", "simulate"]
 

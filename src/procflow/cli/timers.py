@@ -29,7 +29,7 @@ Row = tuple[datetime, str, str, str, str, int]  # (fire_at, dossier, timer, stat
 
 def timers_table(rows: Iterable[Row], *, title: str, now: datetime | None = None) -> Table:
     """A table of timers (for ``procflow timers`` and ``procflow inspect``), times in Vietnam's time zone."""
-    from procflow.calendar import VN_TZ
+    from procflow.officehours import VN_TZ
 
     t = Table(title=title, title_justify="left")
     for col in ("due at", "dossier", "timer", "state", "status", "armed by event"):
@@ -67,7 +67,7 @@ def due_timers(engine: Engine, at: datetime | None) -> list[Row]:
 def _parse_at(at: str | None) -> datetime | None:
     if at is None:
         return None
-    from procflow.calendar import VN_TZ
+    from procflow.officehours import VN_TZ
 
     try:
         value = datetime.fromisoformat(at)
@@ -114,9 +114,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """List the timers that are due (or armed) in a store; --run fires the due ones."""
-        from procflow.calendar import VN_TZ
         from procflow.clock import Clock, FakeClock, SystemClock
         from procflow.engine.core import Engine
+        from procflow.officehours import VN_TZ
         db = require_db(db)
         moment = _parse_at(at)
         now = moment or datetime.now(VN_TZ)

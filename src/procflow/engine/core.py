@@ -35,31 +35,22 @@ from procflow.engine.eventwriter import EventWriter
 from procflow.engine.guards import BUILTIN_GUARDS
 from procflow.engine.sealing import Sealing
 from procflow.engine.timers import TimerTable
-from procflow.errors import (
-    DefinitionError,
-    GuardRejected,
-    InvalidData,
-    Problem,
-    ProcflowError,
-)
+from procflow.errors import DefinitionError, GuardRejected, InvalidData, Problem, ProcflowError
 from procflow.fieldtypes import check_values, field_checkers
 from procflow.jurisdiction import Registry
 from procflow.privacy.access import AccessPolicy, Reader
 from procflow.privacy.directory import Directory
 from procflow.privacy.identity import DirectoryIdentity
 from procflow.privacy.masking import mask_record
-from procflow.privacy.vault import Vault, is_ref
+from procflow.privacy.sealed import is_ref
+from procflow.privacy.vault import Vault
 from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage, Store
 
 if TYPE_CHECKING:
     from procflow.privacy.identity import IdentityProvider
 
-__all__ = [
-    "Engine",
-    "Guard",
-    "OutboxRule",
-]
+__all__ = ["Engine", "Guard", "OutboxRule"]
 
 Guard = Callable[[Dossier, Mapping[str, Any]], bool]
 """A pure, in-process check: ``guard(dossier, data) -> bool``. Never I/O (that belongs in adapters)."""

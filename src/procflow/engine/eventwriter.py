@@ -25,7 +25,7 @@ from procflow.engine.timers import TimerChanges
 from procflow.errors import DossierNotFound
 from procflow.privacy.hashchain import GENESIS, ChainKey, chain_event, chain_key, head_of
 from procflow.privacy.keys import REFRESH_SECONDS, signing_keys
-from procflow.privacy.vault import has_refs, is_ref
+from procflow.privacy.sealed import has_refs, is_ref
 from procflow.store.base import OutboxMessage
 from procflow.store.contracts import writes_armings
 

@@ -30,11 +30,11 @@ from typing import Any
 
 import attrs
 
-from procflow.calendar import local_time
 from procflow.definition.model import ProcedureDefinition
 from procflow.definition.statuses import PORTAL_STATUS
 from procflow.dossier import Dossier, DossierEvent
 from procflow.jsontext import isotext
+from procflow.officehours import local_time
 from procflow.store.base import OutboxMessage, Store
 
 __all__ = [

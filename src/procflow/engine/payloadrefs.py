@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from procflow.privacy.vault import MARKER
+from procflow.privacy.sealed import MARKER
 from procflow.store.base import OutboxMessage
 
 __all__ = ["Sealed", "cached_lookup", "payload_refs", "seal_messages", "seal_payload"]

@@ -45,7 +45,7 @@ from procflow.exchange.errors import (
 from procflow.exchange.model import PayloadEvent
 from procflow.exchange.redaction import shown
 from procflow.privacy.hashchain import GENESIS, event_hash, is_keyed
-from procflow.privacy.vault import make_ref
+from procflow.privacy.sealed import make_ref
 
 __all__ = ["KEYED_SCHEME", "LINK_SCHEME", "check_history", "payload_links", "sealed_event", "verify_links"]
 

@@ -56,7 +56,7 @@ from procflow.exchange.parser import DEFAULT_LIMITS, Limits, is_procflow_profile
 from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import DS_NS, ENVELOPE_ID, edxml
 
-__all__ = ["NodeKeys", "TrustStore", "sign_envelope", "verify_signature"]
+__all__ = ["sign_envelope", "verify_signature"]
 
 _ACCEPTED_METHODS = frozenset(
     {

@@ -51,14 +51,8 @@ from procflow.exchange.errors import (
     WrongCustodian,
 )
 from procflow.exchange.history import check_history, verify_links
-from procflow.exchange.model import (
-    Attachment,
-    DocumentInfo,
-    DossierPayload,
-    Envelope,
-    Party,
-    TraceHop,
-)
+from procflow.exchange.model import Attachment, DocumentInfo, DossierPayload, Envelope, Party, TraceHop
+from procflow.exchange.nodekeys import NodeKeys, TrustStore
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits
 from procflow.exchange.payload import (
     StoreReplayGuard,
@@ -69,7 +63,7 @@ from procflow.exchange.payload import (
     handoff_message_id,
 )
 from procflow.exchange.redaction import redacted, shown
-from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
+from procflow.exchange.signing import sign_envelope
 from procflow.exchange.verifier import Verifier
 from procflow.privacy.access import record_disclosure
 from procflow.privacy.hashchain import GENESIS

@@ -44,7 +44,8 @@ from procflow.privacy.checkpoint import (
 from procflow.privacy.hashchain import GENESIS, audit_link, is_keyed, key_fingerprint
 from procflow.privacy.keys import signing_keys
 from procflow.privacy.provenance import peer_heads, verify_imports
-from procflow.privacy.vault import ERASED, MARKER, VaultError, parse_ref
+from procflow.privacy.sealed import ERASED, MARKER, parse_ref
+from procflow.privacy.vault import VaultError
 from procflow.store.base import AuditChainRow
 
 __all__ = [

@@ -42,21 +42,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from procflow.errors import KeysUnavailable, UsageError, VaultError
 from procflow.privacy.env_keys import default_key_provider
 from procflow.privacy.keys import FileKeyProvider, KeyProvider
-from procflow.privacy.rotation import KeyRotation, RotationReport
-from procflow.privacy.sealed import ERASED, MARKER, PLAIN, has_refs, is_ref, make_ref, normalise_id, parse_ref
+from procflow.privacy.rotation import KeyRotation
+from procflow.privacy.sealed import ERASED, MARKER, PLAIN, has_refs, normalise_id, parse_ref
 from procflow.privacy.sealed import PLAINTEXT_JSON as _JSON
 
 __all__ = [
-    "ERASED",
-    "MARKER",
-    "PLAIN",
-    "RotationReport",
     "Vault",
     "VaultError",
-    "has_refs",
-    "is_ref",
-    "make_ref",
-    "parse_ref",
 ]
 
 log = logging.getLogger("procflow.privacy.vault")

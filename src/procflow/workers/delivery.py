@@ -48,11 +48,12 @@ from procflow.engine.payloadrefs import payload_refs
 from procflow.errors import AdapterError, ProcflowError, StoreError, UsageError
 from procflow.hookspecs import TOPIC_HOOKS
 from procflow.privacy.masking import mask_text
-from procflow.privacy.vault import MARKER, Vault
+from procflow.privacy.sealed import MARKER
+from procflow.privacy.vault import Vault
 from procflow.store.base import AuditEntry, Store
 from procflow.workers.backoff import Backoff, StoreBackoff
 
-__all__ = ["Backoff", "DeliveryStats", "DeliveryWorker", "StoreBackoff", "delivery_hook"]
+__all__ = ["DeliveryStats", "DeliveryWorker", "delivery_hook"]
 
 log = logging.getLogger("procflow.workers.delivery")
 

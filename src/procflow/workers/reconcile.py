@@ -26,7 +26,7 @@ from procflow.engine.outbox import STATUS_SYNC, status_payload
 from procflow.engine.payloadrefs import seal_payload
 from procflow.errors import AdapterError, PluginError, StoreError
 from procflow.privacy.masking import mask_text
-from procflow.privacy.vault import is_ref
+from procflow.privacy.sealed import is_ref
 from procflow.store.base import OutboxMessage, Store
 
 __all__ = ["Correction", "ReconcileReport", "reconcile"]

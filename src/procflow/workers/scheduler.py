@@ -163,7 +163,7 @@ class Scheduler:
 
     def run(self, *, idle_sleep: float = 1.0) -> SchedulerStats:
         """Run until ``stop()``: fire what is due, then wait ``idle_sleep`` seconds (``procflow worker``)."""
-        from procflow.workers.delivery import StoreBackoff
+        from procflow.workers.backoff import StoreBackoff
 
         total = SchedulerStats()
         backoff = StoreBackoff("timer scheduler")

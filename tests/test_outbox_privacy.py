@@ -20,7 +20,7 @@ import pytest
 from procflow.clock import FakeClock
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine.outbox import payload_refs, seal_payload
+from procflow.engine.payloadrefs import payload_refs, seal_payload
 from procflow.errors import RetryableAdapterError
 from procflow.jurisdiction import Registry
 from procflow.plugins import build_engine, make_plugin_manager
@@ -251,7 +251,8 @@ def test_record_seals_a_callers_payload_even_from_a_record_without_its_reference
     d = world.file()
     world.engine.fire(d, "accept", world.desk())
     hand_built = world.engine.get(d.id)
-    hand_built.sealed = None  # a record built by hand: the engine finds the references in the store
+    world.engine.writer.memo.forget(d.id)  # an engine that never saw it (a record built by hand): the engine
+    # finds the references in the store
     msg = OutboxMessage("custom.sms", f"custom:{d.id}", d.id,
                         {"to": [PHONE], "greeting": {"name": NAME}, "text": "hẹn trả kết quả"})
     world.engine.record(hand_built, "contacted", world.desk(), outbox=[msg])

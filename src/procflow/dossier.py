@@ -6,7 +6,6 @@ its event log: folding the events (``replay``) reproduces it exactly, which test
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import attrs
 
 from procflow.errors import UsageError
+from procflow.jsontext import effects_text_of, isotext
 from procflow.sla import SlaClock
 
 __all__ = ["Actor", "Dossier", "DossierEvent", "EventKind", "replay"]
@@ -58,7 +58,7 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else isotext(value)  # a filing writes its instant five times: formatted once
 
 
 def sla_to_dict(c: SlaClock) -> dict[str, Any]:
@@ -103,10 +103,6 @@ class Dossier:
     step_due_at: datetime | None = None
     data: dict[str, Any] = attrs.field(factory=dict)
     revision: int = 1
-    # Engine bookkeeping, not part of the record's value (eq=False): the vault references of the personal
-    # values in ``data`` as {field: (value, reference)}, and (revision, hash) of the dossier's last event.
-    sealed: dict[str, tuple[Any, Any]] | None = attrs.field(default=None, eq=False, repr=False)
-    chain: tuple[int, bytes] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def receiving(self) -> str:
@@ -150,7 +146,7 @@ class DossierEvent:
     def effects_json(self) -> str | None:
         if self.effects_text is not None:
             return self.effects_text
-        return None if not self.effects else json.dumps(self.effects, ensure_ascii=False, sort_keys=True)
+        return None if not self.effects else effects_text_of(self.effects)
 
 
 def filed_effects(d: Dossier, data: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -16,50 +16,41 @@ for people go through ``read`` / ``read_history`` (``procflow.privacy.access``: 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
 from procflow.calendar import WorkingCalendar
 from procflow.clock import Clock, SystemClock
-from procflow.definition.model import ClockMode, ProcedureDefinition, Step
+from procflow.definition.model import ClockMode, ProcedureDefinition
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.engine.amendments import Amendments
 from procflow.engine.authoriser import Authoriser
-from procflow.engine.compiled import CompiledDefinition
+from procflow.engine.clockmove import advance_clock
+from procflow.engine.compiled import CompiledDefinition, VersionsInForce
 from procflow.engine.eventwriter import EventWriter
 from procflow.engine.guards import BUILTIN_GUARDS
 from procflow.engine.sealing import Sealing
 from procflow.engine.timers import TimerTable
-from procflow.errors import (
-    DefinitionError,
-    GuardRejected,
-    InvalidData,
-    Problem,
-    ProcflowError,
-)
+from procflow.errors import DefinitionError, GuardRejected, InvalidData, Problem, ProcflowError
 from procflow.fieldtypes import check_values, field_checkers
 from procflow.jurisdiction import Registry
 from procflow.privacy.access import AccessPolicy, Reader
 from procflow.privacy.directory import Directory
 from procflow.privacy.identity import DirectoryIdentity
 from procflow.privacy.masking import mask_record
-from procflow.privacy.vault import Vault, is_ref
-from procflow.sla import ClockPolicy, SlaClock
+from procflow.privacy.sealed import is_ref
+from procflow.privacy.vault import Vault
+from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage, Store
 
 if TYPE_CHECKING:
     from procflow.privacy.identity import IdentityProvider
 
-__all__ = [
-    "Engine",
-    "Guard",
-    "OutboxRule",
-]
+__all__ = ["Engine", "Guard", "OutboxRule"]
 
 Guard = Callable[[Dossier, Mapping[str, Any]], bool]
 """A pure, in-process check: ``guard(dossier, data) -> bool``. Never I/O (that belongs in adapters)."""
@@ -115,6 +106,7 @@ class Engine(Sealing, Amendments):
         self.writer = EventWriter(self)  # every event goes through it (vault, chain, outbox, timers)
         self._compiled: dict[tuple[str, int], CompiledDefinition] = {}
         self._latest: dict[str, int] = {}
+        self._in_force = VersionsInForce(self._compiled)
         for code, version, source in store.definition_sources():
             self._install(parse_definition(source, file=f"<store {code} v{version}>"), persist=False)
 
@@ -146,6 +138,7 @@ class Engine(Sealing, Amendments):
             return existing
         compiled = CompiledDefinition.compile(defn)
         self._compiled[defn.key] = compiled
+        self._in_force.clear()
         if defn.version > self._latest.get(defn.code, 0):
             self._latest[defn.code] = defn.version
         return compiled
@@ -185,12 +178,16 @@ class Engine(Sealing, Amendments):
         desk receives it (status 2); the desk may instead refuse it (status 3) or ask for a supplement.
         ``sla_days`` overrides the definition's limit for this dossier: a liên thông bundle gives its members
         their (shorter) limits inside the bundle.
+        ``version`` None: the version in force on the filing day (``effective_from`` / ``effective_until``;
+        ``procflow.engine.compiled.VersionsInForce``), not merely the latest registered.
 
         ``location`` is the commune where the subject is (residence, land); when it differs from
         ``filed_at`` the dossier is location-independent and routed to the competent agency, while the
         filing commune stays the point of contact for the result.
         """
-        compiled = self._get_compiled(procedure, version)
+        now = self.clock.now()
+        compiled = ((version is None and self._in_force.on(procedure, now.astimezone(self.calendar.tz).date()))
+                    or self._get_compiled(procedure, version))  # the version in force on the filing day
         defn = compiled.definition
         if online and defn.online_initial is None:
             raise DefinitionError(f"procedure {defn.code} v{defn.version} takes no online filing "
@@ -198,7 +195,6 @@ class Engine(Sealing, Amendments):
         initial = defn.online_initial if online and defn.online_initial is not None else defn.initial
         routing = self.registry.route(filed_at=filed_at, location=location or filed_at,
                                       competent_kind=defn.competent_kind)
-        now = self.clock.now()
         receiving = routing.receiving.code
         actor = self.authoriser.file(actor, procedure, receiving, routing.receiving.name)
         values = self._check_data(defn, None, data or {}, filing=True)
@@ -229,13 +225,13 @@ class Engine(Sealing, Amendments):
             w = self.writer
             if compiled.personal:
                 dossier.data, stored = w.seal(dossier.id, 1, values, compiled.personal)
-                dossier.sealed = {k: (dossier.data[k], v) for k, v in stored.items() if is_ref(v)}
+                w.memo.set_sealed(dossier.id, {k: (dossier.data[k], v) for k, v in stored.items() if is_ref(v)})
                 row = attrs.evolve(dossier, data=stored)
             event = DossierEvent(dossier_id=dossier.id, seq=1, at=now, kind=EventKind.FILED, trigger=None,
                                  from_state=None, to_state=dossier.state, status=dossier.status, actor=actor.id,
                                  agency=actor.agency, custodian=dossier.custodian,
                                  definition_version=defn.version, effects=filed_effects(row))
-            dossier.chain = w.link(event, None)
+            w.link(event, None)
             w.write(row, event, expected=None, outbox=w.outbox(dossier, event, defn, compiled.personal),
                     timers=compiled.timers.on_file(dossier, self.calendar, now) if compiled.timers else None)
         if _log.isEnabledFor(logging.DEBUG):
@@ -254,7 +250,7 @@ class Engine(Sealing, Amendments):
         note: str | None = None,
     ) -> Dossier:
         """Fire ``trigger`` as ``actor``. The passed record is updated only after the store commits."""
-        d = self.store.get(dossier) if isinstance(dossier, str) else dossier
+        d = self._stored(dossier) if isinstance(dossier, str) else dossier
         compiled = self._compiled.get((d.procedure, d.definition_version)) or self._get_compiled(
             d.procedure, d.definition_version)
         actor, t = self.authoriser.fire(actor, d, trigger, compiled.table.get((d.state, trigger)),
@@ -271,7 +267,7 @@ class Engine(Sealing, Amendments):
         now = self.clock.now()
         changed: set[str] = set()
         effects: dict[str, Any] = {}
-        sla = d.sla if clock_fixed else self._advance_clock(src, dest, d.sla, now, defn)
+        sla = d.sla if clock_fixed else advance_clock(self.calendar, src, dest, d.sla, now, defn)
         if sla is not d.sla:
             changed.add("sla")
             effects["sla"] = sla_to_dict(sla)
@@ -295,7 +291,7 @@ class Engine(Sealing, Amendments):
         new = Dossier(id=d.id, procedure=d.procedure, definition_version=d.definition_version, state=dest.name,
                       status=dest.portal_status, custodian=custodian, agencies=d.agencies,
                       location_independent=d.location_independent, received_at=d.received_at, updated_at=now,
-                      sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1, sealed=d.sealed)
+                      sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1)
         # personal values written here go to the vault in the same transaction as the snapshot and event
         with self.store.transaction() if personal and values and not personal.keys().isdisjoint(values) else _NO_TX:
             row = self._sealed_row(d, new, values, personal, effects) if personal and values else new
@@ -304,39 +300,15 @@ class Engine(Sealing, Amendments):
                                  agency=actor.agency, custodian=custodian, definition_version=d.definition_version,
                                  effects=effects or None, note=note)
             w = self.writer
-            new.chain = w.link(event, d)
+            w.link(event, d)
             w.write(row, event, expected=d.revision, changed=frozenset(changed),
                     outbox=w.outbox(new, event, defn, compiled.personal) if self.outbox_rules else (),
                     timers=compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers else None)
         if isinstance(dossier, Dossier):  # the caller's record follows the committed row (no string setattr: hot)
             dossier.state, dossier.status, dossier.custodian, dossier.updated_at = dest.name, new.status, custodian, now
             dossier.sla, dossier.step_due_at, dossier.data, dossier.revision = sla, step_due, new.data, new.revision
-            dossier.sealed, dossier.chain = new.sealed, new.chain
             return dossier
         return new
-
-    # -- the SLA clock on a move -----------------------------------------------------------------------
-    def _advance_clock(self, src: Step, dest: Step, sla: SlaClock, now: datetime,
-                       defn: ProcedureDefinition) -> SlaClock:
-        if src.name == defn.online_initial and src.name != dest.name and not sla.stopped:
-            # an online filing leaves "newly registered": received → the limit starts now; refused → stopped
-            if dest.clock is ClockMode.STOPPED:
-                return sla.stop(now)
-            if dest.portal_status == 5:  # asked to supplement before receipt: still not received
-                return sla
-            started = SlaClock.start(self.calendar, now, sla.working_days)
-            return started if dest.clock is ClockMode.RUNNING else started.pause(now)
-        if src.clock is dest.clock or sla.stopped:
-            return sla
-        if dest.clock is ClockMode.STOPPED:
-            return sla.stop(now)
-        if dest.clock is ClockMode.RUNNING:
-            if src.resume_policy is not None:
-                return sla.resume(self.calendar, now, ClockPolicy(src.resume_policy))
-            if src.clock is ClockMode.CITIZEN:
-                return sla.resume(self.calendar, now, ClockPolicy(defn.supplement_policy))
-            return sla.resume(self.calendar, now, ClockPolicy.PAUSE)
-        return sla.pause(now) if sla.running else sla
 
     # -- lookups and refusals ---------------------------------------------------------------------------
     def timer_table(self, procedure: str, version: int) -> TimerTable | None:
@@ -374,7 +346,19 @@ class Engine(Sealing, Amendments):
     # get / history / replay are the internal, system path: real values, no access check, no audit.
     # Reads on behalf of a person go through read / read_history / find_dossiers (procflow.privacy.access).
     def get(self, dossier_id: str) -> Dossier:
-        return self.open_record(self.store.get(dossier_id))
+        return self.open_record(self._stored(dossier_id))
+
+    def _stored(self, dossier_id: str) -> Dossier:
+        """The stored record (personal values as references); the store's chain head, when it reads it with the
+        record, is remembered so the next event links without another read."""
+        get_with_head = getattr(self.store, "get_with_head", None)
+        if get_with_head is None:
+            return self.store.get(dossier_id)
+        d: Dossier
+        d, head = get_with_head(dossier_id)
+        if head is not None:
+            self.writer.memo.set_head(d.id, d.revision, head)
+        return d
 
     def history(self, dossier_id: str) -> list[DossierEvent]:
         return self.open_events(self.store.events(dossier_id))
@@ -395,6 +379,13 @@ class Engine(Sealing, Amendments):
         """Dossiers whose national-ID fields hold ``national_id`` that ``actor`` may read (HMAC index; audited)."""
         return self.reader.find_dossiers(national_id, actor, purpose=purpose)
 
-    def batch(self) -> AbstractContextManager[None]:
-        """Group commit for bulk work and simulation: all fires inside commit together or not at all."""
-        return self.store.batch()
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit for bulk work and simulation: all fires inside commit together or not at all (a
+        rolled-back batch also empties what the engine remembers of the dossiers, ``procflow.engine.memo``)."""
+        try:
+            with self.store.batch():
+                yield
+        except BaseException:
+            self.writer.memo.clear()
+            raise

@@ -36,6 +36,7 @@ from procflow.simulate.calibration import commune_weights, daily_rate, scenario_
 from procflow.simulate.citizens import poisson, synthetic_data
 from procflow.simulate.faults import FaultPlan
 from procflow.simulate.office import Pool, add_office_time
+from procflow.simulate.resumable import Resumable
 from procflow.simulate.scenario import Choice, Scenario
 from procflow.simulate.tables import Sample, SimTables
 
@@ -84,7 +85,7 @@ class SimulationResult:
         return (stamps[day] - stamps[first]) / (day - first)
 
 
-class Simulator:
+class Simulator(Resumable):
     """Runs a scenario on an engine with a FakeClock. ``bundles`` is made when the mix names a bundle.
 
     ``checkpoints`` writes a resumable checkpoint in every group commit (stores with simulation records);

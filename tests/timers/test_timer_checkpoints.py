@@ -14,6 +14,7 @@ import threading
 
 import pytest
 import timerdefs
+from operator_support import OPERATOR, operator_env
 from timerdefs import desk
 from typer.testing import CliRunner
 
@@ -24,9 +25,17 @@ from procflow.store.sqlite import SQLiteStore
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def operator(tmp_path, monkeypatch) -> None:
+    """The machine's operator credential (enrolled by ``_store_with_due_timers``): ``keys init``, ``timers
+    --run`` and ``worker`` act as the operator; subprocesses inherit the variable."""
+    monkeypatch.setenv("PROCFLOW_OPERATOR_FILE", str(tmp_path / f"t.db.{OPERATOR}.operator.toml"))
+
+
 def _store_with_due_timers(tmp_path, registry, *, keyed: bool) -> tuple[str, str]:
     path = str(tmp_path / "t.db")
     SQLiteStore(path).close()
+    operator_env(path)  # enrolled, with the credential the ``operator`` fixture names
     if keyed:
         r = runner.invoke(app, ["keys", "init", "--db", path, "--checkpoint"])
         assert r.exit_code == 0, r.output

@@ -18,6 +18,7 @@ from procflow.jurisdiction import Registry
 from procflow.store.base import OutboxMessage
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.conformance import AdapterHarness
+from procflow.testing.directory import staff_of
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-01", "parent_national_id": "092123456789",
@@ -57,6 +58,7 @@ def birth_messages(tmp_path, registry: Registry) -> list[OutboxMessage]:
     commune = registry.communes_of("92")[3].code
     desk = Actor(f"desk@{commune}", commune, {"one_stop_officer"})
     officer = Actor(f"hotich@{commune}", commune, {"civil_status_officer"})
+    staff_of(engine).actors(desk, officer)  # the officials who act, enrolled (the engine is strict)
     d = engine.file("1.001193", filed_at=commune, actor=desk, data=CHILD)
     steps = (("accept", desk, 0, None), ("request_supplement", officer, 0, None), ("resubmit", desk, 3, None),
              ("approve", officer, 0, {"documents_complete": True}))

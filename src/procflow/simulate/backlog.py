@@ -39,6 +39,7 @@ def sample_until(sim: Simulator, ts: float) -> None:
         sim.result.backlog += samples
         sim.result.day_clock.append(_time.perf_counter())
         sim.result.day_cpu.append(_time.process_time())
+        sim.result.day_work.append(sim.result.filed + sim.result.fired)
         if sim.tables is not None:
             sim.tables.add_samples(samples)
         sim._next_sample = datetime.combine(at.date() + timedelta(days=1), SAMPLE_AT, sim.cal.tz).timestamp()

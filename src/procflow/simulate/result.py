@@ -42,6 +42,9 @@ class SimulationResult:
     # this process's CPU seconds (``process_time``) at the same moments: on a machine shared with other work,
     # wall time measures the neighbours too; CPU time is what the simulation itself spent
     day_cpu: list[float] = attrs.field(factory=list, eq=False, repr=False)
+    # engine writes (filings + transitions) done by the same moments: a week with a holiday does less work than
+    # a full one, so seconds per day alone mixes a change of load with a change of cost per write
+    day_work: list[int] = attrs.field(factory=list, eq=False, repr=False)
 
     def pace(self, day: int, window: int = 7, *, cpu: bool = False) -> float | None:
         """Wall (or, with ``cpu``, CPU) seconds per simulated day around day ``day`` (1-based): the mean over
@@ -52,3 +55,14 @@ class SimulationResult:
             return None
         first = max(0, day - window)
         return (stamps[day] - stamps[first]) / (day - first)
+
+    def per_write(self, day: int, window: int = 7, *, cpu: bool = True) -> float | None:
+        """CPU (or wall) seconds per engine write (filing or transition) over the same window as ``pace``:
+        the cost that must stay flat as the backlog grows, whatever the week's load. None if not known."""
+        stamps = self.day_cpu if cpu else self.day_clock
+        work = self.day_work
+        if day >= min(len(stamps), len(work)) or day < 1:
+            return None
+        first = max(0, day - window)
+        done = work[day] - work[first]
+        return (stamps[day] - stamps[first]) / done if done > 0 else None

@@ -321,6 +321,7 @@ class Simulator(BundleTasks):
         self._commit_done(final=False)
         self.result.day_clock.append(_time.perf_counter())
         self.result.day_cpu.append(_time.process_time())
+        self.result.day_work.append(self.result.filed + self.result.fired)
         timers = self.timers
         while heap or arrivals:
             done = 0

@@ -188,6 +188,8 @@ class Simulator(BundleTasks):
             intake = online and self.engine.definition(proc).online_initial is not None
             started = [self.engine.file(proc, filed_at=filed_at, location=location, actor=actor, data=data,
                                         online=intake)]
+            if self.bundles is not None:  # no member of a bundle: ``_in_bundle`` needs no store lookup
+                self.bundles.standalone(started[0].id)
         self.result.online += online
         now = self.engine.clock.now()
         for d in started:

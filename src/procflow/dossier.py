@@ -103,10 +103,6 @@ class Dossier:
     step_due_at: datetime | None = None
     data: dict[str, Any] = attrs.field(factory=dict)
     revision: int = 1
-    # Engine bookkeeping, not part of the record's value (eq=False): the vault references of the personal
-    # values in ``data`` as {field: (value, reference)}, and (revision, hash) of the dossier's last event.
-    sealed: dict[str, tuple[Any, Any]] | None = attrs.field(default=None, eq=False, repr=False)
-    chain: tuple[int, bytes] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def receiving(self) -> str:

@@ -95,7 +95,7 @@ def _event(engine: Engine, d: Dossier, new: Dossier, actor: Actor, effects: dict
                          from_state=d.state, to_state=new.state, status=new.status, actor=actor.id,
                          agency=actor.agency, custodian=new.custodian, definition_version=new.definition_version,
                          effects=effects, note=note)
-    new.chain = engine.writer.link(event, d)
+    engine.writer.link(event, d)
     return event
 
 

@@ -101,6 +101,38 @@ def test_sqlite_later_steps_run_in_order_and_a_failing_step_changes_nothing(tmp_
     db.close()
 
 
+def test_sqlite_lean_queues_keep_every_row_and_id(tmp_path, monkeypatch):
+    """Version 11 rebuilds the outbox and the timer log without AUTOINCREMENT: rows and ids survive, new ids
+    continue after the highest, and no commit touches sqlite_sequence for them any more."""
+    path = tmp_path / "s.db"
+    monkeypatch.setitem(migrations._STEPS, "sqlite", tuple(m for m in migrations.SQLITE if m.version <= 10))
+    _upgrade_sqlite(path)
+    db = _sqlite(path)
+    for i in (1, 2, 5):
+        db.execute("INSERT INTO outbox (id, topic, key, dossier_id, payload, created_at, status, available_at) "
+                   "VALUES (?, 't', ?, 'd', '{}', 'x', ?, 'x')", (i, f"k{i}", "delivered" if i == 2 else "pending"))
+    db.execute("INSERT INTO timer_log (id, dossier_id, name, armed_seq, action, fire_at, fired_at, outcome, worker)"
+               " VALUES (7, 'd', 'n', 1, 'notify', 'x', 'x', 'fired', 'w')")
+    db.close()
+    monkeypatch.setitem(migrations._STEPS, "sqlite", migrations.SQLITE)
+    assert _upgrade_sqlite(path) == list(range(11, SQ + 1))
+    db = _sqlite(path)
+    assert db.execute("SELECT id, key, status FROM outbox ORDER BY id").fetchall() == [
+        (1, "k1", "pending"), (2, "k2", "delivered"), (5, "k5", "pending")]
+    assert db.execute("SELECT id FROM timer_log").fetchall() == [(7,)]
+    db.execute("INSERT INTO outbox (topic, key, dossier_id, payload, created_at, available_at) "
+               "VALUES ('t', 'k6', 'd', '{}', 'x', 'x')")
+    assert db.execute("SELECT max(id) FROM outbox").fetchone() == (6,)
+    assert db.execute("SELECT count(*) FROM sqlite_sequence WHERE name IN ('outbox', 'timer_log')").fetchone() == (0,)
+    for table in ("outbox", "timer_log"):
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name=?", (table,)).fetchone()[0]
+        assert "AUTOINCREMENT" not in sql
+    with pytest.raises(sqlite3.IntegrityError):  # the idempotency key stays unique
+        db.execute("INSERT INTO outbox (topic, key, dossier_id, payload, created_at, available_at) "
+                   "VALUES ('t', 'k1', 'd', '{}', 'x', 'x')")
+    db.close()
+
+
 def test_sqlite_newer_than_this_procflow_is_refused(tmp_path):
     path = tmp_path / "s.db"
     _upgrade_sqlite(path)

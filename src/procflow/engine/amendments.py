@@ -38,6 +38,8 @@ class Amendments:
     if TYPE_CHECKING:  # provided by the class this mixes into
         def _get_compiled(self, code: str, version: int | None = None) -> CompiledDefinition: ...  # Engine's
 
+        def _stored(self, dossier_id: str) -> Dossier: ...  # Engine's
+
     # -- deadline amendments and recorded facts ----------------------------------------------------------
     def amend_deadline(self, dossier: Dossier | str, kind: str, actor: Actor, *, sla: SlaClock,
                        step_due_at: datetime | None, effects: Mapping[str, Any] | None = None,
@@ -46,7 +48,7 @@ class Amendments:
         of the limit): one event carrying the new clock, its outbox rows (the portal's NgayHenTra) and the
         timers anchored to the due date re-armed, in one transaction. The system path: callers check who
         may do it."""
-        d = self.store.get(dossier) if isinstance(dossier, str) else dossier
+        d = self._stored(dossier) if isinstance(dossier, str) else dossier
         compiled = self._get_compiled(d.procedure, d.definition_version)
         now = self.clock.now()
         changed = {"sla"} | ({"step_due_at"} if step_due_at != d.step_due_at else set())
@@ -58,13 +60,13 @@ class Amendments:
                              to_state=d.state, status=d.status, actor=actor.id, agency=actor.agency,
                              custodian=d.custodian, definition_version=d.definition_version, effects=fx, note=note)
         w = self.writer
-        new.chain = w.link(event, d)
+        w.link(event, d)
         # data is not among the changed columns: the stored (sealed) values stay as they are
         w.write(new, event, expected=d.revision, changed=frozenset(changed),
                 outbox=w.outbox(new, event, compiled.definition, compiled.personal) if self.outbox_rules else (),
                 timers=compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers else None)
         if isinstance(dossier, Dossier):
-            for name in ("updated_at", "revision", "sla", "step_due_at", "chain"):
+            for name in ("updated_at", "revision", "sla", "step_due_at"):
                 setattr(dossier, name, getattr(new, name))
             return dossier
         return new
@@ -74,7 +76,7 @@ class Amendments:
         """Append a fact that moves nothing (an escalation, recorded lateness): one event with ``outbox``,
         under the same custody and revision checks as a fire. Replay keeps the snapshot as it was.
         Personal values of the dossier in ``outbox`` payloads are stored as vault references."""
-        d = self.store.get(dossier) if isinstance(dossier, str) else dossier
+        d = self._stored(dossier) if isinstance(dossier, str) else dossier
         actor = self.authoriser.custodian(actor, d, kind)
         now = self.clock.now()
         new = attrs.evolve(d, updated_at=now, revision=d.revision + 1)
@@ -83,12 +85,12 @@ class Amendments:
                              custodian=d.custodian, definition_version=d.definition_version,
                              effects=dict(effects) if effects else None, note=note)
         w = self.writer
-        new.chain = w.link(event, d)
+        w.link(event, d)
         if outbox:
             outbox = w.seal_outbox(list(outbox), d, self._get_compiled(d.procedure, d.definition_version).personal)
         w.write(new, event, expected=d.revision, outbox=outbox)
         if isinstance(dossier, Dossier):
-            dossier.updated_at, dossier.revision, dossier.chain = new.updated_at, new.revision, new.chain
+            dossier.updated_at, dossier.revision = new.updated_at, new.revision
             return dossier
         return new
 

@@ -16,8 +16,8 @@ for people go through ``read`` / ``read_history`` (``procflow.privacy.access``: 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -229,13 +229,13 @@ class Engine(Sealing, Amendments):
             w = self.writer
             if compiled.personal:
                 dossier.data, stored = w.seal(dossier.id, 1, values, compiled.personal)
-                dossier.sealed = {k: (dossier.data[k], v) for k, v in stored.items() if is_ref(v)}
+                w.memo.set_sealed(dossier.id, {k: (dossier.data[k], v) for k, v in stored.items() if is_ref(v)})
                 row = attrs.evolve(dossier, data=stored)
             event = DossierEvent(dossier_id=dossier.id, seq=1, at=now, kind=EventKind.FILED, trigger=None,
                                  from_state=None, to_state=dossier.state, status=dossier.status, actor=actor.id,
                                  agency=actor.agency, custodian=dossier.custodian,
                                  definition_version=defn.version, effects=filed_effects(row))
-            dossier.chain = w.link(event, None)
+            w.link(event, None)
             w.write(row, event, expected=None, outbox=w.outbox(dossier, event, defn, compiled.personal),
                     timers=compiled.timers.on_file(dossier, self.calendar, now) if compiled.timers else None)
         if _log.isEnabledFor(logging.DEBUG):
@@ -254,7 +254,7 @@ class Engine(Sealing, Amendments):
         note: str | None = None,
     ) -> Dossier:
         """Fire ``trigger`` as ``actor``. The passed record is updated only after the store commits."""
-        d = self.store.get(dossier) if isinstance(dossier, str) else dossier
+        d = self._stored(dossier) if isinstance(dossier, str) else dossier
         compiled = self._compiled.get((d.procedure, d.definition_version)) or self._get_compiled(
             d.procedure, d.definition_version)
         actor, t = self.authoriser.fire(actor, d, trigger, compiled.table.get((d.state, trigger)),
@@ -295,7 +295,7 @@ class Engine(Sealing, Amendments):
         new = Dossier(id=d.id, procedure=d.procedure, definition_version=d.definition_version, state=dest.name,
                       status=dest.portal_status, custodian=custodian, agencies=d.agencies,
                       location_independent=d.location_independent, received_at=d.received_at, updated_at=now,
-                      sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1, sealed=d.sealed)
+                      sla=sla, step_due_at=step_due, data=new_data, revision=d.revision + 1)
         # personal values written here go to the vault in the same transaction as the snapshot and event
         with self.store.transaction() if personal and values and not personal.keys().isdisjoint(values) else _NO_TX:
             row = self._sealed_row(d, new, values, personal, effects) if personal and values else new
@@ -304,14 +304,13 @@ class Engine(Sealing, Amendments):
                                  agency=actor.agency, custodian=custodian, definition_version=d.definition_version,
                                  effects=effects or None, note=note)
             w = self.writer
-            new.chain = w.link(event, d)
+            w.link(event, d)
             w.write(row, event, expected=d.revision, changed=frozenset(changed),
                     outbox=w.outbox(new, event, defn, compiled.personal) if self.outbox_rules else (),
                     timers=compiled.timers.on_fire(d, new, self.calendar, now) if compiled.timers else None)
         if isinstance(dossier, Dossier):  # the caller's record follows the committed row (no string setattr: hot)
             dossier.state, dossier.status, dossier.custodian, dossier.updated_at = dest.name, new.status, custodian, now
             dossier.sla, dossier.step_due_at, dossier.data, dossier.revision = sla, step_due, new.data, new.revision
-            dossier.sealed, dossier.chain = new.sealed, new.chain
             return dossier
         return new
 
@@ -374,7 +373,19 @@ class Engine(Sealing, Amendments):
     # get / history / replay are the internal, system path: real values, no access check, no audit.
     # Reads on behalf of a person go through read / read_history / find_dossiers (procflow.privacy.access).
     def get(self, dossier_id: str) -> Dossier:
-        return self.open_record(self.store.get(dossier_id))
+        return self.open_record(self._stored(dossier_id))
+
+    def _stored(self, dossier_id: str) -> Dossier:
+        """The stored record (personal values as references); the store's chain head, when it reads it with the
+        record, is remembered so the next event links without another read."""
+        get_with_head = getattr(self.store, "get_with_head", None)
+        if get_with_head is None:
+            return self.store.get(dossier_id)
+        d: Dossier
+        d, head = get_with_head(dossier_id)
+        if head is not None:
+            self.writer.memo.set_head(d.id, d.revision, head)
+        return d
 
     def history(self, dossier_id: str) -> list[DossierEvent]:
         return self.open_events(self.store.events(dossier_id))
@@ -395,6 +406,13 @@ class Engine(Sealing, Amendments):
         """Dossiers whose national-ID fields hold ``national_id`` that ``actor`` may read (HMAC index; audited)."""
         return self.reader.find_dossiers(national_id, actor, purpose=purpose)
 
-    def batch(self) -> AbstractContextManager[None]:
-        """Group commit for bulk work and simulation: all fires inside commit together or not at all."""
-        return self.store.batch()
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit for bulk work and simulation: all fires inside commit together or not at all (a
+        rolled-back batch also empties what the engine remembers of the dossiers, ``procflow.engine.memo``)."""
+        try:
+            with self.store.batch():
+                yield
+        except BaseException:
+            self.writer.memo.clear()
+            raise

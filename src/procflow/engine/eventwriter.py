@@ -5,10 +5,11 @@ The engine (file, fire, record), the exchange import (``procflow.exchange.transf
 (``procflow.migrate``) all write events through :class:`EventWriter`, so a row never depends on which path
 wrote it (a property test checks that the paths produce identical rows for the same event).
 
-It is also the hot path of every durable transition, so it is kept lean: the chain head comes from the
-record the caller holds (the store hands it out with the record), personal values are sealed only when the
-event writes some, outbox payloads are sealed only when the dossier has sealed values, and a state change
-that arms no timer is a single store call (one transaction, one round trip on PostgreSQL).
+It is also the hot path of every durable transition, so it is kept lean: the chain head comes from what
+the writer remembers about the dossier (``procflow.engine.memo``; the store hands it out with the record),
+personal values are sealed only when the event writes some, outbox payloads are sealed only when the dossier
+has sealed values, and a state change that arms no timer is a single store call (one transaction, one round
+trip on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from procflow.dossier import Dossier, DossierEvent
+from procflow.engine.memo import RecordMemo, Sealed
 from procflow.engine.outbox import seal_messages
 from procflow.engine.timers import TimerChanges
 from procflow.errors import DossierNotFound
@@ -38,10 +40,11 @@ class EventWriter:
     """Writes events for ``engine`` (its store, vault, outbox rules and hash-chain setting, read at each call,
     so an engine reconfigured after it was built writes as configured)."""
 
-    __slots__ = ("_key", "_key_checked", "engine")
+    __slots__ = ("_key", "_key_checked", "engine", "memo")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.memo = RecordMemo()  # chain heads and vault references of the dossiers written or read lately
         self._key: ChainKey | None = None
         self._key_checked = -REFRESH_SECONDS  # monotonic time the provider was last asked for the chain key
 
@@ -62,23 +65,29 @@ class EventWriter:
 
     # -- the hash chain ---------------------------------------------------------------------------------
     def head(self, d: Dossier) -> bytes:
-        """The hash of the dossier's last event: from the record when it carries it, else from the store."""
-        chain = d.chain
-        if chain is not None and chain[0] == d.revision:
-            return chain[1]
-        return head_of(self.engine.store, d.id, d.revision)
+        """The hash of the dossier's last event: remembered for the record's revision, else from the store."""
+        h = self.memo.head(d.id, d.revision)
+        return h if h is not None else head_of(self.engine.store, d.id, d.revision)
 
     def link(self, event: DossierEvent, before: Dossier | None, *,
-             prev_hash: bytes | None = None) -> tuple[int, bytes] | None:
+             prev_hash: bytes | None = None) -> bytes | None:
         """Give ``event`` its link to the dossier's previous event (``before`` None: the first event; or
-        ``prev_hash`` when the caller knows it); returns the record's new ``chain`` (None: chaining off)."""
+        ``prev_hash`` when the caller knows it) and remember it as the new head; returns the event's hash
+        (None: chaining off). A write that then fails forgets it (``write``)."""
         if not self.engine.hash_chain:
             return None
         if prev_hash is None:
             prev_hash = GENESIS if before is None else self.head(before)
         now = time.monotonic()
         key = self._key if now - self._key_checked < REFRESH_SECONDS else self.chain_key()
-        return (event.seq, chain_event(event, prev_hash, key))
+        h = chain_event(event, prev_hash, key)
+        self.memo.set_head(event.dossier_id, event.seq, h)
+        return h
+
+    def sealed(self, d: Dossier) -> Sealed | None:
+        """The vault references of ``d``'s personal values as this engine last saw them (``{field: (value,
+        reference)}``; None: not remembered — :meth:`seal_outbox` then finds them in the store)."""
+        return self.memo.sealed(d.id)
 
     # -- personal values --------------------------------------------------------------------------------
     def seal(self, dossier_id: str, seq: int, values: Mapping[str, Any],
@@ -96,7 +105,7 @@ class EventWriter:
         (``procflow.engine.outbox.seal_payload``): the outbox row at rest holds no personal value in clear."""
         if not personal or not messages:
             return messages
-        sealed = d.sealed or {}
+        sealed = self.memo.sealed(d.id) or {}
         for k in personal:
             v = d.data.get(k)
             if v is None or v == "" or is_ref(v):
@@ -115,7 +124,9 @@ class EventWriter:
             return dict(known)
         refs = {k: raw[k] for k in personal if is_ref(raw.get(k))}
         opened = self.engine.vault.resolve(refs) if refs else {}
-        return {**known, **{k: (opened[k], ref) for k, ref in refs.items()}}
+        found = {**known, **{k: (opened[k], ref) for k, ref in refs.items()}}
+        self.memo.set_sealed(dossier_id, found)
+        return found
 
     def outbox(self, d: Dossier, e: DossierEvent, defn: ProcedureDefinition,
                personal: Mapping[str, str], extra: Iterable[OutboxMessage] = ()) -> list[OutboxMessage]:
@@ -132,6 +143,14 @@ class EventWriter:
         """Store the snapshot ``row`` (personal values as references), ``event`` (already linked), its
         ``outbox`` rows and its timer arming in one transaction. ``expected`` is the revision the stored
         snapshot must still have (``ConcurrencyConflict`` otherwise); None inserts a new dossier."""
+        try:
+            self._write(row, event, expected, outbox, changed, timers)
+        except BaseException:
+            self.memo.forget(row.id)  # the head linked for this event was never stored
+            raise
+
+    def _write(self, row: Dossier, event: DossierEvent, expected: int | None, outbox: Sequence[OutboxMessage],
+               changed: frozenset[str], timers: TimerChanges | None) -> None:
         store = self.engine.store
         if timers is None or not timers.arm:  # cancelling and pausing write nothing (the event records them)
             if expected is None:

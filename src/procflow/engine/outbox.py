@@ -125,7 +125,7 @@ def topic_rule(topics: Sequence[OutboxTopic]) -> Callable[[Dossier, DossierEvent
 
 # -- personal values at rest: references in, references out -------------------------------------------------
 Sealed = Mapping[str, tuple[Any, Any]]
-"""A dossier's sealed personal values, ``{field: (real value, vault reference)}`` (``Dossier.sealed``)."""
+"""A dossier's sealed personal values, ``{field: (real value, vault reference)}`` (``procflow.engine.memo``)."""
 
 
 def _lookup(sealed: Sealed | None) -> dict[tuple[type, Any], Mapping[str, str]]:
@@ -159,7 +159,8 @@ def _walk(value: Any, refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> Any
 
 def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str, Any]:
     """``payload`` with every leaf (in nested dicts and lists) that equals one of the dossier's sealed
-    personal values replaced by a copy of its vault reference. ``sealed`` is ``Dossier.sealed``."""
+    personal values replaced by a copy of its vault reference. ``sealed`` is what
+    ``EventWriter.sealed`` returns."""
     refs = _lookup(sealed)
     return _sealed(payload, refs) if refs else dict(payload)
 

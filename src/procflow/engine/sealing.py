@@ -37,7 +37,7 @@ class Sealing:
             real, stored = self.writer.seal(d.id, new.revision, values, personal)
         effects["data"] = stored
         base = dict(d.data)
-        sealed = dict(d.sealed or {})
+        sealed = dict(self.writer.memo.sealed(d.id) or {})
         unknown = False
         for k in personal:
             v = base.get(k)
@@ -55,7 +55,7 @@ class Sealing:
                     base[k] = raw[k]
         new.data = {**d.data, **real}
         row_data = {**base, **stored}
-        new.sealed = {k: (new.data[k], v) for k, v in row_data.items() if is_ref(v)}
+        self.writer.memo.set_sealed(new.id, {k: (new.data[k], v) for k, v in row_data.items() if is_ref(v)})
         return Dossier(id=new.id, procedure=new.procedure, definition_version=new.definition_version,
                        state=new.state, status=new.status, custodian=new.custodian, agencies=new.agencies,
                        location_independent=new.location_independent, received_at=new.received_at,
@@ -78,7 +78,7 @@ class Sealing:
             return d
         stored = d.data
         d.data = self.vault.resolve(stored)
-        d.sealed = {k: (d.data[k], v) for k, v in stored.items() if is_ref(v)}
+        self.writer.memo.set_sealed(d.id, {k: (d.data[k], v) for k, v in stored.items() if is_ref(v)})
         return d
 
     def open_events(self, events: Sequence[DossierEvent]) -> list[DossierEvent]:

@@ -318,11 +318,12 @@ def _when(value: datetime | None, cal: WorkingCalendar) -> str:
 
 
 def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: WorkingCalendar, *, armed_seq: int,
-            extra: Mapping[str, object] | None = None, new_due: datetime | None = None) -> list[OutboxMessage]:
+            extra: Mapping[str, object] | None = None, new_due: datetime | None = None,
+            sealed: Mapping[str, tuple[object, object]] | None = None) -> list[OutboxMessage]:
     """One outbox row per recipient of ``spec``: ``notify.citizen`` for the citizen (the notification hook),
     ``notify.official`` for the handling official or the head of the custodian unit. Keys are
     ``timer:<name>:<dossier>:<armed_seq>:<recipient>``: the same on every retry, new for a new arming.
-    The citizen's phone / e-mail go in as vault references when ``d`` carries them (``Dossier.sealed``, as
+    The citizen's phone / e-mail go in as vault references given ``sealed`` (``EventWriter.sealed(d)``, as
     ``Engine.open_record`` leaves it): the scheduler writes these rows itself, not through the engine."""
     if not spec.notify:
         return []
@@ -348,8 +349,8 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
             topic = NOTIFY_OFFICIAL
         if extra:
             payload.update(extra)
-        if d.sealed:
-            payload = seal_payload(payload, d.sealed)
+        if sealed:
+            payload = seal_payload(payload, sealed)
         out.append(OutboxMessage(topic, key, d.id, payload))
     return out
 

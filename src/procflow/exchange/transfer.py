@@ -380,8 +380,8 @@ class ExchangeNode:
             fx = e.effects
             if personal and fx and isinstance(fx.get("data"), Mapping):
                 e = attrs.evolve(e, effects={**fx, "data": writer.seal(did, e.seq, fx["data"], personal)[1]})
-            chain = writer.link(e, before, prev_hash=prev_hash)
-            prev_hash = chain[1] if chain is not None else prev_hash
+            linked = writer.link(e, before, prev_hash=prev_hash)
+            prev_hash = linked if linked is not None else prev_hash
             rows.append(e)
             after = replay(rows)
             changes = None

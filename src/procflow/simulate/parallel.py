@@ -187,6 +187,9 @@ class PartitionStore:
     def get(self, dossier_id: str) -> Dossier:
         return self.replica.get(dossier_id)
 
+    def get_with_head(self, dossier_id: str) -> tuple[Dossier, bytes | None]:
+        return self.replica.get_with_head(dossier_id)
+
     def events(self, dossier_id: str) -> list[DossierEvent]:
         return self.replica.events(dossier_id)
 

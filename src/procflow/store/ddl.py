@@ -250,3 +250,32 @@ CREATE TABLE IF NOT EXISTS checkpoints (seq integer PRIMARY KEY, at text NOT NUL
     body text NOT NULL, digest bytea NOT NULL, key_id text, signature bytea)
 """
 
+
+
+# Version 11 (SQLite): the two queues every durable transition and every timer firing appends to lose
+# AUTOINCREMENT. Nothing ever deletes their rows, so a plain INTEGER PRIMARY KEY hands out the same
+# increasing ids, while AUTOINCREMENT also rewrote the sqlite_sequence row — one more page in every commit's
+# WAL frames (measured with benchmarks/bench_engine.py, issue 17). The outbox's due index keeps only
+# deliverable rows (delivered and dead ones leave it), as PostgreSQL's always did. Ids are kept as they were.
+_SQLITE_LEAN_QUEUES = """
+CREATE TABLE outbox_v11 (
+    id INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT NOT NULL UNIQUE,
+    dossier_id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    available_at TEXT NOT NULL, claimed_by TEXT, lease_until TEXT, last_error TEXT, delivered_at TEXT);
+INSERT INTO outbox_v11 SELECT id, topic, key, dossier_id, payload, created_at, status, attempts, available_at,
+    claimed_by, lease_until, last_error, delivered_at FROM outbox ORDER BY id;
+DROP TABLE outbox;
+ALTER TABLE outbox_v11 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox (available_at) WHERE status = 'pending';
+CREATE TABLE timer_log_v11 (
+    id INTEGER PRIMARY KEY, dossier_id TEXT NOT NULL, name TEXT NOT NULL,
+    armed_seq INTEGER NOT NULL, action TEXT NOT NULL, fire_at TEXT NOT NULL, fired_at TEXT NOT NULL,
+    outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', worker TEXT NOT NULL,
+    UNIQUE (dossier_id, name, armed_seq));
+INSERT INTO timer_log_v11 SELECT id, dossier_id, name, armed_seq, action, fire_at, fired_at, outcome, detail, worker
+    FROM timer_log ORDER BY id;
+DROP TABLE timer_log;
+ALTER TABLE timer_log_v11 RENAME TO timer_log;
+DELETE FROM sqlite_sequence WHERE name IN ('outbox', 'timer_log')
+"""

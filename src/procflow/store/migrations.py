@@ -30,6 +30,7 @@ from procflow.store.ddl import (
     _POSTGRES_V3,
     _POSTGRES_V4,
     _SQLITE_ANCHOR,
+    _SQLITE_LEAN_QUEUES,
     _SQLITE_RECORDS,
     _SQLITE_V2,
     _SQLITE_V3,
@@ -95,7 +96,8 @@ SQLITE: tuple[Migration, ...] = (Migration(1, "initial schema", _sqlite_v1),
                                  Migration(7, "vault key ids", lambda: _VAULT_KEYS),
                                  Migration(8, "bundles and simulator tables", lambda: _SQLITE_RECORDS),
                                  Migration(9, "officials directory", lambda: _OFFICIALS),
-                                 Migration(10, "anchored log", lambda: _SQLITE_ANCHOR))
+                                 Migration(10, "anchored log", lambda: _SQLITE_ANCHOR),
+                                 Migration(11, "lean queues (no AUTOINCREMENT)", lambda: _SQLITE_LEAN_QUEUES))
 POSTGRES: tuple[Migration, ...] = (Migration(1, "initial schema", lambda: _POSTGRES_V1),
                                    Migration(2, "timers", lambda: _POSTGRES_V2),
                                    Migration(3, "personal data", lambda: _POSTGRES_V3),

@@ -275,15 +275,16 @@ class PostgresStore(PostgresRecords, PostgresOfficials, PostgresAnchor, Postgres
             raise ConcurrencyConflict(dossier_id=d.id, expected_version=expected_revision, actual_version=row[0])
 
     def get(self, dossier_id: str) -> Dossier:
+        return self.get_with_head(dossier_id)[0]
+
+    def get_with_head(self, dossier_id: str) -> tuple[Dossier, bytes | None]:
+        """The record and its hash-chain head, read together (see ``SQLiteStore.get_with_head``)."""
         row = self._cur().execute(
             f"SELECT {_DOSSIER_COLS}, (SELECT hash FROM events e WHERE e.dossier_id = dossiers.id"
             " AND e.seq = dossiers.revision) FROM dossiers WHERE id=%s", (dossier_id,), prepare=True).fetchone()
         if row is None:
             raise DossierNotFound(dossier_id)
-        d = dossier_row(row[:-1])
-        if row[-1] is not None:  # the hash-chain head travels with the record: a fire need not read it again
-            d.chain = (d.revision, bytes(row[-1]))
-        return d
+        return dossier_row(row[:-1]), None if row[-1] is None else bytes(row[-1])
 
     def iter_dossiers(self) -> Iterator[Dossier]:
         """Keyset pages, so a long iteration holds no transaction open (and writes may run beside it)."""

@@ -361,15 +361,15 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
             self._commit()
 
     def get(self, dossier_id: str) -> Dossier:
-        """The record, with its hash-chain head (the last event's hash, one index probe), so that the next
-        fire on it does not read the store again to link its event."""
+        return self.get_with_head(dossier_id)[0]
+
+    def get_with_head(self, dossier_id: str) -> tuple[Dossier, bytes | None]:
+        """The record and its hash-chain head (the last event's hash, one index probe in the same query), so
+        that the engine's next fire on it does not read the store again to link its event."""
         row = self._db.execute(_GET, (dossier_id,)).fetchone()
         if row is None:
             raise DossierNotFound(dossier_id)
-        d = _dossier(row)
-        if row[14] is not None:
-            d.chain = (d.revision, row[14])
-        return d
+        return _dossier(row), row[14]
 
     def dossier_state(self, dossier_id: str) -> tuple[str, int, str] | None:
         """``(procedure, definition version, state)``, or None: one index probe, nothing decoded. The timer

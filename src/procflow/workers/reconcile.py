@@ -25,6 +25,7 @@ from procflow.dossier import Dossier
 from procflow.engine.outbox import STATUS_SYNC, seal_payload, status_payload
 from procflow.errors import AdapterError, PluginError, StoreError
 from procflow.privacy.masking import mask_text
+from procflow.privacy.vault import is_ref
 from procflow.store.base import OutboxMessage, Store
 
 __all__ = ["Correction", "ReconcileReport", "reconcile"]
@@ -116,9 +117,9 @@ def reconcile(store: Store, pm: pluggy.PluginManager, *, clock: Clock | None = N
             if defn is None:
                 defn = parse_definition(sources[(d.procedure, d.definition_version)])
                 definitions[(d.procedure, d.definition_version)] = defn
-            # records come from the store, so personal fields are vault references already; a record
-            # that carries opened values (``Dossier.sealed``) gets its references back before it is queued
-            payload = seal_payload(status_payload(d, defn, reason="reconcile"), d.sealed)
+            # records come from the store, so personal fields are vault references already; a record that
+            # carries opened values gets its references back from the event log before it is queued
+            payload = seal_payload(status_payload(d, defn, reason="reconcile"), _logged_refs(store, d, defn))
             payload["remote_status"] = None if theirs is None else int(theirs)
             messages.append(OutboxMessage(STATUS_SYNC, key, d.id, payload))
             report.corrections.append(Correction(d.id, d.status, payload["remote_status"], key))
@@ -143,3 +144,22 @@ def _ask(hook: Any, ids: list[str], *, timeout: float, attempts: int, retry_wait
             return None
         return dict(answer)
     return None
+
+
+def _logged_refs(store: Store, d: Dossier, defn: ProcedureDefinition) -> dict[str, tuple[Any, Any]] | None:
+    """``{field: (opened value, vault reference)}`` for the personal values ``d`` holds opened (a store that
+    hands out opened records): the reference is the one the latest event writing that field stored."""
+    opened = {f.name for f in defn.fields if f.personal is not None
+              and d.data.get(f.name) not in (None, "") and not is_ref(d.data.get(f.name))}
+    if not opened:
+        return None
+    found: dict[str, tuple[Any, Any]] = {}
+    for e in reversed(store.events(d.id)):
+        data = (e.effects or {}).get("data")
+        if isinstance(data, dict):
+            for k in opened - found.keys():
+                if is_ref(data.get(k)):
+                    found[k] = (d.data[k], data[k])
+        if len(found) == len(opened):
+            break
+    return found

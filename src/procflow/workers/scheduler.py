@@ -223,7 +223,8 @@ class Scheduler:
                 d = self.engine.open_record(d)
             actor = Actor.system(d.custodian, "scheduler")
             if spec.action is TimerAction.NOTIFY:
-                pending.outbox += notices(spec, d, defn, cal, armed_seq=timer.armed_seq)
+                pending.outbox += notices(spec, d, defn, cal, armed_seq=timer.armed_seq,
+                                          sealed=self.engine.writer.sealed(d))
             elif spec.action is TimerAction.FIRE:
                 assert spec.trigger is not None
                 try:
@@ -231,7 +232,8 @@ class Scheduler:
                 except ProcflowError as exc:  # custody, guards, state: refused and audited by the engine
                     raise _Discard(f"the engine refused {spec.trigger!r}: {exc}") from exc
                 stats.touched.add(d.id)
-                pending.outbox += notices(spec, new, defn, cal, armed_seq=timer.armed_seq)
+                pending.outbox += notices(spec, new, defn, cal, armed_seq=timer.armed_seq,
+                                          sealed=self.engine.writer.sealed(new))
             elif spec.action is TimerAction.ESCALATE:
                 escalate(self.engine, d, spec, timer, defn, cal, actor)
                 stats.touched.add(d.id)

@@ -68,6 +68,8 @@ BASE = "baseline (transitions + 1 WAL insert, commit each)"
 HEADLINE = "default fire (guard, outbox row, chain, vault), commit each"
 GROUP = "default fire, group commit of 100"
 ANCHORED = "default fire, keyed chain (HMAC) + a checkpoint per row"
+FLOOR = "SQL floor: the default fire's 3 statements alone, commit each"
+FLOOR_GROUP = "SQL floor, group commit of 100"
 
 
 class Record:
@@ -219,6 +221,44 @@ def file_loop(engine: Engine, commune: str, desk: Actor, n: int) -> float:
     return (_clock() - t0) / n * 1e6
 
 
+def sql_floor(engine: Engine, n: int, *, batch: int = 0) -> float:
+    """µs per default fire's SQL alone: the three statements the store runs for it (the snapshot's revision
+    UPDATE, the event INSERT with its chain hashes, the 800-byte portal-status outbox INSERT), with the
+    values of a real fire, on the same store, with no Python work in between — the floor the engine's Python
+    sits on. Commit each (``batch`` 0) or in groups."""
+    from procflow.store.sqlite import _INSERT_EVENT, _INSERT_OUTBOX
+
+    store = engine.store
+    records = hot_records(engine, "bench.default")
+    sample = records[0]
+    fire_loop(engine, [sample], Actor("officer", sample.agencies["receiving"], {"officer"}), 1)
+    db = store._db  # type: ignore[attr-defined]
+    ev = db.execute("SELECT dossier_id, seq, at, kind, trigger, from_state, to_state, status, actor, agency, "
+                    "custodian, definition_version, effects, note, prev_hash, hash FROM events "
+                    "WHERE dossier_id=? ORDER BY seq DESC LIMIT 1", (sample.id,)).fetchone()
+    topic, payload = db.execute("SELECT topic, payload FROM outbox ORDER BY id DESC LIMIT 1").fetchone()
+    update = store._update_statement(frozenset())  # type: ignore[attr-defined]
+    revs = {d.id: d.revision for d in records}
+    size = len(records)
+
+    def one(i: int) -> None:
+        d = records[i % size]
+        rev = revs[d.id]
+        db.execute(update, ("processing", 4, d.custodian, 1, ev[2], rev + 1, d.id, rev))
+        db.execute(_INSERT_EVENT, (d.id, rev + 1, *ev[2:]))
+        db.execute(_INSERT_OUTBOX, (topic, f"{topic}:{d.id}:{rev + 1}", d.id, payload, ev[2], ev[2]))
+        revs[d.id] = rev + 1
+
+    t0 = _clock()
+    step = batch or 1
+    for start in range(0, n, step):
+        db.execute("BEGIN")
+        for i in range(start, min(start + step, n)):
+            one(i)
+        db.execute("COMMIT")
+    return (_clock() - t0) / n * 1e6
+
+
 class _Unmanaged:
     """An identity provider that governs nothing: the engine takes actors as built (what the identity check
     costs is the default fire minus this row)."""
@@ -279,6 +319,8 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
         "lean fire (no guard, no outbox row, chain off) — earlier headline": on_copy(
             lambda e: fire_loop(e, hot_records(e, "bench.loop"), bench.desk, n, triggers=("to_check", "to_review"),
                                 first_state="review"), hash_chain=False, outbox=False),
+        FLOOR: on_copy(lambda e: sql_floor(e, n)),
+        FLOOR_GROUP: on_copy(lambda e: sql_floor(e, n, batch=100)),
         "default fire, synchronous=FULL": on_copy(lambda e: default(e, n=max(n // 4, 100)), synchronous="FULL"),
     }
     rng = random.Random(17)
@@ -422,7 +464,7 @@ def report(results: dict[str, list[float]], rounds: int, big: list[int]) -> None
               f"{verdict(keyed <= 0.10)}")
         print(f"  the link alone (CPU, best of 15 interleaved rounds): plain {plain:.2f} µs, keyed {hmac_link:.2f} µs "
               f"→ +{hmac_link - plain:.2f} µs a fire = {(hmac_link - plain) / head:.1%} of the default fire")
-    if GROUP not in med:
+    if GROUP not in med or "default fire with the hash chain off" not in med:
         return
     chain = med["default fire with the hash chain off"]
     filing = med["filing a dossier (3 fields, 1 personal), commit each"]
@@ -441,6 +483,13 @@ def report(results: dict[str, list[float]], rounds: int, big: list[int]) -> None
               f"{verdict(ratio <= 1.2)}")
     if 1_000_000 not in big:
         print("  1,000,000 live ≤ 1.2× 1,000 live:                 not measured (add --million)")
+    if FLOOR in med and FLOOR_GROUP in med:
+        floor, floor_group = med[FLOOR], med[FLOOR_GROUP]
+        print("\nwhat the targets leave for Python (the SQL floor is the default fire's own statements, no Python):")
+        print(f"  commit each: SQL floor {floor:.1f} µs = {floor / base:.2f}× baseline; "
+              f"the fire's Python adds {head - floor:.1f} µs")
+        print(f"  group of 100: SQL floor {floor_group:.1f} µs = {1e6 / floor_group:,.0f}/s at most; "
+              f"the fire's Python adds {group - floor_group:.1f} µs")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from procflow.errors import UsageError
+from procflow.jsontext import isotext
 from procflow.sla import SlaClock
 
 __all__ = ["Actor", "Dossier", "DossierEvent", "EventKind", "replay"]
@@ -58,7 +59,7 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else isotext(value)  # a filing writes its instant five times: formatted once
 
 
 def sla_to_dict(c: SlaClock) -> dict[str, Any]:

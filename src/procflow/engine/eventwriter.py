@@ -114,7 +114,7 @@ class EventWriter:
             if s is None or s[0] != v:  # a record without its references (built by hand): the store has them
                 sealed = self._stored_seals(d.id, personal, sealed)
                 break
-        return seal_messages(messages, sealed) if sealed else messages
+        return seal_messages(messages, sealed, frozen=True) if sealed else messages
 
     def _stored_seals(self, dossier_id: str, personal: Mapping[str, str],
                       known: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:

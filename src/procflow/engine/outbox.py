@@ -182,9 +182,29 @@ def _sealed(payload: Mapping[str, Any], refs: Mapping[tuple[type, Any], Mapping[
     return out
 
 
-def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None) -> list[OutboxMessage]:
-    """:func:`seal_payload` for each message (a no-op when there is nothing sealed or no message)."""
-    refs = _lookup(sealed) if messages else None
+_LOOKUPS: dict[int, tuple[Sealed, dict[tuple[type, Any], Mapping[str, str]]]] = {}
+
+
+def cached_lookup(sealed: Sealed) -> dict[tuple[type, Any], Mapping[str, str]]:
+    """:func:`_lookup`, once per sealed mapping: the engine keeps one per dossier (``procflow.engine.memo``)
+    until its personal values change, and every fire that writes an outbox row asks for it. Keyed by identity
+    (the mapping is held, so its id is not reused while cached); bounded. Only for mappings nobody changes
+    in place, as the engine's are."""
+    hit = _LOOKUPS.get(id(sealed))
+    if hit is not None and hit[0] is sealed:
+        return hit[1]
+    refs = _lookup(sealed)
+    if len(_LOOKUPS) >= 65_536:
+        _LOOKUPS.clear()
+    _LOOKUPS[id(sealed)] = (sealed, refs)
+    return refs
+
+
+def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None, *,
+                  frozen: bool = False) -> list[OutboxMessage]:
+    """:func:`seal_payload` for each message (a no-op when there is nothing sealed or no message).
+    ``frozen``: ``sealed`` is never changed in place (the engine's), so its lookup table is reused."""
+    refs = (cached_lookup(sealed) if frozen else _lookup(sealed)) if messages and sealed else None
     if not refs:
         return list(messages)
     return [OutboxMessage(m.topic, m.key, m.dossier_id, _sealed(m.payload, refs)) for m in messages]

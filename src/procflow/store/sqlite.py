@@ -281,8 +281,8 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
                 self._db.execute(
                     f"INSERT INTO dossiers ({_DOSSIER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (d.id, d.procedure, d.definition_version, d.state, d.status, d.custodian,
-                     _dumps(d.agencies), int(d.location_independent), d.received_at.isoformat(),
-                     d.updated_at.isoformat(), _dumps(sla_to_dict(d.sla)), _iso(d.step_due_at),
+                     _dumps(d.agencies), int(d.location_independent), isotext(d.received_at),
+                     isotext(d.updated_at), _dumps(sla_to_dict(d.sla)), _iso(d.step_due_at),
                      _dumps(d.data), d.revision))
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"dossier {d.id} already exists") from exc
@@ -295,7 +295,7 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
                 raise
 
     def _write_event(self, e: DossierEvent, outbox: Sequence[OutboxMessage], at: str | None = None) -> None:
-        at = at or e.at.isoformat()
+        at = at or isotext(e.at)
         self._db.execute(_INSERT_EVENT, (e.dossier_id, e.seq, at, e.kind, e.trigger, e.from_state, e.to_state,
                                          e.status, e.actor, e.agency, e.custodian, e.definition_version,
                                          e.effects_json(), e.note, e.prev_hash, e.hash))

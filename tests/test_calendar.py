@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procflow.calendar import VN_TZ, OfficeHours, WorkingCalendar
+from procflow.calendar import WorkingCalendar
 from procflow.errors import CalendarError, CalendarWarning
+from procflow.officehours import VN_TZ, OfficeHours
 from procflow.schedule import CALENDAR_FILE_ENV, load_schedule, shipped_schedule
 from procflow.sla import ClockPolicy, SlaClock
 

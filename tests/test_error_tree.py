@@ -11,11 +11,12 @@ import builtins
 import re
 from pathlib import Path
 
+import procflow
 import procflow.errors as errors
 import procflow.exchange.errors as exchange_errors
 from procflow.errors import ProcflowError
 
-SRC = Path(errors.__file__).parent
+SRC = Path(procflow.__file__).parent  # the whole package (procflow.errors is a package of its own)
 
 # Builtin exceptions allowed where they are a protocol, not a refusal a user sees.
 ALLOWED: dict[str, set[str]] = {

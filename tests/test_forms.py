@@ -33,7 +33,7 @@ from procflow.forms import (
     step_outcome,
 )
 from procflow.statistics import build_report
-from procflow.workers.scheduler import armed_timers
+from procflow.workers.timerstate import armed_timers
 
 runner = CliRunner()
 
@@ -46,8 +46,9 @@ def _bundled_code(toml_name: str) -> str:
 
 HOUSEHOLD_BUSINESS = _bundled_code("household_business_registration.toml")  # 3 working days
 BIRTH = "1.001193"
-CHILD = {"child_name": "Nguyễn Văn An", "child_birth_date": "2026-04-01", "parent_national_id": "092123456789",
-         "parent_phone": "0912345678"}
+# the holder (chủ hồ sơ) the forms name is the parent who files (the definition's [applicant]), not the newborn
+CHILD = {"child_name": "Nguyễn Thị Bình", "child_birth_date": "2026-04-01", "parent_name": "Nguyễn Văn An",
+         "parent_national_id": "092123456789", "parent_phone": "0912345678"}
 REASON = "Cần xác minh thêm thông tin khai sinh với cơ quan công an"
 
 
@@ -182,7 +183,7 @@ def test_forms_are_masked_unless_the_reader_may_unmask(engine, registry, clock):
     slip = build_form(engine, d.id, "01", desk(a))
     assert isinstance(slip, ReceiptSlip) and slip.header.masked
     page, data = render_html(slip), render_json(slip)
-    for secret in ("092123456789", "Nguyễn Văn An", "0912345678"):
+    for secret in ("092123456789", "Nguyễn Văn An", "Nguyễn Thị Bình", "0912345678"):
         assert secret not in page and secret not in data
     assert slip.dossier.applicant == "N. V. A." and slip.dossier.applicant_id.startswith("0921")
     full = build_form(engine, d.id, "01", desk(a, "personal_data:unmask"), unmask=True)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procflow.jsontext import dumps, isotext
+from procflow.jsontext import dumps, effects_text_of, isotext
 
 
 def reference(value: Any) -> str:
@@ -28,6 +28,14 @@ values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
 @given(values)
 def test_same_text_as_the_standard_library(value: Any) -> None:
     assert dumps(value) == reference(value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values)
+def test_effects_text_is_the_text_every_chain_hashed(value: Any) -> None:
+    """The hash chain reads effects as ``json.dumps(effects, ensure_ascii=False, sort_keys=True)``; the encoder
+    built once must write exactly that, or every chain written before would stop verifying."""
+    assert effects_text_of(value) == json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def test_what_orjson_treats_differently_goes_to_the_standard_library() -> None:

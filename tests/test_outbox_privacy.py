@@ -20,7 +20,7 @@ import pytest
 from procflow.clock import FakeClock
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine.outbox import payload_refs, seal_payload
+from procflow.engine.payloadrefs import payload_refs, seal_payload
 from procflow.errors import RetryableAdapterError
 from procflow.jurisdiction import Registry
 from procflow.plugins import build_engine, make_plugin_manager

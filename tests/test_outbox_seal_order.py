@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from procflow.engine.outbox import seal_payload
+from procflow.engine.payloadrefs import seal_payload
 
 
 def test_equal_personal_values_seal_to_the_same_reference_in_any_field_order():

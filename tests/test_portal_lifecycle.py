@@ -9,11 +9,11 @@ from datetime import datetime
 import pytest
 from procflow_portal_http.shape import dossier_record, portal_time
 
-from procflow.calendar import VN_TZ
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor, replay
 from procflow.engine.outbox import status_payload
 from procflow.errors import DefinitionError
+from procflow.officehours import VN_TZ
 
 ONLINE = """
 code = "9.000001"

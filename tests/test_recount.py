@@ -8,12 +8,13 @@ from datetime import datetime
 
 from typer.testing import CliRunner
 
-from procflow.calendar import VN_TZ, WorkingCalendar
+from procflow.calendar import WorkingCalendar
 from procflow.cli.app import app
 from procflow.clock import FakeClock
 from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, EventKind, replay
 from procflow.engine.core import Engine
+from procflow.officehours import VN_TZ
 from procflow.privacy.hashchain import verify
 from procflow.store.sqlite import SQLiteStore
 

@@ -15,7 +15,7 @@ named after their audience, each with a pinned ``__all__``:
 """
 
 from procflow.agency import Agency, Level
-from procflow.calendar import OfficeHours, WorkingCalendar
+from procflow.calendar import WorkingCalendar
 from procflow.clock import Clock, FakeClock, SystemClock
 from procflow.definition import (
     FieldSpec,
@@ -32,6 +32,7 @@ from procflow.engine.core import Engine
 from procflow.errors import ProcflowError
 from procflow.hookspecs import hookimpl
 from procflow.jurisdiction import Registry
+from procflow.officehours import OfficeHours
 from procflow.plugins import build_engine, make_plugin_manager
 from procflow.sla import SlaClock
 from procflow.store import OutboxMessage, Store, open_store

@@ -6,7 +6,6 @@ its event log: folding the events (``replay``) reproduces it exactly, which test
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import attrs
 
 from procflow.errors import UsageError
-from procflow.jsontext import isotext
+from procflow.jsontext import effects_text_of, isotext
 from procflow.sla import SlaClock
 
 __all__ = ["Actor", "Dossier", "DossierEvent", "EventKind", "replay"]
@@ -147,7 +146,7 @@ class DossierEvent:
     def effects_json(self) -> str | None:
         if self.effects_text is not None:
             return self.effects_text
-        return None if not self.effects else json.dumps(self.effects, ensure_ascii=False, sort_keys=True)
+        return None if not self.effects else effects_text_of(self.effects)
 
 
 def filed_effects(d: Dossier, data: Mapping[str, Any] | None = None) -> dict[str, Any]:

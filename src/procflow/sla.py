@@ -12,8 +12,9 @@ from typing import Any
 
 import attrs
 
-from procflow.calendar import WorkingCalendar, _aware
+from procflow.calendar import WorkingCalendar
 from procflow.errors import CalendarError
+from procflow.officehours import _aware
 
 __all__ = [
     "ClockPolicy",

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from procflow.errors import StoreError
 from procflow.hookspecs import hookimpl
 from procflow.plugins import make_plugin_manager
-from procflow.workers.delivery import Backoff, DeliveryWorker
+from procflow.workers.backoff import Backoff
+from procflow.workers.delivery import DeliveryWorker
 
 
 def worker(engine, pm, clock, **kw) -> DeliveryWorker:

@@ -21,7 +21,8 @@ from procflow.engine.core import Engine
 from procflow.errors import KeysUnavailable, VaultError
 from procflow.privacy.env_keys import EnvKeyProvider, default_key_provider
 from procflow.privacy.keys import FileKeyProvider, StaticKeyProvider, key_id_for
-from procflow.privacy.vault import MARKER, Vault
+from procflow.privacy.sealed import MARKER
+from procflow.privacy.vault import Vault
 from procflow.store.sqlite import SQLiteStore
 
 

@@ -12,7 +12,7 @@ from procflow.cli.simulate import pace_line
 from procflow.jurisdiction import Registry
 from procflow.simulate import checkpoint
 from procflow.simulate.job import run_simulation
-from procflow.simulate.runner import SimulationResult
+from procflow.simulate.result import SimulationResult
 from procflow.simulate.scenario import DEFAULT_PROFILES, Choice, Scenario
 
 

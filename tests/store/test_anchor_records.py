@@ -135,3 +135,56 @@ def test_a_checkpointer_takes_its_last_checkpoint_when_stopped(store_factory):
     assert cp.taken == 1 and [c.kind for c in store.checkpoints()] == ["checkpoint"]
     unkeyed = Checkpointer(store, StaticKeyProvider.generate(), interval=3600)
     assert unkeyed.take() is None and "keys init --checkpoint" in (unkeyed.unavailable or "")
+
+
+def test_two_writers_checkpointing_at_once_keep_one_unforked_checkpoint_chain(store_factory):
+    """Two long-running writers, each with its own ``checkpointing`` thread on one database, while a third
+    thread writes: one leader at a time (PostgreSQL's advisory lock, SQLite's write lock), so the chain has
+    each seq once, every checkpoint links to the one before, and the last one covers the last write."""
+    import hashlib
+    import json
+
+    from procflow.privacy.checkpoint import checkpointing
+
+    keys = _keys()
+    writer = store_factory()
+    writer.record_audit(AuditEntry(T0, "w", "X", None, "read", "allowed"))
+    with checkpointing(store_factory, keys, interval=0.005) as one, \
+            checkpointing(store_factory, keys, interval=0.005) as two:
+        for i in range(20000):  # until both have taken rounds while it writes (bounded, not timed)
+            writer.record_audit(AuditEntry(T0, f"w{i}", "X", None, "read", "allowed"))
+            if one.taken + two.taken >= 4:
+                break
+    chain = writer.checkpoints()
+    assert [c.seq for c in chain] == list(range(1, len(chain) + 1)) and len(chain) >= 2
+    prev = GENESIS.hex()
+    for c in chain:
+        body = json.loads(c.body)
+        assert body["prev"] == prev and hashlib.sha256(c.body.encode()).digest() == c.digest
+        prev = c.digest.hex()
+    count, head = writer.audit_head()
+    assert json.loads(chain[-1].body)["audit"] == [count, head.hex()]  # the shutdown checkpoint covers the end
+    assert one.taken + two.taken == len(chain)
+
+
+def test_a_stopping_writer_waits_for_the_leaders_checkpoint_and_takes_its_own(pg_empty):
+    """At shutdown a writer's last checkpoint must cover its own last writes: while another process holds the
+    PostgreSQL leader lock it waits (``wait``), and takes its checkpoint once the lock is free."""
+    from procflow.store.postgres import PostgresStore
+
+    url, schema = pg_empty
+    holder, writer = PostgresStore(url, schema=schema, pool_size=1), PostgresStore(url, schema=schema, pool_size=2)
+    keys = _keys()
+    writer.record_audit(AuditEntry(T0, "last write", "X", None, "read", "allowed"))
+    taken: list[object] = []
+    with holder.checkpoint_leader() as held:
+        assert held
+        thread = threading.Thread(target=lambda: taken.append(take_checkpoint(writer, keys, wait=60)))
+        thread.start()
+        thread.join(timeout=0.3)
+        assert thread.is_alive() and writer.checkpoints() == []  # it cannot lead while the lock is held: it waits
+    thread.join()
+    assert taken and taken[0] is not None and len(writer.checkpoints()) == 1
+    assert take_checkpoint(writer, keys, wait=0) is None  # nothing changed since: nothing to wait for
+    holder.close()
+    writer.close()

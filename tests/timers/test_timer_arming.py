@@ -12,7 +12,7 @@ from procflow.clock import FakeClock
 from procflow.engine.timers import shift_working_days
 from procflow.errors import ConcurrencyConflict
 from procflow.store.sqlite import SQLiteStore
-from procflow.workers.scheduler import armed_timers
+from procflow.workers.timerstate import armed_timers
 
 
 def armed(engine, dossier_id) -> dict[str, tuple]:
@@ -131,7 +131,7 @@ def test_a_store_from_before_timers_gains_the_tables_when_opened(tmp_path):
     import sqlite3
 
     from procflow.store import migrations
-    from procflow.store.sqlite import _SCHEMA
+    from procflow.store.ddl import SQLITE_V1_SCHEMA as _SCHEMA
 
     path = str(tmp_path / "v1.db")
     db = sqlite3.connect(path, isolation_level=None)

@@ -9,7 +9,8 @@ import timerdefs
 from timerdefs import desk, officer
 
 from procflow.dossier import EventKind, replay
-from procflow.workers.scheduler import Scheduler, armed_timers
+from procflow.workers.scheduler import Scheduler
+from procflow.workers.timerstate import armed_timers
 
 
 def due_armings(engine, now) -> list[tuple]:
@@ -189,7 +190,7 @@ def test_inspect_and_the_timers_command_show_armed_and_due_timers(tmp_path, regi
     assert r.exit_code == 0, r.output
     import json
 
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)  # stderr says the store is unanchored (it has no checkpoint key)
     assert out["run"]["fired"] == 3 and out["due"] == 0
     assert {(o["name"], o["outcome"]) for o in out["outcomes"]} == {("remind", "fired"), ("late", "fired"),
                                                                     ("escalate", "fired")}

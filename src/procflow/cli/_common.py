@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DB_ENV", "DbOption", "ReadableGroup", "err", "fail", "open_store_or_fail", "out", "require_db"]
 
-out = Console(width=None if sys.stdout.isatty() else 132)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
+# Not on a terminal (a pipe, a log file, a test), text lines are never wrapped — a line a script greps for stays
+# one line — and tables are laid out for LOG_WIDTH columns (the access audit's eight columns fit).
+LOG_WIDTH = 160
+out = Console(width=None if sys.stdout.isatty() else LOG_WIDTH, soft_wrap=not sys.stdout.isatty())
+err = Console(stderr=True, width=None if sys.stderr.isatty() else LOG_WIDTH, soft_wrap=not sys.stderr.isatty())
 
 DB_ENV = "PROCFLOW_DB"
 DbOption = Annotated[str | None, typer.Option(

@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from procflow.calendar import local_time
 from procflow.cli._common import DbOption, err, fail, open_store_or_fail, out
 from procflow.errors import ProcflowError
+from procflow.officehours import local_time
 
-__all__ = ["register"]
+__all__ = ["checkpoints", "register"]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 _fail = fail
@@ -28,6 +30,28 @@ _fail = fail
 def _open(db: str | None) -> Any:
     # a worker writes, and must not fail every message of a store whose keyring is missing
     return open_store_or_fail(db, write=True)
+
+
+@contextmanager
+def checkpoints(db: str | None, store: Any, every: float, *, once: bool = False) -> Iterator[Any]:
+    """A long-running writer's checkpoints (``procflow.privacy.checkpoint.checkpointing``), on a connection of
+    their own; ``every`` 0 takes none. Without a checkpoint key the writer runs and says once that the log is
+    unanchored (no key is ever made here). ``store``: the writer's own, whose keyring names the checkpoint key.
+    ``once``: one checkpoint at the end, no interval."""
+    if every <= 0:
+        yield None
+        return
+    from procflow.privacy.checkpoint import checkpointing
+    from procflow.privacy.vault import Vault
+
+    def opened() -> Any:
+        return _open(db)
+
+    provider = Vault(store, location=db).key_provider()  # the provider the store's engine uses
+    with checkpointing(opened, provider, interval=None if once else every,
+                       on_unanchored=lambda text: err.print(f"[yellow]warning:[/] {text}", highlight=False,
+                                                            soft_wrap=True)) as anchors:
+        yield anchors
 
 
 def _plugin_manager() -> Any:
@@ -100,59 +124,43 @@ def worker_cmd(
     timers = None if no_timers else Scheduler(build_engine(_open(db), pm=_plugin_manager(),
                                                            register_procedures=False))
     timer_thread: threading.Thread | None = None
-    # The log's checkpoints (procflow.privacy.anchor): every --checkpoint-every seconds and at shutdown, own connection.
-    from procflow.privacy.checkpoint import Checkpointer
-    from procflow.privacy.vault import Vault
 
-    anchor_store = _open(db) if checkpoint_every > 0 else None
-    anchors = None if anchor_store is None else Checkpointer(
-        anchor_store, Vault(anchor_store, location=db).key_provider(), interval=checkpoint_every)
-    anchor_thread: threading.Thread | None = None
-
-    def stop(*_: object) -> None:
+    def stop(*_: object) -> None:  # the checkpointer stops after them: its last checkpoint covers their last writes
         w.stop()
         if timers is not None:
             timers.stop()
-        if anchors is not None:
-            anchors.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     err.print(f"procflow worker {w.worker_id} on {db}" + (" (once)" if once else " — SIGTERM or Ctrl-C stops"),
               highlight=False)
     try:
-        if once:
-            try:
+        # The log's checkpoints (procflow.privacy.anchor): every --checkpoint-every seconds and when the worker ends.
+        with checkpoints(db, store, checkpoint_every, once=once):
+            if once:
+                try:
+                    if timers is not None:
+                        timers.run_due()
+                    stats = w.drain()
+                finally:
+                    w.close()
+            else:
                 if timers is not None:
-                    timers.run_due()
-                stats = w.drain()
-            finally:
-                w.close()
-                if anchors is not None:
-                    anchors.take()
-        else:
-            if anchors is not None:
-                anchor_thread = threading.Thread(target=anchors.run, name="procflow-checkpoints", daemon=True)
-                anchor_thread.start()
-            if timers is not None:
-                timer_thread = threading.Thread(target=timers.run, kwargs={"idle_sleep": poll},
-                                                name="procflow-timers", daemon=True)
-                timer_thread.start()
-            stats = w.run()
+                    timer_thread = threading.Thread(target=timers.run, kwargs={"idle_sleep": poll},
+                                                    name="procflow-timers", daemon=True)
+                    timer_thread.start()
+                try:
+                    stats = w.run()
+                finally:
+                    if timers is not None:  # its last batch commits before the shutdown checkpoint
+                        timers.stop()
+                        if timer_thread is not None:
+                            timer_thread.join(timeout=30)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if timers is not None:
             timers.stop()
-            if timer_thread is not None:
-                timer_thread.join(timeout=30)
             timers.engine.store.close()
-        if anchors is not None and anchor_store is not None:
-            anchors.stop()
-            if anchor_thread is not None:
-                anchor_thread.join(timeout=30)  # the shutdown checkpoint
-            anchor_store.close()
-            if anchors.unavailable:
-                err.print(f"[yellow]warning:[/] the log is unanchored: {anchors.unavailable}", highlight=False)
         store.close()
     if as_json:
         _emit_json(stats.to_dict())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -173,14 +174,15 @@ def checkpoints_export(
     _out.print(f"exported {n} checkpoint(s) to {to} (mode 0600)")
 
 
-def anchor_section(engine: Any, anchor: str | None, dossiers: list[str] | None) -> Any:
+def anchor_section(engine: Any, anchor: str | None, dossiers: list[str] | None,
+                   peers: Sequence[str] = ()) -> Any:
     """The anchor part of ``audit verify``: the report of :func:`procflow.privacy.anchor.verify_anchor`."""
     from procflow.privacy.anchor import load_anchor, verify_anchor
 
     try:
         doc = load_anchor(anchor) if anchor else None
         return verify_anchor(engine.store, engine.vault.key_provider(), engine.vault, anchor=doc,
-                             dossier_ids=dossiers or None)
+                             dossier_ids=dossiers or None, peers=[load_anchor(p) for p in peers])
     except ProcflowError as exc:
         _fail(str(exc))
 
@@ -195,6 +197,14 @@ def print_anchor(report: Any) -> None:
     _out.print(f"vault: {report.vault_entries:,} referenced entr{'y' if report.vault_entries == 1 else 'ies'} "
                f"checked; audit: {report.audit_rows:,} row(s)"
                + (f" ({report.audit_unchained:,} from before the audit was chained)" if report.audit_unchained else ""))
+    if report.imported_events:
+        _out.print(f"imported from other nodes: {report.imported_events:,} event(s); {report.provenance_checked:,} "
+                   "checked against their sender's links"
+                   + (f", {report.provenance_unchecked:,} keyed by their sender and vouched for by its signed "
+                      "envelope (give its exported checkpoints with --peer-anchor to check them)"
+                      if report.provenance_unchecked else ""))
+    for k in report.peer_keys:
+        _out.print(f"peer checkpoint key {k}: compare with the key its node published")
     for f in report.findings:
         _out.print(f"  {f}")
 

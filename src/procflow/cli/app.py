@@ -26,7 +26,7 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
 
 
-def _print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[no-untyped-def]
+def print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[no-untyped-def]
     sim = report.extra.get("simulation", {})
     out.print(f"[bold]procflow simulation[/] — {sim.get('province', '')} ({sim.get('province_code', '')}), "
               f"{sim.get('days')} days from {sim.get('start')}, seed {sim.get('seed')}")
@@ -179,9 +179,10 @@ def inspect(
     purpose: Annotated[str, typer.Option(help="Why the dossier is read (recorded in the access audit).")] = "inspect",
 ) -> None:
     """Show a dossier's timeline: custodians, hand-offs, statuses and the SLA clock (personal data masked)."""
-    from procflow.calendar import WorkingCalendar, local_time
+    from procflow.calendar import WorkingCalendar
     from procflow.dossier import replay
     from procflow.jurisdiction import Registry
+    from procflow.officehours import local_time
     from procflow.privacy.masking import mask_record
 
     store = open_store_or_fail(db)  # a read: no schema upgrade, and refused without the store's keyring
@@ -255,6 +256,9 @@ def _mount_optional() -> None:
     from procflow.cli.db import register as register_db
 
     register_db(app)
+    from procflow.cli.root import register as register_root
+
+    register_root(app)
     from procflow.cli.privacy import register as register_privacy
 
     register_privacy(app)

@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from procflow.calendar import VN_TZ, WorkingCalendar, local_time
+from procflow.calendar import WorkingCalendar
 from procflow.cli._common import err, fail, out
 from procflow.errors import CalendarWarning, ProcflowError
+from procflow.officehours import VN_TZ, local_time
 
 __all__ = ["register"]
 

@@ -14,16 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from procflow.cli._common import DbOption, require_db
+from procflow.cli._common import DbOption, fail, out, require_db
 from procflow.errors import ProcflowError, StoreError
 from procflow.store import migrations
 
 __all__ = ["register"]
 
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
 
 SchemaOption = Annotated[str | None, typer.Option(help="PostgreSQL schema (default: the search_path's first).")]
 
@@ -111,11 +108,11 @@ def _recount(db: str, schema: str | None) -> Any:
 
 def _show(st: migrations.MigrationStatus) -> None:
     state = "[green]up to date[/]" if st.up_to_date else f"[yellow]{len(st.pending)} pending[/]"
-    _out.print(f"{st.backend} store at schema version {st.current} of {st.latest}: {state}")
+    out.print(f"{st.backend} store at schema version {st.current} of {st.latest}: {state}")
     for a in st.applied:
-        _out.print(f"  [green]✓[/] {a.version:>3}  {a.name}" + (f"  ({a.applied_at})" if a.applied_at else ""))
+        out.print(f"  [green]✓[/] {a.version:>3}  {a.name}" + (f"  ({a.applied_at})" if a.applied_at else ""))
     for m in st.pending:
-        _out.print(f"  [yellow]·[/] {m.version:>3}  {m.name}  (pending)")
+        out.print(f"  [yellow]·[/] {m.version:>3}  {m.name}  (pending)")
 
 
 def _log_key_hint(db: str) -> None:
@@ -128,7 +125,7 @@ def _log_key_hint(db: str) -> None:
     except KeysUnavailable:
         return
     if not keyed:
-        _out.print("the event log is not keyed yet: `procflow keys init --db … --checkpoint` keys it from now on "
+        out.print("the event log is not keyed yet: `procflow keys init --db … --checkpoint` keys it from now on "
                    "(the upgrade point is recorded in the audit chain) and anchors it with signed checkpoints")
 
 
@@ -143,19 +140,17 @@ def register(app: typer.Typer) -> None:
         try:
             ran, st = upgrade(db, schema)
         except StoreError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(f"{exc}")
         if ran:
-            _out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
+            out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
         else:
-            _out.print(f"nothing to do: schema version {st.current} is current")
+            out.print(f"nothing to do: schema version {st.current} is current")
         try:
             report = _recount(db, schema)
         except ProcflowError as exc:
-            _err.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(1) from None
+            fail(f"{exc}")
         if report is not None and report.total:
-            _out.print(f"due dates recounted (Civil Code 2015 art. 147, receipt day not counted): "
+            out.print(f"due dates recounted (Civil Code 2015 art. 147, receipt day not counted): "
                        f"{report.recounted:,} open dossier(s) moved one working day later, each recorded as an "
                        f"event; {report.unchanged:,} same-day and {report.closed:,} closed needed nothing")
         _log_key_hint(db)
@@ -168,8 +163,7 @@ def register(app: typer.Typer) -> None:
         try:
             st = status(db, schema)
         except StoreError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(f"{exc}")
         _show(st)
         if check and not st.up_to_date:
             raise typer.Exit(1)

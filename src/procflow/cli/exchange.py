@@ -31,9 +31,9 @@ from procflow.errors import ProcflowError
 from procflow.exchange.edxml import envelope_from_edxml_tree
 from procflow.exchange.errors import EnvelopeRejected
 from procflow.exchange.model import VN_TZ, Envelope
+from procflow.exchange.nodekeys import NodeKeys, TrustStore
 from procflow.exchange.parser import Limits, check_root, envelope_from_tree, is_procflow_profile, parse_xml
 from procflow.exchange.schema import DS_NS, validate_tree
-from procflow.exchange.signing import NodeKeys, TrustStore
 from procflow.exchange.verifier import MemoryReplayGuard, Verifier
 
 if TYPE_CHECKING:

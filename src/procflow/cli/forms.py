@@ -35,7 +35,7 @@ def parse_day(text: str, option: str) -> date:
 
 def parse_moment(text: str, option: str) -> date | datetime:
     """``YYYY-MM-DD`` (a day: the close of its office hours) or ``YYYY-MM-DD HH:MM`` in Vietnam's time."""
-    from procflow.calendar import VN_TZ
+    from procflow.officehours import VN_TZ
 
     t = text.strip()
     if len(t) == 10:
@@ -135,8 +135,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Issue form 04: apologise and set a new appointment, before the due date, once per dossier."""
         db = require_db(db)
-        from procflow.calendar import VN_TZ
         from procflow.engine.core import Engine
+        from procflow.officehours import VN_TZ
         from procflow.privacy.credential import acting_actor
 
         store = None

@@ -14,7 +14,6 @@ file beside a SQLite store (``procflow.privacy.env_keys.default_key_provider``).
 
 from __future__ import annotations
 
-import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -23,18 +22,18 @@ from datetime import datetime, time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from procflow.calendar import local_time
-from procflow.cli._common import DbOption, fail, open_store_or_fail, require_db
+from procflow.cli._common import DbOption, err, fail, open_store_or_fail, out, require_db
 from procflow.errors import ProcflowError
+from procflow.officehours import local_time
 from procflow.privacy.masking import mask_text
 
 __all__ = ["register"]
 
-_out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-_err = Console(stderr=True, highlight=False)
+# The shared consoles and failure of every command (procflow.cli._common), under the names procflow.cli.anchor
+# imports from here.
+_out, _err = out, err
 
 KeysOption = Annotated[str | None, typer.Option(
     "--keys", help="Keyring file (default: $PROCFLOW_VAULT_KEYS, $PROCFLOW_KEYS_FILE, or <db>.keys beside a SQLite "
@@ -117,6 +116,8 @@ def audit_verify(
     = False,
     anchor: Annotated[str | None, typer.Option(help="An exported copy of the checkpoints (`procflow audit "
                                                     "checkpoints export`) to check the store against.")] = None,
+    peer_anchor: Annotated[list[str] | None, typer.Option(help="Another node's exported checkpoints, to check the "
+                                                          "history it handed over against (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every dossier's hash chain and snapshot, the vault entries they reference, the access audit's
@@ -135,14 +136,14 @@ def audit_verify(
                       + (f" (and {len(unknown) - 1} more unknown)" if len(unknown) > 1 else ""))
         chain_keys = chain_keys_of(engine.vault.key_provider())
         report = verify(engine.store, dossier or None, allow_unchained=allow_unchained, keys=chain_keys or None)
-        anchored = anchor_section(engine, anchor, dossier)
+        anchored = anchor_section(engine, anchor, dossier, peer_anchor or [])
     if as_json:
-        out = report.to_dict()
-        out["ok"] = report.ok and anchored.ok
-        out["anchor"] = anchored.to_dict()
+        doc = report.to_dict()
+        doc["ok"] = report.ok and anchored.ok
+        doc["anchor"] = anchored.to_dict()
         if heads:
-            out["heads"] = report.heads
-        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+            doc["heads"] = report.heads
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         raise typer.Exit(0 if report.ok and anchored.ok else 1)
     if heads:
         for did, h in sorted(report.heads.items()):
@@ -295,59 +296,8 @@ def retention_apply(
         _out.print(f"  {bundle_id}: kept, members unknown (its first member has expired)")
 
 
-class LogLevel(enum.StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
-
-
-class LogFormat(enum.StrEnum):
-    json = "json"
-    text = "text"
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError
-        from importlib.metadata import version as dist_version
-
-        try:
-            typer.echo(f"procflow {dist_version('procflow')}")
-        except PackageNotFoundError:  # running from a source tree that was never installed
-            typer.echo("procflow (not installed)")
-        raise typer.Exit()
-
-
-def _logging_callback(
-    log_file: Annotated[str | None, typer.Option("--log-file", envvar="PROCFLOW_LOG_FILE",
-                                                 help="Write logs here (JSON lines, personal data redacted).")] = None,
-    log_level: Annotated[LogLevel | None, typer.Option("--log-level", envvar="PROCFLOW_LOG_LEVEL",
-                                                       case_sensitive=False, help="How much to log.")] = None,
-    log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="PROCFLOW_LOG_FORMAT",
-                                                  case_sensitive=False, help="Log line format.")] = LogFormat.json,
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
-                                          help="Print procflow's version and exit.")] = False,
-) -> None:
-    """procflow — durable workflows for Vietnam's one-stop (một cửa) procedures."""
-    if log_file or log_level:
-        from procflow.privacy.logging_setup import configure_logging
-
-        try:
-            configure_logging(log_level.value if log_level else "INFO", log_file, fmt=log_format.value)
-        except OSError as exc:
-            _fail(f"--log-file: cannot write {log_file}: {exc.strerror or exc}")
-
-
 def register(app: typer.Typer) -> None:
-    """Mount ``audit``, ``keys`` and ``retention``; install the redacting log setup."""
+    """Mount ``audit``, ``keys`` and ``retention``."""
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")
     app.add_typer(retention_app, name="retention")
-    if app.registered_callback is None:
-        app.callback()(_logging_callback)
-    else:  # somebody else owns the callback: configure from the environment at start-up instead
-        from procflow.privacy.logging_setup import configure_from_env
-
-        configure_from_env()

@@ -17,10 +17,34 @@ from typing import Annotated, Any
 
 import typer
 
-from procflow.calendar import local_time
 from procflow.cli._common import err, fail
+from procflow.officehours import local_time
 
-__all__ = ["simulate"]
+__all__ = ["complete_fault", "parse_fault_option", "simulate"]
+
+# The kinds of procflow.simulate.faults.FAULT_KINDS (tests/test_cli_conventions.py keeps the two in step; the
+# module is imported only when a value is checked, so ``procflow --help`` stays fast).
+FAULT_NAMES = ("portal-down", "commune-offline", "official-leave", "holiday-week")
+FAULT_METAVAR = "KIND[:key=value,...]"
+
+
+def parse_fault_option(value: str) -> Any:
+    """``--fault KIND[:key=value,...]``: the kind is a choice (listed in the help, completed by the shell), the
+    parameters follow it; a wrong kind or key ends in one line naming the allowed ones."""
+    from procflow.errors import ProcflowError
+    from procflow.simulate.faults import Fault, parse_fault
+
+    if isinstance(value, Fault):
+        return value
+    try:
+        return parse_fault(str(value))
+    except ProcflowError as exc:
+        fail(f"--fault: {exc}")
+
+
+def complete_fault(incomplete: str) -> list[str]:
+    """Shell completion of ``--fault``: the kinds."""
+    return [n for n in FAULT_NAMES if n.startswith(incomplete)]
 
 
 def simulate(
@@ -41,10 +65,11 @@ def simulate(
     resume: Annotated[bool, typer.Option(help="Continue a run that was killed, from the checkpoint in --db "
                                               "(SQLite or PostgreSQL, one process; give the same options); "
                                               "starts afresh when there is none.")] = False,
-    fault: Annotated[list[str] | None, typer.Option(
-        "--fault", metavar="NAME[:key=value,...]",
-        help="Inject a fault (repeatable): portal-down[:day=,hours=], commune-offline[:commune=,start=,hours=], "
-             "official-leave[:agency=,officials=,days=,start=], holiday-week[:start=].")] = None,
+    fault: Annotated[list[Any] | None, typer.Option(
+        "--fault", metavar=FAULT_METAVAR, parser=parse_fault_option, autocompletion=complete_fault,
+        help="Inject a fault (repeatable). KIND is one of: portal-down[:day=,hours=], "
+             "commune-offline[:commune=,start=,hours=], official-leave[:agency=,officials=,days=,start=], "
+             "holiday-week[:start=]. The baseline without the faults runs as a second progress step.")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML report (inline charts).")] = None,
     baseline: Annotated[bool, typer.Option(help="With --fault: also simulate without the faults (in memory) "
                                                 "and report what they cost.")] = True,
@@ -65,7 +90,7 @@ def simulate(
     from procflow.cli.progress import Progress
     from procflow.errors import CatalogueError, ProcflowError
     from procflow.simulate import Scenario, run_simulation
-    from procflow.simulate.faults import parse_fault
+    from procflow.simulate.faults import Fault, parse_fault
     from procflow.simulate.report import run_with_baseline, simulation_report, write_html
     from procflow.simulate.sync import FileReceiver
 
@@ -94,7 +119,7 @@ def simulate(
             _fail(f"--catalogue {catalogue}: " + " ".join(str(exc).split()))
         extra = {"volumes": volumes, "profiles": profiles}
     try:
-        faults = tuple(parse_fault(f) for f in fault or ())
+        faults = tuple(f if isinstance(f, Fault) else parse_fault(f) for f in fault or ())
         scenario = Scenario(province=province, days=days, seed=seed, start=first,
                             rate=rate, faults=faults, portal_sync=sync_to is not None, **extra)
     except ValueError as exc:
@@ -150,9 +175,9 @@ def simulate(
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     from procflow.cli._common import out
-    from procflow.cli.app import _print_report  # the console layout lives in one place
+    from procflow.cli.app import print_report  # the console layout lives in one place
 
-    _print_report(report, elapsed=time.perf_counter() - t0, db=db)
+    print_report(report, elapsed=time.perf_counter() - t0, db=db)
     _print_extras(out, data, resumed=result.resumed, html=html)
     if not result.resumed:  # the main job's cost per simulated day must stay flat as the backlog grows
         line = pace_line(result)

@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from procflow.cli._common import DbOption, open_store_or_fail, require_db
+from procflow.cli._common import DbOption, fail, open_store_or_fail, out, require_db
 from procflow.errors import ProcflowError
 
 if TYPE_CHECKING:
@@ -24,15 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = ["due_timers", "register", "timers_table"]
 
-_out = Console(width=None if sys.stdout.isatty() else 132, highlight=False)
-_err = Console(stderr=True, highlight=False)
 
 Row = tuple[datetime, str, str, str, str, int]  # (fire_at, dossier, timer, state, status, armed by event)
 
 
 def timers_table(rows: Iterable[Row], *, title: str, now: datetime | None = None) -> Table:
     """A table of timers (for ``procflow timers`` and ``procflow inspect``), times in Vietnam's time zone."""
-    from procflow.calendar import VN_TZ
+    from procflow.officehours import VN_TZ
 
     t = Table(title=title, title_justify="left")
     for col in ("due at", "dossier", "timer", "state", "status", "armed by event"):
@@ -47,7 +44,7 @@ def timers_table(rows: Iterable[Row], *, title: str, now: datetime | None = None
 
 def dossier_timers(engine: Engine, dossier_id: str) -> list[Row]:
     """A dossier's timers as its log says (armed, paused, or their outcome), in due order."""
-    from procflow.workers.scheduler import armed_timers
+    from procflow.workers.timerstate import armed_timers
 
     state = engine.store.get(dossier_id).state
     return [(a.fire_at, dossier_id, a.name, state, status, a.armed_seq)
@@ -56,7 +53,7 @@ def dossier_timers(engine: Engine, dossier_id: str) -> list[Row]:
 
 def due_timers(engine: Engine, at: datetime | None) -> list[Row]:
     """Queued armings due at ``at`` (every live one when None) that would fire: cancelled ones are left out."""
-    from procflow.workers.scheduler import settled
+    from procflow.workers.timerstate import settled
 
     out: list[Row] = []
     for t in engine.store.timers(due_before=at):
@@ -70,17 +67,34 @@ def due_timers(engine: Engine, at: datetime | None) -> list[Row]:
 def _parse_at(at: str | None) -> datetime | None:
     if at is None:
         return None
-    from procflow.calendar import VN_TZ
+    from procflow.officehours import VN_TZ
 
     try:
         value = datetime.fromisoformat(at)
     except ValueError as exc:
-        _err.print(f"[bold red]error:[/] --at: expected an ISO date and time ({exc})", soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"--at: expected an ISO date and time ({exc})")
     if not 2000 <= value.year <= 2100:
-        _err.print(f"[bold red]error:[/] --at: {at} is outside the years procflow counts (2000–2100)", soft_wrap=True)
-        raise typer.Exit(1)
+        fail(f"--at: {at} is outside the years procflow counts (2000–2100)")
     return value if value.tzinfo is not None else value.replace(tzinfo=VN_TZ)
+
+
+def _run_due(db: str, store: Any, engine: Engine, now: datetime, checkpoint_every: float) -> dict[str, Any]:
+    """Fire what is due, as a long-running writer does: checkpoints every ``checkpoint_every`` seconds and one
+    at the end (``procflow.cli.adapters.checkpoints``); SIGTERM / Ctrl-C end it after the batch in hand (it
+    commits), then the last checkpoint is taken."""
+    import signal
+
+    from procflow.cli.adapters import checkpoints
+    from procflow.workers.scheduler import Scheduler
+
+    scheduler = Scheduler(engine)
+    previous = {sig: signal.signal(sig, lambda *_: scheduler.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with checkpoints(db, store, checkpoint_every):
+            return scheduler.run_due(now).to_dict()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def register(app: typer.Typer) -> None:
@@ -94,12 +108,15 @@ def register(app: typer.Typer) -> None:
         show_all: Annotated[bool, typer.Option("--all", help="Every armed timer, not only the due ones.")] = False,
         limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 50,
         run: Annotated[bool, typer.Option(help="Fire the due timers now (once each), then report.")] = False,
+        checkpoint_every: Annotated[float, typer.Option(min=0, help="With --run: seconds between checkpoints of "
+                                                        "the log while it runs, and one at the end (0: none; needs a "
+                                                        "checkpoint key, `procflow keys init --checkpoint`).")] = 60.0,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """List the timers that are due (or armed) in a store; --run fires the due ones."""
-        from procflow.calendar import VN_TZ
         from procflow.clock import Clock, FakeClock, SystemClock
         from procflow.engine.core import Engine
+        from procflow.officehours import VN_TZ
         db = require_db(db)
         moment = _parse_at(at)
         now = moment or datetime.now(VN_TZ)
@@ -109,15 +126,12 @@ def register(app: typer.Typer) -> None:
             engine = Engine(store, clock=clock)
             report: dict[str, Any] = {"at": now.isoformat()}
             if run:
-                from procflow.workers.scheduler import Scheduler
-
-                report["run"] = Scheduler(engine).run_due(now).to_dict()
+                report["run"] = _run_due(db, store, engine, now, checkpoint_every)
             due = due_timers(engine, now)
             rows = due_timers(engine, None) if show_all else due
             outcomes = store.timer_counts()
         except ProcflowError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(f"{exc}")
         finally:
             store.close()
         report.update(due=len(due), timers=[{"dossier_id": d, "name": n, "fire_at": f.isoformat(), "state": s,
@@ -129,11 +143,11 @@ def register(app: typer.Typer) -> None:
             return
         if run:
             r = report["run"]
-            _out.print(f"fired {r['fired']}, discarded {r['discarded']}, failed {r['failed']} "
+            out.print(f"fired {r['fired']}, discarded {r['discarded']}, failed {r['failed']} "
                        f"(cancelled armings dropped: {r['cancelled']})")
         title = (f"Armed timers: {len(rows):,}" if show_all
                  else f"Due timers at {now.astimezone(VN_TZ).strftime('%Y-%m-%d %H:%M')}: {len(due):,}")
-        _out.print(timers_table(rows[:limit], title=title, now=now))
+        out.print(timers_table(rows[:limit], title=title, now=now))
         if outcomes:
             summary = ", ".join(f"{n} {o} {c:,}" for (n, _a, o), c in sorted(outcomes.items()))
-            _out.print(f"so far: {summary}")
+            out.print(f"so far: {summary}")

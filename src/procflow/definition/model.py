@@ -11,6 +11,7 @@ import enum
 import hashlib
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 import attrs
 
@@ -217,10 +218,45 @@ class ProcedureDefinition:
     def name(self) -> str:
         return f"{self.name_en} ({self.name_vi})" if self.name_en else self.name_vi
 
+    def applicant_fields(self, kind: str = "name") -> tuple[str, ...]:
+        """The fields that may name the dossier holder's ``kind`` (name, national_id, phone, address, email), in
+        the order they are tried: only the one ``applicant`` declares, when it declares one (a birth
+        registration's holder is the parent who files: an empty parent name never falls back to the
+        newborn's); else personal fields of that kind whose name says applicant (declarant, requester,
+        parent, owner, holder), then the others in file order. The national portal's status row and the
+        printed forms both use it, so they name the same person."""
+        cached = _APPLICANT_ORDER.get((id(self), kind))
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        declared = self.applicant.get(kind)
+        if declared:
+            order: tuple[str, ...] = (declared,)
+        else:
+            of_kind = [f.name for f in self.fields if f.personal == kind]
+            hinted = [n for n in of_kind if any(h in n for h in APPLICANT_HINTS)]
+            order = tuple(hinted + [n for n in of_kind if n not in hinted])
+        if len(_APPLICANT_ORDER) > 4096:  # definitions parsed and dropped (tests): do not keep them all alive
+            _APPLICANT_ORDER.clear()
+        _APPLICANT_ORDER[(id(self), kind)] = (self, order)
+        return order
+
+    def applicant_value(self, data: Mapping[str, Any], kind: str = "name") -> Any:
+        """The first non-empty value among :meth:`applicant_fields` (None when all are empty)."""
+        for name in self.applicant_fields(kind):
+            value = data.get(name)
+            if value is not None and value != "":
+                return value
+        return None
+
     def is_effective(self, on: date) -> bool:
         """Whether this version's flow is the law on day ``on`` (open-ended where a bound is not given)."""
         return (self.effective_from is None or on >= self.effective_from) and (
             self.effective_until is None or on < self.effective_until)
+
+
+APPLICANT_HINTS = ("applicant", "declarant", "requester", "parent", "owner", "holder")
+"""Words in a field name that say it belongs to the person who files (người nộp / chủ hồ sơ)."""
+_APPLICANT_ORDER: dict[tuple[int, str], tuple[ProcedureDefinition, tuple[str, ...]]] = {}
 
 
 _TOP_KEYS: tuple[str, ...]  # grown below by optional keys

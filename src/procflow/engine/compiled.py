@@ -6,7 +6,9 @@ looks its move up instead of walking the definition.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from datetime import date
 
 import attrs
 from transitions import Machine
@@ -16,7 +18,10 @@ from procflow.engine.timers import TimerTable
 
 __all__ = [
     "CompiledDefinition",
+    "VersionsInForce",
 ]
+
+_log = logging.getLogger("procflow.engine.core")
 
 
 @attrs.frozen
@@ -72,3 +77,44 @@ def _clock_fixed(defn: ProcedureDefinition, src: Step, dest: Step) -> bool:
     leaves_online = src.name == defn.online_initial and src.name != dest.name
     return not leaves_online and src.clock is dest.clock
 
+
+
+_LAPSED_TOLD: set[tuple[str, int]] = set()  # (procedure, version) whose lapse was logged: once per process
+
+
+class VersionsInForce:
+    """Which registered version of a procedure a dossier filed on a given day follows, remembered per
+    (procedure, day): the highest version whose ``effective_from`` has come (a later version supersedes an
+    earlier one from its first day). When that version's ``effective_until`` has passed too, no registered
+    version is the law on that day: it is still used — a simulation or a deployment must go on — and a
+    warning says so, once per version. ``clear`` after registering a version."""
+
+    def __init__(self, compiled: Mapping[tuple[str, int], CompiledDefinition]) -> None:
+        self._compiled = compiled
+        self._chosen: dict[tuple[str, date], CompiledDefinition | None] = {}
+
+    def clear(self) -> None:
+        self._chosen.clear()
+
+    def on(self, code: str, day: date) -> CompiledDefinition | None:
+        """None: no version of ``code`` had started by ``day`` (the caller falls back to the latest)."""
+        key = (code, day)
+        if key in self._chosen:
+            return self._chosen[key]
+        best: CompiledDefinition | None = None
+        for (c, _), entry in self._compiled.items():
+            d = entry.definition
+            if c == code and (d.effective_from is None or d.effective_from <= day) and (
+                    best is None or d.version > best.definition.version):
+                best = entry
+        if best is not None:
+            d = best.definition
+            if d.effective_until is not None and day >= d.effective_until and (code, d.version) not in _LAPSED_TOLD:
+                _LAPSED_TOLD.add((code, d.version))
+                _log.warning("procedure %s: v%d stopped being the law on %s and no later version is registered; "
+                             "dossiers filed from %s still follow v%d (register the version now in force)",
+                             code, d.version, d.effective_until.isoformat(), day.isoformat(), d.version)
+        if len(self._chosen) > 100_000:
+            self._chosen.clear()
+        self._chosen[key] = best
+        return best

@@ -18,48 +18,39 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
 from procflow.calendar import WorkingCalendar
 from procflow.clock import Clock, SystemClock
-from procflow.definition.model import ClockMode, ProcedureDefinition, Step
+from procflow.definition.model import ClockMode, ProcedureDefinition
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor, Dossier, DossierEvent, EventKind, filed_effects, replay, sla_to_dict
 from procflow.engine.amendments import Amendments
 from procflow.engine.authoriser import Authoriser
-from procflow.engine.compiled import CompiledDefinition
+from procflow.engine.clockmove import advance_clock
+from procflow.engine.compiled import CompiledDefinition, VersionsInForce
 from procflow.engine.eventwriter import EventWriter
 from procflow.engine.guards import BUILTIN_GUARDS
 from procflow.engine.sealing import Sealing
 from procflow.engine.timers import TimerTable
-from procflow.errors import (
-    DefinitionError,
-    GuardRejected,
-    InvalidData,
-    Problem,
-    ProcflowError,
-)
+from procflow.errors import DefinitionError, GuardRejected, InvalidData, Problem, ProcflowError
 from procflow.fieldtypes import check_values, field_checkers
 from procflow.jurisdiction import Registry
 from procflow.privacy.access import AccessPolicy, Reader
 from procflow.privacy.directory import Directory
 from procflow.privacy.identity import DirectoryIdentity
 from procflow.privacy.masking import mask_record
-from procflow.privacy.vault import Vault, is_ref
-from procflow.sla import ClockPolicy, SlaClock
+from procflow.privacy.sealed import is_ref
+from procflow.privacy.vault import Vault
+from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage, Store
 
 if TYPE_CHECKING:
     from procflow.privacy.identity import IdentityProvider
 
-__all__ = [
-    "Engine",
-    "Guard",
-    "OutboxRule",
-]
+__all__ = ["Engine", "Guard", "OutboxRule"]
 
 Guard = Callable[[Dossier, Mapping[str, Any]], bool]
 """A pure, in-process check: ``guard(dossier, data) -> bool``. Never I/O (that belongs in adapters)."""
@@ -115,6 +106,7 @@ class Engine(Sealing, Amendments):
         self.writer = EventWriter(self)  # every event goes through it (vault, chain, outbox, timers)
         self._compiled: dict[tuple[str, int], CompiledDefinition] = {}
         self._latest: dict[str, int] = {}
+        self._in_force = VersionsInForce(self._compiled)
         for code, version, source in store.definition_sources():
             self._install(parse_definition(source, file=f"<store {code} v{version}>"), persist=False)
 
@@ -146,6 +138,7 @@ class Engine(Sealing, Amendments):
             return existing
         compiled = CompiledDefinition.compile(defn)
         self._compiled[defn.key] = compiled
+        self._in_force.clear()
         if defn.version > self._latest.get(defn.code, 0):
             self._latest[defn.code] = defn.version
         return compiled
@@ -185,12 +178,16 @@ class Engine(Sealing, Amendments):
         desk receives it (status 2); the desk may instead refuse it (status 3) or ask for a supplement.
         ``sla_days`` overrides the definition's limit for this dossier: a liên thông bundle gives its members
         their (shorter) limits inside the bundle.
+        ``version`` None: the version in force on the filing day (``effective_from`` / ``effective_until``;
+        ``procflow.engine.compiled.VersionsInForce``), not merely the latest registered.
 
         ``location`` is the commune where the subject is (residence, land); when it differs from
         ``filed_at`` the dossier is location-independent and routed to the competent agency, while the
         filing commune stays the point of contact for the result.
         """
-        compiled = self._get_compiled(procedure, version)
+        now = self.clock.now()
+        compiled = ((version is None and self._in_force.on(procedure, now.astimezone(self.calendar.tz).date()))
+                    or self._get_compiled(procedure, version))  # the version in force on the filing day
         defn = compiled.definition
         if online and defn.online_initial is None:
             raise DefinitionError(f"procedure {defn.code} v{defn.version} takes no online filing "
@@ -198,7 +195,6 @@ class Engine(Sealing, Amendments):
         initial = defn.online_initial if online and defn.online_initial is not None else defn.initial
         routing = self.registry.route(filed_at=filed_at, location=location or filed_at,
                                       competent_kind=defn.competent_kind)
-        now = self.clock.now()
         receiving = routing.receiving.code
         actor = self.authoriser.file(actor, procedure, receiving, routing.receiving.name)
         values = self._check_data(defn, None, data or {}, filing=True)
@@ -271,7 +267,7 @@ class Engine(Sealing, Amendments):
         now = self.clock.now()
         changed: set[str] = set()
         effects: dict[str, Any] = {}
-        sla = d.sla if clock_fixed else self._advance_clock(src, dest, d.sla, now, defn)
+        sla = d.sla if clock_fixed else advance_clock(self.calendar, src, dest, d.sla, now, defn)
         if sla is not d.sla:
             changed.add("sla")
             effects["sla"] = sla_to_dict(sla)
@@ -313,29 +309,6 @@ class Engine(Sealing, Amendments):
             dossier.sla, dossier.step_due_at, dossier.data, dossier.revision = sla, step_due, new.data, new.revision
             return dossier
         return new
-
-    # -- the SLA clock on a move -----------------------------------------------------------------------
-    def _advance_clock(self, src: Step, dest: Step, sla: SlaClock, now: datetime,
-                       defn: ProcedureDefinition) -> SlaClock:
-        if src.name == defn.online_initial and src.name != dest.name and not sla.stopped:
-            # an online filing leaves "newly registered": received → the limit starts now; refused → stopped
-            if dest.clock is ClockMode.STOPPED:
-                return sla.stop(now)
-            if dest.portal_status == 5:  # asked to supplement before receipt: still not received
-                return sla
-            started = SlaClock.start(self.calendar, now, sla.working_days)
-            return started if dest.clock is ClockMode.RUNNING else started.pause(now)
-        if src.clock is dest.clock or sla.stopped:
-            return sla
-        if dest.clock is ClockMode.STOPPED:
-            return sla.stop(now)
-        if dest.clock is ClockMode.RUNNING:
-            if src.resume_policy is not None:
-                return sla.resume(self.calendar, now, ClockPolicy(src.resume_policy))
-            if src.clock is ClockMode.CITIZEN:
-                return sla.resume(self.calendar, now, ClockPolicy(defn.supplement_policy))
-            return sla.resume(self.calendar, now, ClockPolicy.PAUSE)
-        return sla.pause(now) if sla.running else sla
 
     # -- lookups and refusals ---------------------------------------------------------------------------
     def timer_table(self, procedure: str, version: int) -> TimerTable | None:

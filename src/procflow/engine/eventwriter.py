@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from procflow.dossier import Dossier, DossierEvent
 from procflow.engine.memo import RecordMemo, Sealed
-from procflow.engine.outbox import seal_messages
+from procflow.engine.payloadrefs import seal_messages
 from procflow.engine.timers import TimerChanges
 from procflow.errors import DossierNotFound
 from procflow.privacy.hashchain import GENESIS, ChainKey, chain_event, chain_key, head_of
 from procflow.privacy.keys import REFRESH_SECONDS, signing_keys
-from procflow.privacy.vault import has_refs, is_ref
+from procflow.privacy.sealed import has_refs, is_ref
 from procflow.store.base import OutboxMessage
 from procflow.store.contracts import writes_armings
 

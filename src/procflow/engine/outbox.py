@@ -14,9 +14,9 @@ Personal values stay sealed at rest. A topic builds its payload from the dossier
 (real values: a notice needs the citizen's phone), but the outbox table is as much "at rest" as the
 snapshot: a copy of the database file, its WAL or a backup would otherwise carry every citizen's phone
 and name in clear, and the vault's encryption would protect nothing. So before a row is written,
-:func:`seal_payload` replaces every payload value that equals one of the dossier's sealed personal values
-with that value's vault reference (``{"$vault": "<dossier>/<seq>/<field>"}``). The delivery worker
-opens the references just before it hands the message to an adapter, and audits that disclosure
+``procflow.engine.payloadrefs.seal_payload`` replaces every payload value that equals one of the dossier's
+sealed personal values with that value's vault reference (``{"$vault": "<dossier>/<seq>/<field>"}``). The
+delivery worker opens the references just before it hands the message to an adapter, and audits that disclosure
 (``procflow.workers.delivery``). The match is by whole value: a custom topic must put a personal value in a field
 of its own — a value embedded inside a longer text (``"call 0912…"``) cannot be recognised and would be
 stored as written.
@@ -30,12 +30,11 @@ from typing import Any
 
 import attrs
 
-from procflow.calendar import local_time
 from procflow.definition.model import ProcedureDefinition
 from procflow.definition.statuses import PORTAL_STATUS
 from procflow.dossier import Dossier, DossierEvent
 from procflow.jsontext import isotext
-from procflow.privacy.vault import MARKER
+from procflow.officehours import local_time
 from procflow.store.base import OutboxMessage, Store
 
 __all__ = [
@@ -49,10 +48,7 @@ __all__ = [
     "document_topic",
     "message_key",
     "notification_topic",
-    "payload_refs",
     "payment_topic",
-    "seal_messages",
-    "seal_payload",
     "status_payload",
     "status_sync_topic",
     "topic_rule",
@@ -123,111 +119,6 @@ def topic_rule(topics: Sequence[OutboxTopic]) -> Callable[[Dossier, DossierEvent
     return rule
 
 
-# -- personal values at rest: references in, references out -------------------------------------------------
-Sealed = Mapping[str, tuple[Any, Any]]
-"""A dossier's sealed personal values, ``{field: (real value, vault reference)}`` (``procflow.engine.memo``)."""
-
-
-def _lookup(sealed: Sealed | None) -> dict[tuple[type, Any], Mapping[str, str]]:
-    """(type, real value) → reference, for the values a payload could carry whole: non-empty strings and
-    integers (the type is part of the key, so ``True`` never matches a personal ``1``). Two fields with the
-    same value (a couple's names may coincide) give the reference of the first field by name, so a record
-    opened from the store seals exactly as the one the engine kept in memory (their field order differs)."""
-    out: dict[tuple[type, Any], Mapping[str, str]] = {}
-    for _, (value, ref) in sorted((sealed or {}).items()):
-        t = type(value)
-        if (t is str and value) or t is int:
-            if type(ref) is dict and MARKER in ref:
-                out.setdefault((t, value), ref)
-    return out
-
-
-def _walk(value: Any, refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> Any:
-    t = type(value)
-    if t is dict:
-        if MARKER in value:  # already a reference
-            return value
-        return _sealed(value, refs)
-    if t is list or t is tuple:
-        return [_walk(v, refs) for v in value]
-    if t is str or t is int:
-        ref = refs.get((t, value))
-        if ref is not None:
-            return dict(ref)
-    return value
-
-
-def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str, Any]:
-    """``payload`` with every leaf (in nested dicts and lists) that equals one of the dossier's sealed
-    personal values replaced by a copy of its vault reference. ``sealed`` is what
-    ``EventWriter.sealed`` returns."""
-    refs = _lookup(sealed)
-    return _sealed(payload, refs) if refs else dict(payload)
-
-
-def _sealed(payload: Mapping[str, Any], refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> dict[str, Any]:
-    # Runs on every fire that writes an outbox row for a dossier with personal values: the top level (most
-    # leaves live there) is copied and searched at C speed (``in`` on the values), and only a hit is located.
-    out = dict(payload)
-    values = out.values()
-    for (t, v), ref in refs.items():
-        if v in values:
-            for k, x in out.items():
-                if type(x) is t and x == v:
-                    out[k] = dict(ref)
-    for k, x in out.items():
-        tx = type(x)
-        if tx is dict or tx is list or tx is tuple:
-            out[k] = _walk(x, refs)
-    return out
-
-
-_LOOKUPS: dict[int, tuple[Sealed, dict[tuple[type, Any], Mapping[str, str]]]] = {}
-
-
-def cached_lookup(sealed: Sealed) -> dict[tuple[type, Any], Mapping[str, str]]:
-    """:func:`_lookup`, once per sealed mapping: the engine keeps one per dossier (``procflow.engine.memo``)
-    until its personal values change, and every fire that writes an outbox row asks for it. Keyed by identity
-    (the mapping is held, so its id is not reused while cached); bounded. Only for mappings nobody changes
-    in place, as the engine's are."""
-    hit = _LOOKUPS.get(id(sealed))
-    if hit is not None and hit[0] is sealed:
-        return hit[1]
-    refs = _lookup(sealed)
-    if len(_LOOKUPS) >= 65_536:
-        _LOOKUPS.clear()
-    _LOOKUPS[id(sealed)] = (sealed, refs)
-    return refs
-
-
-def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None, *,
-                  frozen: bool = False) -> list[OutboxMessage]:
-    """:func:`seal_payload` for each message (a no-op when there is nothing sealed or no message).
-    ``frozen``: ``sealed`` is never changed in place (the engine's), so its lookup table is reused."""
-    refs = (cached_lookup(sealed) if frozen else _lookup(sealed)) if messages and sealed else None
-    if not refs:
-        return list(messages)
-    return [OutboxMessage(m.topic, m.key, m.dossier_id, _sealed(m.payload, refs)) for m in messages]
-
-
-def payload_refs(value: Any) -> list[str]:
-    """The fields of the vault references a payload holds, in order of appearance (empty: none)."""
-    out: list[str] = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is dict:
-            ref = v.get(MARKER)
-            if ref is not None:
-                out.append(str(ref).rsplit("/", 1)[-1])
-            else:
-                stack.extend(reversed(list(v.values())))
-        elif t is list or t is tuple:
-            stack.extend(reversed(v))
-    return out
-
-
 # -- helpers shared by the standard topics ---------------------------------------------------------------
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
@@ -264,12 +155,8 @@ def _first(d: Dossier, defn: ProcedureDefinition, kind: str) -> Any:
 
 
 def _applicant(d: Dossier, defn: ProcedureDefinition) -> Any:
-    """The dossier holder (chủ hồ sơ) as the definition names it; the first name field otherwise."""
-    field = defn.applicant.get("name")
-    if field is not None:
-        value = d.data.get(field)
-        return value if value not in ("",) else None
-    return _first(d, defn, "name")
+    """The dossier holder (chủ hồ sơ): the rule the printed forms use too (``ProcedureDefinition.applicant_value``)."""
+    return defn.applicant_value(d.data, "name")
 
 
 def status_payload(d: Dossier, defn: ProcedureDefinition, *, event: DossierEvent | None = None,

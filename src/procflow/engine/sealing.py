@@ -14,7 +14,8 @@ import attrs
 from procflow.dossier import Dossier, DossierEvent
 from procflow.engine.compiled import CompiledDefinition
 from procflow.engine.eventwriter import EventWriter
-from procflow.privacy.vault import Vault, has_refs, is_ref
+from procflow.privacy.sealed import has_refs, is_ref
+from procflow.privacy.vault import Vault
 from procflow.store.base import Store
 
 __all__ = ["Sealing"]

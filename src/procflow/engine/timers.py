@@ -43,7 +43,8 @@ import attrs
 from procflow.calendar import WorkingCalendar
 from procflow.definition.model import ProcedureDefinition, TimerAction, TimerAnchor, TimerSpec
 from procflow.dossier import Dossier, DossierEvent, EventKind, replay, sla_from_dict
-from procflow.engine.outbox import NOTIFY_CITIZEN, seal_payload
+from procflow.engine.outbox import NOTIFY_CITIZEN
+from procflow.engine.payloadrefs import seal_payload
 from procflow.store.base import OutboxMessage
 
 __all__ = [

@@ -77,6 +77,7 @@ from procflow.exchange.model import (
     PayloadEvent,
     TraceHop,
 )
+from procflow.exchange.nodekeys import NodeKeys, TrustStore
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits, parse_envelope
 from procflow.exchange.payload import (
     StoreReplayGuard,
@@ -86,7 +87,7 @@ from procflow.exchange.payload import (
     payload_event,
 )
 from procflow.exchange.schema import EDXML_NS, PF_NS, envelope_schema, validate_tree
-from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
+from procflow.exchange.signing import sign_envelope
 from procflow.exchange.transfer import ExchangeNode, Received
 from procflow.exchange.transport import HandoffAdapter, HandoffTransport, LocalTransport
 from procflow.exchange.verifier import MemoryReplayGuard, ReplayGuard, Verifier

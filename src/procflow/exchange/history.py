@@ -45,14 +45,15 @@ from procflow.exchange.errors import (
 from procflow.exchange.model import PayloadEvent
 from procflow.exchange.redaction import shown
 from procflow.privacy.hashchain import GENESIS, event_hash, is_keyed
-from procflow.privacy.vault import make_ref
+from procflow.privacy.sealed import make_ref
 
 __all__ = ["KEYED_SCHEME", "LINK_SCHEME", "check_history", "payload_links", "sealed_event", "verify_links"]
 
 # procflow.privacy.hashchain's unkeyed links: SHA-256 over the previous link and the event's content
 LINK_SCHEME = "sha256"
 # Keyed links (issue 19: HMAC with the sender's chain key, which never leaves the sender) are carried with this
-# scheme; the receiver checks their linkage and shape, while their content is covered by the envelope signature.
+# scheme; the receiver checks their linkage and shape, while their content is covered by the envelope signature
+# and, later, by the sender's exported checkpoints (the rule: procflow.privacy.provenance).
 KEYED_SCHEME = "hmac-sha256"
 
 

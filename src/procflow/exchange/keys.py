@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from procflow.errors import UsageError
-from procflow.exchange.signing import NodeKeys
+from procflow.exchange.nodekeys import NodeKeys
 from procflow.privacy.files import write_private
 
 __all__ = ["generate_test_keys", "generate_test_pki"]

@@ -23,14 +23,10 @@ foreign systems place it). A receiver verifies against the certificate its trust
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
-import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from signxml import (
     CanonicalizationMethod,
@@ -46,7 +42,6 @@ from signxml import (
     XMLVerifier,
 )
 
-from procflow.errors import UsageError
 from procflow.exchange.dsig import envelope_digest_matches, parse_profile, sign_profile, signed_info_verifies
 from procflow.exchange.errors import (
     EncodingError,
@@ -56,13 +51,12 @@ from procflow.exchange.errors import (
     SignerMismatch,
     UntrustedSender,
 )
+from procflow.exchange.nodekeys import NodeKeys, TrustStore
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits, is_procflow_profile, parse_xml
 from procflow.exchange.redaction import redacted, shown
 from procflow.exchange.schema import DS_NS, ENVELOPE_ID, edxml
 
-__all__ = ["NodeKeys", "TrustStore", "sign_envelope", "verify_signature"]
-
-SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+__all__ = ["sign_envelope", "verify_signature"]
 
 _ACCEPTED_METHODS = frozenset(
     {
@@ -89,84 +83,6 @@ class _NoCanonicalDump(logging.Filter):
 
 
 logging.getLogger("signxml.processor").addFilter(_NoCanonicalDump())
-
-
-@attrs.frozen
-class NodeKeys:
-    """One agency node's signing identity, parsed once and reused for every envelope it sends."""
-
-    agency: str
-    private_key: SigningKey = attrs.field(repr=False)
-    certificate: x509.Certificate
-
-    def __attrs_post_init__(self) -> None:
-        mine = self.private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        theirs = self.certificate.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        if mine != theirs:
-            raise UsageError(f"node {self.agency}: the private key does not match the certificate")
-
-    @classmethod
-    def from_pem(cls, agency: str, key_pem: bytes, cert_pem: bytes, *, password: bytes | None = None) -> NodeKeys:
-        key = serialization.load_pem_private_key(key_pem, password=password)
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise UsageError(f"node {agency}: only RSA and EC keys can sign envelopes")
-        return cls(agency, key, x509.load_pem_x509_certificate(cert_pem))
-
-    @classmethod
-    def load(
-        cls, agency: str, key_path: str | Path, cert_path: str | Path, *, password: bytes | None = None
-    ) -> NodeKeys:
-        """Read the PEM files once at node start-up."""
-        return cls.from_pem(agency, Path(key_path).read_bytes(), Path(cert_path).read_bytes(), password=password)
-
-    @property
-    def signature_method(self) -> SignatureMethod:
-        if isinstance(self.private_key, ec.EllipticCurvePrivateKey):
-            return SignatureMethod.ECDSA_SHA256
-        return SignatureMethod.RSA_SHA256
-
-
-class TrustStore:
-    """Agency code → the certificate whose key signs that agency's envelopes.
-
-    The mapping, not anything in the certificate, is the authority: distributing it (out of band, per
-    federation) is how a node learns whom to believe.
-    """
-
-    def __init__(self, certificates: Mapping[str, x509.Certificate]) -> None:
-        self._certificates = dict(certificates)
-        self._by_fingerprint = {
-            cert.fingerprint(hashes.SHA256()): agency for agency, cert in self._certificates.items()
-        }
-
-    @classmethod
-    def load(cls, directory: str | Path) -> TrustStore:
-        """Load ``{agency code}.cert.pem`` files (the layout :func:`generate_test_pki` writes)."""
-        certificates = {
-            path.name[: -len(".cert.pem")]: x509.load_pem_x509_certificate(path.read_bytes())
-            for path in sorted(Path(directory).glob("*.cert.pem"))
-        }
-        return cls(certificates)
-
-    def certificate(self, agency: str) -> x509.Certificate | None:
-        return self._certificates.get(agency)
-
-    def agency_of(self, certificate: x509.Certificate) -> str | None:
-        """Which trusted agency this exact certificate belongs to, if any."""
-        return self._by_fingerprint.get(certificate.fingerprint(hashes.SHA256()))
-
-    def __contains__(self, agency: object) -> bool:
-        return agency in self._certificates
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._certificates))
-
-    def __len__(self) -> int:
-        return len(self._certificates)
 
 
 def _header(root: etree._Element) -> etree._Element:

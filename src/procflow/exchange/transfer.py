@@ -16,8 +16,9 @@ hand-off to an agency hosted elsewhere is an outbox message carrying a signed en
 
 Both sides' event logs end up identical: the envelope carries every event with its seq, time, actor,
 agency, custodian, status, note and effects, and the receiver stores them as they are (sealing personal
-values in its own vault and chaining hashes as its engine does; vault references name (dossier, seq,
-field), so even the stored rows agree). Each event also carries the sender's chain link, and nothing is
+values in its own vault and chaining hashes as its engine does, under its own chain key; vault references
+name (dossier, seq, field), so even the stored rows agree). Each event also carries the sender's chain link,
+kept with the import point in the receiver's audit chain (procflow.privacy.provenance), and nothing is
 imported before the whole history passed :mod:`procflow.exchange.history` (the procedure's law, custody
 at each step, the sender's chain). Envelopes carry personal values in clear to the receiving node,
 which must be a member of the trust store; nothing here logs them.
@@ -50,14 +51,8 @@ from procflow.exchange.errors import (
     WrongCustodian,
 )
 from procflow.exchange.history import check_history, verify_links
-from procflow.exchange.model import (
-    Attachment,
-    DocumentInfo,
-    DossierPayload,
-    Envelope,
-    Party,
-    TraceHop,
-)
+from procflow.exchange.model import Attachment, DocumentInfo, DossierPayload, Envelope, Party, TraceHop
+from procflow.exchange.nodekeys import NodeKeys, TrustStore
 from procflow.exchange.parser import DEFAULT_LIMITS, Limits
 from procflow.exchange.payload import (
     StoreReplayGuard,
@@ -68,10 +63,11 @@ from procflow.exchange.payload import (
     handoff_message_id,
 )
 from procflow.exchange.redaction import redacted, shown
-from procflow.exchange.signing import NodeKeys, TrustStore, sign_envelope
+from procflow.exchange.signing import sign_envelope
 from procflow.exchange.verifier import Verifier
 from procflow.privacy.access import record_disclosure
 from procflow.privacy.hashchain import GENESIS
+from procflow.privacy.provenance import import_entry
 
 __all__ = [
     "ExchangeNode",
@@ -267,6 +263,12 @@ class ExchangeNode:
                                           f"{_named(envelope.sender.code)} was already received")
                 plan = self._plan(envelope, source)
                 new_events = self._apply(plan)
+                # the import point and the sender's links, in the audit chain (procflow.privacy.provenance)
+                store.record_audit(import_entry(
+                    at=self.engine.clock.now(), receiver=self.agency, sender=envelope.sender.code,
+                    message_id=envelope.message_id, dossier_id=plan.events[0].dossier_id, first=new_events[0].seq,
+                    last=new_events[-1].seq, envelope=data,
+                    carried=[(p.prev_link, p.link) for p in (payload.events if payload else ())[plan.known:]]))
         except EnvelopeRejected as exc:
             log.info("refused envelope (%s) [%s]", source, exc.reason)  # the message may quote values: not logged
             raise

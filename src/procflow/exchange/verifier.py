@@ -24,6 +24,7 @@ from procflow.exchange.errors import (
     WrongRecipient,
 )
 from procflow.exchange.model import VN_TZ, Envelope
+from procflow.exchange.nodekeys import TrustStore
 from procflow.exchange.parser import (
     DEFAULT_LIMITS,
     Limits,
@@ -34,7 +35,7 @@ from procflow.exchange.parser import (
 )
 from procflow.exchange.redaction import shown
 from procflow.exchange.schema import validate_tree
-from procflow.exchange.signing import TrustStore, find_signature, verify_signature
+from procflow.exchange.signing import find_signature, verify_signature
 
 __all__ = ["Clock", "MemoryReplayGuard", "ReplayGuard", "Verifier"]
 

@@ -47,7 +47,6 @@ __all__ = ["DOSSIER_FORMS", "build_form", "build_register", "step_outcome"]
 DOSSIER_FORMS = ("01", "02", "03", "04", "05", "06")
 """Forms built for one dossier; form 07 is a desk's register (``build_register``)."""
 
-_APPLICANT_HINTS = ("applicant", "declarant", "requester", "parent", "owner", "holder")
 _ROLE = {"01": "Người tiếp nhận hồ sơ", "02": "Người tiếp nhận hồ sơ", "03": "Người tiếp nhận hồ sơ",
          "05": "Thủ trưởng cơ quan giải quyết", "06": "Bộ phận Một cửa", "07": "Người lập sổ"}
 
@@ -98,22 +97,14 @@ class _Names:
 
 
 def _facts(d: Dossier, defn: ProcedureDefinition) -> DossierFacts:
-    holder = getattr(defn, "applicant", {}) or {}  # the fields the definition names for the dossier holder
-
-    def first(kind: str, prefer: Sequence[str] = ()) -> str:
-        named = holder.get(kind)
-        if named is not None and d.data.get(named) not in (None, ""):
-            return str(d.data[named])
-        candidates = [f for f in defn.fields if f.personal == kind and d.data.get(f.name) not in (None, "")]
-        for f in candidates:
-            if any(h in f.name for h in prefer):
-                return str(d.data[f.name])
-        return str(d.data[candidates[0].name]) if candidates else ""
+    def first(kind: str) -> str:  # the dossier holder's, as the portal's status row names them
+        value = defn.applicant_value(d.data, kind)
+        return "" if value is None else str(value)
 
     labels = {f.name: (f.label_vi or f.label_en or f.name.replace("_", " ")) for f in defn.fields}
     fields = tuple((labels.get(k, k), _show(v)) for k, v in d.data.items() if k in labels and v not in (None, ""))
     return DossierFacts(dossier_id=d.id, procedure_code=defn.code, procedure_name=defn.name_vi or defn.name,
-                        applicant=first("name", _APPLICANT_HINTS), applicant_id=first("national_id", _APPLICANT_HINTS),
+                        applicant=first("name"), applicant_id=first("national_id"),
                         phone=first("phone"), address=first("address"), fields=fields)
 
 

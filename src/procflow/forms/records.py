@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from procflow.calendar import VN_TZ
+from procflow.officehours import VN_TZ
 
 __all__ = [
     "CIRCULAR",

@@ -22,7 +22,6 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-from procflow.calendar import VN_TZ
 from procflow.errors import UsageError
 from procflow.forms.records import (
     ControlSlip,
@@ -36,6 +35,7 @@ from procflow.forms.records import (
     SupplementRequest,
     form_to_dict,
 )
+from procflow.officehours import VN_TZ
 
 __all__ = ["render_html", "render_json", "vn_time"]
 

@@ -43,7 +43,9 @@ from procflow.privacy.checkpoint import (
 )
 from procflow.privacy.hashchain import GENESIS, audit_link, is_keyed, key_fingerprint
 from procflow.privacy.keys import signing_keys
-from procflow.privacy.vault import ERASED, MARKER, VaultError, parse_ref
+from procflow.privacy.provenance import peer_heads, verify_imports
+from procflow.privacy.sealed import ERASED, MARKER, parse_ref
+from procflow.privacy.vault import VaultError
 from procflow.store.base import AuditChainRow
 
 __all__ = [
@@ -69,6 +71,7 @@ class Finding:
 
     dossier_id: str
     kind: str  # deleted | truncated | rechained | vault-missing | vault-altered | vault-erased | audit-* | checkpoint-*
+    #           | import-altered | import-unproven | import-missing | import-record-altered (privacy.provenance)
     detail: str
 
     def __str__(self) -> str:
@@ -86,6 +89,10 @@ class AnchorReport:
     vault_entries: int = 0
     audit_rows: int = 0
     audit_unchained: int = 0  # rows written before the audit was chained
+    imported_events: int = 0  # events other nodes handed over (procflow.privacy.provenance)
+    provenance_checked: int = 0  # of them, checked against their sender's link (re-hashed, or its checkpoints)
+    provenance_unchecked: int = 0  # keyed sender links with no sender checkpoint at hand: the envelope vouched
+    peer_keys: list[str] = attrs.field(factory=list)  # "key id public-key-hex" of each --peer-anchor's signer
     findings: list[Finding] = attrs.field(factory=list)
     warnings: list[str] = attrs.field(factory=list)
 
@@ -98,6 +105,8 @@ class AnchorReport:
                 "checkpoint_at": self.checkpoint_at, "anchored_dossiers": self.anchored_dossiers,
                 "not_anchored_events": self.not_anchored_events, "vault_entries": self.vault_entries,
                 "audit_rows": self.audit_rows, "audit_unchained": self.audit_unchained,
+                "imported_events": self.imported_events, "provenance_checked": self.provenance_checked,
+                "provenance_unchecked": self.provenance_unchecked, "peer_keys": self.peer_keys,
                 "findings": [attrs.asdict(f) for f in self.findings], "warnings": self.warnings}
 
 
@@ -217,9 +226,32 @@ def _verify_vault(store: Any, vault: Any, did: str, events: list[Any], snapshot:
             report.findings.append(Finding(did, "vault-altered", f"vault entry {did}/{seq} ({field}): {exc}"))
 
 
+def _peer_heads(peers: Iterable[Mapping[str, Any]], report: AnchorReport) -> dict[tuple[str, int], bytes]:
+    """The heads other nodes' exported checkpoints anchor (``audit verify --peer-anchor``): each export's chain
+    must verify under the key it carries (whose fingerprint the report shows, to compare with the one the
+    sender published) and its heads must match its latest root."""
+    out: dict[tuple[str, int], bytes] = {}
+    for doc in peers:
+        rows = [(c["body"], bytes.fromhex(c["digest"]), bytes.fromhex(c["signature"])) for c in doc["checkpoints"]]
+        carried = {b["key"]: bytes.fromhex(b["public_key"]) for b in (json.loads(c[0]) for c in rows)}
+        good = _check_chain(rows, carried, report, "peer")
+        if len(good) != len(rows) or not good:
+            continue
+        heads = [(d, int(s), bytes.fromhex(h)) for d, s, h in doc["heads"]]
+        if heads_root(heads).hex() != good[-1]["root"]:
+            report.findings.append(Finding("*peer-anchor*", "anchor-heads-altered", "a --peer-anchor file's heads "
+                                           "do not match its latest checkpoint's root"))
+            continue
+        report.peer_keys += [f"{kid} {pub.hex()}" for kid, pub in carried.items()]
+        out.update(peer_heads(doc))
+    return out
+
+
 def verify_anchor(store: Any, provider: object, vault: Any, *, anchor: Mapping[str, Any] | None = None,
-                  dossier_ids: Iterable[str] | None = None) -> AnchorReport:
-    """Check the store against its latest checkpoint (and ``anchor``, an exported copy); never writes."""
+                  dossier_ids: Iterable[str] | None = None, peers: Iterable[Mapping[str, Any]] = ()
+                  ) -> AnchorReport:
+    """Check the store against its latest checkpoint (and ``anchor``, an exported copy), and what other nodes
+    handed over against what they carried (and ``peers``, their exported checkpoints); never writes."""
     report = AnchorReport()
     trusted = _public_keys(provider)
     exported: list[dict[str, Any]] = []
@@ -305,4 +337,5 @@ def verify_anchor(store: Any, provider: object, vault: Any, *, anchor: Mapping[s
                                                f"{keyed_from_checkpoint}) without a keyed link: forged or re-chained "
                                                "without the key"))
         _verify_vault(store, vault, did, events, snapshot, did in erased, report)
+    verify_imports(store, audit, report, Finding, peers=_peer_heads(peers, report), dossier_ids=wanted)
     return report

@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ __all__ = [
     "CHECKPOINT_INTERVAL",
     "AnchorUnavailable",
     "Checkpointer",
+    "checkpointing",
     "export_checkpoints",
     "heads_root",
     "load_anchor",
@@ -41,6 +44,7 @@ __all__ = [
 log = logging.getLogger("procflow.privacy.checkpoint")
 
 CHECKPOINT_INTERVAL = 60.0  # seconds between checkpoints taken by a worker (``--checkpoint-every``)
+SHUTDOWN_WAIT = 10.0  # seconds a stopping writer waits for another leader's checkpoint to end, to take its own
 _FORMAT = "procflow-checkpoints-1"
 
 
@@ -59,46 +63,57 @@ def _audit_head(store: Any) -> tuple[int, bytes]:
 
 
 def take_checkpoint(store: Any, provider: object, *, now: datetime | None = None, kind: str = "checkpoint",
-                    detail: str = "", force: bool = False) -> CheckpointRow | None:
+                    detail: str = "", force: bool = False, wait: float = 0.0) -> CheckpointRow | None:
     """Anchor every dossier's current head; returns the checkpoint, or None when nothing changed since the
-    last one (unless ``force``) or another process is the leader. Raises :class:`AnchorUnavailable` without a
-    checkpoint key — never makes one."""
+    last one (unless ``force``) or another process is the leader — for up to ``wait`` seconds it tries again
+    (a writer's last checkpoint at shutdown must cover its own last writes, which the leader's checkpoint in
+    progress may have missed). Raises :class:`AnchorUnavailable` without a checkpoint key — never makes one."""
     active, keys = signing_keys(provider, "checkpoint")
     if active is None:
         raise AnchorUnavailable("no checkpoint key: create one explicitly with `procflow keys init --checkpoint` "
                                 "(the log stays unanchored until then)")
     signer = Ed25519PrivateKey.from_private_bytes(keys[active])
-    at = (now or datetime.now(UTC)).isoformat()
-    with store.checkpoint_leader() as leader:
-        if not leader:
+    deadline = time.monotonic() + wait
+    while True:
+        with store.checkpoint_leader() as leader:
+            if leader:
+                return _take(store, provider, signer, active, now=now, kind=kind, detail=detail, force=force)
+        if time.monotonic() >= deadline:
             return None
-        # Read and hash outside the write transaction (one statement each: a consistent snapshot of heads, every
-        # one a prefix of its log), so writers wait only for the short write below, not for the whole scan.
-        anchored = {d: (s, h) for d, s, h in store.anchor_heads()}
-        moved = [(d, s, h) for d, s, h in store.chain_heads() if h is not None and anchored.get(d) != (s, h)]
-        for d, s, h in moved:
-            anchored[d] = (s, h)
-        rows = [(d, s, h) for d, (s, h) in sorted(anchored.items())]
-        audit_rows, audit_head = _audit_head(store)
-        root = heads_root(rows).hex()
-        with store.transaction():
-            prior = store.last_checkpoint()
-            last = json.loads(prior.body) if prior is not None else None
-            if (not force and kind == "checkpoint" and last is not None and last["root"] == root
-                    and last["audit"] == [audit_rows, audit_head.hex()]):
-                return None
-            seq = prior.seq + 1 if prior is not None else 1
-            body = json.dumps({"v": 1, "seq": seq, "at": at, "kind": kind, "root": root, "dossiers": len(rows),
-                               "events": sum(s for _, s, _ in rows), "audit": [audit_rows, audit_head.hex()],
-                               "prev": prior.digest.hex() if prior is not None else GENESIS.hex(), "detail": detail,
-                               "chain_key": signing_keys(provider, "chain")[0],
-                               "key": active, "public_key": signer.public_key().public_bytes(
-                                   Encoding.Raw, PublicFormat.Raw).hex()}, sort_keys=True, ensure_ascii=False)
-            digest = hashlib.sha256(body.encode()).digest()
-            row = CheckpointRow(seq, at, kind, body, digest, active, signer.sign(digest))
-            store.save_anchor_heads(moved)
-            if not store.add_checkpoint(row):
-                return None
+        time.sleep(0.05)
+
+
+def _take(store: Any, provider: object, signer: Ed25519PrivateKey, active: str, *, now: datetime | None, kind: str,
+          detail: str, force: bool) -> CheckpointRow | None:
+    """One checkpoint, by the leader (the caller holds ``store.checkpoint_leader()``)."""
+    at = (now or datetime.now(UTC)).isoformat()
+    # Read and hash outside the write transaction (one statement each: a consistent snapshot of heads, every
+    # one a prefix of its log), so writers wait only for the short write below, not for the whole scan.
+    anchored = {d: (s, h) for d, s, h in store.anchor_heads()}
+    moved = [(d, s, h) for d, s, h in store.chain_heads() if h is not None and anchored.get(d) != (s, h)]
+    for d, s, h in moved:
+        anchored[d] = (s, h)
+    rows = [(d, s, h) for d, (s, h) in sorted(anchored.items())]
+    audit_rows, audit_head = _audit_head(store)
+    root = heads_root(rows).hex()
+    with store.transaction():
+        prior = store.last_checkpoint()
+        last = json.loads(prior.body) if prior is not None else None
+        if (not force and kind == "checkpoint" and last is not None and last["root"] == root
+                and last["audit"] == [audit_rows, audit_head.hex()]):
+            return None
+        seq = prior.seq + 1 if prior is not None else 1
+        body = json.dumps({"v": 1, "seq": seq, "at": at, "kind": kind, "root": root, "dossiers": len(rows),
+                           "events": sum(s for _, s, _ in rows), "audit": [audit_rows, audit_head.hex()],
+                           "prev": prior.digest.hex() if prior is not None else GENESIS.hex(), "detail": detail,
+                           "chain_key": signing_keys(provider, "chain")[0],
+                           "key": active, "public_key": signer.public_key().public_bytes(
+                               Encoding.Raw, PublicFormat.Raw).hex()}, sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256(body.encode()).digest()
+        row = CheckpointRow(seq, at, kind, body, digest, active, signer.sign(digest))
+        store.save_anchor_heads(moved)
+        if not store.add_checkpoint(row):
+            return None
     return row
 
 
@@ -107,7 +122,8 @@ class Checkpointer:
     path: a fire never waits for it). A store without a checkpoint key is left unanchored and says so once,
     never given a key; on PostgreSQL only the worker holding the leader lock writes a checkpoint."""
 
-    def __init__(self, store: Any, provider: object, *, interval: float = CHECKPOINT_INTERVAL) -> None:
+    def __init__(self, store: Any, provider: object, *, interval: float = CHECKPOINT_INTERVAL,
+                 on_unanchored: Callable[[str], None] | None = None) -> None:
         if interval <= 0:
             raise UsageError(f"checkpoint interval must be positive, got {interval:g}")
         self.store = store
@@ -115,14 +131,15 @@ class Checkpointer:
         self.interval = interval
         self.taken = 0
         self.unavailable: str | None = None
+        self._say = on_unanchored or (lambda text: log.warning("%s", text))
         self._stop = threading.Event()
 
-    def take(self) -> CheckpointRow | None:
+    def take(self, *, wait: float = 0.0) -> CheckpointRow | None:
         try:
-            row = take_checkpoint(self.store, self.provider)
+            row = take_checkpoint(self.store, self.provider, wait=wait)
         except AnchorUnavailable as exc:
-            if self.unavailable is None:
-                log.warning("%s", exc)
+            if self.unavailable is None:  # said once per run, however many rounds find no key
+                self._say(str(exc))  # "no checkpoint key … the log stays unanchored until then"
             self.unavailable = str(exc)
             return None
         except ProcflowError as exc:  # a lost connection, a locked store: try again next round
@@ -136,10 +153,37 @@ class Checkpointer:
         """Until :meth:`stop`: a checkpoint every ``interval`` seconds, and a last one when stopped."""
         while not self._stop.wait(self.interval):
             self.take()
-        self.take()
+        self.take(wait=SHUTDOWN_WAIT)
 
     def stop(self) -> None:
         self._stop.set()
+
+
+@contextmanager
+def checkpointing(open_store: Callable[[], Any], provider: object, *, interval: float | None = CHECKPOINT_INTERVAL,
+                  on_unanchored: Callable[[str], None] | None = None) -> Iterator[Checkpointer]:
+    """Checkpoints for the length of a ``with`` block: every ``interval`` seconds in a thread of their own, on a
+    connection of their own (``open_store()``), and one more when the block ends — normally, by an exception,
+    or after a signal handler stopped the writer inside it (``interval`` None: only that last one, for a
+    one-shot run). Every long-running writer (``procflow worker``, ``procflow timers --run``) wraps its loop in
+    this, so no writer leaves its last changes unanchored; on PostgreSQL the leader lock picks one writer."""
+    store = open_store()
+    anchors = Checkpointer(store, provider, interval=interval or CHECKPOINT_INTERVAL, on_unanchored=on_unanchored)
+    thread = None
+    if interval is not None:
+        thread = threading.Thread(target=anchors.run, name="procflow-checkpoints", daemon=True)
+        thread.start()
+    try:
+        yield anchors
+    finally:
+        anchors.stop()
+        try:
+            if thread is None:
+                anchors.take(wait=SHUTDOWN_WAIT)
+            else:
+                thread.join(timeout=60)  # the shutdown checkpoint: one scan of the heads and one short write
+        finally:
+            store.close()
 
 
 # -- export ----------------------------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ The heads of all chains are anchored by signed checkpoints (``procflow.privacy.a
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from typing import Any
 import attrs
 
 from procflow.dossier import Dossier, DossierEvent, replay
+from procflow.jsontext import effects_text_of
 
 __all__ = ["GENESIS", "KEYED", "Break", "ChainKey", "VerifyReport", "audit_link", "chain_event", "chain_key",
            "event_content", "event_hash", "head_of", "is_keyed", "key_fingerprint", "link", "verify", "verify_dossier"]
@@ -83,7 +83,7 @@ def is_keyed(h: bytes | None) -> bool:
 
 def effects_text(effects: Any) -> str | None:
     """The canonical effects JSON (the same text ``DossierEvent.effects_json`` writes)."""
-    return None if not effects else json.dumps(effects, ensure_ascii=False, sort_keys=True)
+    return None if not effects else effects_text_of(effects)
 
 
 def event_content(dossier_id: str, seq: int, at: datetime, kind: str, trigger: str | None,

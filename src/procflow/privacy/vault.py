@@ -31,60 +31,29 @@ import hmac
 import json
 import logging
 import os
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from hashlib import sha256
 from typing import Any
 
-import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from procflow.errors import KeysUnavailable, UsageError, VaultError
 from procflow.privacy.env_keys import default_key_provider
-from procflow.privacy.keys import REFRESH_SECONDS, RETIRE_GRACE_SECONDS, FileKeyProvider, KeyProvider
+from procflow.privacy.keys import FileKeyProvider, KeyProvider
+from procflow.privacy.rotation import KeyRotation
+from procflow.privacy.sealed import ERASED, MARKER, PLAIN, has_refs, normalise_id, parse_ref
+from procflow.privacy.sealed import PLAINTEXT_JSON as _JSON
 
 __all__ = [
-    "MARKER",
-    "PLAIN",
-    "RotationReport",
     "Vault",
     "VaultError",
-    "is_ref",
-    "make_ref",
-    "parse_ref",
 ]
 
 log = logging.getLogger("procflow.privacy.vault")
 
-MARKER = "$vault"
-PLAIN = "plain"  # key id of values stored unencrypted (Vault(encrypt=False))
-ERASED = "erased"  # key id of values erased by retention
 _NONCE = 12
-
-
-def make_ref(dossier_id: str, seq: int, field: str) -> dict[str, str]:
-    return {MARKER: f"{dossier_id}/{seq}/{field}"}
-
-
-def is_ref(value: Any) -> bool:
-    return type(value) is dict and MARKER in value
-
-
-def parse_ref(value: Mapping[str, str]) -> tuple[str, int, str]:
-    dossier_id, seq, field = value[MARKER].rsplit("/", 2)
-    return dossier_id, int(seq), field
-
-
-def has_refs(data: Mapping[str, Any]) -> bool:
-    for v in data.values():
-        if type(v) is dict and MARKER in v:
-            return True
-    return False
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
 
 def _aad(dossier_id: str, seq: int) -> bytes:
@@ -93,18 +62,6 @@ def _aad(dossier_id: str, seq: int) -> bytes:
     return f"procflow-vault-1|{dossier_id}|{seq}".encode()
 
 
-def normalise_id(value: Any) -> str:
-    return "".join(str(value).split())
-
-
-@attrs.define
-class RotationReport:
-    active: str
-    started: bool  # True when this run created the new key; False when it resumed an earlier rotation
-    batches: int = 0
-    rotated: int = 0
-    remaining: int = 0
-    retired: list[str] = attrs.field(factory=list)
 
 
 class _Sql:
@@ -134,7 +91,7 @@ class _Sql:
         self.keyring().record_vault_key(key_id)
 
 
-class Vault:
+class Vault(KeyRotation):
     """Seals personal values into the store's ``vault`` table and opens them again.
 
     ``keys`` defaults to :func:`procflow.privacy.env_keys.default_key_provider` for the store's location, created
@@ -376,100 +333,3 @@ class Vault:
         n = self.live_entries(dossier_id)
         self._sql.target(dossier_id).erase_vault(dossier_id, key_id=ERASED, at=at)
         return n
-
-    # -- rotation ---------------------------------------------------------------------------------------
-    def _reseal_old(self, active: str, old: list[str], batch_size: int) -> int:
-        """Re-encrypt every value under a key in ``old`` with the active key (ciphers of old keys are cached)."""
-        return sum(self._reseal_batches(old, batch_size))
-
-    def _reseal_batches(self, old: list[str], batch_size: int) -> Iterator[int]:
-        """Re-encrypt the values under the keys in ``old`` with the active key, one transaction per batch;
-        yields each batch's size. Walks the primary key: one pass, no index on key_id needed."""
-        after: tuple[str, int] = ("", -1)
-        while old:
-            rows = self._sql.target(None).vault_rows_under(old, after=after, limit=batch_size)
-            if not rows:
-                break
-            after = (rows[-1][0], int(rows[-1][1]))
-            with self.store.transaction():
-                for did, seq, key_id, blob in rows:
-                    values = self._open_bytes(did, seq, key_id, blob)
-                    new_id, new_blob = self._seal_bytes(did, seq, _JSON(values).encode())
-                    self._sql.target(did).reseal_vault_value(did, seq, old_key_id=key_id, key_id=new_id, blob=new_blob)
-            yield len(rows)
-
-    def _retire_old(self, provider: KeyProvider, active: str, *, grace: float, batch_size: int) -> list[str]:
-        old = [k for k in provider.key_ids() if k != active]
-        if not old:
-            return []
-        for kid in old:  # hold every old key in memory until the end: a late value can still be re-sealed
-            self._cipher(kid)
-        log.info("key rotation: waiting %.1f s before retiring %s (other processes' keyring refresh)", grace, old)
-        time.sleep(grace)
-        self._reseal_old(active, old, batch_size)  # values other processes sealed with an old key meanwhile
-        if any(k != active for k in self.key_usage()):
-            log.warning("key rotation: values still under old keys; not retiring")
-            return []
-        retired = []
-        for kid in old:
-            provider.retire(kid)
-            retired.append(kid)
-        late = self._reseal_old(active, old, batch_size)  # checked again once retired
-        if late:
-            log.warning("key rotation: %d value(s) sealed with a retired key during retirement were re-encrypted",
-                        late)
-        if not any(k in retired for k in self.key_usage()):
-            with self.store.transaction():  # the store no longer needs them
-                for kid in retired:
-                    self._sql.keyring().forget_vault_key(kid)
-            if self._recorded is not None:
-                self._recorded.difference_update(retired)
-        return retired
-
-    def key_usage(self) -> dict[str, int]:
-        """Live (not erased) values per key id."""
-        return dict(self._sql.target(None).vault_key_usage())
-
-    def rotate(self, *, batch_size: int = 500, retire: bool = False, retire_grace: float = RETIRE_GRACE_SECONDS,
-               on_batch: Callable[[int, int], None] | None = None) -> RotationReport:
-        """Re-encrypt every value not under the active key, ``batch_size`` rows per transaction.
-
-        Resumable: when values under an older key remain (an earlier run was interrupted), this run
-        finishes that rotation with the current active key instead of starting another; otherwise it
-        first makes a new key active. A batch commits all its rows or none, and rows are selected by
-        ``key_id``, so a crash at any point loses nothing and the next run picks up the rest.
-        ``on_batch(batches_done, rows_done)`` runs after each commit (progress; tests interrupt there).
-
-        ``retire`` removes the old keys from the keyring — only after ``retire_grace`` seconds (longer than
-        any process's keyring refresh, so every process seals with the new key by then), after re-encrypting
-        what other processes sealed with an old key meanwhile, and checked again once retired: a value found
-        under a retired key then is re-encrypted with the key still held in memory. No value is lost.
-        """
-        if retire and retire_grace <= REFRESH_SECONDS:
-            raise VaultError(f"retire_grace must be longer than the keyring refresh ({REFRESH_SECONDS:g} s)")
-        if not self.encrypt:
-            raise VaultError("this vault stores plaintext (encrypt=False); open it with encrypt=True to rotate")
-        provider = self.keys
-        active = provider.active_key_id()
-        old = [k for k in self.key_usage() if k != active]
-        started = not old
-        if started:
-            active = provider.new_active_key()
-            old = [k for k in self.key_usage() if k != active]
-            log.info("key rotation: new active key %s; re-encrypting values under %s", active, old or "none")
-        else:
-            log.info("key rotation: resuming with active key %s; values remain under %s", active, old)
-        report = RotationReport(active=active, started=started)
-        for n in self._reseal_batches(old, batch_size):
-            report.batches += 1
-            report.rotated += n
-            if on_batch is not None:
-                on_batch(report.batches, report.rotated)
-        usage = self.key_usage()
-        report.remaining = sum(n for k, n in usage.items() if k != active)
-        if retire and not report.remaining:
-            report.retired = self._retire_old(provider, active, grace=retire_grace, batch_size=batch_size)
-            report.remaining = sum(n for k, n in self.key_usage().items() if k != active)
-        log.info("key rotation: %d value(s) re-encrypted in %d batch(es); %d remain under older keys",
-                 report.rotated, report.batches, report.remaining)
-        return report

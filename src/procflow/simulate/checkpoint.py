@@ -15,12 +15,11 @@ it is taken: a group commit then costs its own new tasks, not the whole backlog 
 
 from __future__ import annotations
 
-import heapq
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from procflow.errors import StoreError
+from procflow.simulate.resumable import RunPosition
 
 if TYPE_CHECKING:
     from procflow.dossier import Dossier
@@ -36,14 +35,15 @@ def _choice_index(sim: Simulator) -> dict[tuple[Any, ...], Any]:
     """Per procedure, by identity (no attrs equality calls per task), the state a choice belongs to and its
     position there (a task outlives its state when a timer moves the dossier while the task waits: an
     expired supplement request withdraws a dossier whose citizen is still due)."""
-    cached = getattr(sim, "_choice_index", None)
+    memo = sim.checkpoint_memo
+    cached = memo.get("choice_index")
     if cached is None:
         cached = {}
         for code, states in sim.sc.profiles.items():
             for state, choices in states.items():
                 for i, c in enumerate(choices):
                     cached.setdefault((code, id(c)), (state, i))
-        sim._choice_index = cached  # type: ignore[attr-defined]
+        memo["choice_index"] = cached
     return cached
 
 
@@ -76,7 +76,7 @@ class _Encoded:
         last checkpoint are encoded; those taken since are dropped."""
         old, index = self.by_seq, _choice_index(sim)
         new: dict[int, str] = {}
-        for ts, seq, kind, p in sim._heap:
+        for ts, seq, kind, p in sim.pending_tasks():
             text = old.get(seq)
             if text is None:
                 text = json.dumps([ts, seq, kind, _encode(index, kind, p)], separators=(",", ":"))
@@ -97,15 +97,16 @@ def _decode(sim: Simulator, kind: str, p: list[Any], live: dict[str, Dossier]) -
 
 def save(sim: Simulator, *, finished: bool) -> None:
     assert sim.tables is not None
-    encoded = getattr(sim, "_encoded_tasks", None)
+    memo = sim.checkpoint_memo
+    encoded = memo.get("encoded_tasks")
     if encoded is None:
-        encoded = sim._encoded_tasks = _Encoded()  # type: ignore[attr-defined]
+        encoded = memo["encoded_tasks"] = _Encoded()
     version, internal, gauss = sim.rng.getstate()
+    at = sim.position()
     state = {
-        "v": _VERSION, "finished": finished, "last": list(sim._last), "seq": sim._seq,
-        "rng": [version, list(internal), gauss], "next_sample": sim._next_sample,
-        "pools": {agency: sorted([free, who] for free, who in pool.free_at)
-                  for agency, pool in sorted(sim._pools.items())},
+        "v": _VERSION, "finished": finished, "last": list(at.last), "seq": at.seq,
+        "rng": [version, list(internal), gauss], "next_sample": at.next_sample,
+        "pools": at.pools,
         "result": {k: getattr(sim.result, k) for k in _COUNTERS},
     }
     text = json.dumps(state, separators=(",", ":"))
@@ -125,32 +126,17 @@ def restore(sim: Simulator) -> bool:
     if fingerprint != sim.fingerprint:
         raise StoreError("the store was written by a simulation with other settings (province, days, seed, "
                          "rate, faults or behaviour); resume with the same options, or start afresh")
-    last = (float(state["last"][0]), int(state["last"][1]))
-    arrivals = sim._arrivals_heap  # drawn again from the seed: drop those already filed
-    arrivals[:] = [e for e in arrivals if (e[0], e[1]) > last]
-    heapq.heapify(arrivals)
-    sim._heap.clear()
+    position = RunPosition(last=(float(state["last"][0]), int(state["last"][1])), seq=int(state["seq"]),
+                           next_sample=float(state["next_sample"]), pools=state["pools"])
     live = _load_live(sim, {p[0] for _, _, kind, p in state["heap"] if kind in ("ready", "fire")})
-    sim._heap.extend((ts, seq, kind, _decode(sim, kind, p, live)) for ts, seq, kind, p in state["heap"])
-    heapq.heapify(sim._heap)
-    sim._seq, sim._last = int(state["seq"]), last
+    sim.resume_from(position, [(ts, seq, kind, _decode(sim, kind, p, live)) for ts, seq, kind, p in state["heap"]],
+                    live, {p[0] for _, _, kind, p in state["heap"] if kind in ("bready", "breturn")})
     version, internal, gauss = state["rng"]
     sim.rng.setstate((version, tuple(internal), gauss))
-    for agency, free in state["pools"].items():
-        pool = sim._pool(agency)
-        pool.free_at = [(float(t), int(who)) for t, who in free]
     for k in _COUNTERS:
         setattr(sim.result, k, int(state["result"][k]))
-    sim._next_sample = float(state["next_sample"])
     sim.result.backlog = sim.tables.samples()
     sim.result.online_ids = sim.tables.online_ids()
-    sim._live = {i: d for i, d in live.items() if not sim._step(d).final}
-    sim._open = {i: d for i, d in sim._live.items() if d.status not in (9, 10)}
-    sim._returning = {p[0] for _, _, kind, p in state["heap"] if kind in ("bready", "breturn")}
-    if sim.bundles is not None:
-        sim.bundles.remember(live.values())
-    if last[0] > 0:
-        sim.engine.clock.set(datetime.fromtimestamp(last[0], sim.cal.tz))  # type: ignore[attr-defined]
     sim.result.resumed = True
     return True
 

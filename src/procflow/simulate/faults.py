@@ -19,8 +19,9 @@ from datetime import date, datetime, time, timedelta
 
 import attrs
 
-from procflow.calendar import VN_TZ, WorkingCalendar
+from procflow.calendar import WorkingCalendar
 from procflow.errors import ProcflowError
+from procflow.officehours import VN_TZ
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultPlan", "parse_fault"]
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from procflow.calendar import local_time
+from procflow.officehours import local_time
 
 __all__ = ["render_html"]
 

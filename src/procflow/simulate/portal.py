@@ -30,7 +30,25 @@ from procflow.workers.reconcile import reconcile
 if TYPE_CHECKING:
     from procflow.simulate.runner import Simulator
 
-__all__ = ["PortalRun", "PortalStats", "portal_lines"]
+__all__ = ["PORTAL_PLUGIN", "PortalRun", "PortalStats", "portal_adapter", "portal_lines"]
+
+PORTAL_PLUGIN = "portal_http"  # the portal adapter's entry-point name in the "procflow" group
+
+
+def portal_adapter(*, local: bool = False, name: str = PORTAL_PLUGIN) -> tuple[Any, Any]:
+    """The installed portal adapter's plugin class and (for ``local``) its portal simulator class, found
+    through the plugin manager (entry point ``name`` of group ``procflow``), not imported by module name: the
+    core never depends on an adapter package. A missing adapter is one clear :class:`PluginError`."""
+    pm = make_plugin_manager()
+    plugin = pm.get_plugin(name)
+    if plugin is None:
+        raise PluginError(f"the portal sync needs a portal adapter, and no plugin {name!r} is installed (entry "
+                          "point group 'procflow'): pip install ./plugins/procflow-portal-http")
+    simulator = getattr(plugin, "simulator_class", None)
+    if local and simulator is None:
+        raise PluginError(f"the installed portal plugin {name!r} ({type(plugin).__module__}) offers no local "
+                          "portal simulator (simulator_class); use --portal URL instead")
+    return type(plugin), simulator
 
 
 class _AfterRun:
@@ -83,11 +101,7 @@ class PortalRun:
                  base_delay: float = 60.0, max_delay: float = 1800.0, concurrency: int = 8, batch_size: int = 64,
                  reconcile_rounds: int = 4, username: str | None = None, password: str | None = None,
                  agency_code: str | None = None) -> None:
-        try:
-            from procflow_portal_http import PortalPlugin, PortalSimulator
-        except ImportError as exc:
-            raise PluginError("the portal needs the procflow-portal-http adapter: "
-                              "pip install ./plugins/procflow-portal-http") from exc
+        PortalPlugin, PortalSimulator = portal_adapter(local=local)
         if (portal_url is None) == (not local):
             raise UsageError("give either portal_url or local=True")
         if fail_rate and not local:

@@ -36,21 +36,22 @@ from procflow.simulate.citizens import synthetic_data
 from procflow.simulate.faults import FaultPlan
 from procflow.simulate.office import Pool, add_office_time
 from procflow.simulate.result import SimulationResult
+from procflow.simulate.resumable import Resumable
 from procflow.simulate.scenario import Choice, Scenario
 from procflow.simulate.tables import SimTables
 
-__all__ = ["SimulationResult", "Simulator", "add_office_time"]
+__all__ = ["Simulator", "add_office_time"]
 
 DONE = frozenset({9, 10})
 
 
-class Simulator(BundleTasks):
+class Simulator(BundleTasks, Resumable):
     """Runs a scenario on an engine with a FakeClock. ``bundles`` is made when the mix names a bundle.
 
     ``checkpoints`` writes a resumable checkpoint in every group commit (stores with simulation records);
     ``resume`` starts from the store's checkpoint instead of from the beginning; ``after_commit(simulator, final)`` runs
     after each commit, outside any transaction (the portal-sync pump delivers there). ``timers``
-    (``procflow.workers.scheduler.SimulationTimers``) fires due timers at their own simulated time, between commits.
+    (``procflow.workers.simtimers.SimulationTimers``) fires due timers at their own simulated time, between commits.
     """
 
     def __init__(self, engine: Engine, scenario: Scenario, progress: Callable[[float], None] | None = None, *,

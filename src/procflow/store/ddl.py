@@ -6,11 +6,40 @@ at a time, recorded, refused when newer than this procflow — read without the 
 
 from __future__ import annotations
 
+# SQLite's version 1: the tables SQLiteStore created before migrations were numbered
+SQLITE_V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS definitions (
+    code TEXT NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (code, version));
+CREATE TABLE IF NOT EXISTS sequences (
+    agency TEXT NOT NULL, day TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (agency, day));
+CREATE TABLE IF NOT EXISTS dossiers (
+    id TEXT PRIMARY KEY, procedure TEXT NOT NULL, definition_version INTEGER NOT NULL,
+    state TEXT NOT NULL, status INTEGER NOT NULL, custodian TEXT NOT NULL, agencies TEXT NOT NULL,
+    location_independent INTEGER NOT NULL, received_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    sla TEXT NOT NULL, step_due_at TEXT, data TEXT NOT NULL, revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    dossier_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, trigger TEXT,
+    from_state TEXT, to_state TEXT NOT NULL, status INTEGER NOT NULL, actor TEXT NOT NULL,
+    agency TEXT NOT NULL, custodian TEXT NOT NULL, definition_version INTEGER NOT NULL, effects TEXT,
+    note TEXT, PRIMARY KEY (dossier_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL UNIQUE,
+    dossier_id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    available_at TEXT NOT NULL, claimed_by TEXT, lease_until TEXT, last_error TEXT, delivered_at TEXT);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, available_at);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, agency TEXT NOT NULL,
+    dossier_id TEXT, action TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS audit_dossier ON audit (dossier_id);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
+"""
+
 
 def _sqlite_v1() -> str:
-    from procflow.store.sqlite import _SCHEMA
-
-    return _SCHEMA + ";\nINSERT OR IGNORE INTO meta VALUES ('schema_version', '1')"
+    return SQLITE_V1_SCHEMA + ";\nINSERT OR IGNORE INTO meta VALUES ('schema_version', '1')"
 
 
 # timestamptz for instants (read back in the session's TimeZone, procflow's Asia/Ho_Chi_Minh by default),

@@ -6,7 +6,7 @@ version row, so an interrupted upgrade leaves the schema at the previous version
 PostgreSQL upgrades take an advisory lock first: several workers starting at once against an empty
 database must not race to create the same tables.
 
-SQLite's version 1 is the schema text ``SQLiteStore`` already ships (``procflow.store.sqlite._SCHEMA``);
+SQLite's version 1 is the schema text ``SQLiteStore`` already ships (``procflow.store.ddl.SQLITE_V1_SCHEMA``);
 a file created before this table existed is adopted as version 1 rather than re-created.
 """
 

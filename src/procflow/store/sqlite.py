@@ -9,7 +9,6 @@ insert and (only for subscribed hooks) outbox inserts, with statements reused fr
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from procflow.jsontext import dumps as _dumps
 from procflow.jsontext import isotext
 from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage
+from procflow.store.ddl import SQLITE_V1_SCHEMA
 from procflow.store.officials_rows import SQLiteOfficials
 from procflow.store.sqlite_anchor import SQLiteAnchor
 from procflow.store.sqlite_queues import (
@@ -30,8 +30,10 @@ from procflow.store.sqlite_queues import (
 )
 from procflow.store.sqlite_records import (
     SQLiteRecords,
+    check_sqlite_path,
     sqlite_has_checkpoint,
     sqlite_is_store,
+    sqlite_problem,
     sqlite_store_kind,
     sqlite_table_count,
     sqlite_table_names,
@@ -54,37 +56,7 @@ __all__ = [
 
 CREATORS = ("application", "simulation")
 
-SCHEMA_VERSION = 9  # procflow.store.migrations.latest("sqlite")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS definitions (
-    code TEXT NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL, source TEXT NOT NULL,
-    PRIMARY KEY (code, version));
-CREATE TABLE IF NOT EXISTS sequences (
-    agency TEXT NOT NULL, day TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (agency, day));
-CREATE TABLE IF NOT EXISTS dossiers (
-    id TEXT PRIMARY KEY, procedure TEXT NOT NULL, definition_version INTEGER NOT NULL,
-    state TEXT NOT NULL, status INTEGER NOT NULL, custodian TEXT NOT NULL, agencies TEXT NOT NULL,
-    location_independent INTEGER NOT NULL, received_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    sla TEXT NOT NULL, step_due_at TEXT, data TEXT NOT NULL, revision INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    dossier_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, trigger TEXT,
-    from_state TEXT, to_state TEXT NOT NULL, status INTEGER NOT NULL, actor TEXT NOT NULL,
-    agency TEXT NOT NULL, custodian TEXT NOT NULL, definition_version INTEGER NOT NULL, effects TEXT,
-    note TEXT, PRIMARY KEY (dossier_id, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL UNIQUE,
-    dossier_id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    available_at TEXT NOT NULL, claimed_by TEXT, lease_until TEXT, last_error TEXT, delivered_at TEXT);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, available_at);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, agency TEXT NOT NULL,
-    dossier_id TEXT, action TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS audit_dossier ON audit (dossier_id);
-CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
-"""
+SCHEMA_VERSION = migrations.latest("sqlite")
 
 _DOSSIER_COLS = ("id, procedure, definition_version, state, status, custodian, agencies, location_independent,"
                  " received_at, updated_at, sla, step_due_at, data, revision")
@@ -96,26 +68,6 @@ _INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?
 _INSERT_OUTBOX = ("INSERT INTO outbox (topic, key, dossier_id, payload, created_at, available_at)"
                   " VALUES (?,?,?,?,?,?)")
 _OPTIONAL = ("sla", "step_due_at", "data", "agencies")
-
-
-def check_sqlite_path(path: str) -> None:
-    """Refuse paths that can never be a store file (a directory), before SQLite says something vaguer."""
-    if path != ":memory:" and not path.startswith("file:") and os.path.isdir(path):
-        raise StoreError(f"{path} is a directory, not a SQLite store file")
-
-
-def sqlite_problem(path: str, exc: BaseException, timeout: float | None = None) -> str:
-    """One line a person can act on, for what sqlite3 raised."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        waited = f" (waited {timeout:g} s)" if timeout is not None else ""
-        return (f"{path}: the store is locked by another process writing to it{waited}; try again when it has "
-                "finished")
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return f"{path} is not a readable SQLite store (corrupt, or another kind of file): {text}"
-    if "readonly" in text or "read-only" in text:
-        return f"{path}: the store file is read-only for this user ({text})"
-    return f"{path}: SQLite error: {text}"
 
 
 class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
@@ -179,7 +131,7 @@ class SQLiteStore(SQLiteRecords, SQLiteOfficials, SQLiteAnchor, SQLiteQueues):
                 raise StoreError(f"{self.path}: schema version {st.current} is older than this procflow's "
                                  f"({st.latest}); run `procflow db upgrade --db {self.path}` first")
         with self.transaction():
-            for stmt in _SCHEMA.split(";"):
+            for stmt in SQLITE_V1_SCHEMA.split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()

@@ -1,10 +1,12 @@
 """SQLite's side of the feature sub-contracts (``procflow.store.base``): bundle records and the simulator's
-checkpoint and backlog samples. Kept beside ``sqlite.py`` (a mixin of ``SQLiteStore``) so the hot-path
+checkpoint and backlog samples; and the checks of a store file the CLI runs before opening one (is it a
+store, what kind, why SQLite refused it). Kept beside ``sqlite.py`` (a mixin of ``SQLiteStore``) so the hot-path
 module stays about the dossier tables; every statement runs on the store's own connection, inside the
 caller's transaction."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -316,3 +318,23 @@ def sqlite_store_kind(path: str) -> str:
 def sqlite_table_names(conn: Any) -> set[str]:
     """The tables of a SQLite database, on a connection the caller opened (``db``, ``backup`` commands)."""
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def check_sqlite_path(path: str) -> None:
+    """Refuse paths that can never be a store file (a directory), before SQLite says something vaguer."""
+    if path != ":memory:" and not path.startswith("file:") and os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not a SQLite store file")
+
+
+def sqlite_problem(path: str, exc: BaseException, timeout: float | None = None) -> str:
+    """One line a person can act on, for what sqlite3 raised."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        waited = f" (waited {timeout:g} s)" if timeout is not None else ""
+        return (f"{path}: the store is locked by another process writing to it{waited}; try again when it has "
+                "finished")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"{path} is not a readable SQLite store (corrupt, or another kind of file): {text}"
+    if "readonly" in text or "read-only" in text:
+        return f"{path}: the store file is read-only for this user ({text})"
+    return f"{path}: SQLite error: {text}"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from procflow.calendar import VN_TZ, WorkingCalendar
+from procflow.calendar import WorkingCalendar
 from procflow.clock import FakeClock
+from procflow.officehours import VN_TZ
 
 __all__ = ["MONDAY", "WorkingClock"]
 

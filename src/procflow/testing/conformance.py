@@ -39,7 +39,8 @@ import attrs
 import pytest
 
 from procflow.clock import FakeClock
-from procflow.engine.outbox import Delivery, payload_refs
+from procflow.engine.outbox import Delivery
+from procflow.engine.payloadrefs import payload_refs
 from procflow.errors import PermanentAdapterError, PluginError, RetryableAdapterError
 from procflow.plugins import PluginManager, make_plugin_manager
 from procflow.privacy.masking import mask_text

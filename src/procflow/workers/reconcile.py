@@ -22,10 +22,11 @@ from procflow.clock import Clock, SystemClock
 from procflow.definition.model import ProcedureDefinition
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Dossier
-from procflow.engine.outbox import STATUS_SYNC, seal_payload, status_payload
+from procflow.engine.outbox import STATUS_SYNC, status_payload
+from procflow.engine.payloadrefs import seal_payload
 from procflow.errors import AdapterError, PluginError, StoreError
 from procflow.privacy.masking import mask_text
-from procflow.privacy.vault import is_ref
+from procflow.privacy.sealed import is_ref
 from procflow.store.base import OutboxMessage, Store
 
 __all__ = ["Correction", "ReconcileReport", "reconcile"]

@@ -40,10 +40,9 @@ from procflow.errors import DossierNotFound, ProcflowError, StoreError, UsageErr
 from procflow.store.base import OutboxMessage, TimerRecord
 from procflow.workers.escalation import escalate
 from procflow.workers.overdue import lateness_effects
-from procflow.workers.simtimers import SimulationTimers
-from procflow.workers.timerstate import SchedulerStats, armed_timers, settled, timer_report
+from procflow.workers.timerstate import SchedulerStats, settled
 
-__all__ = ["Scheduler", "SchedulerStats", "SimulationTimers", "armed_timers", "settled", "timer_report"]
+__all__ = ["Scheduler"]
 
 log = logging.getLogger("procflow.workers.scheduler")
 
@@ -86,7 +85,7 @@ class Scheduler:
 
     def run(self, *, idle_sleep: float = 1.0) -> SchedulerStats:
         """Run until ``stop()``: fire what is due, then wait ``idle_sleep`` seconds (``procflow worker``)."""
-        from procflow.workers.delivery import StoreBackoff
+        from procflow.workers.backoff import StoreBackoff
 
         total = SchedulerStats()
         backoff = StoreBackoff("timer scheduler")

@@ -18,11 +18,16 @@ from procflow.engine.outbox import Delivery, OutboxTopic, status_sync_topic
 from procflow.hookspecs import hookimpl
 from procflow.store.base import Store
 from procflow_portal_http.client import PortalClient
+from procflow_portal_http.simulator import PortalSimulator
 
 __all__ = ["PortalPlugin", "default"]
 
 
 class PortalPlugin:
+    simulator_class = PortalSimulator
+    """The portal simulator this adapter talks to in a local run (``procflow simulate --local-portal`` finds the
+    adapter through its entry point and starts this, so procflow itself never imports the adapter by name)."""
+
     def __init__(self, url: str | None = None, *, username: str | None = None, password: str | None = None,
                  agency_code: str | None = None, transport: httpx.BaseTransport | None = None,
                  environ: Mapping[str, str] | None = None) -> None:

@@ -34,7 +34,7 @@ from procflow.forms import (
 )
 from procflow.statistics import build_report
 from procflow.testing.directory import enrol
-from procflow.workers.scheduler import armed_timers
+from procflow.workers.timerstate import armed_timers
 
 runner = CliRunner()
 

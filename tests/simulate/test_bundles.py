@@ -116,3 +116,20 @@ def test_bundle_definitions_are_checked_like_procedures(procflow_engine):
                        '[[members]]\nname = "a"\nprocedure = "9.999999"\n')
     with pytest.raises(DefinitionError, match="not registered"):
         BundleCoordinator(procflow_engine, definitions=[bad])
+
+
+def test_a_dossier_filed_outside_any_bundle_is_known_as_no_member_without_a_store_read(procflow_engine,
+                                                                                       monkeypatch):
+    """The simulator notes each dossier it files on its own (``standalone``): ``bundle_of`` answers from
+    memory, and the bundle's own members are still found."""
+    bundles = BundleCoordinator(procflow_engine)
+    b = bundles.file(BUNDLE, filed_at=WARD, actor=DESK, data=APPLICATION)
+    alone = procflow_engine.file("1.001193", filed_at=WARD, actor=DESK,
+                                 data={k: APPLICATION[k] for k in ("child_name", "child_birth_date",
+                                                                   "parent_national_id")})
+    bundles.standalone(alone.id)
+    reads: list[str] = []
+    member_of = bundles._b.member_of
+    monkeypatch.setattr(bundles._b, "member_of", lambda i: reads.append(i) or member_of(i))
+    assert bundles.bundle_of(alone.id) is None and reads == []
+    assert bundles.bundle_of(b.members["birth"]) == b.id

@@ -12,7 +12,7 @@ from procflow.cli.simulate import pace_line
 from procflow.jurisdiction import Registry
 from procflow.simulate import checkpoint
 from procflow.simulate.job import run_simulation
-from procflow.simulate.runner import SimulationResult
+from procflow.simulate.result import SimulationResult
 from procflow.simulate.scenario import DEFAULT_PROFILES, Choice, Scenario
 
 
@@ -68,3 +68,27 @@ def test_the_footer_gives_wall_and_cpu_seconds_per_day_and_their_growth_since_da
     short = SimulationResult(scenario=Scenario(), province=Registry.default().province("92"), start=t, end=t)
     short.day_clock = [0.0, 1.0]
     assert pace_line(short) == ""  # day 10 not reached: no line
+
+
+def test_the_footer_judges_day_300_against_the_target_and_gives_cpu_per_write():
+    """Day 300 against day 10 is judged against issue 17's ≤ 1.3× (met or missed); CPU per engine write sets
+    a lighter week's load apart from a higher cost per write."""
+    t = datetime(2026, 4, 20, tzinfo=UTC)
+
+    def run(cpu_per_day_late: float, work_per_day_late: int) -> str:
+        r = SimulationResult(scenario=Scenario(), province=Registry.default().province("92"), start=t, end=t)
+        r.day_clock = [float(i) for i in range(301)]
+        r.day_cpu = [1.0 * i for i in range(101)] + [100.0 + cpu_per_day_late * i for i in range(1, 201)]
+        r.day_work = [1000 * i for i in range(101)] + [100_000 + work_per_day_late * i for i in range(1, 201)]
+        return pace_line(r)
+
+    flat = run(1.2, 1200)  # 20 % more work a day, same cost per write
+    assert "day 300 / day 10: 1.00× wall, 1.20× CPU (target ≤ 1.3×: met)" in flat
+    assert "CPU per filing/transition: day 10 1.00 ms, day 300 1.00 ms (1.00×)" in flat
+    grown = run(1.5, 1000)  # the same work a day, each write half as dear again
+    assert "1.50× CPU (target ≤ 1.3×: missed)" in grown and "day 300 1.50 ms (1.50×)" in grown
+    short = SimulationResult(scenario=Scenario(), province=Registry.default().province("92"), start=t, end=t)
+    short.day_clock = [float(i) for i in range(31)]
+    short.day_cpu = [float(i) for i in range(31)]
+    assert "target" not in pace_line(short)  # judged at day 300 only; no write counts: no per-write figure
+    assert "per filing" not in pace_line(short)

@@ -49,7 +49,7 @@ def test_pace_is_the_mean_wall_time_per_simulated_day_over_the_week_ending_there
     from datetime import UTC, datetime
 
     from procflow.jurisdiction import Registry
-    from procflow.simulate.runner import SimulationResult
+    from procflow.simulate.result import SimulationResult
 
     t = datetime(2026, 4, 20, tzinfo=UTC)
     result = SimulationResult(scenario=Scenario(), province=Registry.default().province("92"), start=t, end=t)

@@ -12,7 +12,7 @@ from procflow.clock import FakeClock
 from procflow.engine.timers import shift_working_days
 from procflow.errors import ConcurrencyConflict
 from procflow.store.sqlite import SQLiteStore
-from procflow.workers.scheduler import armed_timers
+from procflow.workers.timerstate import armed_timers
 
 
 def armed(engine, dossier_id) -> dict[str, tuple]:

@@ -24,7 +24,8 @@ from procflow.dossier import EventKind
 from procflow.engine.timers import shift_working_days
 from procflow.jurisdiction import Registry
 from procflow.store.sqlite import SQLiteStore
-from procflow.workers.scheduler import Scheduler, armed_timers
+from procflow.workers.scheduler import Scheduler
+from procflow.workers.timerstate import armed_timers
 
 REGISTRY = Registry.default()
 # the overdue timer only records lateness: a "citizen" recipient is dropped (form 04 goes out before the due date)

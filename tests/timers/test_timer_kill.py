@@ -15,7 +15,8 @@ from timerdefs import desk, officer
 
 from procflow.clock import FakeClock
 from procflow.store.sqlite import SQLiteStore
-from procflow.workers.scheduler import Scheduler, armed_timers
+from procflow.workers.scheduler import Scheduler
+from procflow.workers.timerstate import armed_timers
 
 CHILD = str(Path(__file__).with_name("timer_kill_child.py"))
 

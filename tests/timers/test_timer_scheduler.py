@@ -9,7 +9,8 @@ import timerdefs
 from timerdefs import desk, officer
 
 from procflow.dossier import EventKind, replay
-from procflow.workers.scheduler import Scheduler, armed_timers
+from procflow.workers.scheduler import Scheduler
+from procflow.workers.timerstate import armed_timers
 
 
 def due_armings(engine, now) -> list[tuple]:

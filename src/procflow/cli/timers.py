@@ -44,7 +44,7 @@ def timers_table(rows: Iterable[Row], *, title: str, now: datetime | None = None
 
 def dossier_timers(engine: Engine, dossier_id: str) -> list[Row]:
     """A dossier's timers as its log says (armed, paused, or their outcome), in due order."""
-    from procflow.workers.scheduler import armed_timers
+    from procflow.workers.timerstate import armed_timers
 
     state = engine.store.get(dossier_id).state
     return [(a.fire_at, dossier_id, a.name, state, status, a.armed_seq)
@@ -53,7 +53,7 @@ def dossier_timers(engine: Engine, dossier_id: str) -> list[Row]:
 
 def due_timers(engine: Engine, at: datetime | None) -> list[Row]:
     """Queued armings due at ``at`` (every live one when None) that would fire: cancelled ones are left out."""
-    from procflow.workers.scheduler import settled
+    from procflow.workers.timerstate import settled
 
     out: list[Row] = []
     for t in engine.store.timers(due_before=at):

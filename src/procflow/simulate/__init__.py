@@ -2,7 +2,8 @@
 
 from procflow.simulate.faults import Fault, parse_fault
 from procflow.simulate.job import run_simulation
-from procflow.simulate.runner import SimulationResult, Simulator, add_office_time
+from procflow.simulate.result import SimulationResult
+from procflow.simulate.runner import Simulator, add_office_time
 from procflow.simulate.scenario import DEFAULT_PROFILES, Choice, Scenario
 
 __all__ = [

@@ -18,13 +18,16 @@ from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.errors import StoreError
 from procflow.official import OfficialTally
 from procflow.simulate.faults import holiday_days
-from procflow.simulate.runner import SimulationResult, Simulator
+from procflow.simulate.result import SimulationResult
+from procflow.simulate.runner import Simulator
 from procflow.simulate.scenario import Scenario
 from procflow.simulate.sync import Receiver, SyncPump
 from procflow.simulate.tables import SimTables
 from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import open_store
-from procflow.workers.scheduler import Scheduler, SimulationTimers, timer_report
+from procflow.workers.scheduler import Scheduler
+from procflow.workers.simtimers import SimulationTimers
+from procflow.workers.timerstate import timer_report
 
 __all__ = ["prepare_postgres", "prepare_sqlite_path", "run_simulation", "store_kind"]
 

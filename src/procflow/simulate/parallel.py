@@ -38,11 +38,14 @@ from procflow.engine.core import Engine
 from procflow.engine.outbox import status_sync_topic, topic_rule
 from procflow.errors import ProcflowError, StoreError, UsageError
 from procflow.simulate.job import prepare_postgres, simulation_calendar
-from procflow.simulate.runner import SimulationResult, Simulator
+from procflow.simulate.result import SimulationResult
+from procflow.simulate.runner import Simulator
 from procflow.simulate.scenario import Scenario
 from procflow.statistics import Report, build_report, bundle_summary
 from procflow.store.base import AuditEntry, BundleEventRow, OfficialRow, OutboxMessage, Store, TimerRecord, open_store
-from procflow.workers.scheduler import Scheduler, SimulationTimers, timer_report
+from procflow.workers.scheduler import Scheduler
+from procflow.workers.simtimers import SimulationTimers
+from procflow.workers.timerstate import timer_report
 
 __all__ = ["PartitionStore", "run_parallel_simulation"]
 

@@ -14,7 +14,7 @@ import attrs
 from procflow.engine.core import Engine
 from procflow.official import official_table
 from procflow.simulate.calibration import calibration_summary
-from procflow.simulate.runner import SimulationResult
+from procflow.simulate.result import SimulationResult
 from procflow.simulate.scenario import Scenario
 from procflow.statistics import Report, backlog_series, compare_runs
 

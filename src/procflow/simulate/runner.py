@@ -16,15 +16,11 @@ import heapq
 import math
 import random
 import time as _time
-from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from itertools import accumulate
 from typing import Any
 
-import attrs
-
-from procflow.agency import Agency
 from procflow.bundle import BundleCoordinator, Fired
 from procflow.clock import FakeClock
 from procflow.definition.model import FieldSpec
@@ -32,66 +28,30 @@ from procflow.dossier import Actor, Dossier
 from procflow.engine.core import Engine
 from procflow.errors import DefinitionError, ProcflowError
 from procflow.simulate import checkpoint
-from procflow.simulate.calibration import commune_weights, daily_rate, scenario_volumes, working_day_online_share
-from procflow.simulate.citizens import poisson, synthetic_data
+from procflow.simulate.arrivals import draw_arrivals
+from procflow.simulate.backlog import SAMPLE_AT, sample_until
+from procflow.simulate.bundled import BUNDLE_RETURN, BundleTasks
+from procflow.simulate.calibration import scenario_volumes
+from procflow.simulate.citizens import synthetic_data
 from procflow.simulate.faults import FaultPlan
 from procflow.simulate.office import Pool, add_office_time
+from procflow.simulate.result import SimulationResult
 from procflow.simulate.resumable import Resumable
 from procflow.simulate.scenario import Choice, Scenario
-from procflow.simulate.tables import Sample, SimTables
+from procflow.simulate.tables import SimTables
 
-__all__ = ["SimulationResult", "Simulator", "add_office_time"]
+__all__ = ["Simulator", "add_office_time"]
 
 DONE = frozenset({9, 10})
-PAUSED = frozenset({5, 6, 8})
-SAMPLE_AT = time(17, 0)  # backlog is sampled at the close of each day
-_BUNDLE_RETURN = Choice("return_result", 1.0, "pickup", minutes=5, days=3)
 
 
-@attrs.define
-class SimulationResult:
-    scenario: Scenario
-    province: Agency
-    start: datetime
-    end: datetime
-    filed: int = 0  # dossiers created (bundle members included)
-    fired: int = 0
-    refused: int = 0
-    online: int = 0
-    bundles: int = 0  # liên thông applications (each made of several dossiers)
-    backlog: list[Sample] = attrs.field(factory=list)  # (at, agency or "*", open, overdue, paused)
-    faults: list[dict[str, object]] = attrs.field(factory=list)
-    resumed: bool = False
-    bundle_summary: dict[str, Any] | None = None  # filled by run_simulation (statistics.bundle_summary)
-    online_ids: set[str] = attrs.field(factory=set)  # dossiers filed online (the official table's split)
-    volumes: dict[str, float] = attrs.field(factory=dict)  # yearly volume per code the run filed from
-    skipped: list[str] = attrs.field(factory=list)  # calibrated codes not registered here (not simulated)
-    official_table: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)  # run_simulation fills it
-    # wall-clock ``perf_counter`` at the start and at each simulated day's close (this process only; never in
-    # the report, which must be the same for the same seed): what ``pace`` reports
-    day_clock: list[float] = attrs.field(factory=list, eq=False, repr=False)
-    # this process's CPU seconds (``process_time``) at the same moments: on a machine shared with other work,
-    # wall time measures the neighbours too; CPU time is what the simulation itself spent
-    day_cpu: list[float] = attrs.field(factory=list, eq=False, repr=False)
-
-    def pace(self, day: int, window: int = 7, *, cpu: bool = False) -> float | None:
-        """Wall (or, with ``cpu``, CPU) seconds per simulated day around day ``day`` (1-based): the mean over
-        the ``window`` days ending there, so a weekend's lighter load does not read as a speed-up. None if
-        not reached."""
-        stamps = self.day_cpu if cpu else self.day_clock
-        if day >= len(stamps) or day < 1:
-            return None
-        first = max(0, day - window)
-        return (stamps[day] - stamps[first]) / (day - first)
-
-
-class Simulator(Resumable):
+class Simulator(BundleTasks, Resumable):
     """Runs a scenario on an engine with a FakeClock. ``bundles`` is made when the mix names a bundle.
 
     ``checkpoints`` writes a resumable checkpoint in every group commit (stores with simulation records);
     ``resume`` starts from the store's checkpoint instead of from the beginning; ``after_commit(simulator, final)`` runs
     after each commit, outside any transaction (the portal-sync pump delivers there). ``timers``
-    (``procflow.workers.scheduler.SimulationTimers``) fires due timers at their own simulated time, between commits.
+    (``procflow.workers.simtimers.SimulationTimers``) fires due timers at their own simulated time, between commits.
     """
 
     def __init__(self, engine: Engine, scenario: Scenario, progress: Callable[[float], None] | None = None, *,
@@ -178,36 +138,7 @@ class Simulator(Resumable):
         return self.sc.officials_per_commune if found.level == "commune" else self.sc.officials_per_agency
 
     def _arrivals(self) -> None:
-        sc, rng = self.sc, self.rng
-        codes = list(self.mix)
-        weights = [self.mix[c] for c in codes]
-        cum = list(accumulate(weights))
-        # the province's daily filings, spread over communes by a population proxy within bounds (seeded)
-        daily = daily_rate(sum(weights) * sc.rate, online_share=sc.online_share)
-        online_share = working_day_online_share(sc.online_share)  # days off file online only
-        demand = [daily * w for w in commune_weights(self.communes, rng)]
-        busiest = max(range(len(demand)), key=demand.__getitem__)
-        self.busiest = self.communes[busiest].code
-        open_s = self.cal.office_hours.sessions[0][0]
-        close_s = self.cal.office_hours.sessions[-1][1]
-        day_span = (datetime.combine(date.min, close_s) - datetime.combine(date.min, open_s)).total_seconds()
-        for offset in range(sc.days):
-            d = sc.start + timedelta(days=offset)
-            working = self.cal.is_working_day(d)
-            for i, commune in enumerate(self.communes):
-                n = poisson(rng, demand[i] * (1.0 if working else sc.online_share))
-                for _ in range(n):
-                    online = (not working) or rng.random() < online_share
-                    if online:
-                        at = datetime.combine(d, time(0), self.cal.tz) + timedelta(seconds=rng.uniform(0, 86400))
-                    else:
-                        at = datetime.combine(d, open_s, self.cal.tz) + timedelta(seconds=rng.uniform(0, day_span))
-                    location = commune
-                    filed_at = commune
-                    if rng.random() < sc.location_independent_share:
-                        filed_at = self.communes[rng.randrange(len(self.communes))]
-                    proc = rng.choices(codes, cum_weights=cum)[0]  # the draw of choices(codes, weights)
-                    self._push(at, "arrive", (proc, filed_at.code, location.code, online), heap=self._arrivals_heap)
+        draw_arrivals(self)
 
     # -- events -----------------------------------------------------------------------------------------
     def _dispatch(self, ts: float, kind: str, payload: Any) -> None:
@@ -233,7 +164,7 @@ class Simulator(Resumable):
             bundle_id, receiving, online = payload
             pool = self._pool(receiving)
             start_ts, who = pool.take(ts)
-            minutes = _BUNDLE_RETURN.minutes * math.exp(self.rng.gauss(0, 0.5)) / math.exp(0.125)
+            minutes = BUNDLE_RETURN.minutes * math.exp(self.rng.gauss(0, 0.5)) / math.exp(0.125)
             done = add_office_time(self.cal, datetime.fromtimestamp(start_ts, self.cal.tz), minutes * 60)
             pool.release(done.timestamp(), who)
             self._push(done, "breturn", (bundle_id, receiving, who, online))
@@ -258,6 +189,8 @@ class Simulator(Resumable):
             intake = online and self.engine.definition(proc).online_initial is not None
             started = [self.engine.file(proc, filed_at=filed_at, location=location, actor=actor, data=data,
                                         online=intake)]
+            if self.bundles is not None:  # no member of a bundle: ``_in_bundle`` needs no store lookup
+                self.bundles.standalone(started[0].id)
         self.result.online += online
         now = self.engine.clock.now()
         for d in started:
@@ -282,38 +215,6 @@ class Simulator(Resumable):
             self._live.pop(d.id, None)
         else:
             self._live[d.id] = d
-
-    def refresh(self, dossier_ids: list[str]) -> None:
-        """Re-read dossiers something else changed (a timer fired, escalated, recorded lateness)
-        into the very records the simulator's tasks hold, so its officials act on the current revision;
-        the bundles of touched members react (the same as ``checkpoint.restore`` does after a crash)."""
-        bundles: set[str] = set()
-        for i in dossier_ids:
-            d = self._live.get(i)
-            if d is not None:
-                fresh = self.engine.get(i)  # personal values opened, like the records the run holds
-                for f in attrs.fields(Dossier):
-                    setattr(d, f.name, getattr(fresh, f.name))
-                self._track(d)
-            if self.bundles is not None and (b := self.bundles.bundle_of(i)) is not None:
-                bundles.add(b)
-        for b in sorted(bundles):
-            self.sync_bundle(b)
-
-    def sync_bundle(self, bundle_id: str) -> None:
-        """Let a bundle react to members changed outside the run's own fires (timers), in its own
-        transaction; members it starts join the run, and a joined result is scheduled for return."""
-        assert self.bundles is not None
-        bundle, started = self.bundles.sync(bundle_id, reload=False)
-        now = self.engine.clock.now()
-        online = True  # a member the bundle starts by itself is worked like an online dossier
-        for m in started:
-            self.result.filed += 1
-            self._filed_online(m, online)
-            self._track(m)
-            self._next(m, now, online)
-        if started or not bundle.open:
-            self._schedule_bundle_return(bundle, now, online)
 
     def _step(self, d: Dossier) -> Any:
         return self.engine.definition(d.procedure, d.definition_version).step(d.state)
@@ -397,50 +298,10 @@ class Simulator(Resumable):
                 self._schedule_bundle_return(fired.bundle, now, online)
         self._next(d, now, online)
 
-    def _schedule_bundle_return(self, b: Any, now: datetime, online: bool) -> None:
-        """Once a bundle has its joined result (or failed with partial results), the desk returns it."""
-        if b.open or b.status == 10 or b.id in self._returning:
-            return
-        if any(m.status == 9 for m in self.bundles.member_dossiers(b).values()):  # type: ignore[union-attr]
-            self._returning.add(b.id)
-            ready = self._ready_at(_BUNDLE_RETURN, now, online)
-            self._push(ready or now, "bready", (b.id, b.receiving, online))
-
-    def _return_bundle(self, bundle_id: str, receiving: str, who: int) -> None:
-        assert self.bundles is not None
-        # the coordinator keeps these very objects and fires them: never read members back from the store
-        members = list(self.bundles.member_dossiers(bundle_id).values())
-        before = sum(m.status == 10 for m in members)
-        actor = Actor(id=f"official-{who}@{receiving}", agency=receiving, roles=frozenset({"one_stop_officer"}))
-        try:
-            self.bundles.return_result(bundle_id, actor)
-        except ProcflowError:
-            self.result.refused += 1
-        self.result.fired += sum(m.status == 10 for m in members) - before
-        for m in members:
-            self._track(m)
-
     # -- backlog ----------------------------------------------------------------------------------------
     def _sample_until(self, ts: float) -> None:
         """Sample the backlog at every day close before ``ts`` (the state as of that moment)."""
-        while self._next_sample <= ts and self._next_sample < self._end_ts:
-            at = datetime.fromtimestamp(self._next_sample, self.cal.tz)
-            rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-            for d in self._open.values():
-                row = rows[d.custodian]
-                row[0] += 1
-                row[1] += d.sla.is_overdue(at)
-                row[2] += d.status in PAUSED
-            stamp = at.isoformat()
-            total = [sum(r[i] for r in rows.values()) for i in range(3)]
-            samples: list[Sample] = [(stamp, "*", *total)]  # type: ignore[list-item]
-            samples += [(stamp, agency, *r) for agency, r in sorted(rows.items())]  # type: ignore[misc]
-            self.result.backlog += samples
-            self.result.day_clock.append(_time.perf_counter())
-            self.result.day_cpu.append(_time.process_time())
-            if self.tables is not None:
-                self.tables.add_samples(samples)
-            self._next_sample = datetime.combine(at.date() + timedelta(days=1), SAMPLE_AT, self.cal.tz).timestamp()
+        sample_until(self, ts)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def run(self) -> SimulationResult:
@@ -463,6 +324,7 @@ class Simulator(Resumable):
         self._commit_done(final=False)
         self.result.day_clock.append(_time.perf_counter())
         self.result.day_cpu.append(_time.process_time())
+        self.result.day_work.append(self.result.filed + self.result.fired)
         timers = self.timers
         while heap or arrivals:
             done = 0

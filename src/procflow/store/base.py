@@ -90,7 +90,7 @@ class TimerRecord:
     name: str
     fire_at: datetime
     armed_seq: int
-    state: str = ""  # not queued: the arming event's state (``procflow.workers.scheduler.armed_timers`` has it)
+    state: str = ""  # not queued: the arming event's state (``procflow.workers.timerstate.armed_timers`` has it)
     status: str = "armed"
     fired_at: datetime | None = None
     keep: bool = False
@@ -196,7 +196,7 @@ class Store(Protocol):
     def timers(self, *, dossier_id: str | None = None, statuses: Sequence[str] | None = ("armed", "paused"),
                due_before: datetime | None = None, limit: int | None = None) -> list[TimerRecord]:
         """Queued armings in due order (cancelled ones are still there until they fall due): raw rows for
-        ``procflow timers``; ``procflow.workers.scheduler.armed_timers`` gives a dossier's live timers."""
+        ``procflow timers``; ``procflow.workers.timerstate.armed_timers`` gives a dossier's live timers."""
         ...
 
     def timer_log(self, *, dossier_id: str | None = None) -> list[dict[str, Any]]: ...

@@ -5,6 +5,7 @@ embedder may run them in its own process or threads.
 """
 
 from procflow.workers.delivery import DeliveryWorker
-from procflow.workers.scheduler import Scheduler, SchedulerStats, armed_timers
+from procflow.workers.scheduler import Scheduler
+from procflow.workers.timerstate import SchedulerStats, armed_timers
 
 __all__ = ["DeliveryWorker", "Scheduler", "SchedulerStats", "armed_timers"]

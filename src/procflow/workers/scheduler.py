@@ -25,104 +25,26 @@ cannot hold back the rest.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 import threading
 from datetime import datetime
-from typing import Any
 
 import attrs
 
 from procflow.definition.model import TimerAction
-from procflow.dossier import Actor, Dossier, EventKind
+from procflow.dossier import Actor, EventKind
 from procflow.engine.core import Engine
-from procflow.engine.timers import Arming, TimerTable, armings, notices
+from procflow.engine.timers import notices
 from procflow.errors import DossierNotFound, ProcflowError, StoreError, UsageError
 from procflow.store.base import OutboxMessage, TimerRecord
-from procflow.store.contracts import writes_armings
 from procflow.workers.escalation import escalate
 from procflow.workers.overdue import lateness_effects
+from procflow.workers.timerstate import SchedulerStats, settled
 
-__all__ = ["Scheduler", "SchedulerStats", "SimulationTimers", "armed_timers", "settled", "timer_report"]
+__all__ = ["Scheduler"]
 
 log = logging.getLogger("procflow.workers.scheduler")
-
-
-@attrs.define
-class SchedulerStats:
-    fired: int = 0
-    discarded: int = 0
-    failed: int = 0
-    cancelled: int = 0  # armings the dossier moved on from (cancelled, superseded): recorded, nothing else
-    batches: int = 0
-    by_action: dict[str, int] = attrs.field(factory=dict)
-    touched: set[str] = attrs.field(factory=set)  # dossiers that got a new event (fire, escalation, overdue)
-
-    def add(self, other: SchedulerStats) -> None:
-        self.touched |= other.touched
-        self.fired += other.fired
-        self.discarded += other.discarded
-        self.failed += other.failed
-        self.cancelled += other.cancelled
-        self.batches += other.batches
-        for k, v in other.by_action.items():
-            self.by_action[k] = self.by_action.get(k, 0) + v
-
-    @property
-    def total(self) -> int:
-        return self.fired + self.discarded + self.failed + self.cancelled
-
-    def to_dict(self) -> dict[str, object]:
-        return {"fired": self.fired, "discarded": self.discarded, "failed": self.failed,
-                "cancelled": self.cancelled, "batches": self.batches, "by_action": dict(sorted(self.by_action.items()))}
-
-
-def settled(engine: Engine, d: Dossier, table: TimerTable, timer: TimerRecord) -> str | None:
-    """Why a queued arming must not fire (cancelled, superseded, already fired for this deadline), or None.
-
-    A timer that is not live for the dossier as it stands cannot fire (it was cancelled or paused by a later
-    state change). A live one whose dossier has not changed since the arming (its revision is the arming's)
-    is that arming. Otherwise the events are replayed through the timer table (``armings``), exactly as the
-    engine armed them, to tell whether this arming is the live one."""
-    spec = table.by_name[timer.name]
-    if not table.live(spec, d):
-        return (f"cancelled: the dossier moved on to state {d.state!r}" if d.state not in spec.states
-                else "paused with the SLA clock: armed again when it resumes")
-    if d.revision == timer.armed_seq and not timer.keep:
-        return None
-    now = armings(table, engine.store.events(d.id), engine.calendar).get(timer.name)
-    if now is None or now.armed_seq != timer.armed_seq:
-        return f"superseded: re-armed by event #{now.armed_seq}" if now is not None else "cancelled since"
-    if now.status != "armed":
-        return "paused with the SLA clock: armed again when it resumes"
-    if timer.keep and _fired_for_deadline(engine, d.id, timer.name, now.run_seq, timer.armed_seq):
-        return "already fired for this deadline"
-    return None
-
-
-def _fired_for_deadline(engine: Engine, dossier_id: str, name: str, run_seq: int, before_seq: int) -> bool:
-    return any(e["name"] == name and run_seq <= e["armed_seq"] < before_seq and e["outcome"] in ("fired", "discarded")
-               for e in engine.store.timer_log(dossier_id=dossier_id))
-
-
-def armed_timers(engine: Engine, dossier_id: str) -> list[tuple[Arming, str]]:
-    """A dossier's timers as its log says, in due order: ``(arming, status)`` with status ``armed``,
-    ``paused`` (with the SLA clock), or the outcome once it has one (``fired``, ``discarded``, ``failed``)."""
-    d = engine.store.get(dossier_id)
-    table = engine.timer_table(d.procedure, d.definition_version)
-    if table is None:
-        return []
-    log = {(e["name"], e["armed_seq"]): e["outcome"] for e in engine.store.timer_log(dossier_id=dossier_id)
-           if e["outcome"] != "cancelled"}  # a paused arming's queue entry is dropped; the arming waits
-    out = []
-    for a in armings(table, engine.store.events(dossier_id), engine.calendar).values():
-        status = log.get((a.name, a.armed_seq), a.status)
-        if status in ("armed", "paused") and a.keep and _fired_for_deadline(engine, dossier_id, a.name, a.run_seq,
-                                                                             a.armed_seq):
-            status = "fired"  # for this deadline, before the pause that shifted it
-        out.append((a, status))
-    return sorted(out, key=lambda x: (x[0].fire_at, x[0].name))
 
 
 @attrs.define
@@ -334,88 +256,3 @@ class Scheduler:
         pending.finished.append((timer, "fired", action, self.engine.clock.now(), ""))
         stats.fired += 1
         stats.by_action[action] = stats.by_action.get(action, 0) + 1
-
-
-class SimulationTimers:
-    """Timers for ``procflow.simulate.Simulator``: before each group commit's tasks, fire the timers that
-    fall due before the next task, each batch at its own due moment on the simulated clock (one scheduler
-    transaction per moment), then have the simulator re-read the dossiers they changed, so its officials
-    never act on a stale revision. ``wake`` is the earliest armed due time the simulator must not run past
-    without stopping here; arming a timer during a batch lowers it. Reported counts come from the store's
-    timer log, so a resumed run reports the same figures as an uninterrupted one."""
-
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.scheduler = scheduler
-        self.stats = SchedulerStats()
-        self.wake = -math.inf  # unknown until the first look
-        store = scheduler.store
-        save = store.save_timers
-
-        def save_timers(dossier_id: str, **changes: Any) -> None:  # watch arming, to stop the simulator in time
-            save(dossier_id, **changes)
-            for _name, when, _keep in changes.get("arm", ()):
-                self.wake = min(self.wake, when.timestamp())
-
-        # wrapping the store's own methods on purpose (mypy refuses assignments to methods)
-        store.save_timers = save_timers  # type: ignore[method-assign]
-        if writes_armings(store):  # armings that ride with the snapshot (procflow.engine.eventwriter)
-            apply, insert = store.apply, store.insert_dossier
-
-            def apply_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
-                apply(*args, arm=arm, **kw)
-                for _name, when, _keep in arm:
-                    self.wake = min(self.wake, when.timestamp())
-
-            def insert_armed(*args: Any, arm: Any = (), **kw: Any) -> None:
-                insert(*args, arm=arm, **kw)
-                for _name, when, _keep in arm:
-                    self.wake = min(self.wake, when.timestamp())
-
-            store.apply = apply_armed  # type: ignore[method-assign]
-            store.insert_dossier = insert_armed  # type: ignore[method-assign]
-
-    def run_until(self, sim: Any, until: float, *, tasks: bool = True) -> None:
-        """Fire, in due order at their due moments, the timers due at or before ``until`` (a timestamp).
-
-        What a timer changes can make the simulator schedule a task at that very moment (a bundle reacting
-        to a member a timer moved, an official taking the dossier up again), before the next timer's due
-        time: so the bound is looked at again after every moment, and the simulator's own next task
-        (``sim.next_task_ts()``) lowers it. Otherwise the clock would jump to a later timer and that task
-        would then run in the past ("time cannot go backwards"). ``tasks=False`` ignores the tasks (the
-        final drain after the last task, where nothing else will run)."""
-        if self.wake > until:
-            return
-        clock = sim.engine.clock
-        while True:
-            limit = min(until, sim.next_task_ts()) if tasks else until
-            due = self.scheduler.next_due()
-            self.wake = math.inf if due is None else due.timestamp()
-            if self.wake > limit:
-                return
-            if due is not None and due > clock.now():
-                clock.set(due)
-            stats = self.scheduler.run_due(clock.now())
-            self.stats.add(stats)
-            if stats.touched:
-                sim.refresh(sorted(stats.touched))
-            if stats.total == 0:  # nothing could be taken (a timer that cannot even be recorded): stop trying
-                log.error("timers due at %s could not be taken; the simulation goes on without them", due)
-                self.wake = math.inf
-                return
-
-
-def timer_report(store: Any) -> dict[str, Any]:
-    """Timer outcomes of a store for reports: per action and per timer name (from the timer log)."""
-    by_action: dict[str, dict[str, int]] = {}
-    by_name: dict[str, dict[str, int]] = {}
-    for (name, action, outcome), n in sorted(store.timer_counts().items()):
-        for table, key in ((by_action, action), (by_name, name)):
-            row = table.setdefault(key, {})
-            row[outcome] = row.get(outcome, 0) + n
-    fired = {k: v.get("fired", 0) for k, v in by_action.items()}
-    return {"reminders": fired.get("notify", 0), "overdue_recorded": fired.get("overdue", 0),
-            "escalations": fired.get("escalate", 0), "triggers_fired": fired.get("fire", 0),
-            "supplements_expired": by_name.get("supplement_expiry", {}).get("fired", 0),
-            "discarded": sum(v.get("discarded", 0) for v in by_action.values()),
-            "cancelled": sum(v.get("cancelled", 0) for v in by_action.values()),
-            "by_action": by_action, "by_name": by_name}

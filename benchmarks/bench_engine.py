@@ -259,15 +259,16 @@ def sql_floor(engine: Engine, n: int, *, batch: int = 0) -> float:
     return (_clock() - t0) / n * 1e6
 
 
-class _Unmanaged:
-    """An identity provider that governs nothing: the engine takes actors as built (what the identity check
-    costs is the default fire minus this row)."""
+class _InMemory:
+    """A province's own identity provider (a JWT verifier, the national SSO) that knows the officer without
+    reading the store: the default fire minus this row is what the directory adds (both are cached per
+    engine, so it should be nothing)."""
 
-    def resolve_official(self, official_id: str) -> None:
-        return None
+    def __init__(self, commune: str) -> None:
+        self.officer = Official(id="officer", name="officer", agency=commune, roles=frozenset({"officer"}))
 
-    def managed(self) -> bool:
-        return False
+    def resolve_official(self, official_id: str) -> Official | None:
+        return self.officer if official_id == "officer" else None
 
 
 # -- rows -------------------------------------------------------------------------------------------------
@@ -314,7 +315,8 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
         "filing a dossier (3 fields, 1 personal), commit each": on_copy(
             lambda e: file_loop(e, bench.commune, bench.desk, n)),
         "default fire with the hash chain off": on_copy(default, hash_chain=False),
-        "default fire, no officials directory (identity not checked)": on_copy(default, identity=_Unmanaged()),
+        "default fire, identity from a provider of its own (no directory)": on_copy(
+            default, identity=_InMemory(bench.commune)),
         ANCHORED: on_copy(anchored, keyed=True),
         "lean fire (no guard, no outbox row, chain off) — earlier headline": on_copy(
             lambda e: fire_loop(e, hot_records(e, "bench.loop"), bench.desk, n, triggers=("to_check", "to_review"),

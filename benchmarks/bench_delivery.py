@@ -53,6 +53,9 @@ def sample_messages(n: int) -> list[OutboxMessage]:
         for d in bundled_definitions():
             engine.register(d)
         communes = registry.communes_of("92")
+        from procflow.testing.directory import enrol
+
+        enrol(engine, *(Actor(f"desk@{c.code}", c.code, {"one_stop_officer"}) for c in communes))
         with engine.batch():
             for i in range(n // 2):
                 code = communes[i % len(communes)].code

@@ -62,7 +62,10 @@ def _worker(conn: Any, target: str, options: dict[str, Any], index: int) -> None
                     outbox_rules=[topic_rule([status_sync_topic(store)])],
                     vault=Vault(store, StaticKeyProvider({key_id_for(_KEY): _KEY}, key_id_for(_KEY), _INDEX_KEY)))
     engine.register(parse_definition(DEFAULT))
-    desk = Actor("officer", commune, {"officer"})
+    desk = Actor(f"officer@{commune}", commune, {"officer"})
+    from procflow.testing.directory import enrol
+
+    enrol(engine, desk)  # identity is strict by default: the officer is in the store's directory
     with engine.batch():
         hot = [engine.file("bench.default", filed_at=commune, actor=desk, data=FILING) for _ in range(1000)]
     conn.send("ready")
@@ -246,9 +249,10 @@ def main() -> None:
     finally:
         for pool in pools.values():
             pool.close()
-        cleanup = PostgresStore(args.url)
-        cleanup.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        cleanup.close()
+        import psycopg
+
+        with psycopg.connect(args.url, autocommit=True) as cleanup:
+            cleanup.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         for f in tmp.iterdir():
             f.unlink()
         tmp.rmdir()

@@ -83,6 +83,9 @@ def make_engines(tmp: Path) -> dict[str, tuple[Engine, list, Actor]]:
                              hash_chain=chain) for name, (_, encrypt, chain) in CONFIGS.items()}
 
     store = SQLiteStore(path)
+    from procflow.testing.directory import enrol
+
+    enrol(store, desk)  # identity is strict by default: the officer is in the store's directory
     ids: dict[str, list[str]] = {}
     for name, engine in engines_on(store).items():
         text = CONFIGS[name][0]

@@ -33,6 +33,7 @@ from procflow.dossier import Actor
 from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
 from procflow.store.sqlite import SQLiteStore
+from procflow.testing.directory import enrol
 from procflow.workers.scheduler import Scheduler
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -83,6 +84,8 @@ trigger = "finish"
 def _engine(path: str, source: str, clock: FakeClock, reg: Registry, *, synchronous: str = "NORMAL") -> Engine:
     engine = Engine(SQLiteStore(path, synchronous=synchronous), registry=reg, clock=clock)
     engine.register(parse_definition(source))
+    # identity is strict by default: the benchmark's officer is in the store's directory
+    enrol(engine, Actor("officer", reg.communes_of("92")[0].code, {"officer"}))
     return engine
 
 

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from procflow.errors import StoreError
 from procflow.store.base import OutboxMessage, TimerRecord
-from procflow.store.pg_codec import dumps
+from procflow.store.pg_codec import outbox_rows
 
 __all__ = ["PostgresQueues"]
 
@@ -98,10 +98,8 @@ class PostgresQueues:
             return 0
         return self._conn().execute(
             "INSERT INTO outbox (topic, key, dossier_id, payload, created_at, available_at)"
-            " SELECT m.t, m.k, m.d, m.p::jsonb, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
-            " AS m(t, k, d, p) ON CONFLICT (key) DO NOTHING",
-            (now, now, [m.topic for m in messages], [m.key for m in messages], [m.dossier_id for m in messages],
-             [dumps(m.payload) for m in messages])).rowcount
+            " SELECT m->>'t', m->>'k', m->>'d', m->'p', %s, %s FROM jsonb_array_elements(%s::jsonb) AS m"
+            " ON CONFLICT (key) DO NOTHING", (now, now, outbox_rows(messages))).rowcount
 
     def outbox_counts(self) -> dict[str, int]:
         counts = {"pending": 0, "delivered": 0, "dead": 0}

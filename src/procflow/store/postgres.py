@@ -38,7 +38,7 @@ from procflow.store import migrations
 from procflow.store.base import AuditEntry, OutboxMessage
 from procflow.store.officials_rows import PostgresOfficials
 from procflow.store.pg_anchor import PostgresAnchor
-from procflow.store.pg_codec import IDENT, configure, create_schema, dossier_row, dumps, event_row, redact
+from procflow.store.pg_codec import IDENT, configure, create_schema, dossier_row, dumps, event_row, outbox_rows, redact
 from procflow.store.pg_queues import PostgresQueues
 from procflow.store.pg_records import PostgresRecords
 
@@ -52,9 +52,8 @@ _EVENT_COLS = ("dossier_id, seq, at, kind, trigger, from_state, to_state, status
 _EVENT_VALUES = ("%s::text, %s::int, %s::timestamptz, %s::text, %s::text, %s::text, %s::text, %s::smallint,"
                  " %s::text, %s::text, %s::text, %s::int, %s::jsonb, %s::text, %s::bytea, %s::bytea")
 _OUTBOX_CTE = (", o AS (INSERT INTO outbox (topic, key, dossier_id, payload, created_at, available_at)"
-               " SELECT m.t, m.k, m.d, m.p::jsonb, %s::timestamptz, %s::timestamptz"
-               " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS m(t, k, d, p)"
-               " WHERE EXISTS (SELECT 1 FROM w))")
+               " SELECT m->>'t', m->>'k', m->>'d', m->'p', %s::timestamptz, %s::timestamptz"
+               " FROM jsonb_array_elements(%s::jsonb) AS m WHERE EXISTS (SELECT 1 FROM w))")
 # a state change's timer armings ride in the same statement (one round trip), only if the snapshot was written
 _TIMERS_CTE = (", a AS (INSERT INTO timers (fire_at, dossier_id, name, armed_seq, keep)"
                " SELECT t.f, %s::text, t.n, %s::int, t.k FROM unnest(%s::timestamptz[], %s::text[], %s::boolean[])"
@@ -392,5 +391,4 @@ def _arm_params(e: DossierEvent, arm: Sequence[tuple[str, datetime, bool]]) -> l
 
 
 def _outbox_params(e: DossierEvent, outbox: Sequence[OutboxMessage]) -> list[Any]:
-    return [e.at, e.at, [m.topic for m in outbox], [m.key for m in outbox], [m.dossier_id for m in outbox],
-            [dumps(m.payload) for m in outbox]]
+    return [e.at, e.at, outbox_rows(outbox)]

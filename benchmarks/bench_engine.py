@@ -70,6 +70,7 @@ GROUP = "default fire, group commit of 100"
 ANCHORED = "default fire, keyed chain (HMAC) + a checkpoint per row"
 FLOOR = "SQL floor: the default fire's 3 statements alone, commit each"
 FLOOR_GROUP = "SQL floor, group commit of 100"
+FILING_FLOOR = "SQL floor of filing: its statements alone, commit each"
 
 
 class Record:
@@ -259,6 +260,47 @@ def sql_floor(engine: Engine, n: int, *, batch: int = 0) -> float:
     return (_clock() - t0) / n * 1e6
 
 
+def filing_floor(engine: Engine, commune: str, desk: Actor, n: int) -> float:
+    """µs per filing's SQL alone: the statements one real filing runs (its sequence number, the snapshot, the
+    event, the sealed personal value, the outbox row), recorded from that filing and replayed with a fresh
+    dossier id each time, committed each, with no Python work between them — the floor under filing."""
+    store = engine.store
+    db = store._db  # type: ignore[attr-defined]
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.log: list[tuple[str, tuple[object, ...]]] = []
+
+        def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
+            self.log.append((sql, tuple(params)))
+            return db.execute(sql, params)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(db, name)
+
+    engine.file("bench.default", filed_at=commune, actor=desk, data=FILING)  # warm: the officer is looked up once
+    rec = Recorder()
+    store._db = rec  # type: ignore[attr-defined]
+    try:
+        first = engine.file("bench.default", filed_at=commune, actor=desk, data=FILING)
+    finally:
+        store._db = db  # type: ignore[attr-defined]
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    statements = [(sql, params) for sql, params in rec.log if not sql.lstrip().upper().startswith(control)]
+
+    def renamed(params: tuple[object, ...], new: str) -> tuple[object, ...]:
+        return tuple(p.replace(first.id, new) if isinstance(p, str) else p for p in params)
+
+    batches = [[(sql, renamed(params, f"floor-{i:07d}")) for sql, params in statements] for i in range(n)]
+    t0 = _clock()
+    for batch in batches:
+        db.execute("BEGIN")
+        for sql, params in batch:
+            db.execute(sql, params)
+        db.execute("COMMIT")
+    return (_clock() - t0) / n * 1e6
+
+
 class _InMemory:
     """A province's own identity provider (a JWT verifier, the national SSO) that knows the officer without
     reading the store: the default fire minus this row is what the directory adds (both are cached per
@@ -322,6 +364,7 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
             lambda e: fire_loop(e, hot_records(e, "bench.loop"), bench.desk, n, triggers=("to_check", "to_review"),
                                 first_state="review"), hash_chain=False, outbox=False),
         FLOOR: on_copy(lambda e: sql_floor(e, n)),
+        FILING_FLOOR: on_copy(lambda e: filing_floor(e, bench.commune, bench.desk, n)),
         FLOOR_GROUP: on_copy(lambda e: sql_floor(e, n, batch=100)),
         "default fire, synchronous=FULL": on_copy(lambda e: default(e, n=max(n // 4, 100)), synchronous="FULL"),
     }
@@ -492,6 +535,10 @@ def report(results: dict[str, list[float]], rounds: int, big: list[int]) -> None
               f"the fire's Python adds {head - floor:.1f} µs")
         print(f"  group of 100: SQL floor {floor_group:.1f} µs = {1e6 / floor_group:,.0f}/s at most; "
               f"the fire's Python adds {group - floor_group:.1f} µs")
+    if FILING_FLOOR in med and "filing a dossier (3 fields, 1 personal), commit each" in med:
+        ff = med[FILING_FLOOR]
+        print(f"  filing: SQL floor {ff:.1f} µs = {ff / base:.2f}× baseline; the filing's Python adds "
+              f"{med['filing a dossier (3 fields, 1 personal), commit each'] - ff:.1f} µs")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from procflow.dossier import Dossier, DossierEvent
-from procflow.engine.memo import RecordMemo, Sealed
-from procflow.engine.payloadrefs import seal_messages
+from procflow.engine.memo import RecordMemo
+from procflow.engine.payloadrefs import Sealed, seal_messages
 from procflow.engine.timers import TimerChanges
 from procflow.errors import DossierNotFound
 from procflow.privacy.hashchain import GENESIS, ChainKey, chain_event, chain_key, head_of

@@ -16,10 +16,9 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
-__all__ = ["RecordMemo", "Sealed"]
+from procflow.engine.payloadrefs import Sealed  # {field: (real value, vault reference)}
 
-Sealed = dict[str, tuple[Any, Any]]
-"""``{field: (real value, vault reference)}`` for the personal values a dossier holds sealed in the vault."""
+__all__ = ["RecordMemo"]
 
 
 class RecordMemo:

@@ -16,7 +16,7 @@ from typing import Any
 from procflow.privacy.sealed import MARKER
 from procflow.store.base import OutboxMessage
 
-__all__ = ["Sealed", "cached_lookup", "payload_refs", "seal_messages", "seal_payload"]
+__all__ = ["Sealed", "payload_refs", "seal_messages", "seal_payload"]
 
 
 Sealed = Mapping[str, tuple[Any, Any]]
@@ -80,7 +80,7 @@ def _sealed(payload: Mapping[str, Any], refs: Mapping[tuple[type, Any], Mapping[
 _LOOKUPS: dict[int, tuple[Sealed, dict[tuple[type, Any], Mapping[str, str]]]] = {}
 
 
-def cached_lookup(sealed: Sealed) -> dict[tuple[type, Any], Mapping[str, str]]:
+def _cached_lookup(sealed: Sealed) -> dict[tuple[type, Any], Mapping[str, str]]:
     """:func:`_lookup`, once per sealed mapping: the engine keeps one per dossier (``procflow.engine.memo``)
     until its personal values change, and every fire that writes an outbox row asks for it. Keyed by identity
     (the mapping is held, so its id is not reused while cached); bounded. Only for mappings nobody changes
@@ -99,7 +99,7 @@ def seal_messages(messages: Sequence[OutboxMessage], sealed: Sealed | None, *,
                   frozen: bool = False) -> list[OutboxMessage]:
     """:func:`seal_payload` for each message (a no-op when there is nothing sealed or no message).
     ``frozen``: ``sealed`` is never changed in place (the engine's), so its lookup table is reused."""
-    refs = (cached_lookup(sealed) if frozen else _lookup(sealed)) if messages and sealed else None
+    refs = (_cached_lookup(sealed) if frozen else _lookup(sealed)) if messages and sealed else None
     if not refs:
         return list(messages)
     return [OutboxMessage(m.topic, m.key, m.dossier_id, _sealed(m.payload, refs)) for m in messages]

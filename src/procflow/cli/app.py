@@ -71,6 +71,12 @@ def print_report(report, *, elapsed: float, db: str) -> None:  # type: ignore[no
     out.print(f"[dim]store: {db} · {elapsed:.1f} s · same --seed gives the same figures[/]")
 
 
+def _print_problems(path: Path, exc: DefinitionError) -> None:
+    err.print(f"[red]✗[/] {path}: {len(exc.problems)} problem(s)", highlight=False)
+    for p in exc.problems:
+        err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
+
+
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Procedure or liên thông bundle TOML files.")]) -> None:
     """Lint procedure definitions and bundles; exit non-zero when any has problems."""
@@ -88,9 +94,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Procedure or liê
             d = load_definition(path, known_guards=known)
         except DefinitionError as exc:
             bad += 1
-            err.print(f"[red]✗[/] {path}: {len(exc.problems)} problem(s)", highlight=False)
-            for p in exc.problems:
-                err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
+            _print_problems(path, exc)
         else:
             procedures[d.code] = d
             out.print(f"[green]✓[/] {path}: {d.code} v{d.version} {d.name} — {len(d.states)} states, "
@@ -105,9 +109,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Procedure or liê
                 raise DefinitionError(problems, file=str(path))
         except DefinitionError as exc:
             bad += 1
-            err.print(f"[red]✗[/] {path}: {len(exc.problems)} problem(s)", highlight=False)
-            for p in exc.problems:
-                err.print(f"    {p.path or '(file)'}: {p.message}", highlight=False)
+            _print_problems(path, exc)
         else:
             out.print(f"[green]✓[/] {path}: bundle {b.code} v{b.version} {b.name} — {len(b.members)} members, "
                       f"{b.sla_days} working days", highlight=False)

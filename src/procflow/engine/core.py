@@ -42,7 +42,6 @@ from procflow.privacy.access import AccessPolicy, Reader
 from procflow.privacy.directory import Directory
 from procflow.privacy.identity import DirectoryIdentity
 from procflow.privacy.masking import mask_record
-from procflow.privacy.sealed import is_ref
 from procflow.privacy.vault import Vault
 from procflow.sla import SlaClock
 from procflow.store.base import OutboxMessage, Store
@@ -225,7 +224,7 @@ class Engine(Sealing, Amendments):
             w = self.writer
             if compiled.personal:
                 dossier.data, stored = w.seal(dossier.id, 1, values, compiled.personal)
-                w.memo.set_sealed(dossier.id, {k: (dossier.data[k], v) for k, v in stored.items() if is_ref(v)})
+                w.memo.set_refs(dossier.id, dossier.data, stored)
                 row = attrs.evolve(dossier, data=stored)
             event = DossierEvent(dossier_id=dossier.id, seq=1, at=now, kind=EventKind.FILED, trigger=None,
                                  from_state=None, to_state=dossier.state, status=dossier.status, actor=actor.id,

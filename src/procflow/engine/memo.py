@@ -13,10 +13,12 @@ reference only when the value it was made for is still the record's value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import islice
 from typing import Any
 
 from procflow.engine.payloadrefs import Sealed  # {field: (real value, vault reference)}
+from procflow.privacy.sealed import is_ref
 
 __all__ = ["RecordMemo"]
 
@@ -57,6 +59,11 @@ class RecordMemo:
 
     def set_sealed(self, dossier_id: str, sealed: Sealed | None) -> None:
         self._row(dossier_id)[2] = sealed
+
+    def set_refs(self, dossier_id: str, real: Mapping[str, Any], stored: Mapping[str, Any]) -> None:
+        """Remember the vault references among ``stored`` (a row as written) with the values ``real`` holds
+        for the same fields."""
+        self.set_sealed(dossier_id, {k: (real[k], v) for k, v in stored.items() if is_ref(v)})
 
     def forget(self, dossier_id: str) -> None:
         self._rows.pop(dossier_id, None)

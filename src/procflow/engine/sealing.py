@@ -56,7 +56,7 @@ class Sealing:
                     base[k] = raw[k]
         new.data = {**d.data, **real}
         row_data = {**base, **stored}
-        self.writer.memo.set_sealed(new.id, {k: (new.data[k], v) for k, v in row_data.items() if is_ref(v)})
+        self.writer.memo.set_refs(new.id, new.data, row_data)
         return Dossier(id=new.id, procedure=new.procedure, definition_version=new.definition_version,
                        state=new.state, status=new.status, custodian=new.custodian, agencies=new.agencies,
                        location_independent=new.location_independent, received_at=new.received_at,
@@ -79,7 +79,7 @@ class Sealing:
             return d
         stored = d.data
         d.data = self.vault.resolve(stored)
-        self.writer.memo.set_sealed(d.id, {k: (d.data[k], v) for k, v in stored.items() if is_ref(v)})
+        self.writer.memo.set_refs(d.id, d.data, stored)
         return d
 
     def open_events(self, events: Sequence[DossierEvent]) -> list[DossierEvent]:

@@ -3,6 +3,7 @@ whose 0600 credential the machine holds (``procflow.privacy.credential``), enrol
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ AGENCY = "999.00.00.H92"  # the people's committee of province 92 (Cần Thơ)
 
 
 def operator_env(store: Any, where: Path | str | None = None, *, official: str = OPERATOR,
-                 agency: str = AGENCY) -> dict[str, str]:
+                 agency: str = AGENCY, roles: Iterable[str] = ()) -> dict[str, str]:
     """Enrol the operator in ``store`` (a store, or its path/URL) and write their credential beside it (or in
     ``where``); returns ``{"PROCFLOW_OPERATOR_FILE": …}`` for a subprocess or a ``CliRunner``."""
     db = store if isinstance(store, str) else getattr(store, "path", None)
@@ -23,12 +24,13 @@ def operator_env(store: Any, where: Path | str | None = None, *, official: str =
     if folder is None:
         raise ValueError("name a folder for the credential (the store has no file)")
     name = Path(db).name if db and "://" not in db else "store"  # one credential per store: each holds its digest
-    return enrol_operator(store, folder / f"{name}.{official}.operator.toml", official, agency)
+    return enrol_operator(store, folder / f"{name}.{official}.operator.toml", official, agency, roles)
 
 
-def use_operator(monkeypatch: pytest.MonkeyPatch, store: Any, where: Path | str | None = None) -> dict[str, str]:
+def use_operator(monkeypatch: pytest.MonkeyPatch, store: Any, where: Path | str | None = None, *,
+                 roles: Iterable[str] = ()) -> dict[str, str]:
     """``operator_env``, set in this test's environment (subprocesses inherit it)."""
-    env = operator_env(store, where)
+    env = operator_env(store, where, roles=roles)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
+import pytest
+from operator_support import use_operator
 from typer.testing import CliRunner
 
 from procflow.calendar import WorkingCalendar
@@ -40,9 +42,12 @@ def _household_code() -> str:
     raise AssertionError("no multi-day commune procedure bundled")
 
 
-def _old_store(path: str, registry) -> tuple[list[str], str]:
-    """A store as procflow wrote it before the fix: old due dates, schema without the recount step."""
+def _old_store(path: str, registry, monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[list[str], str]:
+    """A store as procflow wrote it before the fix: old due dates, schema without the recount step (with
+    ``monkeypatch``: and this machine's operator, enrolled while the store was current, for ``db upgrade``)."""
     store = SQLiteStore(path)
+    if monkeypatch is not None:
+        use_operator(monkeypatch, store)
     clock = FakeClock(datetime(2026, 4, 20, 9, 0, tzinfo=VN_TZ))
     engine = Engine(store, registry=registry, clock=clock, calendar=OldCounting())
     for d in bundled_definitions():
@@ -69,9 +74,9 @@ def _old_store(path: str, registry) -> tuple[list[str], str]:
     return ids, closing.id
 
 
-def test_db_upgrade_recounts_open_dossiers_once(tmp_path, registry):
+def test_db_upgrade_recounts_open_dossiers_once(tmp_path, registry, monkeypatch):
     path = str(tmp_path / "old.db")
-    open_ids, closed_id = _old_store(path, registry)
+    open_ids, closed_id = _old_store(path, registry, monkeypatch)
     # the new code opening the old store (any command) lists what was written before; upgrade recounts it
     store = SQLiteStore(path)
     before = {i: store.get(i).sla.due_at for i in open_ids}
@@ -122,9 +127,10 @@ def test_a_recount_sends_the_new_appointment_to_the_portal(tmp_path, registry):
     store.close()
 
 
-def test_a_store_created_now_needs_no_recount(tmp_path, registry, clock):
+def test_a_store_created_now_needs_no_recount(tmp_path, registry, clock, monkeypatch):
     path = str(tmp_path / "new.db")
     store = SQLiteStore(path)
+    use_operator(monkeypatch, store)
     engine = Engine(store, registry=registry, clock=clock)
     for d in bundled_definitions():
         engine.register(d)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from operator_support import use_operator
 from typer.testing import CliRunner
 
 from procflow import hookimpl
@@ -92,8 +93,18 @@ def test_a_changed_record_becomes_the_next_version_and_nothing_else_moves(tmp_pa
     assert import_catalogue(changed, out=out).count("unchanged") == len(plan.planned)
 
 
-def test_import_into_a_store_registers_versions(tmp_path):
-    db = str(tmp_path / "store.db")
+def _operated_store(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A store with its operator: definitions are written into a store by the machine's operator."""
+    store = SQLiteStore(str(path))
+    try:
+        use_operator(monkeypatch, store)
+    finally:
+        store.close()
+    return str(path)
+
+
+def test_import_into_a_store_registers_versions(tmp_path, monkeypatch):
+    db = _operated_store(tmp_path / "store.db", monkeypatch)
     result = runner.invoke(app, ["catalogue", "import", str(SAMPLE), "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["new"] >= 40
@@ -191,7 +202,7 @@ CORPUS = [
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c[0] for c in CORPUS])
-def test_a_malformed_catalogue_is_refused_whole_with_row_and_column(tmp_path, case):
+def test_a_malformed_catalogue_is_refused_whole_with_row_and_column(tmp_path, case, monkeypatch):
     _, edit, where, what = case
     header, rows = _rows()
     edit(rows)
@@ -199,7 +210,7 @@ def test_a_malformed_catalogue_is_refused_whole_with_row_and_column(tmp_path, ca
     with pytest.raises(CatalogueError) as info:
         read_catalogue(bad)
     assert any(p.path == where and what in p.message for p in info.value.problems), info.value.problems
-    out, db = tmp_path / "out", tmp_path / "s.db"
+    out, db = tmp_path / "out", Path(_operated_store(tmp_path / "s.db", monkeypatch))
     for target in (["--out", str(out)], ["--db", str(db)]):
         result = runner.invoke(app, ["catalogue", "import", str(bad), *target])
         assert result.exit_code == 1

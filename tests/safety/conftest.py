@@ -9,6 +9,12 @@ from safety_support import make_app_store
 
 
 @pytest.fixture
-def app_store(tmp_path, registry) -> tuple[Path, list[str]]:
+def app_store(tmp_path, registry, monkeypatch) -> tuple[Path, list[str]]:
+    """An agency's store with dossiers, and this machine's operator enrolled in it (``backup``, ``restore``,
+    ``db upgrade`` and the other commands that write or carry personal data act as them)."""
+    from operator_support import use_operator
+
     path = tmp_path / "agency.db"
-    return path, make_app_store(path, registry)
+    ids = make_app_store(path, registry)
+    use_operator(monkeypatch, str(path))
+    return path, ids

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import typer
+from operator_support import use_operator
 from typer.testing import CliRunner
 
 from procflow.cli.simulate_extras import register
@@ -103,8 +104,9 @@ def test_definition_migration_refuses_states_without_counterpart_then_maps_them(
     assert e.get(d1.id).state == "processing" and e.get(d2.id).definition_version == 2
 
 
-def test_cli_migrate_units_and_definition(procflow_engine, dossiers, tmp_path):
+def test_cli_migrate_units_and_definition(procflow_engine, dossiers, tmp_path, monkeypatch):
     d1 = dossiers[0]
+    use_operator(monkeypatch, procflow_engine.store, tmp_path)  # a move acts as the machine's operator
     app = typer.Typer()
     register(app)
     runner = CliRunner()

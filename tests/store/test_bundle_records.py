@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from operator_support import use_operator
 from typer.testing import CliRunner
 
 from procflow.bundle import BundleCoordinator
@@ -95,6 +96,7 @@ def test_migrate_units_moves_open_bundles(store_factory, registry, clock, tmp_pa
         db = store.path
     else:
         db = f"{store.url}?options=-csearch_path%3D{store.schema}"
+    use_operator(monkeypatch, store, tmp_path)  # a move acts as the machine's operator
     store.close()
     (tmp_path / "merge.csv").write_text(f"old,new\n{OLD},{NEW}\n")
     monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(keys))

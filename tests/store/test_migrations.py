@@ -8,6 +8,7 @@ import threading
 
 import psycopg
 import pytest
+from operator_support import operator_env
 from typer.testing import CliRunner
 
 from procflow.cli.app import app
@@ -207,9 +208,11 @@ def test_db_commands_on_sqlite(tmp_path):
     db = str(tmp_path / "cli.db")
     r = runner.invoke(app, ["db", "status", "--db", db])
     assert r.exit_code == 1 and "no store at" in r.output
-    r = runner.invoke(app, ["db", "upgrade", "--db", f"sqlite:///{db}"])
+    r = runner.invoke(app, ["db", "upgrade", "--db", f"sqlite:///{db}"])  # a new store: no directory to ask yet
     assert r.exit_code == 0 and f"applied migration(s) {', '.join(map(str, ALL_SQ))}" in r.output
-    r = runner.invoke(app, ["db", "upgrade", "--db", db])
+    r = runner.invoke(app, ["db", "upgrade", "--db", db])  # from now on, its operator
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "procflow officials init" in r.output
+    r = runner.invoke(app, ["db", "upgrade", "--db", db], env=operator_env(db, tmp_path))
     assert r.exit_code == 0 and "nothing to do" in r.output
     r = runner.invoke(app, ["db", "status", "--db", db, "--check"])
     assert r.exit_code == 0 and f"version {SQ} of {SQ}: up to date" in r.output and "initial schema" in r.output

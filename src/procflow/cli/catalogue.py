@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from procflow.cli._common import fail
+from procflow.cli._common import as_operator, fail, open_store_or_fail
 
 __all__ = ["app"]
 
@@ -45,11 +45,14 @@ def import_command(
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"--out {out}: exists and is not a directory")
     store = None
+    if db is not None:  # definitions written into a store: by its operator, checked before anything is written
+        store = open_store_or_fail(db, write=True, check_keys=False)
+        try:
+            as_operator(store, "catalogue:import", file.name)
+        except typer.Exit:
+            store.close()
+            raise
     try:
-        if db is not None:
-            from procflow.store.base import open_store
-
-            store = open_store(db)
         plan = import_catalogue(file, out=out, store=store, overrides=overrides, bundled=bundled)
     except CatalogueError as exc:
         _fail(exc.one_line())

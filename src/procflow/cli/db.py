@@ -3,6 +3,13 @@
 Stores upgrade themselves when opened (the embedded default must just work), but a production database
 is usually upgraded once, on purpose, by whoever deploys: these commands do that and show where a store
 stands. (``procflow migrate`` is something else: it moves dossiers between definition versions.)
+
+``db upgrade`` acts as the machine's operator (``_common.as_operator``). The store it upgrades may be older
+than this procflow, which refuses to open it as a store, so the credential is checked against the officials
+rows read directly (``OfficialsReader``, read-only) before anything is written, and the audit entry is
+written after the upgrade, when the audit table has this procflow's shape. A database with no procflow
+schema yet (a new deployment) has no directory to ask: it is created without a credential, and its first
+operator is set up next (``procflow officials init``).
 """
 
 from __future__ import annotations
@@ -11,15 +18,20 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from procflow.cli._common import DbOption, fail, out, require_db
+from procflow.cli._common import DbOption, as_operator, fail, out, require_db
 from procflow.errors import ProcflowError, StoreError
 from procflow.store import migrations
+from procflow.store.officials_rows import PostgresOfficials, SQLiteOfficials
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from procflow.privacy.directory import Official
+    from procflow.store.base import AuditEntry, Store
+
+__all__ = ["OfficialsReader", "operator_of", "record_pending", "register"]
 
 
 SchemaOption = Annotated[str | None, typer.Option(help="PostgreSQL schema (default: the search_path's first).")]
@@ -73,6 +85,100 @@ def _connect(db: str, schema: str | None, *, create: bool) -> Iterator[tuple[str
         raise StoreError(sqlite_problem(path, exc, 30.0)) from exc
     finally:
         conn.close()
+
+
+class OfficialsReader:
+    """The officials rows of a database this procflow may not open as a store (a schema to upgrade, a backup's
+    copy), read-only; audit entries are held in ``pending`` for the caller to write where it can."""
+
+    def __init__(self, backend: str, conn: Any) -> None:
+        self.pending: list[AuditEntry] = []
+        rows: SQLiteOfficials | PostgresOfficials
+        if backend == "postgres":
+            rows = PostgresOfficials()
+            rows._conn = lambda: conn  # type: ignore[method-assign]  # one connection, not a store's pool
+        else:
+            rows = SQLiteOfficials()
+            rows._db = conn
+        self._rows = rows
+
+    def official_row(self, official_id: str) -> Any:
+        return self._rows.official_row(official_id)
+
+    def official_rows(self) -> Any:
+        return self._rows.official_rows()
+
+    def official_count(self) -> int:
+        return self._rows.official_count()
+
+    def record_audit(self, entry: AuditEntry) -> None:
+        self.pending.append(entry)
+
+
+def operator_of(backend: str, conn: Any, action: str) -> tuple[Official, list[AuditEntry]]:
+    """The operator (``_common.as_operator``, nothing written) as the officials rows on ``conn`` know them, and
+    the refusals to record; on a refusal the entries are on the exception (``typer.Exit.pending``)."""
+    reader = OfficialsReader(backend, conn)
+    try:
+        # the directory reads officials and records audit entries only: the reader is all of the store it uses
+        return as_operator(cast("Store", reader), action, record=False), reader.pending
+    except typer.Exit as exc:
+        exc.pending = reader.pending  # type: ignore[attr-defined]  # for the caller, after the connection closes
+        raise
+
+
+def record_pending(db: str, entries: list[AuditEntry], schema: str | None = None) -> bool:
+    """Write audit entries into the store at ``db`` when it opens at this procflow's schema without an
+    upgrade; False when it does not (an old schema's audit table is not ours to write before its upgrade)."""
+    from procflow.store.base import open_store
+
+    if not entries:
+        return True
+    postgres = _is_postgres(db)
+    options: dict[str, Any] = {"migrate": False} if postgres else {"upgrade": False}
+    if schema:
+        options["schema"] = schema
+    try:
+        store = open_store(db, **options)
+    except ProcflowError:
+        return False
+    try:
+        for entry in entries:
+            store.record_audit(entry)
+    finally:
+        store.close()
+    return True
+
+
+def _operator_before_upgrade(db: str, schema: str | None) -> Official | None:
+    """The operator upgrading ``db``, checked before anything is written; None for a database with no procflow
+    schema yet. A refusal is recorded in the store when its schema is current, and ends in one line."""
+    if not _is_postgres(db):
+        path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
+        if path in ("", ":memory:") or not Path(path).exists():
+            return None  # a new store: created by the upgrade, no directory yet
+    try:
+        with _connect(db, schema, create=False) as (backend, conn):
+            st = migrations.postgres_status(conn) if backend == "postgres" else migrations.sqlite_status(conn)
+            if st.current == 0:
+                return None
+            operator, _ = operator_of(backend, conn, "db:upgrade")
+    except StoreError as exc:
+        fail(f"{exc}")
+    except typer.Exit as exc:
+        record_pending(db, getattr(exc, "pending", []), schema)
+        raise
+    return operator
+
+
+def _record_upgrade(db: str, schema: str | None, operator: Official, detail: str) -> None:
+    from datetime import UTC, datetime
+
+    from procflow.store.base import AuditEntry
+
+    record_pending(db, [AuditEntry(at=datetime.now(UTC), actor=operator.id, agency=operator.agency, dossier_id=None,
+                                   action="cli:db:upgrade", outcome="allowed", detail=detail,
+                                   purpose="command line")], schema)
 
 
 def upgrade(db: str, schema: str | None = None) -> tuple[list[int], migrations.MigrationStatus]:
@@ -137,10 +243,14 @@ def register(app: typer.Typer) -> None:
     def upgrade_cmd(db: DbOption = None, schema: SchemaOption = None) -> None:
         """Bring the store's schema to this procflow's version (safe to run again; one transaction)."""
         db = require_db(db)
+        operator = _operator_before_upgrade(db, schema)  # before anything is written
         try:
             ran, st = upgrade(db, schema)
         except StoreError as exc:
             fail(f"{exc}")
+        if operator is not None:  # after the upgrade: the audit table has this procflow's shape now
+            _record_upgrade(db, schema, operator, f"schema version {st.current}"
+                            + (f" (applied {', '.join(map(str, ran))})" if ran else " (nothing to do)"))
         if ran:
             out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
         else:

@@ -7,6 +7,13 @@ anywhere else (a script, cron, CI) it refuses unless ``--yes`` is given, so a ty
     procflow backup --db procflow.db --to backups/2026-04-20      # store + its keyring, consistently
     procflow restore --from backups/2026-04-20 --db procflow.db   # refuses to overwrite without --overwrite
 
+Both act as the machine's operator (``_common.as_operator``). A backup carries every sealed personal value and
+the keys that open them, so it is taken only by an operator of the store, verified without a write (a backup
+never takes the write lock, and a store older than this procflow can be backed up before its upgrade). A
+restore is checked against the directory inside the backup — the data it puts back — read-only, before
+anything is written; the restore is then recorded in the restored store's audit (when its schema is this
+procflow's; an older one is recorded by nothing until `procflow db upgrade`).
+
 A SQLite store is copied with SQLite's online backup API (a consistent snapshot while other processes keep
 writing); its keyring file is copied beside it (mode 0600). PostgreSQL is backed up with its own tools
 (``pg_dump``); procflow then copies only the keyring and says how to dump the database.
@@ -19,13 +26,17 @@ import os
 import shutil
 import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from procflow.cli._common import DB_ENV, DbOption, fail, out, require_db
+
+if TYPE_CHECKING:
+    from procflow.privacy.directory import Official
 
 __all__ = ["backup_store", "confirm_destructive", "register", "require_keys", "restore_store"]
 
@@ -93,11 +104,14 @@ def _copy_keyring(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def backup_store(db: str, to: str | os.PathLike[str], *, keys: str | None = None) -> dict[str, str]:
+def backup_store(db: str, to: str | os.PathLike[str], *, keys: str | None = None,
+                 check: Callable[[sqlite3.Connection], object] | None = None) -> dict[str, str]:
     """Copy a SQLite store (online backup: consistent while others write) and its keyring into ``to``.
 
     The keyring is copied after the database: a key made in between (a rotation) is then in the copy too,
-    and a backup never holds a value whose key it lacks. Returns the manifest written beside the copies."""
+    and a backup never holds a value whose key it lacks. Returns the manifest written beside the copies.
+    ``check`` is called with a read-only connection to the store once it is known to be one, before anything
+    is written (the command line's operator check)."""
     from procflow.errors import StoreError
     from procflow.store.sqlite import check_sqlite_path, sqlite_problem, sqlite_table_names
 
@@ -120,6 +134,8 @@ def backup_store(db: str, to: str | os.PathLike[str], *, keys: str | None = None
         try:
             if "meta" not in sqlite_table_names(src):
                 raise StoreError(f"{path} is not a procflow store")
+            if check is not None:
+                check(src)
             target.mkdir(parents=True, exist_ok=True)  # only once the source is known to be a store
             from procflow.privacy.files import write_private
 
@@ -144,9 +160,11 @@ def backup_store(db: str, to: str | os.PathLike[str], *, keys: str | None = None
 
 
 def restore_store(source: str | os.PathLike[str], db: str, *, keys: str | None = None,
-                  overwrite: bool = False) -> dict[str, str]:
+                  overwrite: bool = False, check: Callable[[sqlite3.Connection], object] | None = None
+                  ) -> dict[str, str]:
     """Put a backup's store and keyring back at ``db`` (and its keyring place). Refuses to replace an existing
-    store or keyring unless ``overwrite``."""
+    store or keyring unless ``overwrite``. ``check`` is called with the backup's copy of the store once the
+    backup is known to be whole and before anything is written (the command line's operator check)."""
     from procflow.errors import StoreError
 
     src = Path(source)
@@ -169,6 +187,12 @@ def restore_store(source: str | os.PathLike[str], db: str, *, keys: str | None =
     store_copy = src / manifest["store"]
     if not store_copy.exists():
         raise StoreError(f"{store_copy} is missing from the backup")
+    if check is not None:
+        copy = sqlite3.connect(f"file:{store_copy}?mode=ro&immutable=1", uri=True)
+        try:
+            check(copy)
+        finally:
+            copy.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".restoring")
     shutil.copyfile(store_copy, tmp)
@@ -178,6 +202,29 @@ def restore_store(source: str | os.PathLike[str], db: str, *, keys: str | None =
     if manifest.get("keyring") and ring is not None:
         _copy_keyring(src / manifest["keyring"], ring)
     return manifest
+
+
+def _operator_on(conn: sqlite3.Connection, action: str, db: str) -> Official:
+    """The operator as the officials rows on ``conn`` (read-only) know them; a refusal is recorded in the store
+    at ``db`` when there is one of this procflow's schema, and ends in one line."""
+    from procflow.cli.db import operator_of, record_pending
+
+    try:
+        operator, _ = operator_of("sqlite", conn, action)
+    except typer.Exit as exc:
+        record_pending(db, getattr(exc, "pending", []))
+        raise
+    return operator
+
+
+def _record_restore(db: str, operator: Official, manifest: dict[str, str]) -> None:
+    from procflow.cli.db import record_pending
+    from procflow.store.base import AuditEntry
+
+    record_pending(db, [AuditEntry(at=datetime.now(UTC), actor=operator.id, agency=operator.agency,
+                                   dossier_id=None, action="cli:restore", outcome="allowed",
+                                   detail=f"backup {manifest['store']} taken {manifest['taken_at'][:19]}",
+                                   purpose="command line")])
 
 
 def register(app: typer.Typer) -> None:
@@ -194,8 +241,8 @@ def register(app: typer.Typer) -> None:
         from procflow.errors import ProcflowError
 
         db = require_db(db)
-        try:
-            m = backup_store(db, to, keys=keys)
+        try:  # PostgreSQL: pg_dump guidance, nothing copied, no credential asked
+            m = backup_store(db, to, keys=keys, check=lambda conn: _operator_on(conn, "backup", db))
         except (ProcflowError, OSError) as exc:
             _fail(str(exc))
         _out.print(f"backed up {db} to {to}/{m['store']}"
@@ -215,9 +262,12 @@ def register(app: typer.Typer) -> None:
         from procflow.errors import ProcflowError
 
         db = require_db(db)
+        operators = []
         try:
-            m = restore_store(source, db, keys=keys, overwrite=overwrite)
+            m = restore_store(source, db, keys=keys, overwrite=overwrite,
+                              check=lambda copy: operators.append(_operator_on(copy, "restore", db)))
         except (ProcflowError, OSError) as exc:
             _fail(str(exc))
+        _record_restore(db, operators[0], m)
         _out.print(f"restored {m['store']} (taken {m['taken_at'][:19]}) to {db}"
                    + (" with its keyring" if m["keyring"] else ""))

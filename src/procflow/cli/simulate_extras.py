@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from procflow.cli._common import DbOption, fail, open_store_or_fail, out, require_db
+from procflow.cli._common import DbOption, as_operator, fail, open_store_or_fail, out, require_db
 
 if TYPE_CHECKING:
     from procflow.engine.core import Engine
@@ -29,16 +29,23 @@ def register(app: typer.Typer) -> None:
     app.add_typer(migrate_app, name="migrate")
 
 
-def _open(db: str) -> Engine:
+def _open(db: str, action: str | None, detail: str) -> Engine:
+    """The engine on ``db``; ``action``: the move acts as the machine's operator (``_common.as_operator``),
+    verified and audited before any dossier is touched (a dry run moves nothing and needs no credential)."""
     from procflow.engine.core import Engine
     from procflow.errors import ProcflowError
 
     store = open_store_or_fail(db, write=True)
     try:
+        if action is not None:
+            as_operator(store, action, detail)
         return Engine(store)
     except ProcflowError as exc:
         store.close()
         fail(str(exc))
+    except typer.Exit:
+        store.close()
+        raise
 
 
 _fail = fail
@@ -73,7 +80,7 @@ def units(
     from procflow.errors import MigrationRefused, ProcflowError
     from procflow.migrate import migrate_units, read_unit_map
 
-    engine = _open(db)
+    engine = _open(db, None if dry_run else "migrate:units", f"unit map {map_csv.name}")
     try:
         mapping = read_unit_map(map_csv, engine)
         from procflow.bundle.records import keeps_bundles
@@ -122,7 +129,7 @@ def definition(
     if not 1 <= to <= 2**31 - 1:
         _fail(f"--to: a definition version is 1 … 2147483647, got {to}")
     confirm_destructive(f"move the in-flight dossiers of {code} in {db} to version {to}", yes=yes, dry_run=dry_run)
-    engine = _open(db)
+    engine = _open(db, None if dry_run else "migrate:definition", f"{code} to version {to}")
     try:
         if file is not None:
             new = load_definition(file, known_guards=set(engine.guards))

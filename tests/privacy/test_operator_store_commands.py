@@ -1,0 +1,140 @@
+"""The store-wide commands act as the machine's operator too: ``migrate units|definition``, ``catalogue import
+--db``, ``db upgrade``, ``backup`` and ``restore``.
+
+Without a credential each ends in one line naming the fix and changes nothing (every table compared before and
+after, and no file made); with one, the command is recorded under the operator's id — except ``backup``, which
+only reads (the operator is verified without a write, as for ``audit access``). ``db upgrade`` checks the
+operator before touching an old schema and writes its audit entry after, in the upgraded table; ``restore``
+asks the directory inside the backup, the data it puts back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from operator_support import OPERATOR, operator_env
+from privacy_support import BIRTH, CHILD, desk
+from typer.testing import CliRunner
+
+from procflow.catalogue import sample_catalogue
+from procflow.cli.app import app
+from procflow.store.sqlite import SQLiteStore
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(pengine, communes, monkeypatch) -> str:
+    d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
+    pengine.fire(d, "accept", desk(communes[0]))
+    monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(pengine.vault.keys.path))
+    return str(pengine.store.path)
+
+
+def _tables(path: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, read-only (what a refused command must leave as it was)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {n: sorted(con.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
+    finally:
+        con.close()
+
+
+def _cli_rows(path: str) -> list[tuple[str, str, str]]:
+    store = SQLiteStore(path)
+    try:
+        return [(a.actor, a.action, a.outcome) for a in store.audit() if a.action.startswith("cli:")]
+    finally:
+        store.close()
+
+
+def _argv(action: str, db: str, tmp_path: Path, communes: list[str]) -> list[str]:
+    if action == "migrate:units":
+        units = tmp_path / "units.csv"
+        units.write_text(f"old,new\n{communes[0]},{communes[1]}\n", encoding="utf-8")
+        return ["migrate", "units", str(units), "--db", db, "--yes"]
+    return {"migrate:definition": ["migrate", "definition", BIRTH, "--to", "1", "--db", db, "--yes"],
+            "catalogue:import": ["catalogue", "import", str(sample_catalogue()), "--db", db],
+            "db:upgrade": ["db", "upgrade", "--db", db],
+            "backup": ["backup", "--db", db, "--to", str(tmp_path / "bak")]}[action]
+
+
+ACTIONS = ["backup", "catalogue:import", "db:upgrade", "migrate:definition", "migrate:units"]
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_without_a_credential_a_store_command_is_one_line_and_changes_nothing(db, action, tmp_path, communes):
+    before = _tables(db)
+    r = runner.invoke(app, _argv(action, db, tmp_path, communes),
+                      env={"PROCFLOW_OPERATOR_FILE": str(tmp_path / "nobody.toml")})
+    assert r.exit_code == 1, r.output
+    assert r.output.count("\n") == 1 and "Traceback" not in r.output
+    assert f"{action}: no operator credential" in r.output and "procflow officials" in r.output
+    assert _tables(db) == before
+    assert not (tmp_path / "bak").exists()  # a refused backup copies nothing
+
+
+@pytest.mark.parametrize("action", ["catalogue:import", "db:upgrade", "migrate:definition", "migrate:units"])
+def test_a_store_command_acts_as_the_operator_and_is_audited_under_their_id(db, action, tmp_path, communes):
+    r = runner.invoke(app, _argv(action, db, tmp_path, communes))  # the privacy fixtures' operator credential
+    assert (OPERATOR, f"cli:{action}", "allowed") in _cli_rows(db), r.output
+
+
+def test_a_migration_s_dry_run_needs_no_credential(db, tmp_path, communes):
+    argv = [*_argv("migrate:units", db, tmp_path, communes), "--dry-run"]
+    before = _tables(db)
+    r = runner.invoke(app, argv, env={"PROCFLOW_OPERATOR_FILE": str(tmp_path / "nobody.toml")})
+    assert r.exit_code == 0 and "would move" in r.output, r.output
+    assert _tables(db) == before
+
+
+def test_backup_verifies_the_operator_without_writing(db, tmp_path, communes):
+    before = _tables(db)
+    r = runner.invoke(app, _argv("backup", db, tmp_path, communes))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "bak" / Path(db).name).exists()
+    assert _tables(db) == before  # not even an audit row: a backup takes no write lock
+
+
+def test_db_upgrade_checks_the_operator_before_an_old_schema_and_records_after(db, tmp_path, communes):
+    con = sqlite3.connect(db)
+    latest = con.execute("SELECT max(version) FROM procflow_migrations").fetchone()[0]
+    con.execute("DELETE FROM procflow_migrations WHERE version = ?", (latest,))
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(latest - 1),))
+    con.commit()
+    con.close()
+    forged = tmp_path / "forged.toml"
+    forged.write_text(f'official = "{OPERATOR}"\nsecret = "not-the-secret"\n', encoding="utf-8")
+    forged.chmod(0o600)
+    before = _tables(db)
+    refused = runner.invoke(app, ["db", "upgrade", "--db", db], env={"PROCFLOW_OPERATOR_FILE": str(forged)})
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
+    assert "db:upgrade" in refused.output and "not valid for van.hanh" in refused.output
+    assert _tables(db) == before  # still the old schema: nothing upgraded, and no row in a table not yet ours
+    ok = runner.invoke(app, ["db", "upgrade", "--db", db])
+    assert ok.exit_code == 0 and f"applied migration(s) {latest}" in ok.output, ok.output
+    assert _cli_rows(db)[-1] == (OPERATOR, "cli:db:upgrade", "allowed")
+
+
+def test_restore_asks_the_directory_inside_the_backup_and_is_audited_in_the_restored_store(db, tmp_path, communes):
+    assert runner.invoke(app, _argv("backup", db, tmp_path, communes)).exit_code == 0
+    target = tmp_path / "restored" / "agency.db"
+    argv = ["restore", "--from", str(tmp_path / "bak"), "--db", str(target), "--keys", f"{target}.keys"]
+    backup_files = sorted(p.name for p in (tmp_path / "bak").iterdir())
+    none = runner.invoke(app, argv, env={"PROCFLOW_OPERATOR_FILE": str(tmp_path / "nobody.toml")})
+    assert none.exit_code == 1 and none.output.count("\n") == 1 and "restore: no operator credential" in none.output
+    # an operator of another store: their credential is not in the backup's directory
+    other = SQLiteStore(str(tmp_path / "other.db"))
+    stranger = operator_env(other, tmp_path / "elsewhere")
+    other.close()
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    foreign = runner.invoke(app, argv, env=stranger)
+    assert foreign.exit_code == 1 and "restore:" in foreign.output and "not valid" in foreign.output, foreign.output
+    assert not target.exists() and not target.parent.exists()
+    assert sorted(p.name for p in (tmp_path / "bak").iterdir()) == backup_files  # the backup is read, never opened
+    ok = runner.invoke(app, argv)
+    assert ok.exit_code == 0, ok.output
+    assert _cli_rows(str(target))[-1] == (OPERATOR, "cli:restore", "allowed")

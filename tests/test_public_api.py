@@ -23,9 +23,9 @@ PINNED: dict[str, list[str]] = {
         "ConcurrencyConflict", "CredentialError", "DefinitionError", "DelegationRefused", "DirectoryError",
         "DossierNotFound", "EnvelopeRejected", "ExtensionRefused", "FormNotAvailable", "GuardRejected",
         "HandoffError", "InvalidData", "JurisdictionError", "KeysUnavailable", "MigrationRefused", "NotCustodian",
-        "PermanentAdapterError", "PluginError", "Problem", "ProcflowError", "RetryableAdapterError",
-        "RoleNotGranted", "StoreError", "TransitionNotAllowed", "UnknownAgency", "UnknownOfficial", "UsageError",
-        "VaultError",
+        "OperatorRoleMissing", "PermanentAdapterError", "PluginError", "Problem", "ProcflowError",
+        "RetryableAdapterError", "RoleNotGranted", "StoreError", "TransitionNotAllowed", "UnknownAgency",
+        "UnknownOfficial", "UsageError", "VaultError",
     ],
     "procflow.privacy": [
         "AccessDecision", "AccessPolicy", "AnchorReport", "Checkpointer", "Directory", "DirectoryIdentity",

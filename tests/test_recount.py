@@ -17,6 +17,7 @@ from procflow.definition.reader import bundled_definitions
 from procflow.dossier import EventKind, replay
 from procflow.engine.core import Engine
 from procflow.officehours import VN_TZ
+from procflow.privacy.directory import STORE_ADMIN_ROLE
 from procflow.privacy.hashchain import verify
 from procflow.store.sqlite import SQLiteStore
 from procflow.testing.directory import staff_of
@@ -47,7 +48,7 @@ def _old_store(path: str, registry, monkeypatch: pytest.MonkeyPatch | None = Non
     ``monkeypatch``: and this machine's operator, enrolled while the store was current, for ``db upgrade``)."""
     store = SQLiteStore(path)
     if monkeypatch is not None:
-        use_operator(monkeypatch, store)
+        use_operator(monkeypatch, store, roles={STORE_ADMIN_ROLE})  # db upgrade: the store's administrator
     clock = FakeClock(datetime(2026, 4, 20, 9, 0, tzinfo=VN_TZ))
     engine = Engine(store, registry=registry, clock=clock, calendar=OldCounting())
     for d in bundled_definitions():
@@ -130,7 +131,7 @@ def test_a_recount_sends_the_new_appointment_to_the_portal(tmp_path, registry):
 def test_a_store_created_now_needs_no_recount(tmp_path, registry, clock, monkeypatch):
     path = str(tmp_path / "new.db")
     store = SQLiteStore(path)
-    use_operator(monkeypatch, store)
+    use_operator(monkeypatch, store, roles={STORE_ADMIN_ROLE})
     engine = Engine(store, registry=registry, clock=clock)
     for d in bundled_definitions():
         engine.register(d)

@@ -18,10 +18,13 @@ def communes(registry) -> list[str]:
 def operator(sqlite_store, tmp_path, monkeypatch) -> dict[str, str]:
     """This machine's operator, enrolled in the test store with a 0600 credential named by
     ``PROCFLOW_OPERATOR_FILE``: commands that write or show personal data act as them (a test that passes its
-    own ``env=`` acts as whoever that names)."""
+    own ``env=`` acts as whoever that names). They administer the store (``store:admin``: keys, retention,
+    restore, db upgrade); tests of an operator without the role enrol their own."""
     from operator_support import use_operator
 
-    return use_operator(monkeypatch, sqlite_store, tmp_path)
+    from procflow.privacy.directory import STORE_ADMIN_ROLE
+
+    return use_operator(monkeypatch, sqlite_store, tmp_path, roles={STORE_ADMIN_ROLE})
 
 
 @pytest.fixture

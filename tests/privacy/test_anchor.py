@@ -24,6 +24,7 @@ from procflow.definition.reader import bundled_definitions
 from procflow.dossier import replay
 from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
+from procflow.privacy.directory import STORE_ADMIN_ROLE
 from procflow.privacy.hashchain import (
     GENESIS,
     chain_event,
@@ -50,7 +51,7 @@ def cli(b: Backend, *args: str) -> tuple[int, str]:
     """Run a command on ``b``; those that write act as the machine's operator, enrolled in the store."""
     env = dict(b.env)
     if args[0] == "worker" or tuple(args[:2]) in _AS_OPERATOR or tuple(args[1:3]) in _AS_OPERATOR:
-        env.update(operator_env(b.db, Path(b.keys).parent))
+        env.update(operator_env(b.db, Path(b.keys).parent, roles={STORE_ADMIN_ROLE}))  # keys: the store's admin
     r = runner.invoke(app, list(args), env=env)
     return r.exit_code, r.stdout + (r.stderr if r.stderr_bytes is not None else "")
 

@@ -20,6 +20,7 @@ from procflow.definition.reader import bundled_definitions
 from procflow.dossier import Actor, DossierEvent
 from procflow.engine.core import Engine
 from procflow.jurisdiction import Registry
+from procflow.privacy.directory import STORE_ADMIN_ROLE
 from procflow.privacy.hashchain import GENESIS, chain_event, verify
 from procflow.store.base import AuditEntry
 from procflow.store.sqlite import SQLiteStore
@@ -158,7 +159,7 @@ def test_retention_and_key_rotation_never_touch_a_hashed_byte(chained_db, tmp_pa
     db = tampered(chained_db, tmp_path)
     before = sqlite3.connect(db).execute("SELECT group_concat(hex(hash)) FROM events").fetchone()
     assert runner.invoke(app, ["keys", "rotate", "--db", db, "--batch", "1", "--yes"],
-                         env=operator_env(db)).exit_code == 0  # a write: the machine's operator
+                         env=operator_env(db, roles={STORE_ADMIN_ROLE})).exit_code == 0  # the store's admin
     store = SQLiteStore(db)
     engine = Engine(store)
     with store.transaction():  # as retention does it: the erasure is recorded in the audit chain

@@ -20,6 +20,7 @@ from procflow.definition.reader import bundled_definitions
 from procflow.dossier import replay
 from procflow.engine.core import Engine
 from procflow.errors import KeysUnavailable, VaultError
+from procflow.privacy.directory import STORE_ADMIN_ROLE
 from procflow.privacy.env_keys import EnvKeyProvider, default_key_provider
 from procflow.privacy.keys import FileKeyProvider, StaticKeyProvider, key_id_for
 from procflow.privacy.sealed import MARKER
@@ -202,7 +203,7 @@ def test_key_rotation_killed_with_sigkill_resumes_from_the_cli(tmp_path, registr
     from procflow.cli.app import app
 
     result = CliRunner().invoke(app, ["keys", "rotate", "--db", db, "--batch", "8", "--yes"],
-                                env=operator_env(db))  # a write: the machine's operator
+                                env=operator_env(db, roles={STORE_ADMIN_ROLE}))  # the store's administrator
     assert result.exit_code == 0, result.output
     assert f"resumed rotation to key {k2}: re-encrypted 24 value(s) in 3 batch(es); 0 remain" in result.stdout
     status = CliRunner().invoke(app, ["keys", "status", "--db", db])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from operator_support import use_operator
 from safety_support import civil, fingerprint
 from typer.testing import CliRunner
 
@@ -20,11 +19,11 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def locked(app_store, monkeypatch):
+def locked(app_store):
     """Another process's transaction holds the store's write lock (a long batch, a stuck migration); the
-    machine's operator credential is set up before (``audit access``, ``keys rotate`` act as the operator)."""
+    machine's operator credential is set up before, by ``app_store`` (``audit access``, ``keys rotate`` act as
+    the operator)."""
     path, ids = app_store
-    use_operator(monkeypatch, str(path))
     holder = sqlite3.connect(str(path), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     yield path, ids

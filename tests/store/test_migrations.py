@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from procflow.cli.app import app
 from procflow.errors import StoreError
+from procflow.privacy.directory import STORE_ADMIN_ROLE
 from procflow.store import migrations
 from procflow.store.migrations import Migration
 from procflow.store.postgres import PostgresStore
@@ -212,7 +213,7 @@ def test_db_commands_on_sqlite(tmp_path):
     assert r.exit_code == 0 and f"applied migration(s) {', '.join(map(str, ALL_SQ))}" in r.output
     r = runner.invoke(app, ["db", "upgrade", "--db", db])  # from now on, its operator
     assert r.exit_code == 1 and r.output.count("\n") == 1 and "procflow officials init" in r.output
-    r = runner.invoke(app, ["db", "upgrade", "--db", db], env=operator_env(db, tmp_path))
+    r = runner.invoke(app, ["db", "upgrade", "--db", db], env=operator_env(db, tmp_path, roles={STORE_ADMIN_ROLE}))
     assert r.exit_code == 0 and "nothing to do" in r.output
     r = runner.invoke(app, ["db", "status", "--db", db, "--check"])
     assert r.exit_code == 0 and f"version {SQ} of {SQ}: up to date" in r.output and "initial schema" in r.output

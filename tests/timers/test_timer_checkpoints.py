@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from procflow.cli.app import app
 from procflow.clock import FakeClock
+from procflow.privacy.directory import STORE_ADMIN_ROLE
 from procflow.store.sqlite import SQLiteStore
 
 runner = CliRunner()
@@ -35,7 +36,8 @@ def operator(tmp_path, monkeypatch) -> None:
 def _store_with_due_timers(tmp_path, registry, *, keyed: bool) -> tuple[str, str]:
     path = str(tmp_path / "t.db")
     SQLiteStore(path).close()
-    operator_env(path)  # enrolled, with the credential the ``operator`` fixture names
+    operator_env(path, roles={STORE_ADMIN_ROLE})  # with the credential the ``operator`` fixture names; keys init
+    # administers the store
     if keyed:
         r = runner.invoke(app, ["keys", "init", "--db", path, "--checkpoint"])
         assert r.exit_code == 0, r.output

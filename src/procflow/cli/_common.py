@@ -84,22 +84,26 @@ def open_store_or_fail(db: str | None, *, write: bool = False, check_keys: bool 
 
 
 def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | None = None,
-                record: bool = True) -> Official:
+                record: bool = True, role: str | None = None, db: str | None = None) -> Official:
     """The operator this machine's credential names (``procflow.privacy.credential``: ``PROCFLOW_OPERATOR_FILE``
     or the user's config directory, mode 0600), verified against the store's officials directory, with the
     command recorded in the audit table under their name (``cli:<action>``). A command that writes data or
     reads personal data calls this before it does anything; a missing, unreadable or invalid credential ends
     in one line (an invalid one is audited as refused). ``record=False``: a read-only command that must take
-    no write lock (``audit access``) verifies the operator without writing."""
+    no write lock (``audit access``) verifies the operator without writing. ``role``: a command that
+    administers the whole store also needs this role (``STORE_ADMIN_ROLE``); without it, one line naming the
+    ``procflow officials grant`` command for ``db``, audited as refused, and nothing done."""
     from procflow.clock import SystemClock
     from procflow.errors import ProcflowError
-    from procflow.privacy.credential import operator_official
+    from procflow.privacy.credential import operator_official, require_role
     from procflow.privacy.directory import Directory
     from procflow.store.base import AuditEntry
 
     directory = Directory(store, clock if clock is not None else SystemClock())
     try:
         operator = operator_official(directory)
+        if role is not None:
+            require_role(directory, operator, role, action=f"cli:{action}", db=_shown(db))
     except ProcflowError as exc:
         fail(f"{action}: {exc}")
     if not record:
@@ -108,6 +112,15 @@ def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | N
                                   dossier_id=None, action=f"cli:{action}", outcome="allowed", detail=detail,
                                   purpose="command line"))
     return operator
+
+
+def _shown(db: str | None) -> str | None:
+    """``db`` as a command line may show it: a PostgreSQL URL without its password."""
+    if db is None or not db.startswith(("postgresql://", "postgres://")):
+        return db
+    from procflow.store.pg_codec import redact
+
+    return redact(db)
 
 
 # -- readable help ------------------------------------------------------------------------------------------

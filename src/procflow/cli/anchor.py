@@ -22,6 +22,7 @@ import typer
 from procflow.cli._common import DbOption, as_operator, require_db
 from procflow.cli.privacy import JsonOption, KeysOption, _engine, _err, _fail, _out, audit_app, keys_app
 from procflow.errors import ProcflowError
+from procflow.privacy.directory import STORE_ADMIN_ROLE
 
 __all__ = ["anchor_section", "register", "rotate_log_keys"]
 
@@ -80,7 +81,7 @@ def keys_init(
     provider = _provider(require_db(db), keys)
     made = []
     with _engine(db, keys, write=True) as engine:
-        operator = as_operator(engine.store, "keys:init")  # before any key is made
+        operator = as_operator(engine.store, "keys:init", role=STORE_ADMIN_ROLE, db=db)  # before any key is made
         try:
             if signing_keys(provider, "chain")[0] is None:
                 kid = _new_key(provider, "chain")
@@ -108,7 +109,7 @@ def rotate_log_keys(db: str, keys: str | None, *, chain: bool, checkpoint: bool)
     provider = _provider(db, keys)
     done = []
     with _engine(db, keys, write=True) as engine:
-        operator = as_operator(engine.store, "keys:rotate")  # before any key is made
+        operator = as_operator(engine.store, "keys:rotate", role=STORE_ADMIN_ROLE, db=db)  # before any key is made
         try:
             for kind, wanted in (("chain", chain), ("checkpoint", checkpoint)):
                 if wanted:

@@ -2,7 +2,8 @@
 
 Every change is made by the operator this machine's credential names (``procflow.privacy.credential``), who must
 hold ``officials:admin``; each change and each refusal is audited. ``init`` sets up the first administrator
-on an empty directory and writes their credential (0600).
+on an empty directory and writes their credential (0600); they also hold ``store:admin`` (keys, retention,
+restore, schema upgrades), so a new store is set up and keyed in two commands.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ officials_app = typer.Typer(help="The officials directory: who may act, for whic
                             no_args_is_help=True)
 
 _ROLES = Annotated[list[str] | None, typer.Option("--role", help="A role (repeatable), e.g. civil_status_officer, "
-                                                                   "oversight:92, personal_data:unmask.")]
+                                                                   "oversight:92, personal_data:unmask, "
+                                                                   "store:admin.")]
 _ACTS_FOR = Annotated[list[str] | None, typer.Option("--act-for", help="An official this one (an operator) may act "
                                                                         "for with --actor (repeatable).")]
 
@@ -79,7 +81,8 @@ def init(
                                                          "$PROCFLOW_OPERATOR_FILE or the config directory).")] = None,
     replace: Annotated[bool, typer.Option(help="Overwrite an existing credential file.")] = False,
 ) -> None:
-    """Set up the directory's first administrator and write their credential (mode 0600)."""
+    """Set up the directory's first administrator (roles officials:admin and store:admin) and write their
+    credential (mode 0600)."""
     from procflow.privacy.credential import credential_path, write_credential
     from procflow.privacy.directory import Official
 
@@ -92,7 +95,8 @@ def init(
         return write_credential(path, admin.id, secret, replace=replace)
 
     written = _run(db, body, create=True)
-    out.print(f"administrator {official_id} set up; credential → {written} (mode 0600)", highlight=False)
+    out.print(f"administrator {official_id} set up (roles officials:admin, store:admin); credential → {written} "
+              "(mode 0600)", highlight=False)
 
 
 @officials_app.command()

@@ -204,13 +204,13 @@ def restore_store(source: str | os.PathLike[str], db: str, *, keys: str | None =
     return manifest
 
 
-def _operator_on(conn: sqlite3.Connection, action: str, db: str) -> Official:
+def _operator_on(conn: sqlite3.Connection, action: str, db: str, role: str | None = None) -> Official:
     """The operator as the officials rows on ``conn`` (read-only) know them; a refusal is recorded in the store
     at ``db`` when there is one of this procflow's schema, and ends in one line."""
     from procflow.cli.db import operator_of, record_pending
 
     try:
-        operator, _ = operator_of("sqlite", conn, action)
+        operator, _ = operator_of("sqlite", conn, action, role=role, db=db)
     except typer.Exit as exc:
         record_pending(db, getattr(exc, "pending", []))
         raise
@@ -260,12 +260,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Put a backed-up store and its keyring back (refuses to replace existing files without --overwrite)."""
         from procflow.errors import ProcflowError
+        from procflow.privacy.directory import STORE_ADMIN_ROLE
 
         db = require_db(db)
         operators = []
         try:
             m = restore_store(source, db, keys=keys, overwrite=overwrite,
-                              check=lambda copy: operators.append(_operator_on(copy, "restore", db)))
+                              check=lambda copy: operators.append(_operator_on(copy, "restore", db, STORE_ADMIN_ROLE)))
         except (ProcflowError, OSError) as exc:
             _fail(str(exc))
         _record_restore(db, operators[0], m)

@@ -16,6 +16,7 @@
     ├── UnknownOfficial (PermissionError)   the identity provider does not know the acting official (or not
     │                                       for that agency, or not on that date)
     ├── CredentialError (PermissionError)   the operator's credential file is missing, unsafe or wrong
+    ├── OperatorRoleMissing (PermissionError) the operator lacks the role a command needs (store:admin)
     ├── DelegationRefused (PermissionError) an operator acting for an official the directory does not let them
     ├── DirectoryError (ValueError)         a bad change to the officials directory; .row / .column for imports
     ├── ConcurrencyConflict                 the dossier changed since it was read (optimistic version check)
@@ -53,6 +54,7 @@ from procflow.errors.authority import (
     DelegationRefused,
     DirectoryError,
     NotCustodian,
+    OperatorRoleMissing,
     RoleNotGranted,
     UnknownOfficial,
 )
@@ -112,6 +114,7 @@ __all__ = [
     "KeysUnavailable",
     "MigrationRefused",
     "NotCustodian",
+    "OperatorRoleMissing",
     "PermanentAdapterError",
     "PluginError",
     "Problem",

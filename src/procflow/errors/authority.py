@@ -17,6 +17,7 @@ __all__ = [
     "DelegationRefused",
     "DirectoryError",
     "NotCustodian",
+    "OperatorRoleMissing",
     "RoleNotGranted",
     "UnknownOfficial",
 ]
@@ -79,6 +80,19 @@ class UnknownOfficial(ProcflowError, PermissionError):
 class CredentialError(ProcflowError, PermissionError):
     """The operator credential the command line acts with is missing, readable by others, or not the one the
     officials directory holds."""
+
+
+class OperatorRoleMissing(ProcflowError, PermissionError):
+    """The operator is who their credential says, but a command that administers the whole store (keys,
+    retention, restore, schema upgrade) needs a role the officials directory has not granted them. The message
+    is the fix: the ``procflow officials grant`` command an administrator runs."""
+
+    def __init__(self, *, operator: str, role: str, db: str | None = None) -> None:
+        self.operator = operator
+        self.role = role
+        super().__init__(f"{operator} does not hold the role {role} this command needs; an officials administrator "
+                         f"grants it with: procflow officials grant {operator} --role {role}"
+                         + (f" --db {db}" if db else ""))
 
 
 class DelegationRefused(ProcflowError, PermissionError):

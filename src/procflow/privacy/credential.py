@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from procflow.dossier import Actor
-from procflow.errors import CredentialError, DelegationRefused
+from procflow.errors import CredentialError, DelegationRefused, OperatorRoleMissing
 from procflow.privacy.directory import Directory, Official, check_id
 from procflow.store.base import AuditEntry
 
-__all__ = ["OPERATOR_FILE_ENV", "acting_actor", "credential_path", "operator_official", "write_credential"]
+__all__ = ["OPERATOR_FILE_ENV", "acting_actor", "credential_path", "operator_official", "require_role",
+           "write_credential"]
 
 OPERATOR_FILE_ENV = "PROCFLOW_OPERATOR_FILE"
 
@@ -80,6 +81,15 @@ def operator_official(directory: Directory, *, environ: Mapping[str, str] | None
         raise CredentialError(f"the operator credential {path} is not valid for {official_id} in this store"
                               + ("" if official is None else f" on {today}"))
     return official
+
+
+def require_role(directory: Directory, operator: Official, role: str, *, action: str, db: str | None = None) -> None:
+    """Refuse (audited under ``action``) an operator the directory has not granted ``role``; the error names
+    the ``procflow officials grant`` command that fixes it (``db``: the store to name in it)."""
+    if role in operator.roles:
+        return
+    _audit(directory, operator.id, operator.agency, action, "refused:OperatorRoleMissing", f"needs role {role}")
+    raise OperatorRoleMissing(operator=operator.id, role=role, db=db)
 
 
 def acting_actor(directory: Directory, acting_for: str | None = None, *,

@@ -34,10 +34,16 @@ if TYPE_CHECKING:
     from procflow.jurisdiction import Registry
     from procflow.store.base import Store
 
-__all__ = ["ADMIN_ROLE", "Directory", "Official", "check_id", "check_role", "credential_digest"]
+__all__ = ["ADMIN_ROLE", "STORE_ADMIN_ROLE", "Directory", "Official", "check_id", "check_role", "credential_digest"]
 
 ADMIN_ROLE = "officials:admin"
 """Manages the directory: adds officials, grants and revokes roles and delegations."""
+
+STORE_ADMIN_ROLE = "store:admin"
+"""Administers the store as a whole, where one command reaches every dossier at once: creates and rotates its
+keys (``procflow keys init|rotate``), erases personal data past retention (``retention apply``), replaces the
+store from a backup (``restore``) and upgrades its schema (``db upgrade``). Who the operator is says only that
+they may act here; these need the role too, so a routine operator's credential cannot do them."""
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 _ROLE = re.compile(r"^(?:[A-Za-z0-9_.:-]{1,64}|[A-Za-z0-9_.-]{1,62}:\*)$")  # "oversight:*" is national oversight
@@ -144,7 +150,8 @@ class Directory:
         if self.get(official.id) is not None:
             raise DirectoryError(f"official {official.id} already exists; choose another id for the administrator")
         secret = secrets.token_urlsafe(32)
-        admin = attrs.evolve(self._checked(official), roles=official.roles | {ADMIN_ROLE},
+        # the first administrator also administers the store: a fresh set-up works in two commands
+        admin = attrs.evolve(self._checked(official), roles=official.roles | {ADMIN_ROLE, STORE_ADMIN_ROLE},
                              credential=credential_digest(secret))
         with self.store.transaction():
             self.store.save_officials([admin.to_row()])  # type: ignore[attr-defined]

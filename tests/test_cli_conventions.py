@@ -61,6 +61,27 @@ def test_every_help_names_values_in_words_not_python_types():
     assert re.search(r"FILES\.\.\.\s+PATH\.\.\.", validate)
     logs = runner.invoke(app, ["--help"], env=_env()).output
     assert "[json|text]" in logs and "01|02|03|04|05|06|07" in runner.invoke(app, ["forms", "-h"], env=_env()).output
+    from procflow.cli.forms import FORM_NUMBERS
+    from procflow.forms.records import FORM_TITLES
+
+    assert FORM_NUMBERS == "|".join(FORM_TITLES)  # the help line's copy of the forms' numbers
+
+
+def test_help_and_simulate_do_not_import_the_exchange_stack():
+    """The XML exchange (lxml, signxml) is a third of the start-up: only `procflow exchange …` imports it, and
+    form building waits for `procflow forms` / `extend`. A fresh interpreter, since this one has them all."""
+    probe = ("import sys\nfrom typer.testing import CliRunner\nfrom procflow.cli.app import app\n"
+             "for argv in (['--help'], ['simulate', '--help'], ['exchange', '--help']):\n"
+             "    r = CliRunner().invoke(app, argv)\n"
+             "    assert r.exit_code == 0, r.output\n"
+             "    heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('signxml', 'lxml')\n"
+             "                   or m.startswith(('procflow.exchange', 'procflow.forms')))\n"
+             "    print(' '.join(argv), heavy[:3])\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=_env())
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "--help []" and lines[1] == "simulate --help []", run.stdout
+    assert lines[2] != "exchange --help []", run.stdout  # loaded when used
 
 
 def test_shell_completion_is_offered_and_completes_choices():

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from procflow.privacy.directory import Official
     from procflow.store.base import Store
 
-__all__ = ["DB_ENV", "DbOption", "ReadableGroup", "as_operator", "err", "fail", "open_store_or_fail", "out",
-           "require_db"]
+__all__ = ["DB_ENV", "DbOption", "LazyGroup", "ReadableGroup", "as_operator", "err", "fail", "open_store_or_fail",
+           "out", "require_db"]
 
 # Not on a terminal (a pipe, a log file, a test), text lines are never wrapped — a line a script greps for stays
 # one line — and tables are laid out for LOG_WIDTH columns (the access audit's eight columns fit).
@@ -187,6 +187,44 @@ class ReadableGroup(TyperGroup):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _relabel(super().get_params(ctx))
+
+
+class LazyGroup(TyperGroup):
+    """A command group whose module is imported only when the group itself runs (its commands, its help, a
+    completion inside it). ``procflow --help`` lists it from the name and help it was mounted with, so a
+    command that never touches it does not pay its imports (the XML exchange stack: lxml, signxml,
+    cryptography's X.509 — about a third of the command line's start-up). A subclass names its group:
+    ``target = "procflow.cli.exchange:app"`` (a ``typer.Typer``)."""
+
+    target = ""
+
+    def loaded(self) -> TyperGroup:
+        """The real group, built once, under this group's name and help, relabelled like the rest of the tree."""
+        found: TyperGroup | None = getattr(self, "_loaded", None)
+        if found is None:
+            import importlib
+
+            module, _, attribute = self.target.partition(":")
+            group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+            group.name, group.help = self.name, self.help or group.help
+            if type(group) is TyperGroup:
+                group.__class__ = ReadableGroup
+            _readable_tree(group)
+            found = self._loaded = group
+        return found
+
+    @property  # click keeps a dict here; this one reads through to the real group
+    def commands(self) -> Any:
+        """The real group's commands: code that walks the tree (the CLI convention tests) sees every command."""
+        return self.loaded().commands
+
+    @commands.setter
+    def commands(self, value: Any) -> None:  # click's __init__ sets the (empty) dict of the placeholder
+        pass
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        # click runs ``sub_ctx.command``: the context of the real group runs the real group (and completes in it)
+        return self.loaded().make_context(info_name, args, parent=parent, **extra)
 
 
 def _readable_tree(group: TyperGroup) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from procflow.cli._common import DbOption, ReadableGroup, err, fail, open_store_or_fail, out
+from procflow.cli._common import DbOption, LazyGroup, ReadableGroup, err, fail, open_store_or_fail, out
 from procflow.definition.model import ProcedureDefinition
 from procflow.definition.reader import bundled_definitions, load_definition
 from procflow.definition.statuses import PORTAL_STATUS
@@ -249,6 +249,10 @@ def inspect(
     store.close()
 
 
+class _ExchangeGroup(LazyGroup):
+    target = "procflow.cli.exchange:app"  # the XML stack, imported only by `procflow exchange …`
+
+
 def _mount_optional() -> None:
     from procflow.cli.simulate import simulate as simulate_command
     from procflow.cli.simulate_extras import register as register_migrate
@@ -288,11 +292,7 @@ def _mount_optional() -> None:
     from procflow.cli.catalogue import app as catalogue_app
 
     app.add_typer(catalogue_app, name="catalogue", help="A province's procedure catalogue as definitions.")
-    try:
-        from procflow.cli.exchange import app as exchange_app
-    except ImportError:  # pragma: no cover - the exchange package ships with procflow
-        return
-    app.add_typer(exchange_app, name="exchange", help="Inter-agency XML envelopes (edXML).")
+    app.add_typer(typer.Typer(), name="exchange", help="Inter-agency XML envelopes (edXML).", cls=_ExchangeGroup)
 
 
 _mount_optional()

@@ -16,14 +16,18 @@ import typer
 
 from procflow.cli._common import DbOption, open_store_or_fail, require_db
 from procflow.errors import ProcflowError
-from procflow.forms import FORM_TITLES
 from procflow.privacy.files import write_private
 
 if TYPE_CHECKING:
     from procflow.forms.records import Form
     from procflow.store.base import Store
 
-__all__ = ["parse_day", "parse_moment", "register"]
+__all__ = ["FORM_NUMBERS", "parse_day", "parse_moment", "register"]
+
+# The keys of ``procflow.forms.records.FORM_TITLES``, for the help line: importing ``procflow.forms`` (the form
+# builders and renderers) costs every command's start-up, so it waits until a form is made.
+# tests/test_cli_conventions.py pins the two equal.
+FORM_NUMBERS = "01|02|03|04|05|06|07"
 
 
 def parse_day(text: str, option: str) -> date:
@@ -53,6 +57,8 @@ def _open(db: str | None) -> Store:
 
 def _form_choices(incomplete: str) -> list[tuple[str, str]]:
     """Shell completion: the seven forms with their titles (a typo still gets the one-line error naming them)."""
+    from procflow.forms.records import FORM_TITLES
+
     return [(number, titles[1]) for number, titles in FORM_TITLES.items() if number.startswith(incomplete)]
 
 
@@ -63,7 +69,7 @@ def register(app: typer.Typer) -> None:
     @app.command(name="forms")
     def forms(
         dossier_id: Annotated[str | None, typer.Argument(help="Dossier code (not for form 07).")] = None,
-        form: Annotated[str, typer.Option("--form", metavar="|".join(FORM_TITLES), autocompletion=_form_choices,
+        form: Annotated[str, typer.Option("--form", metavar=FORM_NUMBERS, autocompletion=_form_choices,
                                           help="Form number (Circular 03/2025/TT-VPCP, Annex I).")] = "01",
         html: Annotated[Path | None, typer.Option(help="Write the printable HTML page here.")] = None,
         json_out: Annotated[Path | None, typer.Option("--json", help="Write the form's JSON here ('-': stdout).")]

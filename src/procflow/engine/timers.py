@@ -342,7 +342,8 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
                                       "action": spec.action.value, "text_vi": text_vi, "text_en": text_en,
                                       "due_at": None if d.sla.due_at is None else d.sla.due_at.isoformat()}
         if who == "citizen":
-            payload["recipient"] = {"phone": _personal(d, defn, "phone"), "email": _personal(d, defn, "email")}
+            payload["recipient"] = {"phone": defn.personal_value(d.data, "phone"),
+                                    "email": defn.personal_value(d.data, "email")}
             topic = NOTIFY_CITIZEN
         else:
             payload["recipient"] = {"agency": d.custodian, "role": "head" if who == "head" else "handler"}
@@ -351,10 +352,3 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
             payload.update(extra)
         out.append(OutboxMessage(topic, key, d.id, payload))
     return out
-
-
-def _personal(d: Dossier, defn: ProcedureDefinition, kind: str) -> object:
-    for f in defn.fields:
-        if f.personal == kind and d.data.get(f.name) not in (None, ""):
-            return d.data[f.name]
-    return None

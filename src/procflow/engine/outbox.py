@@ -276,13 +276,15 @@ def notification_topic() -> OutboxTopic:
 
 
 def payment_topic() -> OutboxTopic:
-    """``payment.request``: entering status 6 asks the payment platform to bill the obligation."""
+    """``payment.request``: entering status 6 asks the payment platform to bill the obligation. The payer is
+    the dossier holder (chủ hồ sơ, the person who files and pays: ``ProcedureDefinition.applicant_value``),
+    the person the portal row names too, never merely the first name field (a birth registration's newborn)."""
 
     def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
         if e.status != 6 or _previous_status(e, defn) == 6:
             return
         yield {"dossier_id": d.id, "procedure": defn.code, "procedure_name": defn.name_vi,
-               "payer": defn.personal_value(d.data, "name"), "requested_at": _iso(e.at), "agency": e.agency,
+               "payer": _applicant(d, defn), "requested_at": _iso(e.at), "agency": e.agency,
                "amount": d.data.get("obligation_amount")}
 
     return OutboxTopic(PAYMENT_REQUEST, payloads, "fee / financial-obligation requests to a payment platform")

@@ -138,3 +138,25 @@ def test_restore_asks_the_directory_inside_the_backup_and_is_audited_in_the_rest
     ok = runner.invoke(app, argv)
     assert ok.exit_code == 0, ok.output
     assert _cli_rows(str(target))[-1] == (OPERATOR, "cli:restore", "allowed")
+
+
+def test_a_dry_run_that_registers_a_definition_still_needs_the_operator(db, pengine, tmp_path):
+    """``migrate definition --dry-run`` moves nothing, but ``--file`` registers the new version first."""
+    v9 = tmp_path / "birth-v9.toml"
+    v9.write_text(pengine.definition(BIRTH).source.replace(f"version = {pengine.definition(BIRTH).version}",
+                                                             "version = 9", 1), encoding="utf-8")
+    before = _tables(db)
+    r = runner.invoke(app, ["migrate", "definition", BIRTH, "--to", "9", "--file", str(v9), "--dry-run", "--db", db],
+                      env={"PROCFLOW_OPERATOR_FILE": str(tmp_path / "nobody.toml")})
+    assert r.exit_code == 1 and "migrate:definition: no operator credential" in r.output, r.output
+    assert _tables(db) == before
+
+
+def test_a_backup_whose_store_is_unreadable_is_refused_in_one_line(db, tmp_path, communes):
+    assert runner.invoke(app, _argv("backup", db, tmp_path, communes)).exit_code == 0
+    (tmp_path / "bak" / Path(db).name).write_bytes(b"not a database\x00" * 300)
+    target = tmp_path / "restored" / "agency.db"
+    r = runner.invoke(app, ["restore", "--from", str(tmp_path / "bak"), "--db", str(target), "--keys",
+                            f"{target}.keys"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "nothing was restored" in r.output, r.output
+    assert not target.parent.exists()

@@ -188,11 +188,14 @@ def restore_store(source: str | os.PathLike[str], db: str, *, keys: str | None =
     if not store_copy.exists():
         raise StoreError(f"{store_copy} is missing from the backup")
     if check is not None:
-        copy = sqlite3.connect(f"file:{store_copy}?mode=ro&immutable=1", uri=True)
         try:
-            check(copy)
-        finally:
-            copy.close()
+            copy = sqlite3.connect(f"file:{store_copy}?mode=ro&immutable=1", uri=True)
+            try:
+                check(copy)
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{store_copy}: not a readable procflow store ({exc}); nothing was restored") from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".restoring")
     shutil.copyfile(store_copy, tmp)

@@ -129,7 +129,8 @@ def definition(
     if not 1 <= to <= 2**31 - 1:
         _fail(f"--to: a definition version is 1 … 2147483647, got {to}")
     confirm_destructive(f"move the in-flight dossiers of {code} in {db} to version {to}", yes=yes, dry_run=dry_run)
-    engine = _open(db, None if dry_run else "migrate:definition", f"{code} to version {to}")
+    # a dry run moves nothing, but --file registers the new version: that is a write, by the operator
+    engine = _open(db, None if dry_run and file is None else "migrate:definition", f"{code} to version {to}")
     try:
         if file is not None:
             new = load_definition(file, known_guards=set(engine.guards))

@@ -94,6 +94,7 @@ def test_a_restore_needs_store_admin_in_the_backup_s_directory(db, tmp_path):
                             f"{target}.keys"], env=clerk)
     assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
     assert f"restore: {CLERK} does not hold the role store:admin" in r.output
+    assert "the backup's officials directory decides" in r.output  # a grant in a live store would not help
     assert not target.parent.exists()
 
 

@@ -84,7 +84,8 @@ def open_store_or_fail(db: str | None, *, write: bool = False, check_keys: bool 
 
 
 def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | None = None,
-                record: bool = True, role: str | None = None, db: str | None = None) -> Official:
+                record: bool = True, role: str | None = None, db: str | None = None,
+                fix: str | None = None) -> Official:
     """The operator this machine's credential names (``procflow.privacy.credential``: ``PROCFLOW_OPERATOR_FILE``
     or the user's config directory, mode 0600), verified against the store's officials directory, with the
     command recorded in the audit table under their name (``cli:<action>``). A command that writes data or
@@ -92,7 +93,8 @@ def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | N
     in one line (an invalid one is audited as refused). ``record=False``: a read-only command that must take
     no write lock (``audit access``) verifies the operator without writing. ``role``: a command that
     administers the whole store also needs this role (``STORE_ADMIN_ROLE``); without it, one line naming the
-    ``procflow officials grant`` command for ``db``, audited as refused, and nothing done."""
+    ``procflow officials grant`` command for ``db`` (or ``fix``, where granting is not the fix), audited as
+    refused, and nothing done."""
     from procflow.clock import SystemClock
     from procflow.errors import ProcflowError
     from procflow.privacy.credential import operator_official, require_role
@@ -103,7 +105,7 @@ def as_operator(store: Store, action: str, detail: str = "", *, clock: Clock | N
     try:
         operator = operator_official(directory)
         if role is not None:
-            require_role(directory, operator, role, action=f"cli:{action}", db=_shown(db))
+            require_role(directory, operator, role, action=f"cli:{action}", db=_shown(db), fix=fix)
     except ProcflowError as exc:
         fail(f"{action}: {exc}")
     if not record:

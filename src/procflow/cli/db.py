@@ -115,14 +115,14 @@ class OfficialsReader:
         self.pending.append(entry)
 
 
-def operator_of(backend: str, conn: Any, action: str, *, role: str | None = None,
-                db: str | None = None) -> tuple[Official, list[AuditEntry]]:
+def operator_of(backend: str, conn: Any, action: str, *, role: str | None = None, db: str | None = None,
+                fix: str | None = None) -> tuple[Official, list[AuditEntry]]:
     """The operator (``_common.as_operator``, nothing written) as the officials rows on ``conn`` know them, and
     the refusals to record; on a refusal the entries are on the exception (``typer.Exit.pending``)."""
     reader = OfficialsReader(backend, conn)
     try:
         # the directory reads officials and records audit entries only: the reader is all of the store it uses
-        return as_operator(cast("Store", reader), action, record=False, role=role, db=db), reader.pending
+        return as_operator(cast("Store", reader), action, record=False, role=role, db=db, fix=fix), reader.pending
     except typer.Exit as exc:
         exc.pending = reader.pending  # type: ignore[attr-defined]  # for the caller, after the connection closes
         raise

@@ -12,7 +12,7 @@ the keys that open them, so it is taken only by an operator of the store, verifi
 never takes the write lock, and a store older than this procflow can be backed up before its upgrade). A
 restore is checked against the directory inside the backup — the data it puts back — read-only, before
 anything is written; the restore is then recorded in the restored store's audit (when its schema is this
-procflow's; an older one is recorded by nothing until `procflow db upgrade`).
+procflow's: an older store's audit table is not this procflow's to write before `procflow db upgrade`).
 
 A SQLite store is copied with SQLite's online backup API (a consistent snapshot while other processes keep
 writing); its keyring file is copied beside it (mode 0600). PostgreSQL is backed up with its own tools
@@ -163,8 +163,9 @@ def restore_store(source: str | os.PathLike[str], db: str, *, keys: str | None =
                   overwrite: bool = False, check: Callable[[sqlite3.Connection], object] | None = None
                   ) -> dict[str, str]:
     """Put a backup's store and keyring back at ``db`` (and its keyring place). Refuses to replace an existing
-    store or keyring unless ``overwrite``. ``check`` is called with the backup's copy of the store once the
-    backup is known to be whole and before anything is written (the command line's operator check)."""
+    store or keyring unless ``overwrite``. ``check`` is called with a read-only connection to the backup's copy
+    of the store (immutable: never given a -wal or -shm file) once the backup is known to be whole, before
+    anything is written (the command line's operator check)."""
     from procflow.errors import StoreError
 
     src = Path(source)
@@ -207,13 +208,19 @@ def restore_store(source: str | os.PathLike[str], db: str, *, keys: str | None =
     return manifest
 
 
+# A restore asks the backup's directory: granting the role in a live store would not change what the backup says.
+_RESTORE_FIX = ("the backup's officials directory decides: restore with the credential of an operator who held it "
+                "when the backup was taken (the first administrator, from procflow officials init, does)")
+
+
 def _operator_on(conn: sqlite3.Connection, action: str, db: str, role: str | None = None) -> Official:
     """The operator as the officials rows on ``conn`` (read-only) know them; a refusal is recorded in the store
     at ``db`` when there is one of this procflow's schema, and ends in one line."""
     from procflow.cli.db import operator_of, record_pending
 
     try:
-        operator, _ = operator_of("sqlite", conn, action, role=role, db=db)
+        operator, _ = operator_of("sqlite", conn, action, role=role, db=db,
+                                  fix=_RESTORE_FIX if action == "restore" else None)
     except typer.Exit as exc:
         record_pending(db, getattr(exc, "pending", []))
         raise

@@ -87,12 +87,12 @@ class OperatorRoleMissing(ProcflowError, PermissionError):
     retention, restore, schema upgrade) needs a role the officials directory has not granted them. The message
     is the fix: the ``procflow officials grant`` command an administrator runs."""
 
-    def __init__(self, *, operator: str, role: str, db: str | None = None) -> None:
+    def __init__(self, *, operator: str, role: str, db: str | None = None, fix: str | None = None) -> None:
         self.operator = operator
         self.role = role
-        super().__init__(f"{operator} does not hold the role {role} this command needs; an officials administrator "
-                         f"grants it with: procflow officials grant {operator} --role {role}"
-                         + (f" --db {db}" if db else ""))
+        super().__init__(f"{operator} does not hold the role {role} this command needs; " + (
+            fix or f"an officials administrator grants it with: procflow officials grant {operator} --role {role}"
+                   + (f" --db {db}" if db else "")))
 
 
 class DelegationRefused(ProcflowError, PermissionError):

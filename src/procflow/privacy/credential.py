@@ -83,13 +83,14 @@ def operator_official(directory: Directory, *, environ: Mapping[str, str] | None
     return official
 
 
-def require_role(directory: Directory, operator: Official, role: str, *, action: str, db: str | None = None) -> None:
+def require_role(directory: Directory, operator: Official, role: str, *, action: str, db: str | None = None,
+                 fix: str | None = None) -> None:
     """Refuse (audited under ``action``) an operator the directory has not granted ``role``; the error names
-    the ``procflow officials grant`` command that fixes it (``db``: the store to name in it)."""
+    the ``procflow officials grant`` command that fixes it (``db``: the store to name in it), or says ``fix``."""
     if role in operator.roles:
         return
     _audit(directory, operator.id, operator.agency, action, "refused:OperatorRoleMissing", f"needs role {role}")
-    raise OperatorRoleMissing(operator=operator.id, role=role, db=db)
+    raise OperatorRoleMissing(operator=operator.id, role=role, db=db, fix=fix)
 
 
 def acting_actor(directory: Directory, acting_for: str | None = None, *,

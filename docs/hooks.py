@@ -116,9 +116,9 @@ DESCRIPTIONS: dict[str, str] = {
     "sector_code": "The procedure's sector code as the national portal wants it (mã lĩnh vực, MaLinhVuc). "
                    "The bundled procedures carry procflow's provisional codes: use your portal's list.",
     "applicant_kind": "Who files (LoaiDoiTuong): `citizen` (1), `business` (2) or `household_business` (3).",
-    "applicant": "Which fields name the dossier holder (chủ hồ sơ) the portal lists — the person who "
-                 "files, e.g. the parent for a birth registration, not the newborn. Keys: `name`, "
-                 "`national_id`, `phone`, `address`, `email`; each names a declared field.",
+    "applicant": "Which fields name the dossier holder (chủ hồ sơ) the portal lists and a payment request "
+                 "bills — the person who files, e.g. the parent for a birth registration, not the newborn. "
+                 "Keys: `name`, `national_id`, `phone`, `address`, `email`; each names a declared field.",
     "legal_basis": "Laws, decrees and circulars the definition follows, so users can check it.",
     "retention_years": "Years the personal data of a closed dossier is kept; then `procflow retention apply` "
                        "erases it from the vault (statistics and the event log stay), and a liên thông bundle's "

@@ -149,9 +149,11 @@ def procflow_deliver_payment_request(message: Delivery, timeout: float) -> objec
     """Ask a payment platform to bill a fee or financial obligation (topic ``payment.request``).
 
     Called by the delivery worker when a dossier enters status 6. ``message.payload`` has ``dossier_id``,
-    ``procedure``, ``payer``, ``amount`` (None when the tax authority sets it) and ``agency``; use
-    ``message.key`` as the payment reference so a retry never bills twice. Return the platform's payment
-    reference. Whether it was paid is asked later through ``procflow_resolve_payment_status``.
+    ``procedure``, ``payer`` (the dossier holder's name, chủ hồ sơ, as the portal's status row names them —
+    ``ProcedureDefinition.applicant_value``; None when not given), ``amount`` (None when the tax authority
+    sets it) and ``agency``; use ``message.key`` as the payment reference so a retry never bills twice.
+    Return the platform's payment reference. Whether it was paid is asked later through
+    ``procflow_resolve_payment_status``.
     """
 
 

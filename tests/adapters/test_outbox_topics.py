@@ -106,3 +106,60 @@ def test_the_land_procedure_requests_payment_once_it_awaits_it(sqlite_store, reg
     assert row["topic"] == "payment.request" and row["payload"]["payer"] == {"$vault": f"{d.id}/1/applicant_name"}
     assert engine.vault.resolve_json(row["payload"])["payer"] == "Lê Văn Tám"
     assert engine.get(d.id).status == 6
+
+
+PAYS = """
+code = "t.pays"
+version = 1
+name_vi = "Thử nộp lệ phí"
+level = "commune"
+initial = "received"
+applicant = { name = "parent_name" }
+[sla]
+working_days = 5
+[[fields]]
+name = "child_name"
+personal = "name"
+[[fields]]
+name = "parent_name"
+personal = "name"
+[[states]]
+name = "received"
+portal_status = 2
+[[states]]
+name = "awaiting_payment"
+portal_status = 6
+clock = "citizen"
+[[states]]
+name = "done"
+portal_status = 10
+final = true
+clock = "stopped"
+[[transitions]]
+trigger = "request_fee"
+source = "received"
+dest = "awaiting_payment"
+roles = ["one_stop_officer"]
+[[transitions]]
+trigger = "finish"
+source = "awaiting_payment"
+dest = "done"
+roles = ["one_stop_officer"]
+"""
+
+
+def test_the_payer_is_the_dossier_holder_not_the_first_name_field(sqlite_store, registry, clock, commune):
+    """A child's name comes first in this definition; the person who files and pays is the parent, the
+    dossier holder (``ProcedureDefinition.applicant_value``), and their name is at rest as a vault reference."""
+    from procflow.definition.reader import parse_definition
+
+    engine = engine_with(sqlite_store, registry, clock, payment_topic())
+    engine.register(parse_definition(PAYS))
+    d = engine.file("t.pays", filed_at=commune, actor=desk(commune),
+                    data={"child_name": "Lê Thị Bé", "parent_name": "Lê Văn Tám"})
+    clock.advance(timedelta(hours=1))
+    engine.fire(d, "request_fee", desk(commune))
+    [row] = sqlite_store.outbox()
+    assert row["topic"] == "payment.request" and row["payload"]["payer"] == {"$vault": f"{d.id}/1/parent_name"}
+    assert engine.vault.resolve_json(row["payload"])["payer"] == "Lê Văn Tám"
+    assert "Lê" not in str(row["payload"])  # neither name in clear

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from procflow.bundle import BundleCoordinator, bundled_bundle_definitions, parse_bundle
+from procflow.bundle.records import MembershipCache
 from procflow.dossier import Actor
 from procflow.errors import DefinitionError, NotCustodian, TransitionNotAllowed
 from procflow.testing.directory import staff_of
@@ -133,3 +134,35 @@ def test_a_dossier_filed_outside_any_bundle_is_known_as_no_member_without_a_stor
     monkeypatch.setattr(bundles._b, "member_of", lambda i: reads.append(i) or member_of(i))
     assert bundles.bundle_of(alone.id) is None and reads == []
     assert bundles.bundle_of(b.members["birth"]) == b.id
+
+
+def test_the_membership_cache_forgets_the_first_remembered_tenth_at_its_bound():
+    cache = MembershipCache(limit=100)
+    for i in range(1_000):
+        cache.remember(f"D{i}", ("LT-1", "birth") if i % 2 else None)
+        assert len(cache) <= 100
+    assert "D999" in cache and cache["D999"] == ("LT-1", "birth") and "D998" in cache and cache["D998"] is None
+    assert "D0" not in cache and "D899" not in cache  # the oldest went first, a tenth at a time
+    cache.remember("D999", ("LT-1", "birth"))  # remembering a known dossier again forgets nobody
+    assert len(cache) == 100 and "D900" in cache
+
+
+@pytest.mark.parametrize("persist", [True, False])
+def test_a_member_the_bounded_cache_forgot_is_read_again_from_the_store(procflow_engine, monkeypatch, persist):
+    """``bundle_of`` remembers at most a bound of dossiers; past it the oldest are forgotten, not the whole
+    cache, and a forgotten one is read back correctly (member or not) with one store read."""
+    bundles = BundleCoordinator(procflow_engine, persist=persist)
+    bundles._member_of = MembershipCache(limit=20)
+    b = bundles.file(BUNDLE, filed_at=WARD, actor=DESK, data=APPLICATION)
+    birth = b.members["birth"]
+    for i in range(100):  # the simulator notes every dossier it files on its own
+        bundles.standalone(f"alone-{i}")
+        assert len(bundles._member_of) <= 20
+    assert birth not in bundles._member_of and "alone-0" not in bundles._member_of
+    assert "alone-99" in bundles._member_of  # the newest are kept
+    reads: list[str] = []
+    member_of = bundles._b.member_of
+    monkeypatch.setattr(bundles._b, "member_of", lambda i: reads.append(i) or member_of(i))
+    assert bundles.bundle_of(birth) == b.id and bundles.bundle_of("alone-0") is None
+    assert bundles.bundle_of(birth) == b.id and bundles.bundle_of("alone-99") is None
+    assert reads == [birth, "alone-0"]  # one read each for the forgotten, none for what is remembered

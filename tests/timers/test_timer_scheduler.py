@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -224,3 +225,45 @@ def test_armings_settled_from_the_state_alone_are_recorded_as_the_full_check_rec
                      for e in store.timer_log()])
         store.close()
     assert logs[0] == logs[1] and any(row[4] == "cancelled" and "moved on" in row[5] for row in logs[0])
+
+
+# t.restart with an e-mail and an ID number, and a reminder that also goes to the citizen
+SEALED = timerdefs.RESTART.replace('code = "t.restart"', 'code = "t.sealed"').replace(
+    '[[states]]', '[[fields]]\nname = "email"\npersonal = "email"\n\n'
+                  '[[fields]]\nname = "national_id"\npersonal = "national_id"\n\n[[states]]', 1).replace(
+    'notify = ["official"]', 'notify = ["official", "citizen"]')
+
+
+def test_timer_notices_stay_sealed_when_the_engine_memo_forgot_the_references(tengine, tstore, tclock,
+                                                                               monkeypatch):
+    """The scheduler's notice rows are sealed by ``EventWriter.seal_outbox`` like the engine's own: when the
+    memo has forgotten the dossier's vault references (its bound reached in the middle of a batch), they are
+    read from the store, and no phone, e-mail or ID number lands in the outbox in clear."""
+    from procflow.definition.reader import parse_definition
+
+    tengine.register(parse_definition(SEALED))
+    c = timerdefs.commune(tengine)
+    data = {"phone": "0912345678", "email": "an@example.vn", "national_id": "092123456789"}
+    reminded = tengine.file("t.sealed", filed_at=c, actor=desk(c), data=data)
+    expired = tengine.file("t.sealed", filed_at=c, actor=desk(c), data=data)
+    tengine.fire(expired, "request_supplement", officer(c))
+    opened = tengine.open_record
+
+    def open_then_forget(d):
+        d = opened(d)
+        tengine.writer.memo.clear()  # forgotten between opening the record and writing its notices
+        return d
+
+    monkeypatch.setattr(tengine, "open_record", open_then_forget)
+    tclock.advance(days=11)
+    stats = Scheduler(tengine).run_due()
+    assert stats.by_action.get("notify") and stats.by_action.get("fire") == 1
+    rows = {r["key"]: r for r in tstore.outbox()}
+    # a NOTIFY timer's notice, and a FIRE timer's (written after the engine fired)
+    for d, key in ((reminded, f"timer:remind:{reminded.id}:1:citizen"),
+                   (expired, f"timer:expire:{expired.id}:2:citizen")):
+        payload = rows[key]["payload"]
+        assert payload["recipient"] == {"phone": {"$vault": f"{d.id}/1/phone"}, "email": {"$vault": f"{d.id}/1/email"}}
+        assert tengine.vault.resolve_json(payload)["recipient"] == {"phone": data["phone"], "email": data["email"]}
+    stored = json.dumps([r["payload"] for r in tstore.outbox()], ensure_ascii=False)
+    assert not [v for v in data.values() if v in stored]

@@ -15,6 +15,7 @@ from procflow.bundle.records import (
     BUNDLE_PREFIX,
     Bundle,
     BundleEvent,
+    MembershipCache,
     _MemoryBackend,
     _StoreBackend,
     keeps_bundles,
@@ -67,7 +68,7 @@ class BundleCoordinator(BundleReaction):
         self.persistent = persist
         self._defs: dict[tuple[str, int], BundleDefinition] = {}
         self._latest: dict[str, int] = {}
-        self._member_of: dict[str, tuple[str, str] | None] = {}
+        self._member_of = MembershipCache()  # bounded: a forgotten dossier is read from the store again
         self._dossiers: dict[str, Dossier] = {}
         self._open: dict[str, Bundle] = {}  # bundles still moving, as last saved (never mutated in place)
         for code, version, source in self._b.definition_sources():
@@ -129,17 +130,18 @@ class BundleCoordinator(BundleReaction):
 
     def bundle_of(self, dossier_id: str) -> str | None:
         """The bundle a dossier is a member of, or None. Cached: membership never changes once made."""
-        if dossier_id not in self._member_of:
-            if len(self._member_of) > 200_000:
-                self._member_of.clear()
-            self._member_of[dossier_id] = self._b.member_of(dossier_id)
-        found = self._member_of[dossier_id]
+        cache = self._member_of
+        if dossier_id in cache:
+            found = cache[dossier_id]
+        else:
+            found = self._b.member_of(dossier_id)
+            cache.remember(dossier_id, found)
         return None if found is None else found[0]
 
     def standalone(self, dossier_id: str) -> None:
         """A dossier just filed outside any bundle is no member (only a bundle makes members): ``bundle_of``
         then answers from memory, not with one store read per dossier (the simulator files ~45,000 a month)."""
-        self._member_of[dossier_id] = None
+        self._member_of.remember(dossier_id, None)
 
     def member_dossiers(self, bundle: Bundle | str) -> dict[str, Dossier]:
         b = self._current(bundle) if isinstance(bundle, str) else bundle
@@ -296,7 +298,7 @@ class BundleCoordinator(BundleReaction):
             raise
         self._open[b.id] = b
         for name, did in new_members.items():
-            self._member_of[did] = (b.id, name)
+            self._member_of.remember(did, (b.id, name))
         for d in dossiers.values():
             self._dossiers[d.id] = d
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import attrs
@@ -14,8 +15,8 @@ from procflow.dossier import sla_from_dict, sla_to_dict
 from procflow.errors import StoreError, UsageError
 from procflow.sla import SlaClock
 
-__all__ = ["BUNDLE_PREFIX", "FINAL_STATUSES", "Bundle", "BundleEvent", "keeps_bundles", "replay_bundle",
-           "stored_membership"]
+__all__ = ["BUNDLE_PREFIX", "FINAL_STATUSES", "Bundle", "BundleEvent", "MembershipCache", "keeps_bundles",
+           "replay_bundle", "stored_membership"]
 
 FINAL_STATUSES = frozenset({3, 7, 8, 9, 10})
 BUNDLE_PREFIX = "LT-"  # a bundle's id: this prefix + its first member's dossier id (also its vault owner id)
@@ -182,6 +183,38 @@ class _StoreBackend:
     def member_of(self, dossier_id: str) -> tuple[str, str] | None:
         found: tuple[str, str] | None = self.store.bundle_member_of(dossier_id)
         return found
+
+
+class MembershipCache:
+    """dossier id → (bundle id, member name), or None for a dossier known to be no member; at most ``limit``
+    dossiers.
+
+    Membership never changes once made, so a remembered answer is never stale and the only question is how
+    much to keep. At the bound the first-remembered tenth is forgotten in one go (as
+    ``procflow.engine.memo.RecordMemo`` does): a forgotten dossier costs one store read when next asked. Clearing
+    everything at the bound instead sent every lookup after it back to the store at once."""
+
+    __slots__ = ("_rows", "limit")
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._rows: dict[str, tuple[str, str] | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, dossier_id: object) -> bool:
+        return dossier_id in self._rows
+
+    def __getitem__(self, dossier_id: str) -> tuple[str, str] | None:
+        return self._rows[dossier_id]
+
+    def remember(self, dossier_id: str, membership: tuple[str, str] | None) -> None:
+        rows = self._rows
+        if dossier_id not in rows and len(rows) >= self.limit:
+            for key in list(islice(rows, max(1, self.limit // 10))):
+                del rows[key]
+        rows[dossier_id] = membership
 
 
 def keeps_bundles(store: Any) -> bool:

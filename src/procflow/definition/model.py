@@ -248,6 +248,17 @@ class ProcedureDefinition:
                 return value
         return None
 
+    def personal_value(self, data: Mapping[str, Any], kind: str) -> Any:
+        """The first non-empty value of a personal field of ``kind``, in file order, whoever it belongs to
+        (None when all are empty): where any contact will do, as for a notice's phone or e-mail. To name
+        the dossier holder use :meth:`applicant_value`."""
+        for f in self.fields:
+            if f.personal == kind:
+                value = data.get(f.name)
+                if value is not None and value != "":
+                    return value
+        return None
+
     def is_effective(self, on: date) -> bool:
         """Whether this version's flow is the law on day ``on`` (open-ended where a bound is not given)."""
         return (self.effective_from is None or on >= self.effective_from) and (

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from procflow.dossier import Dossier, DossierEvent
 from procflow.engine.memo import RecordMemo
-from procflow.engine.payloadrefs import Sealed, seal_messages
+from procflow.engine.payloadrefs import seal_messages
 from procflow.engine.timers import TimerChanges
 from procflow.errors import DossierNotFound
 from procflow.privacy.hashchain import GENESIS, ChainKey, chain_event, chain_key, head_of
@@ -84,11 +84,6 @@ class EventWriter:
         self.memo.set_head(event.dossier_id, event.seq, h)
         return h
 
-    def sealed(self, d: Dossier) -> Sealed | None:
-        """The vault references of ``d``'s personal values as this engine last saw them (``{field: (value,
-        reference)}``; None: not remembered — :meth:`seal_outbox` then finds them in the store)."""
-        return self.memo.sealed(d.id)
-
     # -- personal values --------------------------------------------------------------------------------
     def seal(self, dossier_id: str, seq: int, values: Mapping[str, Any],
              personal: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -100,10 +95,16 @@ class EventWriter:
         return dict(values), vault.seal(dossier_id, seq, values, personal)
 
     def seal_outbox(self, messages: list[OutboxMessage], d: Dossier,
-                    personal: Mapping[str, str]) -> list[OutboxMessage]:
+                    personal: Mapping[str, str] | None = None) -> list[OutboxMessage]:
         """Payloads built from ``d``'s real values, with those values swapped for their vault references
-        (``procflow.engine.outbox.seal_payload``): the outbox row at rest holds no personal value in clear."""
-        if not personal or not messages:
+        (``procflow.engine.payloadrefs.seal_payload``): the outbox row at rest holds no personal value in clear.
+        ``personal`` is the definition's ``{field: kind}`` (None: looked up for ``d``'s definition version, for
+        callers outside the engine such as the timer scheduler's notices)."""
+        if not messages:
+            return messages
+        if personal is None:
+            personal = self.engine._get_compiled(d.procedure, d.definition_version).personal
+        if not personal:
             return messages
         sealed = self.memo.sealed(d.id) or {}
         for k in personal:

@@ -147,13 +147,6 @@ def _static(defn: ProcedureDefinition) -> _Static:
     return steps, const
 
 
-def _first(d: Dossier, defn: ProcedureDefinition, kind: str) -> Any:
-    for f in defn.fields:
-        if f.personal == kind and d.data.get(f.name) not in (None, ""):
-            return d.data[f.name]
-    return None
-
-
 def _applicant(d: Dossier, defn: ProcedureDefinition) -> Any:
     """The dossier holder (chủ hồ sơ): the rule the printed forms use too (``ProcedureDefinition.applicant_value``)."""
     return defn.applicant_value(d.data, "name")
@@ -268,26 +261,30 @@ def notification_topic() -> OutboxTopic:
         if e.kind == "extended":  # form 04 issued: the citizen is told of the apology and the new appointment
             yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": "extension",
                    "text_vi": _EXTENSION[0].format(id=d.id, due=due), "text_en": _EXTENSION[1].format(id=d.id, due=due),
-                   "recipient": {"phone": _first(d, defn, "phone"), "email": _first(d, defn, "email")}}
+                   "recipient": {"phone": defn.personal_value(d.data, "phone"),
+                                 "email": defn.personal_value(d.data, "email")}}
             return
         if e.status not in _NOTICES or _previous_status(e, defn) == e.status:
             return
         vi, en = _NOTICES[e.status]
         yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": f"status-{e.status}",
                "text_vi": vi.format(id=d.id, due=due), "text_en": en.format(id=d.id, due=due),
-               "recipient": {"phone": _first(d, defn, "phone"), "email": _first(d, defn, "email")}}
+               "recipient": {"phone": defn.personal_value(d.data, "phone"),
+                             "email": defn.personal_value(d.data, "email")}}
 
     return OutboxTopic(NOTIFY_CITIZEN, payloads, "SMS / e-mail / app notices to the citizen (content only)")
 
 
 def payment_topic() -> OutboxTopic:
-    """``payment.request``: entering status 6 asks the payment platform to bill the obligation."""
+    """``payment.request``: entering status 6 asks the payment platform to bill the obligation. The payer is
+    the dossier holder (chủ hồ sơ, the person who files and pays: ``ProcedureDefinition.applicant_value``),
+    the person the portal row names too, never merely the first name field (a birth registration's newborn)."""
 
     def payloads(d: Dossier, e: DossierEvent, defn: ProcedureDefinition) -> Iterator[dict[str, Any]]:
         if e.status != 6 or _previous_status(e, defn) == 6:
             return
         yield {"dossier_id": d.id, "procedure": defn.code, "procedure_name": defn.name_vi,
-               "payer": _first(d, defn, "name"), "requested_at": _iso(e.at), "agency": e.agency,
+               "payer": _applicant(d, defn), "requested_at": _iso(e.at), "agency": e.agency,
                "amount": d.data.get("obligation_amount")}
 
     return OutboxTopic(PAYMENT_REQUEST, payloads, "fee / financial-obligation requests to a payment platform")

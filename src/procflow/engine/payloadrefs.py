@@ -55,7 +55,7 @@ def _walk(value: Any, refs: Mapping[tuple[type, Any], Mapping[str, str]]) -> Any
 def seal_payload(payload: Mapping[str, Any], sealed: Sealed | None) -> dict[str, Any]:
     """``payload`` with every leaf (in nested dicts and lists) that equals one of the dossier's sealed
     personal values replaced by a copy of its vault reference. ``sealed`` is what
-    ``EventWriter.sealed`` returns."""
+    ``RecordMemo.sealed`` returns (``EventWriter.seal_outbox`` completes it from the store first)."""
     refs = _lookup(sealed)
     return _sealed(payload, refs) if refs else dict(payload)
 

@@ -44,7 +44,6 @@ from procflow.calendar import WorkingCalendar
 from procflow.definition.model import ProcedureDefinition, TimerAction, TimerAnchor, TimerSpec
 from procflow.dossier import Dossier, DossierEvent, EventKind, replay, sla_from_dict
 from procflow.engine.outbox import NOTIFY_CITIZEN
-from procflow.engine.payloadrefs import seal_payload
 from procflow.store.base import OutboxMessage
 
 __all__ = [
@@ -319,13 +318,13 @@ def _when(value: datetime | None, cal: WorkingCalendar) -> str:
 
 
 def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: WorkingCalendar, *, armed_seq: int,
-            extra: Mapping[str, object] | None = None, new_due: datetime | None = None,
-            sealed: Mapping[str, tuple[object, object]] | None = None) -> list[OutboxMessage]:
+            extra: Mapping[str, object] | None = None, new_due: datetime | None = None) -> list[OutboxMessage]:
     """One outbox row per recipient of ``spec``: ``notify.citizen`` for the citizen (the notification hook),
     ``notify.official`` for the handling official or the head of the custodian unit. Keys are
     ``timer:<name>:<dossier>:<armed_seq>:<recipient>``: the same on every retry, new for a new arming.
-    The citizen's phone / e-mail go in as vault references given ``sealed`` (``EventWriter.sealed(d)``, as
-    ``Engine.open_record`` leaves it): the scheduler writes these rows itself, not through the engine."""
+    The citizen's phone / e-mail go in as ``d`` holds them (real values once opened): the caller seals the rows
+    before they are stored (``EventWriter.seal_outbox``, as every other outbox row), so a notice is sealed
+    by the same rule, with the same fallback to the store, as the engine's own rows."""
     if not spec.notify:
         return []
     vi, en = _TEXTS.get((spec.action, spec.anchor.value)) or _TEXTS[(spec.action, "")]
@@ -343,21 +342,13 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
                                       "action": spec.action.value, "text_vi": text_vi, "text_en": text_en,
                                       "due_at": None if d.sla.due_at is None else d.sla.due_at.isoformat()}
         if who == "citizen":
-            payload["recipient"] = {"phone": _personal(d, defn, "phone"), "email": _personal(d, defn, "email")}
+            payload["recipient"] = {"phone": defn.personal_value(d.data, "phone"),
+                                    "email": defn.personal_value(d.data, "email")}
             topic = NOTIFY_CITIZEN
         else:
             payload["recipient"] = {"agency": d.custodian, "role": "head" if who == "head" else "handler"}
             topic = NOTIFY_OFFICIAL
         if extra:
             payload.update(extra)
-        if sealed:
-            payload = seal_payload(payload, sealed)
         out.append(OutboxMessage(topic, key, d.id, payload))
     return out
-
-
-def _personal(d: Dossier, defn: ProcedureDefinition, kind: str) -> object:
-    for f in defn.fields:
-        if f.personal == kind and d.data.get(f.name) not in (None, ""):
-            return d.data[f.name]
-    return None

@@ -12,7 +12,7 @@ other; a message that fails and is retried later can land after a newer one. Sta
 whole snapshot and reconciliation (``procflow.workers.reconcile``) corrects what such overtaking leaves behind.
 
 Personal values: an outbox row holds vault references, never a citizen's phone or name in clear
-(``procflow.engine.outbox.seal_payload``), because the outbox table is data at rest like any other. Receivers
+(``procflow.engine.payloadrefs.seal_payload``), because the outbox table is data at rest like any other. Receivers
 are authorised machine channels and need the real values, so the worker opens the references
 (``Vault.resolve_json``) just before it calls the adapter, and only the adapter's ``Delivery`` carries
 them: what the store records, the ``procflow_on_delivered`` / ``procflow_on_dead_letter`` hooks and the

@@ -221,9 +221,9 @@ class Scheduler:
             if "citizen" in spec.notify:  # the citizen's phone / e-mail: personal values opened from the vault
                 d = self.engine.open_record(d)
             actor = Actor.system(d.custodian, "scheduler")
+            writer = self.engine.writer  # seals the notices as the engine's rows: by its memo, else the store's
             if spec.action is TimerAction.NOTIFY:
-                pending.outbox += notices(spec, d, defn, cal, armed_seq=timer.armed_seq,
-                                          sealed=self.engine.writer.sealed(d))
+                pending.outbox += writer.seal_outbox(notices(spec, d, defn, cal, armed_seq=timer.armed_seq), d)
             elif spec.action is TimerAction.FIRE:
                 assert spec.trigger is not None
                 try:
@@ -231,8 +231,7 @@ class Scheduler:
                 except ProcflowError as exc:  # custody, guards, state: refused and audited by the engine
                     raise _Discard(f"the engine refused {spec.trigger!r}: {exc}") from exc
                 stats.touched.add(d.id)
-                pending.outbox += notices(spec, new, defn, cal, armed_seq=timer.armed_seq,
-                                          sealed=self.engine.writer.sealed(new))
+                pending.outbox += writer.seal_outbox(notices(spec, new, defn, cal, armed_seq=timer.armed_seq), new)
             elif spec.action is TimerAction.ESCALATE:
                 escalate(self.engine, d, spec, timer, defn, cal, actor)
                 stats.touched.add(d.id)

@@ -69,6 +69,7 @@ HEADLINE = "default fire (guard, outbox row, chain, vault), commit each"
 GROUP = "default fire, group commit of 100"
 ANCHORED = "default fire, keyed chain (HMAC) + a checkpoint per row"
 FLOOR = "SQL floor: the default fire's 3 statements alone, commit each"
+CHAIN_OFF_GROUP = "default fire with the hash chain off, group commit of 100"
 FLOOR_GROUP = "SQL floor, group commit of 100"
 FILING_FLOOR = "SQL floor of filing: its statements alone, commit each"
 
@@ -357,6 +358,7 @@ def rows(bench: Bench, templates: dict[int, Path], n: int, big: list[int]) -> di
         "filing a dossier (3 fields, 1 personal), commit each": on_copy(
             lambda e: file_loop(e, bench.commune, bench.desk, n)),
         "default fire with the hash chain off": on_copy(default, hash_chain=False),
+        CHAIN_OFF_GROUP: on_copy(lambda e: default(e, batch=100), hash_chain=False),
         "default fire, identity from a provider of its own (no directory)": on_copy(
             default, identity=_InMemory(bench.commune)),
         ANCHORED: on_copy(anchored, keyed=True),
@@ -512,16 +514,25 @@ def report(results: dict[str, list[float]], rounds: int, big: list[int]) -> None
     if GROUP not in med or "default fire with the hash chain off" not in med:
         return
     chain = med["default fire with the hash chain off"]
-    filing = med["filing a dossier (3 fields, 1 personal), commit each"]
+    filing = med.get("filing a dossier (3 fields, 1 personal), commit each")  # absent under some --only
     group = med[GROUP]
 
     print("\ntargets (issue 17):")
     print(f"  default fire ≤ 2.0× baseline, commit each:        {head / base:5.2f}×      {verdict(head / base <= 2.0)}")
     print(f"  ≥ 60,000 default fires/s, group commits of 100:   {1e6 / group:,.0f}/s  {verdict(1e6 / group >= 60_000)}")
-    print(f"  filing ≤ 3× baseline:                             {filing / base:5.2f}×      "
-          f"{verdict(filing / base <= 3.0)}")
+    if filing is not None:
+        print(f"  filing ≤ 3× baseline:                             {filing / base:5.2f}×      "
+              f"{verdict(filing / base <= 3.0)}")
     share = (head - chain) / head
-    print(f"  hash chain < 10 % of the default fire:            {share:5.1%}      {verdict(share < 0.10)}")
+    if CHAIN_OFF_GROUP in med:
+        # what the chain adds is CPU work and 64 bytes in a row written anyway, not a page: the same µs in a
+        # group commit, where the disk's noise does not swamp a difference of a few µs
+        grouped = (group - med[CHAIN_OFF_GROUP]) / head
+        print(f"  hash chain < 10 % of the default fire:            {grouped:5.1%}      {verdict(grouped < 0.10)}"
+              f"   (group rows' difference {group - med[CHAIN_OFF_GROUP]:.1f} µs over the default fire;"
+              f" from the noisier commit-each rows: {share:.1%})")
+    else:
+        print(f"  hash chain < 10 % of the default fire:            {share:5.1%}      {verdict(share < 0.10)}")
     for size in big:
         ratio = med[f"default fire, {size:,} live dossiers (random ids)"] / head
         print(f"  {size:,} live (random ids) ≤ 1.2× 1,000 live:{'':<{9 - len(f'{size:,}')}}  {ratio:5.2f}×      "

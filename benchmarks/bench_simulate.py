@@ -163,9 +163,9 @@ def main() -> None:
     print(f"  Python's share of the run               {1 - med['SQL replay'] / med['month']:6.1%}")
     if args.days == 30:
         left = TARGET_S - med["SQL replay"]
-        verdict = "met" if med["month"] <= TARGET_S else "missed"
-        print(f"  target ≤ {TARGET_S:.0f} s for the month: {verdict}; it leaves {left:.1f} s for all of procflow's "
-              f"Python, {max(left, 0) / writes * 1e6:.0f} µs per filing/transition, where the run spends "
+        verdict = ("met" if med["month"] <= TARGET_S else "missed") if not args.cpu else "judged on wall time"
+        print(f"  target ≤ {TARGET_S:.0f} s of wall time for the month: {verdict}; it leaves {left:.1f} s for all of "
+              f"procflow's Python, {max(left, 0) / writes * 1e6:.0f} µs per filing/transition, where the run spends "
               f"{(med['month'] - med['SQL replay']) / writes * 1e6:.0f} µs")
 
 

@@ -83,24 +83,45 @@ def test_the_portal_row_and_the_forms_name_the_same_holder(child: str, parent: s
         assert forms == (parent or child)
 
 
-def test_status_notices_and_timer_notices_reach_the_same_contact() -> None:
-    """Any contact will do for a notice: both the status notice and a timer's notice take the first phone given,
-    in file order (``ProcedureDefinition.personal_value``), even where another field is named for the holder."""
+def test_status_notices_and_timer_notices_go_to_the_holder() -> None:
+    """A citizen notice goes to the dossier holder (``citizen_recipient``: the applicant rule), not to the first
+    phone in the file (here a contact's); only where a declared holder contact is empty and the holder has no
+    other does it fall back to the first phone given."""
     from procflow.definition.model import TimerAction, TimerAnchor, TimerSpec
     from procflow.engine.outbox import notification_topic
     from procflow.engine.timers import notices
 
-    toml = TOML.format(declared="").replace('[[states]]', '[[fields]]\nname = "contact_phone"\npersonal = "phone"\n'
-                                            '[[fields]]\nname = "parent_phone"\npersonal = "phone"\n[[states]]', 1)
-    defn = parse_definition(toml)
+    phones = '[[fields]]\nname = "contact_phone"\npersonal = "phone"\n[[fields]]\nname = "parent_phone"\n' \
+             'personal = "phone"\n[[states]]'
     spec = TimerSpec("nudge", TimerAnchor.STATE, TimerAction.NOTIFY, ("received",), hours=1, notify=("citizen",))
     topic = notification_topic()
-    # the holder's rule (applicant_value) would take parent_phone first: the first case tells them apart
-    for contact, expected in (("0912000001", "0912000001"), ("", "0912000002")):
+    cases = (  # (declared [applicant], contact_phone, parent_phone, expected)
+        ("", "0912000001", "0912000002", "0912000002"),  # the holder's, though the contact's comes first
+        ("", "0912000001", "", "0912000001"),  # undeclared: the rule itself goes on to the other phones
+        ('applicant = { phone = "parent_phone" }', "0912000001", "0912000002", "0912000002"),
+        ('applicant = { phone = "parent_phone" }', "0912000001", "", "0912000001"),  # empty holder: fallback
+        ('applicant = { phone = "parent_phone" }', "", "", None),
+    )
+    for declared, contact, parent, expected in cases:
+        defn = parse_definition(TOML.format(declared=declared).replace('[[states]]', phones, 1))
         d = _dossier({"child_name": "Bé An", "parent_name": "Lê Văn Tám", "contact_phone": contact,
-                      "parent_phone": "0912000002"})
+                      "parent_phone": parent})
         e = DossierEvent(dossier_id=d.id, seq=1, at=d.received_at, kind="filed", trigger=None, from_state=None,
                          to_state="received", status=2, actor="a", agency="X", custodian="X", definition_version=1)
         [status_notice] = topic.payloads(d, e, defn)
         [timer_notice] = notices(spec, d, defn, WorkingCalendar(), armed_seq=1)
-        assert status_notice["recipient"]["phone"] == timer_notice.payload["recipient"]["phone"] == expected
+        assert status_notice["recipient"] == timer_notice.payload["recipient"] == {"phone": expected, "email": None}
+
+
+def test_a_holder_reachable_by_e_mail_is_not_copied_to_another_phone() -> None:
+    """The fallback is per person: a holder with an e-mail but no phone gets the notice by e-mail only; the
+    first phone in the file (someone else's) is not added."""
+    from procflow.engine.outbox import citizen_recipient
+
+    fields = '[[fields]]\nname = "contact_phone"\npersonal = "phone"\n[[fields]]\nname = "parent_phone"\n' \
+             'personal = "phone"\n[[fields]]\nname = "parent_email"\npersonal = "email"\n[[states]]'
+    declared = 'applicant = { phone = "parent_phone", email = "parent_email" }'
+    defn = parse_definition(TOML.format(declared=declared).replace('[[states]]', fields, 1))
+    data = {"contact_phone": "0912000001", "parent_phone": "", "parent_email": "an@example.vn"}
+    assert citizen_recipient(data, defn) == {"phone": None, "email": "an@example.vn"}
+    assert citizen_recipient({**data, "parent_email": ""}, defn) == {"phone": "0912000001", "email": None}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -65,3 +66,41 @@ def test_floats_are_written_as_json_writes_them(number: float) -> None:
     """orjson writes 1e-05 as 0.00001 and 1e-08 as 1e-8 (hypothesis found both): floats go to the reference."""
     for value in (number, [number], {"sla": {"x": number}}, ("a.1", number)):
         assert dumps(value) == json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+_ZONES = st.sampled_from([UTC, ZoneInfo("Asia/Ho_Chi_Minh"), ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"),
+                          timezone(timedelta(hours=7)), timezone(timedelta(hours=-3, minutes=-30))])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)),
+                          _ZONES, st.sampled_from([0, 1])), min_size=1, max_size=20))
+def test_isotext_is_isoformat_for_any_instant_zone_and_fold(moments: list[tuple[datetime, Any, int]]) -> None:
+    # remembered text must never leak between instants that compare equal but format differently: the same
+    # moment in two zones, the two sides of a DST fold, a fixed offset vs a zone
+    made = [naive.replace(tzinfo=tz, fold=fold) for naive, tz, fold in moments]
+    for instant in made + made[::-1]:
+        assert isotext(instant) == instant.isoformat()
+    for instant in made:  # the same moment in every other zone: equal datetimes, other text
+        for tz in (UTC, ZoneInfo("Asia/Ho_Chi_Minh"), ZoneInfo("America/New_York")):
+            moved = instant.astimezone(tz)
+            assert isotext(moved) == moved.isoformat()
+
+
+def test_isotext_forgets_at_its_bound_and_stays_right() -> None:
+    from procflow import jsontext
+
+    start = datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    for i in range(jsontext._ISO_BOUND + 10):
+        instant = start + timedelta(seconds=i)
+        assert isotext(instant) == instant.isoformat() or pytest.fail(f"instant {i}")
+    assert len(jsontext._iso_seen) <= jsontext._ISO_BOUND
+
+
+def test_isotext_keeps_the_two_sides_of_a_fold_apart() -> None:
+    # 01:30 happens twice in New York on 1 November 2026: the two compare equal (same zone) but are an hour apart
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)
+    assert first == second and first.isoformat() != second.isoformat()
+    assert (isotext(first), isotext(second), isotext(first)) == (first.isoformat(), second.isoformat(),
+                                                                 first.isoformat())

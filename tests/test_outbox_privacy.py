@@ -247,6 +247,29 @@ def test_timer_notices_to_the_citizen_hold_references(world):
     assert_no_clear_values(world)
 
 
+def test_notices_go_to_the_holders_phone_not_the_first_phone_in_the_file_and_stay_sealed(world):
+    """A representative's phone comes first in the file; both the status notices and the timer's notice go to
+    the dossier holder's (``citizen_recipient``), as vault references at rest."""
+    other = "0911222333"
+    two_phones = PROCEDURE.replace('code = "t.privacy"', 'code = "t.privacy2"').replace(
+        '[[fields]]\nname = "applicant_name"',
+        '[[fields]]\nname = "representative_phone"\npersonal = "phone"\n\n[[fields]]\nname = "applicant_name"', 1)
+    world.engine.register(parse_definition(two_phones))
+    d = world.engine.file("t.privacy2", filed_at=world.commune, actor=world.desk(),
+                          data={"representative_phone": other, "applicant_name": NAME, "applicant_phone": PHONE,
+                                "applicant_national_id": NID, "note": NOTE})
+    world.fire(d, "accept", "request_supplement")
+    world.clock.advance(timedelta(hours=5))
+    assert Scheduler(world.engine).run_due().by_action == {"notify": 1}
+    notices = rows(world, "notify.citizen")
+    assert [r["key"].split(":")[0] for r in notices] == ["notify.citizen", "notify.citizen", "timer"]
+    holder = {"$vault": f"{d.id}/1/applicant_phone"}
+    assert all(r["payload"]["recipient"] == {"phone": holder, "email": None} for r in notices)
+    assert world.engine.vault.resolve_json(notices[-1]["payload"])["recipient"]["phone"] == PHONE
+    assert_no_clear_values(world)
+    assert all(form not in world.raw() for form in _clear_forms(other))
+
+
 def test_record_seals_a_callers_payload_even_from_a_record_without_its_references(world):
     d = world.file()
     world.engine.fire(d, "accept", world.desk())

@@ -29,6 +29,31 @@ def test_wal_mode_and_synchronous_setting(tmp_path):
         SQLiteStore(str(tmp_path / "c.db"), synchronous="SOMETIMES")
 
 
+def test_wal_is_checkpointed_every_4000_pages_by_default_and_as_configured(tmp_path):
+    # a checkpoint fsyncs and copies every distinct page: fewer of them cost cold fires less (issue 17)
+    assert SQLiteStore(str(tmp_path / "a.db"))._execute("PRAGMA wal_autocheckpoint")[0][0] == 4000
+    sizes = {}
+    for pages in (20, 0):
+        path = tmp_path / f"w{pages}.db"
+        store = SQLiteStore(str(path), wal_autocheckpoint=pages)
+        assert store._execute("PRAGMA wal_autocheckpoint")[0][0] == pages
+        created = (tmp_path / f"w{pages}.db-wal").stat().st_size  # the schema's own commit
+        for day in range(300):  # 300 commits, each at least one WAL frame
+            store.next_sequence("H92", f"d{day}")
+        sizes[pages] = (tmp_path / f"w{pages}.db-wal").stat().st_size - created
+        store.close()
+    frame = 4096 + 24
+    assert sizes[0] >= 300 * frame  # never checkpointed: every frame is still in the WAL
+    assert sizes[20] <= 10 * frame  # checkpointed past 20 pages and rewritten from its start: hardly grew
+
+
+@pytest.mark.parametrize("pages", [-1, 1.5, "4000", True])
+def test_a_bad_wal_autocheckpoint_is_refused_before_the_file_is_made(tmp_path, pages):
+    with pytest.raises(StoreError, match="wal_autocheckpoint"):
+        SQLiteStore(str(tmp_path / "bad.db"), wal_autocheckpoint=pages)
+    assert not (tmp_path / "bad.db").exists()
+
+
 def test_open_store_urls(tmp_path):
     assert isinstance(open_store(), SQLiteStore)
     assert open_store(f"sqlite:///{tmp_path}/x.db").path == f"{tmp_path}/x.db"

@@ -32,16 +32,31 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 
 
 _last_iso: tuple[Any, str] = (None, "")
+_ISO_BOUND = 65_536
+_iso_seen: dict[tuple[datetime, Any, int], str] = {}
 
 
 def isotext(instant: datetime) -> str:
-    """``instant.isoformat()``, remembering the last instant: one fire writes its instant in the event row,
-    the outbox payload and the snapshot, and a simulation fires many times at one simulated instant."""
+    """``instant.isoformat()``, remembered: one fire writes its instant in the event row, the outbox payload
+    and the snapshot, a simulation fires many times at one simulated instant, and an SLA clock's start and
+    due instants are written again with every snapshot that changes the clock. Formatting an instant in a
+    ``ZoneInfo`` zone costs ~2.5 µs; looking it up, a fraction of that.
+
+    The key is the instant with its ``tzinfo`` and ``fold``: two datetimes that compare equal with the same
+    ``tzinfo`` have the same wall-clock fields, and ``fold`` settles the one ambiguous hour a zone may have,
+    so equal keys always format alike. At the bound the whole table is dropped (cheap, and the next
+    instants are the ones that matter)."""
     global _last_iso
     last = _last_iso  # one tuple: a reader in another thread sees a consistent pair
     if last[0] is instant:
         return last[1]
-    text = instant.isoformat()
+    key = (instant, instant.tzinfo, instant.fold)
+    text = _iso_seen.get(key)
+    if text is None:
+        text = instant.isoformat()
+        if len(_iso_seen) >= _ISO_BOUND:
+            _iso_seen.clear()
+        _iso_seen[key] = text
     _last_iso = (instant, text)
     return text
 

@@ -250,8 +250,9 @@ class ProcedureDefinition:
 
     def personal_value(self, data: Mapping[str, Any], kind: str) -> Any:
         """The first non-empty value of a personal field of ``kind``, in file order, whoever it belongs to
-        (None when all are empty): where any contact will do, as for a notice's phone or e-mail. To name
-        the dossier holder use :meth:`applicant_value`."""
+        (None when all are empty): a last resort where the holder gives none (a notice whose declared
+        ``[applicant]`` contact is empty: ``procflow.engine.outbox.citizen_recipient``). To name or reach the
+        dossier holder use :meth:`applicant_value`."""
         for f in self.fields:
             if f.personal == kind:
                 value = data.get(f.name)

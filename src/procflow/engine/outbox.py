@@ -45,6 +45,7 @@ __all__ = [
     "STATUS_SYNC",
     "Delivery",
     "OutboxTopic",
+    "citizen_recipient",
     "document_topic",
     "message_key",
     "notification_topic",
@@ -236,6 +237,20 @@ def status_sync_topic(store: Store | None = None) -> OutboxTopic:
     return OutboxTopic(STATUS_SYNC, payloads, "dossier status and progress for the national portal")
 
 
+def citizen_recipient(data: Mapping[str, Any], defn: ProcedureDefinition) -> dict[str, Any]:
+    """``{"phone", "email"}`` a citizen notice (status or timer) goes to: the dossier holder's (chủ hồ sơ, the
+    person who files, whom the portal row, the forms and the payer name: ``ProcedureDefinition.applicant_value``),
+    never merely the first phone in the file, which may be a representative's or a guardian's. Only when the
+    holder rule finds neither a phone nor an e-mail (a declared ``[applicant]`` contact left empty) does the
+    notice fall back to the first phone / e-mail given, in file order (``personal_value``): a dossier someone
+    can be told about is better than a silent one, and a holder who can be reached is never copied to anyone
+    else. The values are as ``data`` holds them; the row is sealed before it is stored."""
+    phone, email = defn.applicant_value(data, "phone"), defn.applicant_value(data, "email")
+    if phone is None and email is None:
+        phone, email = defn.personal_value(data, "phone"), defn.personal_value(data, "email")
+    return {"phone": phone, "email": email}
+
+
 _NOTICES = {
     2: ("Hồ sơ {id} đã được tiếp nhận; hẹn trả kết quả {due}.", "Dossier {id} was received; result due {due}."),
     3: ("Hồ sơ {id} không được tiếp nhận.", "Dossier {id} was not received."),
@@ -261,16 +276,14 @@ def notification_topic() -> OutboxTopic:
         if e.kind == "extended":  # form 04 issued: the citizen is told of the apology and the new appointment
             yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": "extension",
                    "text_vi": _EXTENSION[0].format(id=d.id, due=due), "text_en": _EXTENSION[1].format(id=d.id, due=due),
-                   "recipient": {"phone": defn.personal_value(d.data, "phone"),
-                                 "email": defn.personal_value(d.data, "email")}}
+                   "recipient": citizen_recipient(d.data, defn)}
             return
         if e.status not in _NOTICES or _previous_status(e, defn) == e.status:
             return
         vi, en = _NOTICES[e.status]
         yield {"dossier_id": d.id, "status": e.status, "procedure": defn.code, "template": f"status-{e.status}",
                "text_vi": vi.format(id=d.id, due=due), "text_en": en.format(id=d.id, due=due),
-               "recipient": {"phone": defn.personal_value(d.data, "phone"),
-                             "email": defn.personal_value(d.data, "email")}}
+               "recipient": citizen_recipient(d.data, defn)}
 
     return OutboxTopic(NOTIFY_CITIZEN, payloads, "SMS / e-mail / app notices to the citizen (content only)")
 

@@ -43,7 +43,7 @@ import attrs
 from procflow.calendar import WorkingCalendar
 from procflow.definition.model import ProcedureDefinition, TimerAction, TimerAnchor, TimerSpec
 from procflow.dossier import Dossier, DossierEvent, EventKind, replay, sla_from_dict
-from procflow.engine.outbox import NOTIFY_CITIZEN
+from procflow.engine.outbox import NOTIFY_CITIZEN, citizen_recipient
 from procflow.store.base import OutboxMessage
 
 __all__ = [
@@ -322,7 +322,8 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
     """One outbox row per recipient of ``spec``: ``notify.citizen`` for the citizen (the notification hook),
     ``notify.official`` for the handling official or the head of the custodian unit. Keys are
     ``timer:<name>:<dossier>:<armed_seq>:<recipient>``: the same on every retry, new for a new arming.
-    The citizen's phone / e-mail go in as ``d`` holds them (real values once opened): the caller seals the rows
+    The citizen is the dossier holder, as for a status notice (``procflow.engine.outbox.citizen_recipient``);
+    their phone / e-mail go in as ``d`` holds them (real values once opened): the caller seals the rows
     before they are stored (``EventWriter.seal_outbox``, as every other outbox row), so a notice is sealed
     by the same rule, with the same fallback to the store, as the engine's own rows."""
     if not spec.notify:
@@ -342,8 +343,7 @@ def notices(spec: TimerSpec, d: Dossier, defn: ProcedureDefinition, cal: Working
                                       "action": spec.action.value, "text_vi": text_vi, "text_en": text_en,
                                       "due_at": None if d.sla.due_at is None else d.sla.due_at.isoformat()}
         if who == "citizen":
-            payload["recipient"] = {"phone": defn.personal_value(d.data, "phone"),
-                                    "email": defn.personal_value(d.data, "email")}
+            payload["recipient"] = citizen_recipient(d.data, defn)
             topic = NOTIFY_CITIZEN
         else:
             payload["recipient"] = {"agency": d.custodian, "role": "head" if who == "head" else "handler"}

@@ -119,7 +119,9 @@ def reconcile(store: Store, pm: pluggy.PluginManager, *, clock: Clock | None = N
                 defn = parse_definition(sources[(d.procedure, d.definition_version)])
                 definitions[(d.procedure, d.definition_version)] = defn
             # records come from the store, so personal fields are vault references already; a record that
-            # carries opened values gets its references back from the event log before it is queued
+            # carries opened values gets its references back from the event log before it is queued. Not
+            # EventWriter.seal_outbox: it needs an engine, and its fallback reads references from the store's
+            # record, which a store handing out opened records does not have (the value would be kept in clear)
             payload = seal_payload(status_payload(d, defn, reason="reconcile"), _logged_refs(store, d, defn))
             payload["remote_status"] = None if theirs is None else int(theirs)
             messages.append(OutboxMessage(STATUS_SYNC, key, d.id, payload))

@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from procflow.clock import FakeClock
 from procflow.definition.reader import parse_definition
 from procflow.dossier import Actor
-from procflow.engine.payloadrefs import payload_refs, seal_payload
-from procflow.errors import RetryableAdapterError
+from procflow.engine.payloadrefs import clear_fields, payload_refs, seal_payload
+from procflow.errors import RetryableAdapterError, UnsealedValue, VaultError
 from procflow.jurisdiction import Registry
 from procflow.plugins import build_engine, make_plugin_manager
 from procflow.privacy.keys import StaticKeyProvider
@@ -139,9 +140,9 @@ notify = ["citizen"]
 
 
 class World:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, store_class: type[SQLiteStore] = SQLiteStore) -> None:
         self.path = tmp_path / "privacy.db"
-        self.store = SQLiteStore(str(self.path))
+        self.store = store_class(str(self.path))
         self.clock = FakeClock(T0)
         self.adapter = RecordingAdapter()
         self.pm = make_plugin_manager(load_entrypoints=False, plugins=[self.adapter])
@@ -320,6 +321,123 @@ def test_seal_payload_matches_whole_values_only_and_keeps_types():
     assert out == {"a": ref, "b": f"call {PHONE}", "c": [{"$vault": "D/1/n"}, True, 7.0, ""], "d": ref}
     assert out["a"] is not ref  # a copy: a payload never shares the dossier's reference objects
     assert seal_payload({"a": PHONE}, None) == {"a": PHONE}
+
+
+# -- fail closed ----------------------------------------------------------------------------------------------
+class OpenedStore(SQLiteStore):
+    """A store whose ``get`` hands out records with their personal values opened (``opened`` on), so the
+    writer's fallback finds no vault reference in the store's row once the engine's memo has forgotten them."""
+
+    engine = None
+    opened = False
+
+    def get(self, dossier_id):
+        d = super().get(dossier_id)
+        return attrs.evolve(d, data=self.engine.vault.resolve(d.data)) if self.opened else d
+
+
+@pytest.fixture
+def opened_world(tmp_path):
+    w = World(tmp_path, OpenedStore)
+    w.store.engine = w.engine
+    yield w
+    w.store.close()
+
+
+def _at_rest(w: World, d) -> tuple[int, int, int]:
+    """(outbox rows, stored revision, events): what a refused write must leave as it was."""
+    return len(w.store.outbox()), SQLiteStore.get(w.store, d.id).revision, len(w.store.events(d.id))
+
+
+def test_a_fire_whose_rows_would_hold_a_value_in_clear_is_refused_and_writes_nothing(opened_world):
+    w = opened_world
+    d = w.fire(w.file(), "accept")  # sealed as usual while the memo knows the references
+    before = _at_rest(w, d)
+    w.store.opened = True
+    w.engine.writer.memo.clear()  # forgotten (its bound reached): the store's row is all that is left
+    w.clock.advance(timedelta(minutes=30))
+    with pytest.raises(UnsealedValue) as refused:
+        w.engine.fire(d, "request_supplement", w.officer())
+    assert isinstance(refused.value, VaultError)
+    message = str(refused.value)
+    assert d.id in message and "applicant_name" in message and "applicant_phone" in message
+    assert not [v for v in (NAME, PHONE, NID) if v in message]  # fields are named, values never
+    assert _at_rest(w, d) == before and (d.state, d.revision) == ("processing", 2)
+    assert_no_clear_values(w)
+    w.store.opened = False  # a store that keeps its references: the same fire goes through, sealed
+    w.engine.fire(d, "request_supplement", w.officer())
+    assert rows(w, "portal.status")[-1]["payload"]["applicant"] == {"$vault": f"{d.id}/1/applicant_name"}
+    assert_no_clear_values(w)
+
+
+def test_a_refused_fire_that_sealed_a_new_value_rolls_the_vault_back(opened_world):
+    w = opened_world
+    d = w.fire(w.file(), "accept")
+    before = _at_rest(w, d)
+    w.store.opened = True
+    w.engine.writer.memo.clear()
+    w.clock.advance(timedelta(minutes=30))
+    with pytest.raises(UnsealedValue):  # the new phone is sealed; the name the status row carries is not
+        w.engine.fire(d, "request_supplement", w.officer(), data={"applicant_phone": "0933444555"})
+    assert _at_rest(w, d) == before and d.data["applicant_phone"] == PHONE
+    assert w.engine.writer.memo.sealed(d.id) is None  # the references sealed for the rolled-back event are gone
+    w.store.opened = False
+    w.engine.fire(d, "request_supplement", w.officer(), data={"applicant_phone": "0933444555"})
+    [*_, notice] = rows(w, "notify.citizen")
+    assert notice["payload"]["recipient"]["phone"] == {"$vault": f"{d.id}/3/applicant_phone"}
+    assert w.engine.vault.resolve_json(notice["payload"])["recipient"]["phone"] == "0933444555"
+    assert b"0933444555" not in w.raw()
+
+
+def test_a_timer_notice_that_would_hold_the_phone_in_clear_fails_and_writes_nothing(opened_world, caplog):
+    w = opened_world
+    d = w.fire(w.file(), "accept", "request_supplement")
+    before = _at_rest(w, d)
+    w.store.opened = True
+    w.engine.writer.memo.clear()
+    w.clock.advance(timedelta(hours=5))
+    stats = Scheduler(w.engine).run_due()
+    assert stats.failed == 1 and not stats.by_action
+    assert not [r for r in w.store.outbox() if r["key"].startswith("timer:nudge:")]
+    assert _at_rest(w, d) == before
+    [failed] = [r for r in w.store.timer_log(dossier_id=d.id) if r["outcome"] == "failed"]
+    assert "UnsealedValue" in failed["detail"] and PHONE not in failed["detail"]
+    assert PHONE not in caplog.text
+    assert_no_clear_values(w)
+
+
+def test_record_refuses_a_callers_payload_with_a_value_it_cannot_seal(opened_world):
+    w = opened_world
+    d = w.fire(w.file(), "accept")
+    before = _at_rest(w, d)
+    w.store.opened = True
+    w.engine.writer.memo.clear()
+    msg = OutboxMessage("custom.sms", f"custom:{d.id}", d.id, {"to": [PHONE], "text": "hẹn trả kết quả"})
+    with pytest.raises(UnsealedValue, match="applicant_phone"):
+        w.engine.record(d, "contacted", w.desk(), outbox=[msg])
+    assert _at_rest(w, d) == before and d.revision == 2
+    assert_no_clear_values(w)
+    # a row that carries no personal value is not held up by one it does not carry
+    plain = OutboxMessage("custom.ping", f"ping:{d.id}", d.id, {"text": "hẹn trả kết quả"})
+    w.engine.record(d, "contacted", w.desk(), outbox=[plain])
+    assert [r["payload"] for r in rows(w, "custom.ping")] == [{"text": "hẹn trả kết quả"}]
+
+
+def test_seal_outbox_refuses_a_record_never_stored(world):
+    d = world.file()
+    hand_built = attrs.evolve(d, id=f"{d.id}-copy")  # the store has no such dossier, the memo no references
+    msg = OutboxMessage("custom.sms", "k", hand_built.id, {"to": PHONE, "who": {"name": NAME}})
+    with pytest.raises(UnsealedValue, match="applicant_name, applicant_phone"):
+        world.engine.writer.seal_outbox([msg], hand_built)
+    [sealed] = world.engine.writer.seal_outbox([msg], d)  # the stored one: its references are known
+    assert sealed.payload == {"to": {"$vault": f"{d.id}/1/applicant_phone"},
+                              "who": {"name": {"$vault": f"{d.id}/1/applicant_name"}}}
+
+
+def test_clear_fields_finds_whole_values_by_type():
+    payload = {"a": [PHONE, {"b": 7}], "c": f"call {NAME}", "d": {"$vault": "D/1/x"}, "e": True}
+    assert clear_fields(payload, {"phone": PHONE, "n": 7, "name": NAME, "one": 1, "x": "D/1/x"}) == {"phone", "n"}
+    assert clear_fields(payload, {"phone": "", "t": 1}) == set()  # empty and bool-equal values are not matched
 
 
 # -- delivery -------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ PINNED: dict[str, list[str]] = {
         "HandoffError", "InvalidData", "JurisdictionError", "KeysUnavailable", "MigrationRefused", "NotCustodian",
         "OperatorRoleMissing", "PermanentAdapterError", "PluginError", "Problem", "ProcflowError",
         "RetryableAdapterError", "RoleNotGranted", "StoreError", "TransitionNotAllowed", "UnknownAgency",
-        "UnknownOfficial", "UsageError", "VaultError",
+        "UnknownOfficial", "UnsealedValue", "UsageError", "VaultError",
     ],
     "procflow.privacy": [
         "AccessDecision", "AccessPolicy", "AnchorReport", "Checkpointer", "Directory", "DirectoryIdentity",

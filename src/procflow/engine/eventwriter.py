@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from procflow.dossier import Dossier, DossierEvent
 from procflow.engine.memo import RecordMemo
-from procflow.engine.payloadrefs import seal_messages
+from procflow.engine.payloadrefs import Sealed, clear_fields, seal_messages
 from procflow.engine.timers import TimerChanges
-from procflow.errors import DossierNotFound
+from procflow.errors import DossierNotFound, UnsealedValue
 from procflow.privacy.hashchain import GENESIS, ChainKey, chain_event, chain_key, head_of
 from procflow.privacy.keys import REFRESH_SECONDS, signing_keys
 from procflow.privacy.sealed import has_refs, is_ref
@@ -99,7 +99,10 @@ class EventWriter:
         """Payloads built from ``d``'s real values, with those values swapped for their vault references
         (``procflow.engine.payloadrefs.seal_payload``): the outbox row at rest holds no personal value in clear.
         ``personal`` is the definition's ``{field: kind}`` (None: looked up for ``d``'s definition version, for
-        callers outside the engine such as the timer scheduler's notices)."""
+        callers outside the engine such as the timer scheduler's notices). Fails closed: a value that
+        would still be written in clear (no reference in the memo nor in the store's row) raises
+        ``UnsealedValue`` before anything is written, and the memo forgets the dossier (the caller's
+        transaction rolls back what was linked or sealed for the event)."""
         if not messages:
             return messages
         if personal is None:
@@ -114,8 +117,31 @@ class EventWriter:
             s = sealed.get(k)
             if s is None or s[0] != v:  # a record without its references (built by hand): the store has them
                 sealed = self._stored_seals(d.id, personal, sealed)
-                break
+                out = seal_messages(messages, sealed, frozen=True) if sealed else list(messages)
+                self._refuse_clear(out, d, personal, sealed)
+                return out
         return seal_messages(messages, sealed, frozen=True) if sealed else messages
+
+    def _refuse_clear(self, messages: list[OutboxMessage], d: Dossier, personal: Mapping[str, str],
+                      sealed: Sealed) -> None:
+        """Off the hot path (only after the memo missed): the sealed ``messages`` must not carry a personal
+        value of ``d`` that found no reference, or it would sit in the outbox in clear."""
+        loose = {}
+        for k in personal:
+            v = d.data.get(k)
+            s = sealed.get(k)
+            if v is not None and v != "" and not is_ref(v) and (s is None or s[0] != v):
+                loose[k] = v
+        if not loose:
+            return
+        fields = set().union(*(clear_fields(m.payload, loose) for m in messages))
+        if fields:
+            self.memo.forget(d.id)
+            topics = sorted({m.topic for m in messages})
+            raise UnsealedValue(f"dossier {d.id}: no vault reference for personal field(s) "
+                                f"{', '.join(sorted(fields))} in outbox topic(s) {', '.join(topics)}; "
+                                "nothing was written (the store hands out opened records, or the record "
+                                "was never stored)")
 
     def _stored_seals(self, dossier_id: str, personal: Mapping[str, str],
                       known: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:

@@ -4,8 +4,10 @@ A topic builds its payload from the dossier as the engine holds it (real values:
 phone), but the outbox table is as much "at rest" as the snapshot, so before a row is written every payload
 value that equals one of the dossier's sealed personal values is replaced by that value's vault reference
 (``{"$vault": "<dossier>/<seq>/<field>"}``); the delivery worker opens them just before an adapter gets the
-message (``procflow.workers.delivery``). Kept apart from the topics (``procflow.engine.outbox``): this is the
-privacy rule every topic's rows go through, and it runs on every fire that writes an outbox row.
+message (``procflow.workers.delivery``). A value no reference can be found for is never stored as it is:
+the writer refuses the row (``EventWriter.seal_outbox``, :func:`clear_fields`). Kept apart from the topics
+(``procflow.engine.outbox``): this is the privacy rule every topic's rows go through, and it runs on every
+fire that writes an outbox row.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from procflow.privacy.sealed import MARKER
 from procflow.store.base import OutboxMessage
 
-__all__ = ["Sealed", "payload_refs", "seal_messages", "seal_payload"]
+__all__ = ["Sealed", "clear_fields", "payload_refs", "seal_messages", "seal_payload"]
 
 
 Sealed = Mapping[str, tuple[Any, Any]]
@@ -120,4 +122,28 @@ def payload_refs(value: Any) -> list[str]:
                 stack.extend(reversed(list(v.values())))
         elif t is list or t is tuple:
             stack.extend(reversed(v))
+    return out
+
+
+def clear_fields(payload: Any, values: Mapping[str, Any]) -> set[str]:
+    """The fields among ``values`` (``{field: real value}``) whose value ``payload`` holds whole in clear,
+    by the rule :func:`seal_payload` replaces them (non-empty strings and integers, type included): the
+    check that a value with no reference found is not about to be stored as it is."""
+    wanted: dict[tuple[type, Any], set[str]] = {}
+    for k, v in values.items():
+        t = type(v)
+        if (t is str and v) or t is int:
+            wanted.setdefault((t, v), set()).add(k)
+    out: set[str] = set()
+    stack = [payload]
+    while stack and wanted:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            if MARKER not in v:
+                stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif t is str or t is int:
+            out |= wanted.get((t, v), set())
     return out

@@ -31,6 +31,7 @@
     │   └── PermanentAdapterError
     ├── KeysUnavailable                     a key the vault needs is not in the key provider
     ├── VaultError                          a vault value could not be read (missing, wrong key, tampered)
+    │   └── UnsealedValue                   an outbox row would hold a personal value with no vault reference
     ├── AnchorUnavailable                   no checkpoint key to anchor the log, or an unreadable anchor file
     ├── MigrationRefused                    in-flight dossiers cannot move to another unit or version
     ├── HandoffError (ValueError)           the sending node cannot export a hand-off
@@ -88,6 +89,7 @@ from procflow.errors.systems import (
     PluginError,
     RetryableAdapterError,
     StoreError,
+    UnsealedValue,
     VaultError,
 )
 
@@ -125,6 +127,7 @@ __all__ = [
     "TransitionNotAllowed",
     "UnknownAgency",
     "UnknownOfficial",
+    "UnsealedValue",
     "UsageError",
     "VaultError",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "PluginError",
     "RetryableAdapterError",
     "StoreError",
+    "UnsealedValue",
     "VaultError",
 ]
 
@@ -65,6 +66,13 @@ class KeysUnavailable(ProcflowError):
 
 class VaultError(ProcflowError):
     """A vault value could not be read (missing row, wrong key, tampered ciphertext)."""
+
+
+class UnsealedValue(VaultError):
+    """An outbox row would hold a personal value in clear: the record carries it opened and neither the
+    engine's memo nor the store's row has its vault reference (a store that hands out opened records, a
+    record built by hand and never stored). Refused before anything is written, naming fields, never values:
+    a notice with the value masked would be useless, and one in clear breaks the rule of data at rest."""
 
 
 class AnchorUnavailable(ProcflowError):

@@ -138,10 +138,9 @@ class EventWriter:
         if fields:
             self.memo.forget(d.id)
             topics = sorted({m.topic for m in messages})
-            raise UnsealedValue(f"dossier {d.id}: no vault reference for personal field(s) "
-                                f"{', '.join(sorted(fields))} in outbox topic(s) {', '.join(topics)}; "
-                                "nothing was written (the store hands out opened records, or the record "
-                                "was never stored)")
+            raise UnsealedValue(f"dossier {d.id}: personal field(s) {', '.join(sorted(fields))} would be "
+                                f"written in clear to outbox topic(s) {', '.join(topics)}: neither the engine "
+                                "nor the store's row has a vault reference for the value; nothing was written")
 
     def _stored_seals(self, dossier_id: str, personal: Mapping[str, str],
                       known: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:

@@ -71,8 +71,9 @@ class VaultError(ProcflowError):
 class UnsealedValue(VaultError):
     """An outbox row would hold a personal value in clear: the record carries it opened and neither the
     engine's memo nor the store's row has its vault reference (a store that hands out opened records, a
-    record built by hand and never stored). Refused before anything is written, naming fields, never values:
-    a notice with the value masked would be useless, and one in clear breaks the rule of data at rest."""
+    record built by hand and never stored, a value stored before its field was declared personal). Refused
+    before anything is written, naming fields, never values: a notice with the value masked would be
+    useless, and one in clear breaks the rule of data at rest."""
 
 
 class AnchorUnavailable(ProcflowError):

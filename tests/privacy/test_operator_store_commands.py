@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from operator_support import OPERATOR, all_rows, operator_env
-from privacy_support import BIRTH, CHILD, desk
+from privacy_support import BIRTH
 from typer.testing import CliRunner
 
 from procflow.catalogue import sample_catalogue
@@ -26,11 +26,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def db(pengine, communes, monkeypatch) -> str:
-    d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
-    pengine.fire(d, "accept", desk(communes[0]))
-    monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(pengine.vault.keys.path))
-    return str(pengine.store.path)
+def db(filed_db: str) -> str:
+    return filed_db
 
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from operator_support import all_rows, operator_env
-from privacy_support import BIRTH, CHILD, desk
 from typer.testing import CliRunner
 
 from procflow.cli.app import app
@@ -25,11 +24,8 @@ CLERK = "nv.thuong"  # an operator of the store, without store:admin
 
 
 @pytest.fixture
-def db(pengine, communes, monkeypatch) -> str:
-    d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
-    pengine.fire(d, "accept", desk(communes[0]))
-    monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(pengine.vault.keys.path))
-    return str(pengine.store.path)
+def db(filed_db: str) -> str:
+    return filed_db
 
 
 

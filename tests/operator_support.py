@@ -34,3 +34,15 @@ def use_operator(monkeypatch: pytest.MonkeyPatch, store: Any, where: Path | str 
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+def all_rows(path: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of a SQLite store, read-only: what a refused command must leave as it was."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {n: sorted(con.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
+    finally:
+        con.close()

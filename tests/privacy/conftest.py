@@ -46,3 +46,15 @@ def pengine(sqlite_store, registry, clock, keyring, communes) -> Engine:
         e.register(d)
     staff_of(e).actors(*(f(c) for c in communes for f in (desk, civil)))
     return e
+
+
+@pytest.fixture
+def filed_db(pengine, communes, monkeypatch) -> str:
+    """The path of ``pengine``'s store holding one accepted birth registration, its keyring named in the
+    environment as a command line finds it: what the operator commands are run against."""
+    from privacy_support import BIRTH, CHILD, desk
+
+    d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
+    pengine.fire(d, "accept", desk(communes[0]))
+    monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(pengine.vault.keys.path))
+    return str(pengine.store.path)

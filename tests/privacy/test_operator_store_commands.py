@@ -14,8 +14,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from operator_support import OPERATOR, operator_env
-from privacy_support import BIRTH, CHILD, desk
+from operator_support import OPERATOR, all_rows, operator_env
+from privacy_support import BIRTH
 from typer.testing import CliRunner
 
 from procflow.catalogue import sample_catalogue
@@ -26,21 +26,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def db(pengine, communes, monkeypatch) -> str:
-    d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
-    pengine.fire(d, "accept", desk(communes[0]))
-    monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(pengine.vault.keys.path))
-    return str(pengine.store.path)
+def db(filed_db: str) -> str:
+    return filed_db
 
 
-def _tables(path: str) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, read-only (what a refused command must leave as it was)."""
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        names = [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {n: sorted(con.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
-    finally:
-        con.close()
 
 
 def _cli_rows(path: str) -> list[tuple[str, str, str]]:
@@ -67,13 +56,13 @@ ACTIONS = ["backup", "catalogue:import", "db:upgrade", "migrate:definition", "mi
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_without_a_credential_a_store_command_is_one_line_and_changes_nothing(db, action, tmp_path, communes):
-    before = _tables(db)
+    before = all_rows(db)
     r = runner.invoke(app, _argv(action, db, tmp_path, communes),
                       env={"PROCFLOW_OPERATOR_FILE": str(tmp_path / "nobody.toml")})
     assert r.exit_code == 1, r.output
     assert r.output.count("\n") == 1 and "Traceback" not in r.output
     assert f"{action}: no operator credential" in r.output and "procflow officials" in r.output
-    assert _tables(db) == before
+    assert all_rows(db) == before
     assert not (tmp_path / "bak").exists()  # a refused backup copies nothing
 
 
@@ -85,18 +74,18 @@ def test_a_store_command_acts_as_the_operator_and_is_audited_under_their_id(db, 
 
 def test_a_migration_s_dry_run_needs_no_credential(db, tmp_path, communes):
     argv = [*_argv("migrate:units", db, tmp_path, communes), "--dry-run"]
-    before = _tables(db)
+    before = all_rows(db)
     r = runner.invoke(app, argv, env={"PROCFLOW_OPERATOR_FILE": str(tmp_path / "nobody.toml")})
     assert r.exit_code == 0 and "would move" in r.output, r.output
-    assert _tables(db) == before
+    assert all_rows(db) == before
 
 
 def test_backup_verifies_the_operator_without_writing(db, tmp_path, communes):
-    before = _tables(db)
+    before = all_rows(db)
     r = runner.invoke(app, _argv("backup", db, tmp_path, communes))
     assert r.exit_code == 0, r.output
     assert (tmp_path / "bak" / Path(db).name).exists()
-    assert _tables(db) == before  # not even an audit row: a backup takes no write lock
+    assert all_rows(db) == before  # not even an audit row: a backup takes no write lock
 
 
 def test_db_upgrade_checks_the_operator_before_an_old_schema_and_records_after(db, tmp_path, communes):
@@ -109,11 +98,11 @@ def test_db_upgrade_checks_the_operator_before_an_old_schema_and_records_after(d
     forged = tmp_path / "forged.toml"
     forged.write_text(f'official = "{OPERATOR}"\nsecret = "not-the-secret"\n', encoding="utf-8")
     forged.chmod(0o600)
-    before = _tables(db)
+    before = all_rows(db)
     refused = runner.invoke(app, ["db", "upgrade", "--db", db], env={"PROCFLOW_OPERATOR_FILE": str(forged)})
     assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
     assert "db:upgrade" in refused.output and "not valid for van.hanh" in refused.output
-    assert _tables(db) == before  # still the old schema: nothing upgraded, and no row in a table not yet ours
+    assert all_rows(db) == before  # still the old schema: nothing upgraded, and no row in a table not yet ours
     ok = runner.invoke(app, ["db", "upgrade", "--db", db])
     assert ok.exit_code == 0 and f"applied migration(s) {latest}" in ok.output, ok.output
     assert _cli_rows(db)[-1] == (OPERATOR, "cli:db:upgrade", "allowed")
@@ -145,11 +134,11 @@ def test_a_dry_run_that_registers_a_definition_still_needs_the_operator(db, peng
     v9 = tmp_path / "birth-v9.toml"
     v9.write_text(pengine.definition(BIRTH).source.replace(f"version = {pengine.definition(BIRTH).version}",
                                                              "version = 9", 1), encoding="utf-8")
-    before = _tables(db)
+    before = all_rows(db)
     r = runner.invoke(app, ["migrate", "definition", BIRTH, "--to", "9", "--file", str(v9), "--dry-run", "--db", db],
                       env={"PROCFLOW_OPERATOR_FILE": str(tmp_path / "nobody.toml")})
     assert r.exit_code == 1 and "migrate:definition: no operator credential" in r.output, r.output
-    assert _tables(db) == before
+    assert all_rows(db) == before
 
 
 def test_a_backup_whose_store_is_unreadable_is_refused_in_one_line(db, tmp_path, communes):

@@ -9,12 +9,10 @@ store is set up and keyed in two commands.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
-from operator_support import operator_env
-from privacy_support import BIRTH, CHILD, desk
+from operator_support import all_rows, operator_env
 from typer.testing import CliRunner
 
 from procflow.cli.app import app
@@ -26,20 +24,10 @@ CLERK = "nv.thuong"  # an operator of the store, without store:admin
 
 
 @pytest.fixture
-def db(pengine, communes, monkeypatch) -> str:
-    d = pengine.file(BIRTH, filed_at=communes[0], actor=desk(communes[0]), data=CHILD)
-    pengine.fire(d, "accept", desk(communes[0]))
-    monkeypatch.setenv("PROCFLOW_KEYS_FILE", str(pengine.vault.keys.path))
-    return str(pengine.store.path)
+def db(filed_db: str) -> str:
+    return filed_db
 
 
-def _tables(path: str) -> dict[str, list[tuple[object, ...]]]:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        names = [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {n: sorted(con.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
-    finally:
-        con.close()
 
 
 def _audit(path: str) -> list[tuple[str, str, str]]:
@@ -63,12 +51,12 @@ def test_an_operator_without_store_admin_is_refused_in_one_line_naming_the_grant
     clerk = operator_env(db, tmp_path / "clerk", official=CLERK)
     keyring = Path(db).with_name("keys.json")
     ring_before = hashlib.sha256(keyring.read_bytes()).hexdigest()
-    before = _tables(db)
+    before = all_rows(db)
     r = runner.invoke(app, [*ADMINISTERING[action], "--db", db], env=clerk)
     assert r.exit_code == 1 and r.output.count("\n") == 1 and "Traceback" not in r.output, r.output
     assert f"{action}: {CLERK} does not hold the role store:admin" in r.output
     assert f"procflow officials grant {CLERK} --role store:admin --db {db}" in r.output
-    after = _tables(db)
+    after = all_rows(db)
     audit_only = ("audit", "sqlite_sequence")  # the refusal's row and its id counter
     assert {t: rows for t, rows in after.items() if t not in audit_only} == \
         {t: rows for t, rows in before.items() if t not in audit_only}

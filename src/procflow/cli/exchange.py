@@ -274,12 +274,14 @@ def import_(
 def keys_generate(
     agencies: Annotated[list[str], typer.Argument(help="Agency codes, one key pair and certificate each.")],
     directory: Annotated[Path, typer.Option("--dir", help="Where to write {agency}.key.pem / .cert.pem.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace key files already there (re-keys "
+                                                                "those nodes).")] = False,
 ) -> None:
     """Self-signed RSA-2048 test keys and certificates (real nodes use certificates issued to the agency)."""
     from procflow.exchange.keys import generate_test_pki
 
     try:
-        generate_test_pki(agencies, directory)
+        generate_test_pki(agencies, directory, overwrite=overwrite)
     except ValueError as exc:
         _fail(str(exc))
     for code in agencies:

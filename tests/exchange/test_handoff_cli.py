@@ -103,3 +103,21 @@ def test_export_and_import_files_carry_a_hand_off_both_ways(tmp_path, registry):
     finally:
         a.store.close()
         b.store.close()
+
+
+def test_generating_keys_never_replaces_a_nodes_key_without_overwrite(tmp_path, registry):
+    commune = registry.communes_of("92")[1].code
+    office = registry.resolve("land_registration_office", commune).code
+    pki = tmp_path / "pki"
+    assert runner.invoke(app, ["exchange", "keys", "generate", commune, "--dir", str(pki)]).exit_code == 0
+    key = (pki / f"{commune}.key.pem").read_bytes()
+    # asking again for the same node and a new one: refused in one line, nothing written, not even the new one
+    result = runner.invoke(app, ["exchange", "keys", "generate", office, commune, "--dir", str(pki)])
+    assert result.exit_code != 0
+    assert "--overwrite" in result.output and f"{commune}.key.pem" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert (pki / f"{commune}.key.pem").read_bytes() == key and not (pki / f"{office}.key.pem").exists()
+    # the explicit flag re-keys
+    result = runner.invoke(app, ["exchange", "keys", "generate", commune, "--dir", str(pki), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert (pki / f"{commune}.key.pem").read_bytes() != key

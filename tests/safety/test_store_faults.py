@@ -32,11 +32,21 @@ def locked(app_store):
 
 
 @pytest.mark.parametrize("argv", [["audit", "verify"], ["audit", "access", "--dossier", "{id}"], ["keys", "status"],
-                                  ["db", "status"], ["timers", "--all"], ["outbox"]])
-def test_reading_commands_work_while_another_process_holds_the_write_lock(locked, argv):
+                                  ["db", "status"], ["timers", "--all"], ["outbox"], ["officials", "list"],
+                                  ["migrate", "units", "{units}", "--dry-run"]])
+def test_reading_commands_work_while_another_process_holds_the_write_lock(locked, argv, tmp_path, registry):
     path, ids = locked
-    result = runner.invoke(app, [a.format(id=ids[0]) for a in argv] + ["--db", str(path)])
+    units = _unit_map(tmp_path, registry)
+    result = runner.invoke(app, [a.format(id=ids[0], units=units) for a in argv] + ["--db", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def _unit_map(tmp_path, registry) -> str:
+    """A unit map merging the test store's commune into its neighbour (``migrate units``)."""
+    first, second = (c.code for c in registry.communes_of("92")[:2])
+    units = tmp_path / "units.csv"
+    units.write_text(f"old,new\n{first},{second}\n", encoding="utf-8")
+    return str(units)
 
 
 def test_opening_a_current_store_takes_no_lock(locked):

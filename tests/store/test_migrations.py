@@ -231,3 +231,17 @@ def test_db_commands_on_postgres(pg_url, fresh_schema):
     store.close()
     r = runner.invoke(app, ["db", "upgrade", "--db", "postgresql://nobody@127.0.0.1:1/none"])
     assert r.exit_code == 1 and "cannot connect" in r.output
+
+
+def test_cli_commands_refuse_a_stale_postgres_schema_naming_db_upgrade(pg_url, fresh_schema):
+    """Only ``db upgrade`` changes a schema: a reading and a writing command end in one line naming it, and
+    create no table (the library default, ``migrate=True``, is for embedding applications)."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {fresh_schema}")
+    url = f"{pg_url}{'&' if '?' in pg_url else '?'}options=-csearch_path%3D{fresh_schema}"
+    for argv in (["officials", "list"], ["outbox", "--requeue-all"]):
+        r = runner.invoke(app, [*argv, "--db", url])
+        assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+        assert "schema version 0" in r.output and "run `procflow db upgrade --db postgresql://" in r.output
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (fresh_schema,)).fetchone() == (0,)

@@ -58,12 +58,14 @@ def _named(db: str | None, code: int) -> str:
     return db
 
 
-def open_store_or_fail(db: str | None, *, write: bool = False, check_keys: bool = True, create: bool = False,
-                       code: int = 1) -> Store:
-    """Open an existing store or fail in one line (exit ``code``). ``write=False`` opens without upgrading
-    the schema (a reader never takes the write lock); ``check_keys`` refuses a store whose sealed values need
-    a keyring that is not there, before anything is read or written, so it is never given new keys by
-    accident; ``create`` lets a node that receives its first hand-off start from no store at all."""
+def open_store_or_fail(db: str | None, *, check_keys: bool = True, create: bool = False, code: int = 1) -> Store:
+    """Open an existing store or fail in one line (exit ``code``). Never upgrades the schema, for readers and
+    writers alike: opening takes no lock, and a store older than this procflow is refused in one line naming
+    ``procflow db upgrade --db …`` with nothing changed — upgrading is the store administrator's explicit step
+    (audited, role ``store:admin``), not a side effect of whichever command runs first after a deployment.
+    ``check_keys`` refuses a store whose sealed values need a keyring that is not there, before anything is
+    read or written, so it is never given new keys by accident; ``create`` lets a node that receives its first
+    hand-off start from no store at all (a new SQLite file is created at this procflow's schema)."""
     from procflow.errors import ProcflowError
     from procflow.store.base import open_store
 
@@ -73,7 +75,7 @@ def open_store_or_fail(db: str | None, *, write: bool = False, check_keys: bool 
     if not create and not postgres and path != ":memory:" and not Path(path).exists():
         fail(f"no store at {db}", code)
     try:
-        store = open_store(db, **({"migrate": write} if postgres else {"upgrade": write}))
+        store = open_store(db, **({"migrate": False} if postgres else {"upgrade": False}))
     except ProcflowError as exc:
         fail(str(exc), code)
     if check_keys:

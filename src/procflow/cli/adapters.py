@@ -28,8 +28,8 @@ _fail = fail
 
 
 def _open(db: str | None) -> Any:
-    # a worker writes, and must not fail every message of a store whose keyring is missing
-    return open_store_or_fail(db, write=True)
+    # the keyring is checked on open: a worker must not fail every message of a store whose keyring is missing
+    return open_store_or_fail(db)
 
 
 @contextmanager

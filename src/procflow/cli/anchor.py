@@ -80,7 +80,7 @@ def keys_init(
 
     provider = _provider(require_db(db), keys)
     made = []
-    with _engine(db, keys, write=True) as engine:
+    with _engine(db, keys) as engine:
         operator = as_operator(engine.store, "keys:init", role=STORE_ADMIN_ROLE, db=db)  # before any key is made
         try:
             if signing_keys(provider, "chain")[0] is None:
@@ -108,7 +108,7 @@ def rotate_log_keys(db: str, keys: str | None, *, chain: bool, checkpoint: bool)
     verify what they linked or signed. The rotation is recorded in the audit chain and checkpointed."""
     provider = _provider(db, keys)
     done = []
-    with _engine(db, keys, write=True) as engine:
+    with _engine(db, keys) as engine:
         operator = as_operator(engine.store, "keys:rotate", role=STORE_ADMIN_ROLE, db=db)  # before any key is made
         try:
             for kind, wanted in (("chain", chain), ("checkpoint", checkpoint)):
@@ -127,7 +127,7 @@ def checkpoints_take(db: DbOption = None, keys: KeysOption = None) -> None:
     """Take a checkpoint now (a worker takes one every 60 s and at shutdown)."""
     from procflow.privacy.checkpoint import take_checkpoint
 
-    with _engine(db, keys, write=True, operator="checkpoints:take") as engine:
+    with _engine(db, keys, operator="checkpoints:take") as engine:
         try:
             row = take_checkpoint(engine.store, engine.vault.key_provider())
         except ProcflowError as exc:

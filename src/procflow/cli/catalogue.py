@@ -46,7 +46,7 @@ def import_command(
         _fail(f"--out {out}: exists and is not a directory")
     store = None
     if db is not None:  # definitions written into a store: by its operator, checked before anything is written
-        store = open_store_or_fail(db, write=True, check_keys=False)
+        store = open_store_or_fail(db, check_keys=False)
         try:
             as_operator(store, "catalogue:import", file.name)
         except typer.Exit:

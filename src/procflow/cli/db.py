@@ -1,8 +1,10 @@
 """``procflow db upgrade`` / ``procflow db status``: schema migrations for SQLite and PostgreSQL stores.
 
-Stores upgrade themselves when opened (the embedded default must just work), but a production database
-is usually upgraded once, on purpose, by whoever deploys: these commands do that and show where a store
-stands. (``procflow migrate`` is something else: it moves dossiers between definition versions.)
+Stores opened through the library upgrade themselves (the embedded default must just work), but a production
+database is upgraded once, on purpose, by whoever deploys: ``db upgrade`` is the only command that does it
+(every other command refuses an older schema in one line naming it: ``_common.open_store_or_fail``), and
+``db status`` shows where a store stands. (``procflow migrate`` is something else: it moves dossiers between
+definition versions.)
 
 ``db upgrade`` acts as the machine's operator (``_common.as_operator``). The store it upgrades may be older
 than this procflow, which refuses to open it as a store, so the credential is checked against the officials

@@ -145,7 +145,9 @@ def _fail(message: str) -> NoReturn:
 @contextmanager
 def _engine(db: str | None, vault_keys: str | None, *, create: bool = False,
             operator: tuple[str, str] | None = None) -> Iterator[Engine]:
-    """The node's engine on ``db``: its definitions, plus any bundled one the store does not hold yet.
+    """The node's engine on ``db`` (never a schema upgrade: ``_common.open_store_or_fail``): its definitions,
+    and on import (``create``) any bundled one the store does not hold yet, for a hand-off of a procedure this
+    node has not run; an export needs none (the dossier's own version is stored with it) and writes none.
     ``create``: a node receiving its first hand-off may start from an empty store (its officials directory is
     set up first: ``procflow officials init``). ``operator`` (action, detail): the command writes, so it acts
     as the machine's operator (``_common.as_operator``), checked before anything is written."""
@@ -155,7 +157,7 @@ def _engine(db: str | None, vault_keys: str | None, *, create: bool = False,
     from procflow.privacy.vault import Vault
 
     db = require_db(db)
-    store = open_store_or_fail(db, write=True, check_keys=False, create=create, code=2)
+    store = open_store_or_fail(db, check_keys=False, create=create, code=2)
     try:
         vault = Vault(store, FileKeyProvider(vault_keys, create=False) if vault_keys else None, location=db)
         try:
@@ -165,10 +167,11 @@ def _engine(db: str | None, vault_keys: str | None, *, create: bool = False,
         if operator is not None:
             as_operator(store, *operator)
         engine = Engine(store, vault=vault)
-        known = {(c, v) for c, v, _ in store.definition_sources()}
-        for definition in bundled_definitions():
-            if definition.key not in known:
-                engine.register(definition)
+        if create:
+            known = {(c, v) for c, v, _ in store.definition_sources()}
+            for definition in bundled_definitions():
+                if definition.key not in known:
+                    engine.register(definition)
         yield engine
     finally:
         store.close()
@@ -271,12 +274,14 @@ def import_(
 def keys_generate(
     agencies: Annotated[list[str], typer.Argument(help="Agency codes, one key pair and certificate each.")],
     directory: Annotated[Path, typer.Option("--dir", help="Where to write {agency}.key.pem / .cert.pem.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace key files already there (re-keys "
+                                                                "those nodes).")] = False,
 ) -> None:
     """Self-signed RSA-2048 test keys and certificates (real nodes use certificates issued to the agency)."""
     from procflow.exchange.keys import generate_test_pki
 
     try:
-        generate_test_pki(agencies, directory)
+        generate_test_pki(agencies, directory, overwrite=overwrite)
     except ValueError as exc:
         _fail(str(exc))
     for code in agencies:

@@ -52,7 +52,7 @@ def parse_moment(text: str, option: str) -> date | datetime:
 
 
 def _open(db: str | None) -> Store:
-    return open_store_or_fail(db, write=True)
+    return open_store_or_fail(db)
 
 
 def _form_choices(incomplete: str) -> list[tuple[str, str]]:

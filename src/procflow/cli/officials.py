@@ -57,7 +57,7 @@ def _run(db: str | None, body: Any, *, create: bool = False) -> Any:
     """Open the store, run ``body(directory)``, close; any refusal is one line."""
     store = None
     try:
-        store = open_store_or_fail(db, write=True, create=create)  # one line when missing or foreign
+        store = open_store_or_fail(db, create=create)  # one line when missing or foreign
         return body(_directory(store))
     except (ProcflowError, OSError) as exc:
         fail(str(exc))

@@ -53,11 +53,11 @@ _fail = fail
 
 
 @contextmanager
-def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True, write: bool = False,
-            operator: str | None = None, record: bool = True, role: str | None = None) -> Iterator[Any]:
-    """An engine on an existing store. ``check_keys``: refuse a store whose sealed values need keys that are
-    not available (never make new ones for it). ``write=False`` opens without migrating (a reader never
-    takes the write lock). ``operator``: the command (audited under that name) needs the operator's
+def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True, operator: str | None = None,
+            record: bool = True, role: str | None = None) -> Iterator[Any]:
+    """An engine on an existing store, opened without a schema upgrade (``_common.open_store_or_fail``).
+    ``check_keys``: refuse a store whose sealed values need keys that are not available (never make new ones
+    for it). ``operator``: the command (audited under that name) needs the operator's
     credential (``_common.as_operator``) — every command that writes data or shows personal data; ``role``: the
     role it needs besides (``STORE_ADMIN_ROLE`` for a command that administers the whole store)."""
     from procflow.engine.core import Engine
@@ -65,7 +65,7 @@ def _engine(db: str | None, keys: str | None = None, *, check_keys: bool = True,
     from procflow.privacy.vault import Vault
 
     db = require_db(db)
-    store = open_store_or_fail(db, write=write, check_keys=False)  # the keyring is checked below, with --keys
+    store = open_store_or_fail(db, check_keys=False)  # the keyring is checked below, with --keys
     try:
         vault = Vault(store, FileKeyProvider(keys, create=False) if keys else None, location=db)
         if check_keys:
@@ -242,7 +242,7 @@ def keys_rotate(
         return
     confirm_destructive(f"re-encrypt every personal value of {db} with a new key"
                         + (" and delete the old keys from the keyring" if retire else ""), yes=yes)
-    with _engine(db, keys, write=True, operator="keys:rotate", role=STORE_ADMIN_ROLE) as engine:
+    with _engine(db, keys, operator="keys:rotate", role=STORE_ADMIN_ROLE) as engine:
         report = engine.vault.rotate(batch_size=batch, retire=retire,
                                      on_batch=lambda b, n: _err.print(f"  batch {b}: {n:,} value(s)")
                                      if _err.is_terminal else None)
@@ -280,8 +280,7 @@ def retention_apply(
             _fail(f"--now: {now} is outside the years procflow counts (2000–2100)")
     confirm_destructive(f"erase the personal data of the closed dossiers in {db} that are past their retention "
                         "period", yes=yes, dry_run=dry_run)
-    with _engine(db, keys, write=not dry_run, operator=None if dry_run else "retention:apply",
-                 role=STORE_ADMIN_ROLE) as engine:
+    with _engine(db, keys, operator=None if dry_run else "retention:apply", role=STORE_ADMIN_ROLE) as engine:
         at = None if day is None else datetime.combine(day, time(23, 59), engine.calendar.tz)
         report = apply_retention(engine, now=at, dry_run=dry_run)
     if as_json:

@@ -35,7 +35,7 @@ def _open(db: str, action: str | None, detail: str) -> Engine:
     from procflow.engine.core import Engine
     from procflow.errors import ProcflowError
 
-    store = open_store_or_fail(db, write=True)
+    store = open_store_or_fail(db)
     try:
         if action is not None:
             as_operator(store, action, detail)

@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
         moment = _parse_at(at)
         now = moment or datetime.now(VN_TZ)
         clock: Clock = FakeClock(now) if moment is not None else SystemClock()
-        store = open_store_or_fail(db, write=run)  # a look is a read: no schema upgrade, no write lock
+        store = open_store_or_fail(db)  # never a schema upgrade; a look takes no write lock
         if run:  # firing writes events: the operator's credential, recorded in the audit
             try:
                 as_operator(store, "timers:run")

@@ -65,15 +65,25 @@ def generate_test_keys(
 
 
 def generate_test_pki(
-    agency_codes: Iterable[str], directory: str | Path, *, now: datetime | None = None
+    agency_codes: Iterable[str], directory: str | Path, *, now: datetime | None = None, overwrite: bool = False
 ) -> dict[str, NodeKeys]:
-    """Write a key and certificate per agency into ``directory``; return the loaded keys by code."""
+    """Write a key and certificate per agency into ``directory``; return the loaded keys by code.
+
+    A key file already there is a node's identity (its peers trust the certificate): replacing it is a
+    re-key, so it needs ``overwrite=True``; without it nothing is written and the files are named."""
     target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    result: dict[str, NodeKeys] = {}
-    for code in agency_codes:
+    codes = list(agency_codes)
+    for code in codes:
         if not code or "/" in code or code.startswith("."):
             raise UsageError(f"agency code {code!r} cannot name a key file")
+    present = [str(target / f"{c}.{kind}.pem") for c in codes for kind in ("key", "cert")
+               if (target / f"{c}.{kind}.pem").exists()]
+    if present and not overwrite:
+        raise UsageError(f"{', '.join(present)} already exist(s): replacing a node's key re-keys it (its peers "
+                         "must trust the new certificate); pass --overwrite to replace, or choose another --dir")
+    target.mkdir(parents=True, exist_ok=True)
+    result: dict[str, NodeKeys] = {}
+    for code in codes:
         keys = generate_test_keys(code, now=now)
         write_private(target / f"{code}.key.pem",
                       keys.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -149,8 +149,11 @@ class PostgresStore(PostgresRecords, PostgresOfficials, PostgresAnchor, Postgres
             return
         status = migrations.postgres_status(conn)
         if not status.up_to_date:
+            upgrade = f"procflow db upgrade --db {redact(self.url)}"
+            if self.schema:
+                upgrade += f" --schema {self.schema}"
             raise StoreError(f"{where}: schema version {status.current}, this procflow needs {status.latest}; "
-                             "run `procflow db upgrade`")
+                             f"run `{upgrade}` first")
 
     @property
     def schema_version(self) -> int:

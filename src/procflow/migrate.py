@@ -10,6 +10,13 @@ history before the move is never rewritten. Finished dossiers stay as they were.
 Nothing is moved when any dossier cannot be (its state has no counterpart in the new version, or its new
 agency is unknown or of another level): ``MigrationRefused`` lists them all, so one run shows everything
 to fix. ``partial=True`` moves the others and reports the refused. ``dry_run=True`` only reports.
+
+A new definition version may make a field personal (or make a personal field a ``national_id``): the move
+seals such values in the vault, through the engine's one sealing path, in the transaction that writes the
+``migrated`` event, so the snapshot row holds references and the national-ID index finds the dossier. The
+events written before the move keep the value as it was then (in clear when it was not personal): the log
+is append-only and hash-chained, and retention erases vault entries, not those events. A field no longer
+personal keeps its reference: references are opened on read whatever the definition says.
 """
 
 from __future__ import annotations
@@ -46,10 +53,11 @@ class MigrationReport:
     refused: list[Refusal] = attrs.field(factory=list)
     bundles: list[str] = attrs.field(factory=list)
     dry_run: bool = False
+    sealed: int = 0  # values of fields newly personal (or of a new kind) sealed in the vault by the move
 
     def to_dict(self) -> dict[str, Any]:
         return {"moved": len(self.moved), "refused": [attrs.asdict(r) for r in self.refused],
-                "bundles": len(self.bundles), "dry_run": self.dry_run}
+                "bundles": len(self.bundles), "dry_run": self.dry_run, "sealed": self.sealed}
 
 
 def read_unit_map(path: str | os.PathLike[str], engine: Engine | None = None) -> dict[str, str]:
@@ -100,12 +108,14 @@ def _event(engine: Engine, d: Dossier, new: Dossier, actor: Actor, effects: dict
 
 
 def _apply(engine: Engine, d: Dossier, new: Dossier, event: DossierEvent, defn: ProcedureDefinition,
-           changed: frozenset[str]) -> None:
+           changed: frozenset[str], row: Dossier | None = None) -> None:
     """Through the engine's one event writer (``procflow.engine.eventwriter``): outbox rows sealed like a fire's.
-    A move arms no timer: the deadlines set at receipt stay (the queued armings settle against the log)."""
+    A move arms no timer: the deadlines set at receipt stay (the queued armings settle against the log).
+    ``row`` is what the store gets when the move sealed values (``new`` keeps them real for the outbox)."""
     w = engine.writer
     personal = {f.name: f.personal for f in defn.fields if f.personal is not None}
-    w.write(new, event, expected=d.revision, outbox=w.outbox(new, event, defn, personal), changed=changed)
+    w.write(new if row is None else row, event, expected=d.revision, outbox=w.outbox(new, event, defn, personal),
+            changed=changed)
 
 
 def migrate_units(engine: Engine, mapping: Mapping[str, str], *, dry_run: bool = False, partial: bool = False,
@@ -164,6 +174,17 @@ def migrate_units(engine: Engine, mapping: Mapping[str, str], *, dry_run: bool =
     return report
 
 
+def _newly_personal(old: ProcedureDefinition, new: ProcedureDefinition, data: Mapping[str, Any]) -> dict[str, str]:
+    """{field: kind} of the values ``data`` holds that must be sealed for ``new``: personal there but not in
+    ``old`` (in clear in the row), or a national ID there but of another kind in ``old`` (sealed, but without
+    the HMAC index row ``Vault.find_national_id`` needs). Other kind changes keep their reference: the kind
+    only steers masking and notices, which read the definition."""
+    before = {f.name: f.personal for f in old.fields}
+    return {f.name: f.personal for f in new.fields
+            if f.personal is not None and data.get(f.name) is not None
+            and (before.get(f.name) is None or (f.personal == "national_id" and before[f.name] != "national_id"))}
+
+
 def _clock_kind(step: Step) -> str:
     return {ClockMode.RUNNING: "running", ClockMode.STOPPED: "stopped"}.get(step.clock, "paused")
 
@@ -219,23 +240,33 @@ def migrate_definition(engine: Engine, code: str, to_version: int, *, state_map:
         report.moved = [d.id for d, _, _, _ in plans]
         return report
     now = engine.clock.now()
-    with engine.store.transaction():
-        for d, _old, dest, agencies in plans:
-            step = target.step(dest)
-            custodian = agencies[step.holder]
-            new = attrs.evolve(d, definition_version=to_version, state=dest, status=step.portal_status,
-                               custodian=custodian, agencies=agencies, updated_at=now, revision=d.revision + 1)
-            fx: dict[str, Any] = {"migration": {"definition": {"from": d.definition_version, "to": to_version}}}
-            changed: frozenset[str] = frozenset()
-            if agencies != d.agencies:
-                fx["agencies"] = agencies
-                changed = frozenset({"agencies"})
-            if custodian != d.custodian:
-                fx["custodian_from"] = d.custodian
-            event = _event(engine, d, new, Actor.system(custodian, "migrate"), fx,
-                           note or f"{code} v{d.definition_version} → v{to_version}")
-            # outbox rules look the event's from_state up in the definition they get: it is the old version's
-            view = attrs.evolve(target, states=target.states + tuple(s for s in _old.states if s.name not in names))
-            _apply(engine, d, new, event, view, changed)
-            report.moved.append(d.id)
+    try:
+        with engine.store.transaction():
+            for d, _old, dest, agencies in plans:
+                step = target.step(dest)
+                custodian = agencies[step.holder]
+                new = attrs.evolve(d, definition_version=to_version, state=dest, status=step.portal_status,
+                                   custodian=custodian, agencies=agencies, updated_at=now, revision=d.revision + 1)
+                fx: dict[str, Any] = {"migration": {"definition": {"from": d.definition_version, "to": to_version}}}
+                changed: frozenset[str] = frozenset()
+                if agencies != d.agencies:
+                    fx["agencies"] = agencies
+                    changed = frozenset({"agencies"})
+                if custodian != d.custodian:
+                    fx["custodian_from"] = d.custodian
+                row = new
+                if sealing := _newly_personal(_old, target, d.data):  # the event carries the references (fx["data"])
+                    row = engine._sealed_row(d, new, {k: d.data[k] for k in sealing}, sealing, fx)
+                    changed |= {"data"}
+                    report.sealed += len(sealing)
+                event = _event(engine, d, new, Actor.system(custodian, "migrate"), fx,
+                               note or f"{code} v{d.definition_version} → v{to_version}")
+                # outbox rules look the event's from_state up in the definition they get: it is the old version's
+                view = attrs.evolve(target, states=target.states + tuple(s for s in _old.states if s.name not in names))
+                _apply(engine, d, new, event, view, changed, row)
+                report.moved.append(d.id)
+    except BaseException:  # rolled back: forget the heads linked and references sealed for the earlier dossiers
+        for d, *_ in plans:
+            engine.writer.memo.forget(d.id)
+        raise
     return report

@@ -58,6 +58,8 @@ def _show(report, as_json: bool, what: str) -> None:  # type: ignore[no-untyped-
     verb = "would move" if report.dry_run else "moved"
     out.print(f"{what}: {verb} {len(report.moved):,} in-flight dossier(s)"
               + (f" and {len(report.bundles):,} liên thông bundle(s)" if report.bundles else ""), highlight=False)
+    if report.sealed:
+        out.print(f"  sealed {report.sealed:,} value(s) of newly personal fields in the vault", highlight=False)
     for r in report.refused:
         out.print(f"  [yellow]not moved[/] {r}", highlight=False)
 

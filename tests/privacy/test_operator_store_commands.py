@@ -10,12 +10,12 @@ asks the directory inside the backup, the data it puts back.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from operator_support import OPERATOR, all_rows, operator_env
 from privacy_support import BIRTH
+from schema_support import unapply_latest_migration
 from typer.testing import CliRunner
 
 from procflow.catalogue import sample_catalogue
@@ -89,12 +89,7 @@ def test_backup_verifies_the_operator_without_writing(db, tmp_path, communes):
 
 
 def test_db_upgrade_checks_the_operator_before_an_old_schema_and_records_after(db, tmp_path, communes):
-    con = sqlite3.connect(db)
-    latest = con.execute("SELECT max(version) FROM procflow_migrations").fetchone()[0]
-    con.execute("DELETE FROM procflow_migrations WHERE version = ?", (latest,))
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(latest - 1),))
-    con.commit()
-    con.close()
+    latest = unapply_latest_migration(db) + 1
     forged = tmp_path / "forged.toml"
     forged.write_text(f'official = "{OPERATOR}"\nsecret = "not-the-secret"\n', encoding="utf-8")
     forged.chmod(0o600)

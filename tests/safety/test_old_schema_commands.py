@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 from operator_support import OPERATOR
 from safety_support import fingerprint
+from schema_support import unapply_latest_migration
 from typer.testing import CliRunner
 
 from procflow.catalogue import sample_catalogue
@@ -24,13 +25,7 @@ def old_store(app_store):
     """The agency's store as an older procflow left it: its latest migration not applied (as in the other
     migration tests, ``test_store_faults``, ``test_operator_store_commands``)."""
     path, ids = app_store
-    con = sqlite3.connect(str(path))
-    latest = con.execute("SELECT max(version) FROM procflow_migrations").fetchone()[0]
-    con.execute("DELETE FROM procflow_migrations WHERE version = ?", (latest,))
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(latest - 1),))
-    con.commit()
-    con.close()
-    return path, ids, latest - 1
+    return path, ids, unapply_latest_migration(path)
 
 
 def _schema_version(path) -> int:

@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 from safety_support import civil, fingerprint
+from schema_support import unapply_latest_migration
 from typer.testing import CliRunner
 
 from procflow.cli.app import app
@@ -89,13 +90,8 @@ def test_a_locked_store_is_one_line_from_a_writing_command(locked, monkeypatch):
 
 def test_reading_an_old_schema_asks_for_db_upgrade_instead_of_migrating(app_store):
     path, _ = app_store
-    con = sqlite3.connect(str(path))
-    latest = con.execute("SELECT max(version) FROM procflow_migrations").fetchone()[0]
-    con.execute("DELETE FROM procflow_migrations WHERE version = ?", (latest,))
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(latest - 1),))
-    con.commit()
-    con.close()
-    with pytest.raises(StoreError, match=rf"schema version {latest - 1} is older .* run `procflow db upgrade"):
+    older = unapply_latest_migration(path)
+    with pytest.raises(StoreError, match=rf"schema version {older} is older .* run `procflow db upgrade"):
         SQLiteStore(str(path), upgrade=False)
     result = runner.invoke(app, ["audit", "verify", "--db", str(path)])
     assert result.exit_code == 1 and "procflow db upgrade" in result.output

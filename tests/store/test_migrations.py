@@ -245,3 +245,18 @@ def test_cli_commands_refuse_a_stale_postgres_schema_naming_db_upgrade(pg_url, f
         assert "schema version 0" in r.output and "run `procflow db upgrade --db postgresql://" in r.output
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (fresh_schema,)).fetchone() == (0,)
+
+
+def test_a_postgres_schema_newer_than_this_procflow_says_upgrade_procflow(pg_url, fresh_schema):
+    """``db upgrade`` cannot help with a schema a later procflow wrote: the line names the real fix."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {fresh_schema}")
+    url = f"{pg_url}{'&' if '?' in pg_url else '?'}options=-csearch_path%3D{fresh_schema}"
+    PostgresStore(url).close()  # the library default creates the current schema
+    newer = migrations.latest("postgres") + 1
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO procflow_migrations (version, name) VALUES (%s, 'from a later procflow')", (newer,))
+    r = runner.invoke(app, ["officials", "list", "--db", url])
+    assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
+    assert f"schema version {newer} is newer than this procflow" in r.output and "upgrade procflow" in r.output
+    assert "db upgrade" not in r.output

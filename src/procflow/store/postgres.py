@@ -148,6 +148,9 @@ class PostgresStore(PostgresRecords, PostgresOfficials, PostgresAnchor, Postgres
             migrations.upgrade_postgres(conn, where=where)
             return
         status = migrations.postgres_status(conn)
+        if status.current > status.latest:  # a later procflow's schema: db upgrade cannot help, a newer procflow can
+            raise StoreError(f"{where}: schema version {status.current} is newer than this procflow understands "
+                             f"({status.latest}); upgrade procflow")
         if not status.up_to_date:
             upgrade = f"procflow db upgrade --db {redact(self.url)}"
             if self.schema:

@@ -110,28 +110,16 @@ class EventWriter:
         if not personal:
             return messages
         sealed = self.memo.sealed(d.id) or {}
-        for k in personal:
-            v = d.data.get(k)
-            if v is None or v == "" or is_ref(v):
-                continue
-            s = sealed.get(k)
-            if s is None or s[0] != v:  # a record without its references (built by hand): the store has them
-                sealed = self._stored_seals(d.id, personal, sealed)
-                out = seal_messages(messages, sealed, frozen=True) if sealed else list(messages)
-                self._refuse_clear(out, d, personal, sealed)
-                return out
+        if _unsealed(d.data, personal, sealed):  # a record without its references (built by hand): the store has them
+            sealed = self._stored_seals(d.id, personal, sealed)
+            out = seal_messages(messages, sealed, frozen=True) if sealed else list(messages)
+            self._refuse_clear(out, d, _unsealed(d.data, personal, sealed))
+            return out
         return seal_messages(messages, sealed, frozen=True) if sealed else messages
 
-    def _refuse_clear(self, messages: list[OutboxMessage], d: Dossier, personal: Mapping[str, str],
-                      sealed: Sealed) -> None:
+    def _refuse_clear(self, messages: list[OutboxMessage], d: Dossier, loose: Mapping[str, Any]) -> None:
         """Off the hot path (only after the memo missed): the sealed ``messages`` must not carry a personal
-        value of ``d`` that found no reference, or it would sit in the outbox in clear."""
-        loose = {}
-        for k in personal:
-            v = d.data.get(k)
-            s = sealed.get(k)
-            if v is not None and v != "" and not is_ref(v) and (s is None or s[0] != v):
-                loose[k] = v
+        value of ``d`` that found no reference (``loose``), or it would sit in the outbox in clear."""
         if not loose:
             return
         fields = set().union(*(clear_fields(m.payload, loose) for m in messages))
@@ -197,3 +185,17 @@ class EventWriter:
                 store.apply(row, expected, event, outbox, changed)
             store.save_timers(row.id, seq=event.seq, state=row.state, arm=timers.arm, cancel=timers.cancel,
                               pause=timers.pause)
+
+
+def _unsealed(data: Mapping[str, Any], personal: Mapping[str, str], sealed: Sealed) -> dict[str, Any]:
+    """The personal values of ``data`` (not empty, not already references) that ``sealed`` has no reference
+    for: the memo missed them before the store is asked, and they would be written in clear after."""
+    loose = {}
+    for k in personal:
+        v = data.get(k)
+        if v is None or v == "" or is_ref(v):
+            continue
+        s = sealed.get(k)
+        if s is None or s[0] != v:
+            loose[k] = v
+    return loose

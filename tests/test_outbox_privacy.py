@@ -349,12 +349,19 @@ def _at_rest(w: World, d) -> tuple[int, int, int]:
     return len(w.store.outbox()), SQLiteStore.get(w.store, d.id).revision, len(w.store.events(d.id))
 
 
+def _references_lost(w: World, d) -> tuple[int, int, int]:
+    """What is at rest now (``_at_rest``); then the store hands out opened records and the engine's memo is
+    forgotten (its bound reached): no reference is left anywhere the engine looks."""
+    before = _at_rest(w, d)
+    w.store.opened = True
+    w.engine.writer.memo.clear()
+    return before
+
+
 def test_a_fire_whose_rows_would_hold_a_value_in_clear_is_refused_and_writes_nothing(opened_world):
     w = opened_world
     d = w.fire(w.file(), "accept")  # sealed as usual while the memo knows the references
-    before = _at_rest(w, d)
-    w.store.opened = True
-    w.engine.writer.memo.clear()  # forgotten (its bound reached): the store's row is all that is left
+    before = _references_lost(w, d)
     w.clock.advance(timedelta(minutes=30))
     with pytest.raises(UnsealedValue) as refused:
         w.engine.fire(d, "request_supplement", w.officer())
@@ -373,9 +380,7 @@ def test_a_fire_whose_rows_would_hold_a_value_in_clear_is_refused_and_writes_not
 def test_a_refused_fire_that_sealed_a_new_value_rolls_the_vault_back(opened_world):
     w = opened_world
     d = w.fire(w.file(), "accept")
-    before = _at_rest(w, d)
-    w.store.opened = True
-    w.engine.writer.memo.clear()
+    before = _references_lost(w, d)
     w.clock.advance(timedelta(minutes=30))
     with pytest.raises(UnsealedValue):  # the new phone is sealed; the name the status row carries is not
         w.engine.fire(d, "request_supplement", w.officer(), data={"applicant_phone": "0933444555"})
@@ -392,9 +397,7 @@ def test_a_refused_fire_that_sealed_a_new_value_rolls_the_vault_back(opened_worl
 def test_a_timer_notice_that_would_hold_the_phone_in_clear_fails_and_writes_nothing(opened_world, caplog):
     w = opened_world
     d = w.fire(w.file(), "accept", "request_supplement")
-    before = _at_rest(w, d)
-    w.store.opened = True
-    w.engine.writer.memo.clear()
+    before = _references_lost(w, d)
     w.clock.advance(timedelta(hours=5))
     stats = Scheduler(w.engine).run_due()
     assert stats.failed == 1 and not stats.by_action
@@ -409,9 +412,7 @@ def test_a_timer_notice_that_would_hold_the_phone_in_clear_fails_and_writes_noth
 def test_record_refuses_a_callers_payload_with_a_value_it_cannot_seal(opened_world):
     w = opened_world
     d = w.fire(w.file(), "accept")
-    before = _at_rest(w, d)
-    w.store.opened = True
-    w.engine.writer.memo.clear()
+    before = _references_lost(w, d)
     msg = OutboxMessage("custom.sms", f"custom:{d.id}", d.id, {"to": [PHONE], "text": "hẹn trả kết quả"})
     with pytest.raises(UnsealedValue, match="applicant_phone"):
         w.engine.record(d, "contacted", w.desk(), outbox=[msg])

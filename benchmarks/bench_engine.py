@@ -48,7 +48,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import DEFAULT, FILING, LOOP
+from common import DEFAULT, FILING, LOOP, Statement, StatementRecorder
 from transitions import Machine
 
 import procflow
@@ -269,26 +269,16 @@ def filing_floor(engine: Engine, commune: str, desk: Actor, n: int) -> float:
     store = engine.store
     db = store._db  # type: ignore[attr-defined]
 
-    class Recorder:
-        def __init__(self) -> None:
-            self.log: list[tuple[str, tuple[object, ...]]] = []
-
-        def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
-            self.log.append((sql, tuple(params)))
-            return db.execute(sql, params)
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(db, name)
-
     engine.file("bench.default", filed_at=commune, actor=desk, data=FILING)  # warm: the officer is looked up once
-    rec = Recorder()
-    store._db = rec  # type: ignore[attr-defined]
+    log: list[Statement] = []
+    store._db = StatementRecorder(db, log)  # type: ignore[attr-defined]
     try:
         first = engine.file("bench.default", filed_at=commune, actor=desk, data=FILING)
     finally:
         store._db = db  # type: ignore[attr-defined]
     control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-    statements = [(sql, params) for sql, params in rec.log if not sql.lstrip().upper().startswith(control)]
+    statements = [(sql, params) for many, sql, params in log
+                  if not many and not sql.lstrip().upper().startswith(control)]  # a filing runs no executemany
 
     def renamed(params: tuple[object, ...], new: str) -> tuple[object, ...]:
         return tuple(p.replace(first.id, new) if isinstance(p, str) else p for p in params)

@@ -33,32 +33,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from common import Statement, StatementRecorder
+
 from procflow.simulate import Scenario, run_simulation
 from procflow.store import sqlite as sqlite_store
 
 TARGET_S = 20.0  # issue 17: the default 30-day month, wall time
-Statement = tuple[bool, str, Any]  # (executemany?, sql, parameters)
-
-
-class _Recorder:
-    """Stands in for the store's connection: records each statement, then runs it on the real one."""
-
-    def __init__(self, db: Any, log: list[Statement]) -> None:
-        self._real = db
-        self._log = log
-
-    def execute(self, sql: str, params: Any = ()) -> Any:
-        params = tuple(params) if not isinstance(params, dict) else dict(params)
-        self._log.append((False, sql, params))
-        return self._real.execute(sql, params)
-
-    def executemany(self, sql: str, seq: Any) -> Any:
-        rows = [tuple(p) if not isinstance(p, dict) else dict(p) for p in seq]
-        self._log.append((True, sql, rows))
-        return self._real.executemany(sql, rows)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
 
 
 @contextmanager
@@ -69,7 +49,7 @@ def recording(log: list[Statement]) -> Iterator[None]:
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         if self.path != ":memory:":
-            self._db = _Recorder(self._db, log)
+            self._db = StatementRecorder(self._db, log)
 
     sqlite_store.SQLiteStore.__init__ = init  # type: ignore[method-assign]
     try:

@@ -1,4 +1,9 @@
-"""What the benchmarks share: looping procedures, so one dossier can be fired indefinitely."""
+"""What the benchmarks share: looping procedures, so one dossier can be fired indefinitely, and a recorder of
+the statements a store executes."""
+
+from __future__ import annotations
+
+from typing import Any
 
 # review <-> check, both held by the commune; "finish" ends it.
 LOOP = """
@@ -84,3 +89,28 @@ source = "processing"
 dest = "done"
 """
 FILING = {"applicant_name": "Nguyễn Văn An", "documents_complete": True, "note": "nộp trực tiếp"}
+
+
+Statement = tuple[bool, str, Any]  # (executemany?, sql, parameters)
+
+
+class StatementRecorder:
+    """Stands in for a store's connection: records each statement with its parameters (``(executemany?, sql,
+    parameters)``), then runs it on the real one — for the SQL-floor rows, which replay them without Python."""
+
+    def __init__(self, db: Any, log: list[Statement]) -> None:
+        self._real = db
+        self._log = log
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        params = tuple(params) if not isinstance(params, dict) else dict(params)
+        self._log.append((False, sql, params))
+        return self._real.execute(sql, params)
+
+    def executemany(self, sql: str, seq: Any) -> Any:
+        rows = [tuple(p) if not isinstance(p, dict) else dict(p) for p in seq]
+        self._log.append((True, sql, rows))
+        return self._real.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)

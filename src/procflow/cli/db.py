@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from procflow.privacy.directory import Official
     from procflow.store.base import AuditEntry, Store
 
-__all__ = ["OfficialsReader", "operator_of", "record_pending", "register"]
+__all__ = ["OfficialsReader", "operator_of", "record_allowed", "record_pending", "register"]
 
 
 SchemaOption = Annotated[str | None, typer.Option(help="PostgreSQL schema (default: the search_path's first).")]
@@ -176,14 +176,16 @@ def _operator_before_upgrade(db: str, schema: str | None) -> Official | None:
     return operator
 
 
-def _record_upgrade(db: str, schema: str | None, operator: Official, detail: str) -> None:
+def record_allowed(db: str, operator: Official, action: str, detail: str, schema: str | None = None) -> bool:
+    """Record a command the operator ran on a store it could not open as one beforehand (``cli:<action>``,
+    allowed), once the store is at this procflow's schema (``record_pending``)."""
     from datetime import UTC, datetime
 
     from procflow.store.base import AuditEntry
 
-    record_pending(db, [AuditEntry(at=datetime.now(UTC), actor=operator.id, agency=operator.agency, dossier_id=None,
-                                   action="cli:db:upgrade", outcome="allowed", detail=detail,
-                                   purpose="command line")], schema)
+    return record_pending(db, [AuditEntry(at=datetime.now(UTC), actor=operator.id, agency=operator.agency,
+                                          dossier_id=None, action=f"cli:{action}", outcome="allowed",
+                                          detail=detail, purpose="command line")], schema)
 
 
 def upgrade(db: str, schema: str | None = None) -> tuple[list[int], migrations.MigrationStatus]:
@@ -254,8 +256,8 @@ def register(app: typer.Typer) -> None:
         except StoreError as exc:
             fail(f"{exc}")
         if operator is not None:  # after the upgrade: the audit table has this procflow's shape now
-            _record_upgrade(db, schema, operator, f"schema version {st.current}"
-                            + (f" (applied {', '.join(map(str, ran))})" if ran else " (nothing to do)"))
+            record_allowed(db, operator, "db:upgrade", f"schema version {st.current}"
+                           + (f" (applied {', '.join(map(str, ran))})" if ran else " (nothing to do)"), schema)
         if ran:
             out.print(f"applied migration(s) {', '.join(map(str, ran))}; schema version {st.current}")
         else:

@@ -227,16 +227,6 @@ def _operator_on(conn: sqlite3.Connection, action: str, db: str, role: str | Non
     return operator
 
 
-def _record_restore(db: str, operator: Official, manifest: dict[str, str]) -> None:
-    from procflow.cli.db import record_pending
-    from procflow.store.base import AuditEntry
-
-    record_pending(db, [AuditEntry(at=datetime.now(UTC), actor=operator.id, agency=operator.agency,
-                                   dossier_id=None, action="cli:restore", outcome="allowed",
-                                   detail=f"backup {manifest['store']} taken {manifest['taken_at'][:19]}",
-                                   purpose="command line")])
-
-
 def register(app: typer.Typer) -> None:
     """Mount ``procflow backup`` and ``procflow restore``."""
 
@@ -269,6 +259,7 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(help="Replace an existing store and keyring.")] = False,
     ) -> None:
         """Put a backed-up store and its keyring back (refuses to replace existing files without --overwrite)."""
+        from procflow.cli.db import record_allowed
         from procflow.errors import ProcflowError
         from procflow.privacy.directory import STORE_ADMIN_ROLE
 
@@ -279,6 +270,6 @@ def register(app: typer.Typer) -> None:
                               check=lambda copy: operators.append(_operator_on(copy, "restore", db, STORE_ADMIN_ROLE)))
         except (ProcflowError, OSError) as exc:
             _fail(str(exc))
-        _record_restore(db, operators[0], m)
+        record_allowed(db, operators[0], "restore", f"backup {m['store']} taken {m['taken_at'][:19]}")
         _out.print(f"restored {m['store']} (taken {m['taken_at'][:19]}) to {db}"
                    + (" with its keyring" if m["keyring"] else ""))
